@@ -1,0 +1,391 @@
+/* tests/test_cache.c: the memory cache (hash table, LRU order, TTL, byte bounds,
+ * binary values, argument checks) and keys/SHA-256 known answers. */
+#define LLMCACHE_IMPLEMENTATION
+#include "../llmcache.h"
+#include "test.h"
+#include <stdlib.h>
+
+typedef struct fake_clock { int64_t now; } fake_clock;
+static int64_t fake_now(void *ctx) { return ((fake_clock *)ctx)->now; }
+
+static llmcache_key key_n(uint32_t n) {
+    llmcache_key k;
+    unsigned char buf[4];
+    llmcache__st32(buf, n);
+    llmcache_sha256(buf, 4, k.bytes);
+    return k;
+}
+
+static int has(llmcache *c, uint32_t n) {
+    llmcache_key k = key_n(n);
+    llmcache_value v;
+    int rc = llmcache_get(c, &k, &v);
+    llmcache_value_free(&v);
+    return rc == LLMCACHE_OK;
+}
+
+static void put_n(llmcache *c, uint32_t n, int64_t ttl) {
+    llmcache_key k = key_n(n);
+    char buf[32];
+    int len = snprintf(buf, sizeof buf, "value-%u", (unsigned)n);
+    CHECK_EQ(llmcache_put(c, &k, buf, (size_t)len, ttl), LLMCACHE_OK);
+}
+
+static void test_basic(void) {
+    llmcache *c;
+    llmcache_value v;
+    llmcache_key k = key_n(1), k2 = key_n(2);
+    static const char bin[] = { 'a', 0, 'b', 0, (char)0xff };
+    llmcache_stats st;
+    CHECK_EQ(llmcache_open(&c, NULL), LLMCACHE_OK);
+    CHECK_EQ(llmcache_get(c, &k, &v), LLMCACHE_MISS);
+    CHECK(v.data == NULL && v.len == 0);
+    CHECK_EQ(llmcache_put(c, &k, bin, sizeof bin, 0), LLMCACHE_OK);
+    CHECK_EQ(llmcache_get(c, &k, &v), LLMCACHE_OK);
+    CHECK_MEM(v.data, v.len, bin, sizeof bin);
+    CHECK_EQ(v.data[v.len], 0);
+    CHECK_EQ(v.expires_ms, 0);
+    llmcache_value_free(&v);
+    CHECK(v.data == NULL);
+    /* empty value */
+    CHECK_EQ(llmcache_put(c, &k2, "", 0, 0), LLMCACHE_OK);
+    CHECK_EQ(llmcache_get(c, &k2, &v), LLMCACHE_OK);
+    CHECK_EQ(v.len, 0);
+    CHECK(v.data != NULL && v.data[0] == 0);
+    llmcache_value_free(&v);
+    CHECK_EQ(llmcache_put(c, &k2, NULL, 0, 0), LLMCACHE_OK);
+    /* overwrite */
+    CHECK_EQ(llmcache_put(c, &k, "new", 3, 0), LLMCACHE_OK);
+    CHECK_EQ(llmcache_get(c, &k, &v), LLMCACHE_OK);
+    CHECK_MEM(v.data, v.len, "new", 3);
+    llmcache_value_free(&v);
+    llmcache_stats_get(c, &st);
+    CHECK_EQ(st.entries, 2);
+    CHECK_EQ(st.hits, 3);
+    CHECK_EQ(st.misses, 1);
+    CHECK_EQ(st.puts, 4);
+    CHECK_EQ(st.max_entries, LLMCACHE_DEFAULT_MAX_ENTRIES);
+    CHECK_EQ(st.max_bytes, LLMCACHE_DEFAULT_MAX_BYTES);
+    /* delete */
+    CHECK_EQ(llmcache_del(c, &k), LLMCACHE_OK);
+    CHECK_EQ(llmcache_del(c, &k), LLMCACHE_MISS);
+    CHECK_EQ(llmcache_get(c, &k, &v), LLMCACHE_MISS);
+    llmcache_stats_get(c, &st);
+    CHECK_EQ(st.entries, 1);
+    llmcache_close(c);
+}
+
+static void test_args(void) {
+    llmcache *c;
+    llmcache_key k = key_n(1);
+    llmcache_value v;
+    llmcache_config cfg;
+    llmcache_stats st;
+    CHECK_EQ(llmcache_open(NULL, NULL), LLMCACHE_EINVAL);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.fsync = 7;
+    CHECK_EQ(llmcache_open(&c, &cfg), LLMCACHE_EINVAL);
+    CHECK(c == NULL);
+    cfg.fsync = 0; cfg.ttl_ms = -5;
+    CHECK_EQ(llmcache_open(&c, &cfg), LLMCACHE_EINVAL);
+    CHECK_EQ(llmcache_open(&c, NULL), LLMCACHE_OK);
+    CHECK_EQ(llmcache_get(NULL, &k, &v), LLMCACHE_EINVAL);
+    CHECK_EQ(llmcache_get(c, NULL, &v), LLMCACHE_EINVAL);
+    CHECK_EQ(llmcache_get(c, &k, NULL), LLMCACHE_EINVAL);
+    CHECK_EQ(llmcache_put(c, &k, NULL, 5, 0), LLMCACHE_EINVAL);
+    CHECK_EQ(llmcache_put(NULL, &k, "x", 1, 0), LLMCACHE_EINVAL);
+    CHECK_EQ(llmcache_put(c, NULL, "x", 1, 0), LLMCACHE_EINVAL);
+    CHECK_EQ(llmcache_del(c, NULL), LLMCACHE_EINVAL);
+    CHECK_EQ(llmcache_del(NULL, &k), LLMCACHE_EINVAL);
+    CHECK_EQ(llmcache_sweep(NULL), LLMCACHE_EINVAL);
+    CHECK_EQ(llmcache_compact(NULL), LLMCACHE_EINVAL);
+    llmcache_stats_get(NULL, &st);
+    CHECK_EQ(st.entries, 0);
+    llmcache_stats_get(c, NULL);
+    llmcache_value_free(NULL);
+    llmcache_close(NULL);
+    llmcache_free(NULL);
+    CHECK(strstr(llmcache_result_string(LLMCACHE_EINVAL), "EINVAL") != NULL);
+    CHECK(strstr(llmcache_result_string(LLMCACHE_MISS), "MISS") != NULL);
+    CHECK(strstr(llmcache_result_string(12345), "unknown") != NULL);
+    {   /* every code has its own text */
+        int a, b;
+        for (a = LLMCACHE_EUNSUPPORTED; a <= LLMCACHE_MISS; a++)
+            for (b = a + 1; b <= LLMCACHE_MISS; b++)
+                CHECK(strcmp(llmcache_result_string(a), llmcache_result_string(b)) != 0);
+    }
+    llmcache_close(c);
+}
+
+/* A cache bounded to N entries holds exactly the N most recently used ones. */
+static void test_lru(void) {
+    enum { N = 100 };
+    llmcache *c;
+    llmcache_config cfg;
+    llmcache_stats st;
+    uint32_t i;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.max_entries = N;
+    CHECK_EQ(llmcache_open(&c, &cfg), LLMCACHE_OK);
+    for (i = 0; i < N; i++) put_n(c, i, 0);
+    /* use the even ones: they become the most recent */
+    for (i = 0; i < N; i += 2) CHECK(has(c, i));
+    /* 50 new entries push out exactly the 50 odd (least recently used) ones */
+    for (i = N; i < N + N / 2; i++) put_n(c, i, 0);
+    llmcache_stats_get(c, &st);
+    CHECK_EQ(st.entries, N);
+    CHECK_EQ(st.evictions, N / 2);
+    {
+        int evens = 0, odds = 0, fresh = 0;
+        for (i = 0; i < N; i++) (i % 2 ? (odds += has(c, i)) : (evens += has(c, i)));
+        for (i = N; i < N + N / 2; i++) fresh += has(c, i);
+        CHECK_EQ(evens, N / 2);
+        CHECK_EQ(odds, 0);
+        CHECK_EQ(fresh, N / 2);
+    }
+    llmcache_close(c);
+}
+
+/* Random operations against a reference model: LRU order exactly as specified. */
+static void test_lru_model(void) {
+    enum { CAP = 64, KEYS = 200, OPS = 200000 };
+    llmcache *c;
+    llmcache_config cfg;
+    uint32_t order[CAP]; /* most recent first */
+    int n = 0, i, j, bad = 0;
+    unsigned rng = 12345;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.max_entries = CAP;
+    CHECK_EQ(llmcache_open(&c, &cfg), LLMCACHE_OK);
+    for (i = 0; i < OPS && !bad; i++) {
+        uint32_t k, op;
+        int pos = -1, got;
+        rng = rng * 1103515245u + 12345u;
+        k = (rng >> 8) % KEYS;
+        op = (rng >> 24) % 4;
+        for (j = 0; j < n; j++) if (order[j] == k) { pos = j; break; }
+        if (op == 0) { /* put */
+            put_n(c, k, 0);
+            if (pos < 0) { if (n < CAP) n++; pos = n - 1; }
+            memmove(order + 1, order, (size_t)pos * sizeof order[0]);
+            order[0] = k;
+        } else if (op == 1) { /* del */
+            llmcache_key kk = key_n(k);
+            got = llmcache_del(c, &kk);
+            if ((got == LLMCACHE_OK) != (pos >= 0)) bad = 1;
+            if (pos >= 0) { memmove(order + pos, order + pos + 1, (size_t)(n - pos - 1) * sizeof order[0]); n--; }
+        } else { /* get */
+            got = has(c, k);
+            if (got != (pos >= 0)) bad = 1;
+            if (pos >= 0) { memmove(order + 1, order, (size_t)pos * sizeof order[0]); order[0] = k; }
+        }
+    }
+    CHECK_MSG(!bad, "model diverged at op %d", i);
+    {
+        llmcache_stats st;
+        llmcache_stats_get(c, &st);
+        CHECK_EQ(st.entries, (uint64_t)n);
+    }
+    llmcache_close(c);
+}
+
+static void test_ttl(void) {
+    fake_clock fc;
+    llmcache *c;
+    llmcache_config cfg;
+    llmcache_value v;
+    llmcache_key k = key_n(7);
+    llmcache_stats st;
+    uint32_t i;
+    fc.now = 1700000000000;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.clock = fake_now;
+    cfg.clock_ctx = &fc;
+    cfg.ttl_ms = 1000;
+    CHECK_EQ(llmcache_open(&c, &cfg), LLMCACHE_OK);
+    CHECK_EQ(llmcache_put(c, &k, "a", 1, 0), LLMCACHE_OK);          /* default ttl 1000 */
+    CHECK_EQ(llmcache_get(c, &k, &v), LLMCACHE_OK);
+    CHECK_EQ(v.created_ms, fc.now);
+    CHECK_EQ(v.expires_ms, fc.now + 1000);
+    llmcache_value_free(&v);
+    fc.now += 999;
+    CHECK(has(c, 7));
+    fc.now += 1;
+    CHECK(!has(c, 7));                                               /* expires at exactly +1000 */
+    llmcache_stats_get(c, &st);
+    CHECK_EQ(st.expirations, 1);
+    CHECK_EQ(st.entries, 0);
+    CHECK_EQ(llmcache_put(c, &k, "b", 1, -1), LLMCACHE_OK);          /* never */
+    fc.now += 1000000000;
+    CHECK_EQ(llmcache_get(c, &k, &v), LLMCACHE_OK);
+    CHECK_EQ(v.expires_ms, 0);
+    llmcache_value_free(&v);
+    CHECK_EQ(llmcache_put(c, &k, "c", 1, 50), LLMCACHE_OK);          /* explicit */
+    fc.now += 50;
+    CHECK(!has(c, 7));
+    CHECK_EQ(llmcache_put(c, &k, "d", 1, INT64_MAX), LLMCACHE_OK);   /* no overflow */
+    fc.now += 1000000;
+    CHECK(has(c, 7));
+    /* an expired entry is deleted as a miss */
+    CHECK_EQ(llmcache_put(c, &k, "e", 1, 10), LLMCACHE_OK);
+    fc.now += 10;
+    CHECK_EQ(llmcache_del(c, &k), LLMCACHE_MISS);
+    /* the sweep frees entries nobody reads again */
+    for (i = 0; i < 1000; i++) put_n(c, i, 100);
+    fc.now += 100;
+    for (i = 1000; i < 1400; i++) put_n(c, i, -1);   /* puts sweep a few at a time */
+    llmcache_stats_get(c, &st);
+    CHECK_MSG(st.entries < 1400, "puts swept nothing: %llu entries", (unsigned long long)st.entries);
+    CHECK_EQ(llmcache_sweep(c), LLMCACHE_OK);
+    llmcache_stats_get(c, &st);
+    CHECK_EQ(st.entries, 400);
+    llmcache_close(c);
+}
+
+static void test_bytes(void) {
+    llmcache *c;
+    llmcache_config cfg;
+    llmcache_stats st;
+    llmcache_key k;
+    char *big;
+    uint32_t i;
+    size_t one = llmcache__charge(sizeof(char) * 1000 + 1);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.max_bytes = one * 10;
+    CHECK_EQ(llmcache_open(&c, &cfg), LLMCACHE_OK);
+    big = (char *)malloc(1000);
+    memset(big, 'x', 1000);
+    for (i = 0; i < 25; i++) {
+        k = key_n(i);
+        CHECK_EQ(llmcache_put(c, &k, big, 1000, 0), LLMCACHE_OK);
+        llmcache_stats_get(c, &st);
+        CHECK(st.bytes <= cfg.max_bytes);
+    }
+    llmcache_stats_get(c, &st);
+    CHECK_EQ(st.entries, 10);
+    CHECK_EQ(st.bytes, one * 10);
+    CHECK_EQ(st.evictions, 15);
+    for (i = 15; i < 25; i++) CHECK(has(c, i));
+    /* bytes count real memory, not just payload */
+    CHECK(st.bytes > 10 * 1000);
+    /* a value that alone exceeds the bound is refused, the cache is intact */
+    k = key_n(99);
+    CHECK_EQ(llmcache_put(c, &k, big, 0, 0), LLMCACHE_OK);
+    free(big);
+    big = (char *)malloc(one * 11);
+    memset(big, 'y', one * 11);
+    CHECK_EQ(llmcache_put(c, &k, big, one * 11, 0), LLMCACHE_ETOOBIG);
+    CHECK(has(c, 99));
+    free(big);
+    llmcache_close(c);
+    /* 16 MiB values fit the default bounds */
+    CHECK_EQ(llmcache_open(&c, NULL), LLMCACHE_OK);
+    big = (char *)malloc(16u << 20);
+    for (i = 0; i < (16u << 20); i++) big[i] = (char)(i * 7);
+    k = key_n(1);
+    CHECK_EQ(llmcache_put(c, &k, big, 16u << 20, 0), LLMCACHE_OK);
+    {
+        llmcache_value v;
+        CHECK_EQ(llmcache_get(c, &k, &v), LLMCACHE_OK);
+        CHECK(v.len == (16u << 20) && memcmp(v.data, big, v.len) == 0);
+        llmcache_value_free(&v);
+    }
+    free(big);
+    llmcache_close(c);
+}
+
+/* Many keys: the table grows and deletes keep every other key reachable. */
+static void test_many(void) {
+    enum { N = 50000 };
+    llmcache *c;
+    llmcache_config cfg;
+    uint32_t i;
+    int missing = 0, present = 0;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.max_entries = N;
+    CHECK_EQ(llmcache_open(&c, &cfg), LLMCACHE_OK);
+    for (i = 0; i < N; i++) put_n(c, i, 0);
+    for (i = 0; i < N; i += 3) { llmcache_key k = key_n(i); CHECK(llmcache_del(c, &k) == LLMCACHE_OK); }
+    for (i = 0; i < N; i++) {
+        int h = has(c, i);
+        if (i % 3 == 0) present += h; else missing += !h;
+    }
+    CHECK_EQ(present, 0);
+    CHECK_EQ(missing, 0);
+    llmcache_close(c);
+}
+
+static void hex32(const char *hex, unsigned char out[32]) {
+    llmcache_key k;
+    llmcache_key_parse(&k, hex, 64);
+    memcpy(out, k.bytes, 32);
+}
+
+/* NIST FIPS 180-4 / CSRC "SHA256.pdf" example values, and the long messages of the
+ * NIST SHA test vectors (one million 'a'). */
+static void test_sha256(void) {
+    unsigned char got[32], want[32];
+    llmcache__sha256 s;
+    char *m;
+    size_t i;
+    llmcache_sha256("", 0, got);
+    hex32("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", want);
+    CHECK(memcmp(got, want, 32) == 0);
+    llmcache_sha256("abc", 3, got);
+    hex32("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", want);
+    CHECK(memcmp(got, want, 32) == 0);
+    llmcache_sha256("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56, got);
+    hex32("248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1", want);
+    CHECK(memcmp(got, want, 32) == 0);
+    {
+        static const char m896[] = "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu";
+        llmcache_sha256(m896, strlen(m896), got);
+    }
+    hex32("cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1", want);
+    CHECK(memcmp(got, want, 32) == 0);
+    m = (char *)malloc(1000000);
+    memset(m, 'a', 1000000);
+    llmcache_sha256(m, 1000000, got);
+    hex32("cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0", want);
+    CHECK(memcmp(got, want, 32) == 0);
+    /* the same message fed in odd-sized pieces */
+    llmcache__sha256_init(&s);
+    for (i = 0; i < 1000000; ) {
+        size_t n = (i * 7 + 13) % 131;
+        if (n > 1000000 - i) n = 1000000 - i;
+        llmcache__sha256_update(&s, m + i, n);
+        i += n;
+    }
+    llmcache__sha256_final(&s, got);
+    CHECK(memcmp(got, want, 32) == 0);
+    free(m);
+}
+
+static void test_key_hex(void) {
+    llmcache_key k, k2;
+    char hex[65];
+    int i;
+    for (i = 0; i < 32; i++) k.bytes[i] = (unsigned char)(i * 17);
+    llmcache_key_hex(&k, hex);
+    CHECK_STR(hex, "00112233445566778899aabbccddeeff102132435465768798a9bacbdcedfe0f");
+    CHECK_EQ(llmcache_key_parse(&k2, hex, 64), LLMCACHE_OK);
+    CHECK(memcmp(k.bytes, k2.bytes, 32) == 0);
+    CHECK_EQ(llmcache_key_parse(&k2, "00112233445566778899AABBCCDDEEFF102132435465768798A9BACBDCEDFE0F", 64), LLMCACHE_OK);
+    CHECK(memcmp(k.bytes, k2.bytes, 32) == 0);
+    CHECK_EQ(llmcache_key_parse(&k2, hex, 63), LLMCACHE_EINVAL);
+    hex[5] = 'g';
+    CHECK_EQ(llmcache_key_parse(&k2, hex, 64), LLMCACHE_EINVAL);
+}
+
+int main(void) {
+    test_basic();
+    test_args();
+    test_lru();
+    test_lru_model();
+    test_ttl();
+    test_bytes();
+    test_many();
+    test_sha256();
+    test_key_hex();
+    return TEST_REPORT();
+}
