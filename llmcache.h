@@ -158,6 +158,21 @@ enum {
 #define LLMCACHE_DEFAULT_MAX_ENTRIES 100000u
 #define LLMCACHE_DEFAULT_MAX_BYTES   ((size_t)256 << 20)
 
+/* What the optional event callback is told. Pointers are valid during the call only. */
+enum {
+    LLMCACHE_EVENT_HIT = 1,   /* llmcache_call answered from the cache */
+    LLMCACHE_EVENT_MISS,      /* llmcache_call found nothing and calls the transport */
+    LLMCACHE_EVENT_STORE,     /* a fresh response was stored */
+    LLMCACHE_EVENT_SHARED,    /* a concurrent identical call's result was shared (single-flight) */
+    LLMCACHE_EVENT_ERROR      /* something failed; result says what, message says where */
+};
+typedef struct llmcache_event {
+    int type;                 /* LLMCACHE_EVENT_* */
+    const llmcache_key *key;  /* the entry concerned, or NULL */
+    int result;               /* a result code (LLMCACHE_OK unless type is ERROR) */
+    const char *message;      /* a short human-readable description, never NULL */
+} llmcache_event;
+
 /* Zero-initialize, then set what you need: llmcache_config cfg = {0}; */
 typedef struct llmcache_config {
     const char *path;        /* append-only log file; NULL = memory only */
@@ -169,6 +184,10 @@ typedef struct llmcache_config {
     int         fsync;       /* LLMCACHE_FSYNC_INTERVAL (0), _ALWAYS or _NEVER */
     int64_t   (*clock)(void *ctx); /* milliseconds since the Unix epoch; NULL = system clock */
     void       *clock_ctx;
+    /* optional: told about hits, misses, stores and errors; called without locks
+       held, from whichever thread made the call; NULL = silent */
+    void      (*on_event)(void *ctx, const llmcache_event *ev);
+    void       *event_ctx;
 } llmcache_config;
 
 /* Metadata stored beside a value. The call-through layer fills it; plain
@@ -193,6 +212,22 @@ typedef struct llmcache_stats {
     uint64_t hits, misses, puts, evictions, expirations, entries, bytes;
     uint64_t deletes;             /* successful llmcache_del calls */
     uint64_t max_entries, max_bytes; /* the bounds in force */
+    /* call-through (llmcache_call) */
+    uint64_t calls;               /* llmcache_call invocations */
+    uint64_t transport_calls;     /* times the transport was really called */
+    uint64_t shared;              /* calls answered by a concurrent identical call */
+    uint64_t errors;              /* store read/write failures survived by failing open */
+    uint64_t time_saved_ms;       /* sum of stored provider latencies served from cache */
+    uint64_t tokens_saved;        /* sum of stored prompt + completion tokens served from cache */
+    /* log file (cfg.path) */
+    uint64_t file_bytes;          /* committed length of the log */
+    uint64_t live_bytes;          /* bytes of the records that are still live */
+    uint64_t records_recovered;   /* intact records read at open */
+    uint64_t records_skipped;     /* damaged records skipped at open or on read */
+    uint64_t bytes_truncated;     /* torn or garbage tail cut off at open */
+    uint64_t compactions;         /* compactions done by this handle */
+    uint64_t reloads;             /* switches to a log compacted by another process */
+    uint64_t cold_reads;          /* gets served from the file (value not in memory) */
 } llmcache_stats;
 
 /* Opens a cache. cfg may be NULL (memory only, default bounds). On success *out
@@ -217,6 +252,12 @@ LLMCACHE_API int  llmcache_put(llmcache *c, const llmcache_key *key, const void 
 LLMCACHE_API int  llmcache_put_ex(llmcache *c, const llmcache_key *key, const void *data, size_t len,
                                   int64_t ttl_ms, const llmcache_meta *meta);
 
+/* As llmcache_put_ex with explicit times (for import and replication):
+ * expires_ms is absolute (0 = never); an entry already expired is not stored
+ * and LLMCACHE_OK is returned. */
+LLMCACHE_API int  llmcache_put_at(llmcache *c, const llmcache_key *key, const void *data, size_t len,
+                                  int64_t created_ms, int64_t expires_ms, const llmcache_meta *meta);
+
 /* Removes key. LLMCACHE_OK, or LLMCACHE_MISS when it was absent. Thread-safe. */
 LLMCACHE_API int  llmcache_del(llmcache *c, const llmcache_key *key);
 
@@ -229,8 +270,61 @@ LLMCACHE_API void llmcache_stats_get(llmcache *c, llmcache_stats *out);
 /* Drops every expired entry now (puts also do this a few entries at a time). */
 LLMCACHE_API int  llmcache_sweep(llmcache *c);
 
-/* Rewrites the log with the live entries only. OK without a path. Thread-safe. */
+/* Rewrites the log with the live entries only: expired, deleted and evicted
+ * entries are dropped. Crash-safe (new file, fsync, rename, fsync directory).
+ * OK without a path. Thread-safe. Puts also compact automatically once dead
+ * records outweigh live ones (and the file exceeds 1 MiB). */
 LLMCACHE_API int  llmcache_compact(llmcache *c);
+
+/* Makes every acknowledged write durable now (fsync). OK without a path. */
+LLMCACHE_API int  llmcache_sync(llmcache *c);
+
+/* One live entry, as llmcache_foreach reports it. Pointers valid during the call. */
+typedef struct llmcache_entry_info {
+    llmcache_key key;
+    size_t   len;                 /* value length */
+    int64_t  created_ms, expires_ms;
+    uint64_t seq;                 /* log sequence number (0 without a path) */
+    llmcache_meta meta;
+    const char *data;             /* the value bytes, or NULL when not asked for */
+} llmcache_entry_info;
+
+/* Calls fn for every live entry (in no particular order); fn returns 0 to go
+ * on, anything else to stop (llmcache_foreach then returns that value). With
+ * with_values, info->data holds the value (read and checksum-verified from the
+ * file when needed). fn must not call back into c. Holds the handle's lock. */
+LLMCACHE_API int  llmcache_foreach(llmcache *c, int with_values,
+                                   int (*fn)(void *ctx, const llmcache_entry_info *info), void *ctx);
+
+/* What llmcache_verify found in a log file. */
+typedef struct llmcache_verify_report {
+    uint64_t file_bytes;          /* size of the file */
+    uint64_t records;             /* intact records (puts and deletes) */
+    uint64_t puts, deletes;       /* intact records by kind */
+    uint64_t live;                /* keys live at the end of the log (ignoring expiry) */
+    uint64_t damaged_regions;     /* runs of bytes that are not intact records */
+    uint64_t damaged_bytes;
+    uint64_t tail_bytes;          /* of which after the last intact record */
+    uint64_t last_seq;
+} llmcache_verify_report;
+
+/* Walks the log at path read-only and reports every damaged region through
+ * on_damage (may be NULL: offset, length, reason). Never modifies the file.
+ * Returns LLMCACHE_OK when the file is clean, LLMCACHE_ECORRUPT when damage was
+ * found (report filled), LLMCACHE_ENOTCACHE / LLMCACHE_EIO / LLMCACHE_EVERSION
+ * when it cannot be read as a log. Thread-safe. */
+LLMCACHE_API int  llmcache_verify(const char *path, llmcache_verify_report *report,
+                                  void (*on_damage)(void *ctx, uint64_t offset, uint64_t len,
+                                                    const char *reason),
+                                  void *ctx);
+
+/* Rewrites the log at path keeping every intact record (damaged regions and a
+ * torn tail are dropped), then swaps the clean copy in (fsync, rename, fsync
+ * directory). Other processes must not have the file open. report may be NULL. */
+LLMCACHE_API int  llmcache_repair(const char *path, llmcache_verify_report *report);
+
+/* >>call-through (llmcache_call, transports, streaming) ------------------------- */
+#include "wip/call_api.h"
 
 #ifdef __cplusplus
 }
@@ -370,6 +464,255 @@ static LLMCACHE__MAYBE_UNUSED void llmcache__cond_wait(llmcache__cond *cv, llmca
 static LLMCACHE__MAYBE_UNUSED void llmcache__cond_broadcast(llmcache__cond *cv) { pthread_cond_broadcast(cv); }
 #endif
 
+/* Waits on cv for at most ms milliseconds (spurious wake-ups allowed). */
+#if defined(LLMCACHE_NO_THREADS)
+#  define llmcache__cond_timedwait(cv, m, ms) ((void)(cv), (void)(m), (void)(ms))
+#elif defined(_WIN32)
+static LLMCACHE__MAYBE_UNUSED void llmcache__cond_timedwait(llmcache__cond *cv, llmcache__mutex *m, int64_t ms) {
+    SleepConditionVariableSRW(cv, m, (DWORD)ms, 0);
+}
+#else
+static LLMCACHE__MAYBE_UNUSED void llmcache__cond_timedwait(llmcache__cond *cv, llmcache__mutex *m, int64_t ms) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += (time_t)(ms / 1000);
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) { ts.tv_sec++; ts.tv_nsec -= 1000000000L; }
+    pthread_cond_timedwait(cv, m, &ts);
+}
+#endif
+
+/* Atomic loads and stores of 64-bit words in memory shared between processes. */
+#if defined(__GNUC__) || defined(__clang__)
+#  define llmcache__load_acquire(p)     __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#  define llmcache__store_release(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#elif defined(_MSC_VER)
+#  define llmcache__load_acquire(p)     ((uint64_t)InterlockedOr64((volatile LONG64 *)(p), 0))
+#  define llmcache__store_release(p, v) ((void)InterlockedExchange64((volatile LONG64 *)(p), (LONG64)(v)))
+#else
+#  define llmcache__load_acquire(p)     (*(volatile uint64_t *)(p))
+#  define llmcache__store_release(p, v) (*(volatile uint64_t *)(p) = (v))
+#endif
+
+/* >>files -----------------------------------------------------------------------
+ * Files, positioned I/O, mappings, byte-range locks and the process-shared
+ * writer lock: everything the log backend asks of the operating system. POSIX
+ * here; LLMCACHE_NO_FILES (or a platform without this layer) leaves the cache
+ * memory-only and makes a path fail with LLMCACHE_EUNSUPPORTED. */
+#if !defined(LLMCACHE_NO_FILES) && !defined(_WIN32)
+#  define LLMCACHE__FILES 1
+#  include <fcntl.h>
+#  include <sys/mman.h>
+#  include <sys/stat.h>
+#  include <sys/types.h>
+#  include <stdio.h>   /* rename */
+#  if defined(__linux__) && !defined(F_OFD_SETLK)
+#    define F_OFD_SETLK  37   /* Linux ABI; glibc hides it without _GNU_SOURCE */
+#    define F_OFD_SETLKW 38
+#  endif
+#endif
+
+typedef int llmcache__fd;
+#define LLMCACHE__NOFD (-1)
+
+#ifdef LLMCACHE__FILES
+enum { LLMCACHE__F_CREATE = 1, LLMCACHE__F_RDONLY = 2 };
+
+static int llmcache__errno_result(int e) {
+    switch (e) {
+    case ENOSPC: case EFBIG:
+#ifdef EDQUOT
+    case EDQUOT:
+#endif
+        return LLMCACHE_ENOSPC;
+    case ENOMEM: return LLMCACHE_ENOMEM;
+    default: return LLMCACHE_EIO;
+    }
+}
+
+static int llmcache__f_open(const char *path, int flags, llmcache__fd *fd) {
+    int o = (flags & LLMCACHE__F_RDONLY) ? O_RDONLY : O_RDWR;
+    if (flags & LLMCACHE__F_CREATE) o |= O_CREAT;
+#ifdef O_CLOEXEC
+    o |= O_CLOEXEC;
+#endif
+    do { *fd = open(path, o, 0644); } while (*fd < 0 && errno == EINTR);
+    return *fd < 0 ? llmcache__errno_result(errno) : LLMCACHE_OK;
+}
+
+static void llmcache__f_close(llmcache__fd fd) { if (fd >= 0) close(fd); }
+
+static int llmcache__f_size(llmcache__fd fd, uint64_t *size) {
+    struct stat st;
+    if (fstat(fd, &st) != 0) return LLMCACHE_EIO;
+    *size = (uint64_t)st.st_size;
+    return LLMCACHE_OK;
+}
+
+static int llmcache__f_pread(llmcache__fd fd, void *buf, size_t n, uint64_t off) {
+    char *p = (char *)buf;
+    while (n) {
+        ssize_t r = pread(fd, p, n, (off_t)off);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return LLMCACHE_EIO;
+        p += r; n -= (size_t)r; off += (uint64_t)r;
+    }
+    return LLMCACHE_OK;
+}
+
+static int llmcache__f_pwrite(llmcache__fd fd, const void *buf, size_t n, uint64_t off) {
+    const char *p = (const char *)buf;
+    while (n) {
+        ssize_t r = pwrite(fd, p, n, (off_t)off);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return llmcache__errno_result(errno);
+        if (r == 0) return LLMCACHE_EIO;
+        p += r; n -= (size_t)r; off += (uint64_t)r;
+    }
+    return LLMCACHE_OK;
+}
+
+static int llmcache__f_sync(llmcache__fd fd) {
+    int r;
+    do { r = fdatasync(fd); } while (r != 0 && errno == EINTR);
+    return r == 0 ? LLMCACHE_OK : llmcache__errno_result(errno);
+}
+
+static int llmcache__f_truncate(llmcache__fd fd, uint64_t size) {
+    int r;
+    do { r = ftruncate(fd, (off_t)size); } while (r != 0 && errno == EINTR);
+    return r == 0 ? LLMCACHE_OK : llmcache__errno_result(errno);
+}
+
+/* Gives the file real blocks up to off+len, so writes through a mapping never
+ * meet a full disk (which would be a SIGBUS): ENOSPC comes back here instead. */
+static int llmcache__f_allocate(llmcache__fd fd, uint64_t off, uint64_t len) {
+    int r = posix_fallocate(fd, (off_t)off, (off_t)len);
+    if (r == EINVAL || r == EOPNOTSUPP) return llmcache__f_truncate(fd, off + len);
+    return r == 0 ? LLMCACHE_OK : llmcache__errno_result(r);
+}
+
+static int llmcache__f_map(llmcache__fd fd, size_t len, int writable, unsigned char **out) {
+    void *p = mmap(NULL, len, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED) { *out = NULL; return LLMCACHE_ENOMEM; }
+    *out = (unsigned char *)p;
+    return LLMCACHE_OK;
+}
+
+static void llmcache__f_unmap(unsigned char *p, size_t len) { if (p) munmap(p, len); }
+
+/* Makes [off, off+len) of a mapping durable. */
+static int llmcache__f_msync(unsigned char *map, uint64_t off, uint64_t len) {
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), start = off & ~(page - 1);
+    if (len == 0) return LLMCACHE_OK;
+    return msync(map + start, (size_t)(off + len - start), MS_SYNC) == 0 ? LLMCACHE_OK
+                                                                      : llmcache__errno_result(errno);
+}
+
+/* A one-byte lock at offset byte: mode 0 unlocks, 1 shared, 2 exclusive. Open
+ * file description locks where the system has them (they belong to this handle,
+ * not to the process). LLMCACHE_MISS when busy and !wait. */
+static int llmcache__f_lock(llmcache__fd fd, int byte, int mode, int wait) {
+    struct flock fl;
+    int cmd, r;
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = (short)(mode == 0 ? F_UNLCK : mode == 1 ? F_RDLCK : F_WRLCK);
+    fl.l_whence = SEEK_SET;
+    fl.l_start = byte;
+    fl.l_len = 1;
+#ifdef F_OFD_SETLK
+    cmd = wait ? F_OFD_SETLKW : F_OFD_SETLK;
+#else
+    cmd = wait ? F_SETLKW : F_SETLK;
+#endif
+    do { r = fcntl(fd, cmd, &fl); } while (r != 0 && errno == EINTR);
+    if (r == 0) return LLMCACHE_OK;
+    return (errno == EAGAIN || errno == EACCES) ? LLMCACHE_MISS : LLMCACHE_EIO;
+}
+
+/* Renames from over to and makes the rename durable (fsync of the directory). */
+static int llmcache__f_replace(const char *from, const char *to) {
+    char *dir;
+    const char *slash = strrchr(to, '/');
+    size_t n = slash ? (size_t)(slash - to) : 1;
+    int dfd, rc = LLMCACHE_OK;
+    if (rename(from, to) != 0) return llmcache__errno_result(errno);
+    dir = (char *)LLMCACHE_MALLOC(n + 1);
+    if (!dir) return LLMCACHE_ENOMEM;
+    if (slash) memcpy(dir, to, n); else dir[0] = '.';
+    if (slash && n == 0) { dir[0] = '/'; n = 1; }
+    dir[n] = '\0';
+    dfd = open(dir, O_RDONLY);
+    if (dfd >= 0) {
+        if (fsync(dfd) != 0) rc = LLMCACHE_EIO;
+        close(dfd);
+    }
+    LLMCACHE_FREE(dir);
+    return rc;
+}
+
+static void llmcache__f_unlink(const char *path) { unlink(path); }
+
+static uint64_t llmcache__f_random64(void) {
+    uint64_t v = 0;
+    int fd = open("/dev/urandom", O_RDONLY);
+    if (fd >= 0) {
+        if (read(fd, &v, sizeof v) != (ssize_t)sizeof v) v = 0;
+        close(fd);
+    }
+    v ^= (uint64_t)llmcache__mono_us() * 0x9e3779b97f4a7c15ull ^ (uint64_t)getpid() << 32;
+    return v ? v : 1;
+}
+
+/* The lock that makes appends from several processes take turns: a robust
+ * process-shared mutex in the shared page (no system call when uncontended; a
+ * holder that dies hands it over with EOWNERDEAD), or, without threads, an
+ * exclusive lock on byte 2 of the shared file. */
+#ifndef LLMCACHE_NO_THREADS
+typedef pthread_mutex_t llmcache__pmutex;
+static int llmcache__pmutex_init(llmcache__pmutex *m) {
+    pthread_mutexattr_t a;
+    int r;
+    if (pthread_mutexattr_init(&a) != 0) return LLMCACHE_EIO;
+    r = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+#if defined(PTHREAD_MUTEX_ROBUST) || defined(__linux__)
+    if (r == 0) r = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+#endif
+    if (r == 0) r = pthread_mutex_init(m, &a);
+    pthread_mutexattr_destroy(&a);
+    return r == 0 ? LLMCACHE_OK : LLMCACHE_EIO;
+}
+/* LLMCACHE_OK, or LLMCACHE_ECORRUPT when the previous holder died holding it
+ * (the caller repairs what it may have left half done, then calls _consistent). */
+static int llmcache__pmutex_lock(llmcache__pmutex *m, llmcache__fd fd) {
+    int r = pthread_mutex_lock(m);
+    (void)fd;
+    if (r == 0) return LLMCACHE_OK;
+#if defined(PTHREAD_MUTEX_ROBUST) || defined(__linux__)
+    if (r == EOWNERDEAD) return LLMCACHE_ECORRUPT;
+#endif
+    return LLMCACHE_EIO;
+}
+static void llmcache__pmutex_consistent(llmcache__pmutex *m) {
+#if defined(PTHREAD_MUTEX_ROBUST) || defined(__linux__)
+    pthread_mutex_consistent(m);
+#else
+    (void)m;
+#endif
+}
+static void llmcache__pmutex_unlock(llmcache__pmutex *m, llmcache__fd fd) { (void)fd; pthread_mutex_unlock(m); }
+#else
+typedef uint64_t llmcache__pmutex;
+static int llmcache__pmutex_init(llmcache__pmutex *m) { *m = 0; return LLMCACHE_OK; }
+static int llmcache__pmutex_lock(llmcache__pmutex *m, llmcache__fd fd) {
+    (void)m;
+    return llmcache__f_lock(fd, 2, 2, 1) == LLMCACHE_OK ? LLMCACHE_OK : LLMCACHE_EIO;
+}
+static void llmcache__pmutex_consistent(llmcache__pmutex *m) { (void)m; }
+static void llmcache__pmutex_unlock(llmcache__pmutex *m, llmcache__fd fd) { (void)m; llmcache__f_lock(fd, 2, 0, 0); }
+#endif
+#endif /* LLMCACHE__FILES */
+
 /* >>bytes ----------------------------------------------------------------------
  * Little-endian loads and stores, one byte at a time: no unaligned access. */
 static LLMCACHE__MAYBE_UNUSED uint32_t llmcache__ld32(const unsigned char *p) {
@@ -477,6 +820,75 @@ LLMCACHE_API void llmcache_sha256(const void *data, size_t len, unsigned char ou
 }
 
 #define LLMCACHE__DEF(val, def) ((val) ? (val) : (def))
+
+
+/* >>crc32c (Castagnoli, reflected polynomial 0x82F63B78) ---------------------------
+ * SSE4.2's crc32 instruction when the processor has it, else a byte table. */
+static const uint32_t llmcache__crc32c_table[256] = {
+    0x00000000u, 0xf26b8303u, 0xe13b70f7u, 0x1350f3f4u, 0xc79a971fu, 0x35f1141cu, 0x26a1e7e8u, 0xd4ca64ebu,
+    0x8ad958cfu, 0x78b2dbccu, 0x6be22838u, 0x9989ab3bu, 0x4d43cfd0u, 0xbf284cd3u, 0xac78bf27u, 0x5e133c24u,
+    0x105ec76fu, 0xe235446cu, 0xf165b798u, 0x030e349bu, 0xd7c45070u, 0x25afd373u, 0x36ff2087u, 0xc494a384u,
+    0x9a879fa0u, 0x68ec1ca3u, 0x7bbcef57u, 0x89d76c54u, 0x5d1d08bfu, 0xaf768bbcu, 0xbc267848u, 0x4e4dfb4bu,
+    0x20bd8edeu, 0xd2d60dddu, 0xc186fe29u, 0x33ed7d2au, 0xe72719c1u, 0x154c9ac2u, 0x061c6936u, 0xf477ea35u,
+    0xaa64d611u, 0x580f5512u, 0x4b5fa6e6u, 0xb93425e5u, 0x6dfe410eu, 0x9f95c20du, 0x8cc531f9u, 0x7eaeb2fau,
+    0x30e349b1u, 0xc288cab2u, 0xd1d83946u, 0x23b3ba45u, 0xf779deaeu, 0x05125dadu, 0x1642ae59u, 0xe4292d5au,
+    0xba3a117eu, 0x4851927du, 0x5b016189u, 0xa96ae28au, 0x7da08661u, 0x8fcb0562u, 0x9c9bf696u, 0x6ef07595u,
+    0x417b1dbcu, 0xb3109ebfu, 0xa0406d4bu, 0x522bee48u, 0x86e18aa3u, 0x748a09a0u, 0x67dafa54u, 0x95b17957u,
+    0xcba24573u, 0x39c9c670u, 0x2a993584u, 0xd8f2b687u, 0x0c38d26cu, 0xfe53516fu, 0xed03a29bu, 0x1f682198u,
+    0x5125dad3u, 0xa34e59d0u, 0xb01eaa24u, 0x42752927u, 0x96bf4dccu, 0x64d4cecfu, 0x77843d3bu, 0x85efbe38u,
+    0xdbfc821cu, 0x2997011fu, 0x3ac7f2ebu, 0xc8ac71e8u, 0x1c661503u, 0xee0d9600u, 0xfd5d65f4u, 0x0f36e6f7u,
+    0x61c69362u, 0x93ad1061u, 0x80fde395u, 0x72966096u, 0xa65c047du, 0x5437877eu, 0x4767748au, 0xb50cf789u,
+    0xeb1fcbadu, 0x197448aeu, 0x0a24bb5au, 0xf84f3859u, 0x2c855cb2u, 0xdeeedfb1u, 0xcdbe2c45u, 0x3fd5af46u,
+    0x7198540du, 0x83f3d70eu, 0x90a324fau, 0x62c8a7f9u, 0xb602c312u, 0x44694011u, 0x5739b3e5u, 0xa55230e6u,
+    0xfb410cc2u, 0x092a8fc1u, 0x1a7a7c35u, 0xe811ff36u, 0x3cdb9bddu, 0xceb018deu, 0xdde0eb2au, 0x2f8b6829u,
+    0x82f63b78u, 0x709db87bu, 0x63cd4b8fu, 0x91a6c88cu, 0x456cac67u, 0xb7072f64u, 0xa457dc90u, 0x563c5f93u,
+    0x082f63b7u, 0xfa44e0b4u, 0xe9141340u, 0x1b7f9043u, 0xcfb5f4a8u, 0x3dde77abu, 0x2e8e845fu, 0xdce5075cu,
+    0x92a8fc17u, 0x60c37f14u, 0x73938ce0u, 0x81f80fe3u, 0x55326b08u, 0xa759e80bu, 0xb4091bffu, 0x466298fcu,
+    0x1871a4d8u, 0xea1a27dbu, 0xf94ad42fu, 0x0b21572cu, 0xdfeb33c7u, 0x2d80b0c4u, 0x3ed04330u, 0xccbbc033u,
+    0xa24bb5a6u, 0x502036a5u, 0x4370c551u, 0xb11b4652u, 0x65d122b9u, 0x97baa1bau, 0x84ea524eu, 0x7681d14du,
+    0x2892ed69u, 0xdaf96e6au, 0xc9a99d9eu, 0x3bc21e9du, 0xef087a76u, 0x1d63f975u, 0x0e330a81u, 0xfc588982u,
+    0xb21572c9u, 0x407ef1cau, 0x532e023eu, 0xa145813du, 0x758fe5d6u, 0x87e466d5u, 0x94b49521u, 0x66df1622u,
+    0x38cc2a06u, 0xcaa7a905u, 0xd9f75af1u, 0x2b9cd9f2u, 0xff56bd19u, 0x0d3d3e1au, 0x1e6dcdeeu, 0xec064eedu,
+    0xc38d26c4u, 0x31e6a5c7u, 0x22b65633u, 0xd0ddd530u, 0x0417b1dbu, 0xf67c32d8u, 0xe52cc12cu, 0x1747422fu,
+    0x49547e0bu, 0xbb3ffd08u, 0xa86f0efcu, 0x5a048dffu, 0x8ecee914u, 0x7ca56a17u, 0x6ff599e3u, 0x9d9e1ae0u,
+    0xd3d3e1abu, 0x21b862a8u, 0x32e8915cu, 0xc083125fu, 0x144976b4u, 0xe622f5b7u, 0xf5720643u, 0x07198540u,
+    0x590ab964u, 0xab613a67u, 0xb831c993u, 0x4a5a4a90u, 0x9e902e7bu, 0x6cfbad78u, 0x7fab5e8cu, 0x8dc0dd8fu,
+    0xe330a81au, 0x115b2b19u, 0x020bd8edu, 0xf0605beeu, 0x24aa3f05u, 0xd6c1bc06u, 0xc5914ff2u, 0x37faccf1u,
+    0x69e9f0d5u, 0x9b8273d6u, 0x88d28022u, 0x7ab90321u, 0xae7367cau, 0x5c18e4c9u, 0x4f48173du, 0xbd23943eu,
+    0xf36e6f75u, 0x0105ec76u, 0x12551f82u, 0xe03e9c81u, 0x34f4f86au, 0xc69f7b69u, 0xd5cf889du, 0x27a40b9eu,
+    0x79b737bau, 0x8bdcb4b9u, 0x988c474du, 0x6ae7c44eu, 0xbe2da0a5u, 0x4c4623a6u, 0x5f16d052u, 0xad7d5351u
+};
+
+static uint32_t llmcache__crc32c_sw(uint32_t crc, const unsigned char *p, size_t n) {
+    while (n--) crc = llmcache__crc32c_table[(crc ^ *p++) & 0xffu] ^ (crc >> 8);
+    return crc;
+}
+
+#if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__)) && !defined(__TINYC__)
+#  define LLMCACHE__CRC_HW 1
+__attribute__((target("sse4.2")))
+static uint32_t llmcache__crc32c_hw(uint32_t crc, const unsigned char *p, size_t n) {
+    uint64_t c = crc;
+    while (n && ((uintptr_t)p & 7)) { c = __builtin_ia32_crc32qi((uint32_t)c, *p++); n--; }
+    for (; n >= 8; p += 8, n -= 8) {
+        uint64_t v;
+        memcpy(&v, p, 8);   /* aligned here; memcpy keeps the compiler honest */
+        c = __builtin_ia32_crc32di(c, v);
+    }
+    while (n--) c = __builtin_ia32_crc32qi((uint32_t)c, *p++);
+    return (uint32_t)c;
+}
+#endif
+
+/* Continues a CRC-32C: start with crc = 0. */
+static uint32_t llmcache__crc32c(uint32_t crc, const void *data, size_t n) {
+    const unsigned char *p = (const unsigned char *)data;
+    crc = ~crc;
+#ifdef LLMCACHE__CRC_HW
+    if (__builtin_cpu_supports("sse4.2")) return ~llmcache__crc32c_hw(crc, p, n);
+#endif
+    return ~llmcache__crc32c_sw(crc, p, n);
+}
 
 /* >>buffer ---------------------------------------------------------------------
  * A growable byte buffer. An allocation failure sets oom and makes every later
@@ -636,31 +1048,53 @@ LLMCACHE_API int llmcache_key_parse(llmcache_key *out, const char *hex, size_t l
     return LLMCACHE_OK;
 }
 
-/* >>table (hash table + LRU list + TTL) ---------------------------------------------
+/* >>table (hash table + LRU lists + TTL) -------------------------------------------
  * Entries live in one array and are named by index, so links are 4 bytes and the
  * array can grow by realloc. The table is open addressing with linear probing; a
  * slot holds (32-bit hash tag << 32 | index + 1), 0 = empty; the tag's low bits
- * name the home slot, so probes, growth and deletion never touch the entries. Deletion shifts the cluster back (no tombstones).
- * The LRU list is doubly linked through the entries: head = most recent. */
+ * name the home slot, so probes, growth and deletion never touch the entries.
+ * Deletion shifts the cluster back (no tombstones). Two doubly linked lists run
+ * through the entries, most recent first: every entry (for max_entries) and, with
+ * a log file, the entries whose value is held in memory (for max_bytes). */
 #define LLMCACHE__NIL 0xffffffffu
 
 enum { LLMCACHE__E_USED = 1, LLMCACHE__E_META = 2 };
 
 typedef struct llmcache__entry {
     llmcache_key key;
-    uint32_t prev, next;          /* LRU links; next doubles as the free-list link */
+    uint32_t prev, next;          /* LRU of entries; next doubles as the free-list link */
+    uint32_t vprev, vnext;        /* LRU of values held in memory (log mode) */
     uint32_t len;                 /* value length */
     uint32_t flags;               /* LLMCACHE__E_* */
     int64_t  created_ms, expires_ms;
-    unsigned char *blob;          /* [llmcache_meta if E_META] value bytes, NUL */
+    unsigned char *blob;          /* [llmcache_meta if E_META] value bytes NUL; NULL = on disk only */
+    uint64_t off;                 /* offset of the entry's record in the log */
+    uint32_t rec_len;             /* length of that record, padding excluded */
 } llmcache__entry;
 
-/* Bytes charged against max_bytes for an entry: its slot in the array, two table
- * slots (the table is kept at most half full), the value allocation rounded up as
- * malloc does, and malloc's own header. */
-static size_t llmcache__charge(size_t blob_size) {
-    return sizeof(llmcache__entry) + 2 * sizeof(uint64_t) + ((blob_size + 15) & ~(size_t)15) + 16;
-}
+/* Bytes charged against max_bytes: an entry (its array slot and two table slots,
+ * the table being at most half full) and a value held in memory (its allocation
+ * rounded up as malloc does, plus malloc's own header). */
+#define LLMCACHE__ENTRY_COST (sizeof(llmcache__entry) + 2 * sizeof(uint64_t))
+static size_t llmcache__blob_cost(size_t blob_size) { return ((blob_size + 15) & ~(size_t)15) + 16; }
+
+/* The process-shared page beside a log (path + "-shm"): host-endian, rebuilt by
+ * the first process that opens the log, never a carrier of cached data. */
+#define LLMCACHE__SHM_MAGIC "llmcshm1"
+#define LLMCACHE__SHM_SIZE 4096
+#ifdef LLMCACHE__FILES
+typedef struct llmcache__shm {
+    char     magic[8];
+    uint32_t version, mutex_size;
+    uint64_t gen;                 /* file id of the current log (changes at compaction) */
+    uint64_t end;                 /* committed length: records before it are complete */
+    uint64_t last_seq;            /* sequence number of the last committed record */
+    uint64_t alloc;               /* bytes given to the file (records are written below) */
+    uint64_t synced_end;          /* everything before it is durable */
+    int64_t  last_sync_ms;
+    llmcache__pmutex mu;          /* taken by writers */
+} llmcache__shm;
+#endif
 
 struct llmcache {
     llmcache__mutex mu;
@@ -676,15 +1110,49 @@ struct llmcache {
     uint64_t *slots;
     size_t   slot_mask;
     size_t   count, bytes;
-    uint32_t lru_head, lru_tail;
+    uint32_t lru_head, lru_tail, val_head, val_tail;
     uint32_t sweep_cursor;
     uint64_t seed;
+    void   (*on_event)(void *ctx, const llmcache_event *ev);
+    void    *event_ctx;
+    struct llmcache__callstate *calls;  /* single-flight table; NULL until first needed */
+
+    /* log file; path == NULL for a memory-only cache */
+    char    *path, *shm_path, *tmp_path;
+    llmcache__fd fd, shm_fd;
+    unsigned char *map;           /* the log, mapped read/write */
+    size_t   map_len;
+    uint64_t gen, end;            /* the log generation and length this index reflects */
+    uint64_t live_bytes;          /* padded lengths of the records the index points at */
+    int      dirty;               /* this handle wrote since the last sync */
+#ifdef LLMCACHE__FILES
+    llmcache__shm *shm;
+#endif
+#if !defined(LLMCACHE_NO_THREADS) && !defined(_WIN32)
+    pthread_t flusher;
+    int      flusher_running, stopping;
+    llmcache__cond flusher_cv;
+#endif
+
+#ifdef LLMCACHE_TEST_HOOKS
+    void   (*test_point)(void *ctx, int n);   /* tests crash the process here */
+    void    *test_ctx;
+#endif
 
     llmcache_stats st;
 };
 
 static int64_t llmcache__now(llmcache *c) {
     return c->clock ? c->clock(c->clock_ctx) : llmcache__system_clock_ms();
+}
+
+/* Tells the caller's event callback (if any); call without c->mu held. */
+static LLMCACHE__MAYBE_UNUSED void llmcache__emit(llmcache *c, int type, const llmcache_key *key, int result,
+                                                  const char *message) {
+    llmcache_event ev;
+    if (!c->on_event) return;
+    ev.type = type; ev.key = key; ev.result = result; ev.message = message;
+    c->on_event(c->event_ctx, &ev);
 }
 
 static uint64_t llmcache__hash(const llmcache *c, const llmcache_key *k) {
@@ -714,56 +1182,81 @@ static uint32_t llmcache__find(const llmcache *c, const llmcache_key *k) {
 }
 
 static int llmcache__table_grow(llmcache *c) {
-    size_t n = c->slot_mask ? (c->slot_mask + 1) * 2 : 16, i;
+    size_t n = c->slots ? (c->slot_mask + 1) * 2 : 16, i;
     uint64_t *old = c->slots;
     size_t old_n = c->slots ? c->slot_mask + 1 : 0;
-    uint64_t *ns_ = (uint64_t *)LLMCACHE_MALLOC(n * sizeof(uint64_t));
-    if (!ns_) return LLMCACHE_ENOMEM;
-    memset(ns_, 0, n * sizeof(uint64_t));
-    c->slots = ns_;
+    uint64_t *fresh = (uint64_t *)LLMCACHE_MALLOC(n * sizeof(uint64_t));
+    if (!fresh) return LLMCACHE_ENOMEM;
+    memset(fresh, 0, n * sizeof(uint64_t));
+    c->slots = fresh;
     c->slot_mask = n - 1;
     for (i = 0; i < old_n; i++) {
         uint64_t s = old[i];
         size_t j;
         if (!s) continue;
         j = (size_t)(s >> 32) & c->slot_mask;
-        while (ns_[j]) j = (j + 1) & c->slot_mask;
-        ns_[j] = s;
+        while (fresh[j]) j = (j + 1) & c->slot_mask;
+        fresh[j] = s;
     }
     LLMCACHE_FREE(old);
     return LLMCACHE_OK;
 }
 
-static void llmcache__lru_unlink(llmcache *c, uint32_t i) {
-    llmcache__entry *e = &c->ents[i];
-    if (e->prev != LLMCACHE__NIL) c->ents[e->prev].next = e->next; else c->lru_head = e->next;
-    if (e->next != LLMCACHE__NIL) c->ents[e->next].prev = e->prev; else c->lru_tail = e->prev;
-}
-
-static void llmcache__lru_push_front(llmcache *c, uint32_t i) {
-    llmcache__entry *e = &c->ents[i];
-    e->prev = LLMCACHE__NIL;
-    e->next = c->lru_head;
-    if (c->lru_head != LLMCACHE__NIL) c->ents[c->lru_head].prev = i; else c->lru_tail = i;
-    c->lru_head = i;
-}
+/* List operations on either LRU list: off_prev/off_next select the links. */
+#define LLMCACHE__LIST_UNLINK(c, i, P, N, HEAD, TAIL) do { \
+    llmcache__entry *e_ = &(c)->ents[i]; \
+    if (e_->P != LLMCACHE__NIL) (c)->ents[e_->P].N = e_->N; else (c)->HEAD = e_->N; \
+    if (e_->N != LLMCACHE__NIL) (c)->ents[e_->N].P = e_->P; else (c)->TAIL = e_->P; \
+} while (0)
+#define LLMCACHE__LIST_PUSH(c, i, P, N, HEAD, TAIL) do { \
+    llmcache__entry *e_ = &(c)->ents[i]; \
+    e_->P = LLMCACHE__NIL; e_->N = (c)->HEAD; \
+    if ((c)->HEAD != LLMCACHE__NIL) (c)->ents[(c)->HEAD].P = (i); else (c)->TAIL = (i); \
+    (c)->HEAD = (i); \
+} while (0)
 
 static void llmcache__touch(llmcache *c, uint32_t i) {
-    if (c->lru_head == i) return;
-    llmcache__lru_unlink(c, i);
-    llmcache__lru_push_front(c, i);
+    if (c->lru_head != i) {
+        LLMCACHE__LIST_UNLINK(c, i, prev, next, lru_head, lru_tail);
+        LLMCACHE__LIST_PUSH(c, i, prev, next, lru_head, lru_tail);
+    }
+    if (c->path && c->ents[i].blob && c->val_head != i) {
+        LLMCACHE__LIST_UNLINK(c, i, vprev, vnext, val_head, val_tail);
+        LLMCACHE__LIST_PUSH(c, i, vprev, vnext, val_head, val_tail);
+    }
 }
 
 static size_t llmcache__blob_size(const llmcache__entry *e) {
     return (e->flags & LLMCACHE__E_META ? sizeof(llmcache_meta) : 0) + e->len + 1;
 }
 
-/* Removes entry i from the table, the LRU list and the byte count; frees its value. */
+/* Frees entry i's value held in memory (the record stays on disk). */
+static void llmcache__drop_value(llmcache *c, uint32_t i) {
+    llmcache__entry *e = &c->ents[i];
+    if (!e->blob) return;
+    if (c->path) LLMCACHE__LIST_UNLINK(c, i, vprev, vnext, val_head, val_tail);
+    c->bytes -= llmcache__blob_cost(llmcache__blob_size(e));
+    LLMCACHE_FREE(e->blob);
+    e->blob = NULL;
+}
+
+/* Gives entry i the value blob (already filled), replacing any previous one. */
+static void llmcache__set_value(llmcache *c, uint32_t i, unsigned char *blob) {
+    llmcache__entry *e = &c->ents[i];
+    e->blob = blob;
+    c->bytes += llmcache__blob_cost(llmcache__blob_size(e));
+    if (c->path) LLMCACHE__LIST_PUSH(c, i, vprev, vnext, val_head, val_tail);
+}
+
+static uint64_t llmcache__pad8(uint64_t n) { return (n + 7) & ~(uint64_t)7; }
+
+/* Removes entry i from the table and the lists; frees its value. */
 static void llmcache__remove(llmcache *c, uint32_t i) {
     llmcache__entry *e = &c->ents[i];
     int found;
     size_t hole = llmcache__probe(c, &e->key, llmcache__hash(c, &e->key), &found), j;
     LLMCACHE_ASSERT(found);
+    (void)found;
     /* backward-shift deletion: pull later members of the cluster into the hole */
     for (j = (hole + 1) & c->slot_mask; c->slots[j]; j = (j + 1) & c->slot_mask) {
         size_t home = (size_t)(c->slots[j] >> 32) & c->slot_mask;
@@ -774,10 +1267,10 @@ static void llmcache__remove(llmcache *c, uint32_t i) {
         }
     }
     c->slots[hole] = 0;
-    llmcache__lru_unlink(c, i);
-    c->bytes -= llmcache__charge(e->blob ? llmcache__blob_size(e) : 0);
-    LLMCACHE_FREE(e->blob);
-    e->blob = NULL;
+    llmcache__drop_value(c, i);
+    LLMCACHE__LIST_UNLINK(c, i, prev, next, lru_head, lru_tail);
+    c->bytes -= LLMCACHE__ENTRY_COST;
+    if (c->path) c->live_bytes -= llmcache__pad8(e->rec_len);
     e->flags = 0;
     e->next = c->free_head;
     c->free_head = i;
@@ -786,32 +1279,6 @@ static void llmcache__remove(llmcache *c, uint32_t i) {
 
 static int llmcache__expired(const llmcache__entry *e, int64_t now) {
     return e->expires_ms != 0 && now >= e->expires_ms;
-}
-
-/* Drops least-recently-used entries until both bounds hold, sparing entry keep. */
-static void llmcache__evict(llmcache *c, uint32_t keep) {
-    while ((c->count > c->max_entries || c->bytes > c->max_bytes) && c->lru_tail != LLMCACHE__NIL) {
-        uint32_t victim = c->lru_tail;
-        if (victim == keep) {
-            victim = c->ents[victim].prev;
-            if (victim == LLMCACHE__NIL) break;
-        }
-        llmcache__remove(c, victim);
-        c->st.evictions++;
-    }
-}
-
-/* Looks at a few entries past the sweep cursor and drops the expired ones, so that
- * entries nobody reads again do not hold memory forever. Amortized O(1) per put. */
-static void llmcache__sweep_some(llmcache *c, int64_t now, uint32_t n) {
-    while (n-- && c->ents_top) {
-        uint32_t i = c->sweep_cursor++ % c->ents_top;
-        llmcache__entry *e = &c->ents[i];
-        if ((e->flags & LLMCACHE__E_USED) && llmcache__expired(e, now)) {
-            llmcache__remove(c, i);
-            c->st.expirations++;
-        }
-    }
 }
 
 /* An unused entry index, growing the array when needed; NIL when out of memory. */
@@ -834,6 +1301,51 @@ static uint32_t llmcache__alloc_entry(llmcache *c) {
     return c->ents_top++;
 }
 
+/* The entry for key, created (most recently used, no value) when absent; NIL when
+ * out of memory. *created tells which. */
+static uint32_t llmcache__upsert(llmcache *c, const llmcache_key *key, int *created) {
+    uint32_t i = llmcache__find(c, key);
+    uint64_t h;
+    size_t slot;
+    int found;
+    *created = 0;
+    if (i != LLMCACHE__NIL) return i;
+    if ((c->count + 1) * 2 > c->slot_mask + 1 || !c->slots) {
+        if (llmcache__table_grow(c) != LLMCACHE_OK) return LLMCACHE__NIL;
+    }
+    i = llmcache__alloc_entry(c);
+    if (i == LLMCACHE__NIL) return LLMCACHE__NIL;
+    memset(&c->ents[i], 0, sizeof c->ents[i]);
+    c->ents[i].key = *key;
+    c->ents[i].flags = LLMCACHE__E_USED;
+    h = llmcache__hash(c, key);
+    slot = llmcache__probe(c, key, h, &found);
+    c->slots[slot] = (uint64_t)(uint32_t)(h >> 32) << 32 | ((uint64_t)i + 1);
+    LLMCACHE__LIST_PUSH(c, i, prev, next, lru_head, lru_tail);
+    c->count++;
+    c->bytes += LLMCACHE__ENTRY_COST;
+    *created = 1;
+    return i;
+}
+
+/* A value blob: [meta] bytes NUL. NULL when out of memory. */
+static unsigned char *llmcache__make_blob(const void *data, size_t len, const llmcache_meta *meta) {
+    size_t ms = meta ? sizeof(llmcache_meta) : 0;
+    unsigned char *blob = (unsigned char *)LLMCACHE_MALLOC(ms + len + 1);
+    if (!blob) return NULL;
+    if (meta) memcpy(blob, meta, sizeof *meta);
+    if (len) memcpy(blob + ms, data, len);
+    blob[ms + len] = 0;
+    return blob;
+}
+
+/* Whether a value of blob_size bytes may be held in memory next to an entry. A
+ * log-backed cache keeps values larger than a quarter of max_bytes on disk only. */
+static int llmcache__value_fits(const llmcache *c, size_t blob_size) {
+    size_t cost = llmcache__blob_cost(blob_size);
+    return c->path ? cost <= c->max_bytes / 4 : cost + LLMCACHE__ENTRY_COST <= c->max_bytes;
+}
+
 static int64_t llmcache__expiry(const llmcache *c, int64_t now, int64_t ttl_ms) {
     if (ttl_ms == 0) ttl_ms = c->ttl_ms;
     if (ttl_ms <= 0) return 0;
@@ -841,52 +1353,20 @@ static int64_t llmcache__expiry(const llmcache *c, int64_t now, int64_t ttl_ms) 
     return now + ttl_ms;
 }
 
-/* Inserts or replaces key with a copy of the value; caller holds the lock. */
-static int llmcache__mem_put(llmcache *c, const llmcache_key *key, const void *data, size_t len,
-                             int64_t created_ms, int64_t expires_ms, const llmcache_meta *meta) {
-    size_t meta_size = meta ? sizeof(llmcache_meta) : 0, blob_size = meta_size + len + 1, slot;
-    unsigned char *blob;
-    llmcache__entry *e;
-    uint32_t i;
-    int found;
-    if (llmcache__charge(blob_size) > c->max_bytes) return LLMCACHE_ETOOBIG;
-    blob = (unsigned char *)LLMCACHE_MALLOC(blob_size);
-    if (!blob) return LLMCACHE_ENOMEM;
-    if (meta) memcpy(blob, meta, sizeof *meta);
-    if (len) memcpy(blob + meta_size, data, len);
-    blob[meta_size + len] = 0;
-
-    i = llmcache__find(c, key);
-    if (i == LLMCACHE__NIL) {
-        if ((c->count + 1) * 2 > c->slot_mask + 1 || !c->slots) {
-            if (llmcache__table_grow(c) != LLMCACHE_OK) { LLMCACHE_FREE(blob); return LLMCACHE_ENOMEM; }
+/* Looks at a few entries past the sweep cursor and drops the expired ones, so that
+ * entries nobody reads again do not hold memory forever. Amortized O(1) per put. */
+static void llmcache__sweep_some(llmcache *c, int64_t now, uint32_t n) {
+    while (n-- && c->ents_top) {
+        uint32_t i = c->sweep_cursor++ % c->ents_top;
+        llmcache__entry *e = &c->ents[i];
+        if ((e->flags & LLMCACHE__E_USED) && llmcache__expired(e, now)) {
+            llmcache__remove(c, i);
+            c->st.expirations++;
         }
-        i = llmcache__alloc_entry(c);
-        if (i == LLMCACHE__NIL) { LLMCACHE_FREE(blob); return LLMCACHE_ENOMEM; }
-        e = &c->ents[i];
-        e->key = *key;
-        slot = llmcache__probe(c, key, llmcache__hash(c, key), &found);
-        c->slots[slot] = (uint64_t)(uint32_t)(llmcache__hash(c, key) >> 32) << 32 | ((uint64_t)i + 1);
-        llmcache__lru_push_front(c, i);
-        c->count++;
-        c->bytes += llmcache__charge(0);
-    } else {
-        e = &c->ents[i];
-        c->bytes -= llmcache__charge(e->blob ? llmcache__blob_size(e) : 0) - llmcache__charge(0);
-        LLMCACHE_FREE(e->blob);
-        llmcache__touch(c, i);
     }
-    e->blob = blob;
-    e->len = (uint32_t)len;
-    e->flags = LLMCACHE__E_USED | (meta ? LLMCACHE__E_META : 0);
-    e->created_ms = created_ms;
-    e->expires_ms = expires_ms;
-    c->bytes += llmcache__charge(blob_size) - llmcache__charge(0);
-    llmcache__evict(c, i);
-    return LLMCACHE_OK;
 }
 
-/* Fills out with a copy of entry i. */
+/* Fills out from entry i's value held in memory. */
 static int llmcache__copy_out(const llmcache__entry *e, llmcache_value *out) {
     size_t meta_size = e->flags & LLMCACHE__E_META ? sizeof(llmcache_meta) : 0;
     char *p = (char *)LLMCACHE_MALLOC((size_t)e->len + 1);
@@ -900,7 +1380,756 @@ static int llmcache__copy_out(const llmcache__entry *e, llmcache_value *out) {
     return LLMCACHE_OK;
 }
 
-/* >>api (open, close, get, put, del, stats) ------------------------------------------ */
+/* >>record (the log's byte format; docs/FORMAT.md is the reference) -----------------
+ * File header, 64 bytes: "LLMCACHE", u32 version, u32 header size, u64 file id,
+ * i64 created ms, 28 reserved zero bytes, u32 CRC-32C of bytes 0..59.
+ * Record, 8-byte aligned, zero-padded to a multiple of 8:
+ *   0 u32 magic 0xABC41ED7   4 u32 CRC-32C of bytes 8..len   8 u32 len
+ *  12 u8 type (1 put, 2 delete)  13 u8 reason (delete: 0 user, 1 evicted, 2 purged)
+ *  14 u16 flags (bit 0: meta present)   16 u64 seq   24 key[32]
+ *  56 i64 created ms   64 i64 expires ms (0 never)   72 u32 value len   76 u32 meta len
+ *  80 meta (0 or 64 bytes)   then the value. */
+#define LLMCACHE__FILE_MAGIC   "LLMCACHE"
+#define LLMCACHE__FILE_VERSION 1u
+#define LLMCACHE__HDR_SIZE     64u
+#define LLMCACHE__REC_MAGIC    0xABC41ED7u
+#define LLMCACHE__REC_HDR      80u
+#define LLMCACHE__META_SIZE    64u
+#define LLMCACHE__REC_MAX      ((uint64_t)LLMCACHE__REC_HDR + LLMCACHE__META_SIZE + LLMCACHE_MAX_VALUE)
+enum { LLMCACHE__R_PUT = 1, LLMCACHE__R_DEL = 2 };
+enum { LLMCACHE__WHY_USER = 0, LLMCACHE__WHY_EVICT = 1, LLMCACHE__WHY_PURGE = 2 };
+
+typedef struct llmcache__record {
+    unsigned type, reason, flags;
+    uint32_t len, value_len, meta_len;
+    uint64_t seq;
+    llmcache_key key;
+    int64_t created_ms, expires_ms;
+    const unsigned char *meta, *value;
+} llmcache__record;
+
+static void llmcache__meta_encode(unsigned char *p, const llmcache_meta *m) {
+    memcpy(p, m->schema_hash, 32);
+    llmcache__st32(p + 32, (uint32_t)m->status);
+    llmcache__st32(p + 36, m->flags);
+    llmcache__st64(p + 40, (uint64_t)m->latency_ms);
+    llmcache__st64(p + 48, (uint64_t)m->prompt_tokens);
+    llmcache__st64(p + 56, (uint64_t)m->completion_tokens);
+}
+
+static void llmcache__meta_decode(const unsigned char *p, llmcache_meta *m) {
+    memcpy(m->schema_hash, p, 32);
+    m->status = (int32_t)llmcache__ld32(p + 32);
+    m->flags = llmcache__ld32(p + 36);
+    m->latency_ms = (int64_t)llmcache__ld64(p + 40);
+    m->prompt_tokens = (int64_t)llmcache__ld64(p + 48);
+    m->completion_tokens = (int64_t)llmcache__ld64(p + 56);
+}
+
+static uint64_t llmcache__rec_size(size_t value_len, int has_meta) {
+    return llmcache__pad8((uint64_t)LLMCACHE__REC_HDR + (has_meta ? LLMCACHE__META_SIZE : 0) + value_len);
+}
+
+/* Writes a whole record (header, meta, value, padding, checksum) at p; returns its
+ * unpadded length. */
+static uint32_t llmcache__rec_encode(unsigned char *p, unsigned type, unsigned reason, uint64_t seq,
+                                     const llmcache_key *key, int64_t created_ms, int64_t expires_ms,
+                                     const llmcache_meta *meta, const void *value, size_t value_len) {
+    uint32_t meta_len = meta ? LLMCACHE__META_SIZE : 0;
+    uint32_t len = (uint32_t)(LLMCACHE__REC_HDR + meta_len + value_len);
+    llmcache__st32(p, LLMCACHE__REC_MAGIC);
+    llmcache__st32(p + 8, len);
+    p[12] = (unsigned char)type;
+    p[13] = (unsigned char)reason;
+    p[14] = (unsigned char)(meta ? 1 : 0);
+    p[15] = 0;
+    llmcache__st64(p + 16, seq);
+    memcpy(p + 24, key->bytes, 32);
+    llmcache__st64(p + 56, (uint64_t)created_ms);
+    llmcache__st64(p + 64, (uint64_t)expires_ms);
+    llmcache__st32(p + 72, (uint32_t)value_len);
+    llmcache__st32(p + 76, meta_len);
+    if (meta) llmcache__meta_encode(p + LLMCACHE__REC_HDR, meta);
+    if (value_len) memcpy(p + LLMCACHE__REC_HDR + meta_len, value, value_len);
+    memset(p + len, 0, (size_t)(llmcache__pad8(len) - len));
+    llmcache__st32(p + 4, llmcache__crc32c(0, p + 8, len - 8));
+    return len;
+}
+
+/* Decodes the record at p if it is intact and fits in avail bytes (padding
+ * included); returns 1 and fills r, else 0. Never reads past p + avail. */
+static int llmcache__rec_check(const unsigned char *p, uint64_t avail, llmcache__record *r) {
+    uint32_t len;
+    if (avail < LLMCACHE__REC_HDR || llmcache__ld32(p) != LLMCACHE__REC_MAGIC) return 0;
+    len = llmcache__ld32(p + 8);
+    r->type = p[12]; r->reason = p[13]; r->flags = p[14];
+    r->value_len = llmcache__ld32(p + 72);
+    r->meta_len = llmcache__ld32(p + 76);
+    if (len < LLMCACHE__REC_HDR || (uint64_t)len > LLMCACHE__REC_MAX || llmcache__pad8(len) > avail) return 0;
+    if ((r->type != LLMCACHE__R_PUT && r->type != LLMCACHE__R_DEL) ||
+        (r->meta_len != 0 && r->meta_len != LLMCACHE__META_SIZE) ||
+        (uint64_t)LLMCACHE__REC_HDR + r->meta_len + r->value_len != len ||
+        (r->type == LLMCACHE__R_DEL && r->value_len) || (r->flags & 1u) != (r->meta_len ? 1u : 0u))
+        return 0;
+    if (llmcache__ld32(p + 4) != llmcache__crc32c(0, p + 8, len - 8)) return 0;
+    r->len = len;
+    r->seq = llmcache__ld64(p + 16);
+    memcpy(r->key.bytes, p + 24, 32);
+    r->created_ms = (int64_t)llmcache__ld64(p + 56);
+    r->expires_ms = (int64_t)llmcache__ld64(p + 64);
+    r->meta = r->meta_len ? p + LLMCACHE__REC_HDR : NULL;
+    r->value = p + LLMCACHE__REC_HDR + r->meta_len;
+    return 1;
+}
+
+static void llmcache__hdr_encode(unsigned char *p, uint64_t file_id, int64_t created_ms) {
+    memset(p, 0, LLMCACHE__HDR_SIZE);
+    memcpy(p, LLMCACHE__FILE_MAGIC, 8);
+    llmcache__st32(p + 8, LLMCACHE__FILE_VERSION);
+    llmcache__st32(p + 12, LLMCACHE__HDR_SIZE);
+    llmcache__st64(p + 16, file_id);
+    llmcache__st64(p + 24, (uint64_t)created_ms);
+    llmcache__st32(p + 60, llmcache__crc32c(0, p, 60));
+}
+
+/* LLMCACHE_OK and the file id, or ENOTCACHE / EVERSION / ECORRUPT. */
+static int llmcache__hdr_check(const unsigned char *p, size_t n, uint64_t *file_id) {
+    if (n < 8 || memcmp(p, LLMCACHE__FILE_MAGIC, 8) != 0) return LLMCACHE_ENOTCACHE;
+    if (n < LLMCACHE__HDR_SIZE) return LLMCACHE_ECORRUPT;
+    if (llmcache__ld32(p + 8) != LLMCACHE__FILE_VERSION) return LLMCACHE_EVERSION;
+    if (llmcache__ld32(p + 60) != llmcache__crc32c(0, p, 60) || llmcache__ld32(p + 12) != LLMCACHE__HDR_SIZE)
+        return LLMCACHE_ECORRUPT;
+    *file_id = llmcache__ld64(p + 16);
+    return LLMCACHE_OK;
+}
+
+/* The first intact record at an 8-aligned offset in [off, limit), or limit. */
+static uint64_t llmcache__resync(const unsigned char *map, uint64_t off, uint64_t limit) {
+    llmcache__record r;
+    for (off = llmcache__pad8(off); off + LLMCACHE__REC_HDR <= limit; off += 8)
+        if (llmcache__ld32(map + off) == LLMCACHE__REC_MAGIC && llmcache__rec_check(map + off, limit - off, &r))
+            return off;
+    return limit;
+}
+
+static int llmcache__all_zero(const unsigned char *p, uint64_t n) {
+    while (n--) if (*p++) return 0;
+    return 1;
+}
+
+/* Walks records in map[from, to): on_record for each intact one, on_damage for
+ * each run of other bytes (zero_tail tells a run of zeros reaching `to`, which is
+ * preallocated space, not damage). Returns the end of the last intact record. */
+typedef struct llmcache__walker {
+    void (*on_record)(void *ctx, uint64_t off, const llmcache__record *r);
+    void (*on_damage)(void *ctx, uint64_t off, uint64_t len, int zero_tail);
+    void *ctx;
+} llmcache__walker;
+
+static uint64_t llmcache__walk(const unsigned char *map, uint64_t from, uint64_t to, const llmcache__walker *w) {
+    uint64_t off = from, good_end = from;
+    while (off < to) {
+        llmcache__record r;
+        uint64_t next;
+        if (llmcache__rec_check(map + off, to - off, &r)) {
+            if (w->on_record) w->on_record(w->ctx, off, &r);
+            off += llmcache__pad8(r.len);
+            good_end = off;
+            continue;
+        }
+        next = llmcache__resync(map, off + 8, to);
+        if (w->on_damage) w->on_damage(w->ctx, off, next - off, next == to && llmcache__all_zero(map + off, to - off));
+        off = next;
+    }
+    return good_end;
+}
+
+/* >>log (the log file behind the table: open, recover, catch up, append, compact) -- */
+#ifdef LLMCACHE__FILES
+#define LLMCACHE__GROW_MIN ((uint64_t)1 << 20)
+#define LLMCACHE__MAP_MIN  ((uint64_t)256 << 20)
+#define LLMCACHE__COMPACT_MIN ((uint64_t)1 << 20)
+
+#ifdef LLMCACHE_TEST_HOOKS
+/* Tests crash the process at numbered points (see tests/test_log.c). */
+#  define LLMCACHE__TEST_POINT(c, n) do { if ((c)->test_point) (c)->test_point((c)->test_ctx, (n)); } while (0)
+#else
+#  define LLMCACHE__TEST_POINT(c, n) ((void)0)
+#endif
+
+/* Makes sure the mapping covers [0, need). */
+static int llmcache__log_map(llmcache *c, uint64_t need) {
+    uint64_t len = c->map_len ? c->map_len : LLMCACHE__MAP_MIN;
+    unsigned char *m;
+    int rc;
+    if (c->map && need <= c->map_len) return LLMCACHE_OK;
+    while (len < need) len *= 2;
+    if ((uint64_t)(size_t)len != len) return LLMCACHE_ENOMEM;
+    rc = llmcache__f_map(c->fd, (size_t)len, 1, &m);
+    if (rc != LLMCACHE_OK) return rc;
+    llmcache__f_unmap(c->map, c->map_len);
+    c->map = m;
+    c->map_len = (size_t)len;
+    return LLMCACHE_OK;
+}
+
+/* Applies one record to the index (load and catch-up). */
+static void llmcache__apply(void *ctx, uint64_t off, const llmcache__record *r) {
+    llmcache *c = (llmcache *)ctx;
+    uint32_t i;
+    int created;
+    if (r->type == LLMCACHE__R_DEL) {
+        i = llmcache__find(c, &r->key);
+        if (i != LLMCACHE__NIL) llmcache__remove(c, i);
+        return;
+    }
+    if (r->expires_ms && llmcache__now(c) >= r->expires_ms) {
+        i = llmcache__find(c, &r->key);
+        if (i != LLMCACHE__NIL) llmcache__remove(c, i);
+        return;
+    }
+    i = llmcache__upsert(c, &r->key, &created);
+    if (i == LLMCACHE__NIL) return;   /* out of memory: the entry stays on disk only */
+    if (!created) {
+        llmcache__drop_value(c, i);
+        c->live_bytes -= llmcache__pad8(c->ents[i].rec_len);
+        llmcache__touch(c, i);
+    }
+    c->ents[i].off = off;
+    c->ents[i].rec_len = r->len;
+    c->ents[i].len = r->value_len;
+    c->ents[i].flags = LLMCACHE__E_USED | (r->meta_len ? LLMCACHE__E_META : 0);
+    c->ents[i].created_ms = r->created_ms;
+    c->ents[i].expires_ms = r->expires_ms;
+    c->live_bytes += llmcache__pad8(r->len);
+    /* bounds hold locally; the writer's own evictions arrive as records */
+    while (c->count > c->max_entries || c->bytes > c->max_bytes) {
+        uint32_t victim = c->lru_tail == i ? c->ents[i].prev : c->lru_tail;
+        if (victim == LLMCACHE__NIL) break;
+        llmcache__remove(c, victim);
+        c->st.evictions++;
+    }
+}
+
+static void llmcache__count_skip(void *ctx, uint64_t off, uint64_t len, int zero_tail) {
+    llmcache *c = (llmcache *)ctx;
+    (void)off; (void)len;
+    if (!zero_tail) c->st.records_skipped++;
+}
+
+/* Applies the records in [from, to) of the current log. */
+static uint64_t llmcache__log_apply_range(llmcache *c, uint64_t from, uint64_t to) {
+    llmcache__walker w;
+    w.on_record = llmcache__apply;
+    w.on_damage = llmcache__count_skip;
+    w.ctx = c;
+    return llmcache__walk(c->map, from, to, &w);
+}
+
+/* Forgets every entry (before a reload). */
+static void llmcache__clear(llmcache *c) {
+    uint32_t i;
+    for (i = 0; i < c->ents_top; i++) LLMCACHE_FREE(c->ents[i].blob);
+    c->ents_top = 0;
+    c->free_head = c->lru_head = c->lru_tail = c->val_head = c->val_tail = LLMCACHE__NIL;
+    if (c->slots) memset(c->slots, 0, (c->slot_mask + 1) * sizeof(uint64_t));
+    c->count = 0;
+    c->bytes = 0;
+    c->live_bytes = 0;
+}
+
+/* Opens path, checks its header and returns the file id. */
+static int llmcache__log_open_file(const char *path, llmcache__fd *fd, uint64_t *file_id, uint64_t *size) {
+    unsigned char hdr[LLMCACHE__HDR_SIZE];
+    int rc = llmcache__f_open(path, 0, fd);
+    if (rc != LLMCACHE_OK) return rc;
+    rc = llmcache__f_size(*fd, size);
+    if (rc == LLMCACHE_OK)
+        rc = *size < LLMCACHE__HDR_SIZE ? LLMCACHE_ECORRUPT : llmcache__f_pread(*fd, hdr, sizeof hdr, 0);
+    if (rc == LLMCACHE_OK) rc = llmcache__hdr_check(hdr, sizeof hdr, file_id);
+    if (rc != LLMCACHE_OK) { llmcache__f_close(*fd); *fd = LLMCACHE__NOFD; }
+    return rc;
+}
+
+/* Re-reads the log at path from scratch: after another process compacted it.
+ * The caller holds the writer lock. */
+static int llmcache__log_reload(llmcache *c) {
+    llmcache__fd fd;
+    uint64_t id, size, end = llmcache__load_acquire(&c->shm->end);
+    int rc = llmcache__log_open_file(c->path, &fd, &id, &size);
+    if (rc != LLMCACHE_OK) return rc;
+    if (id != c->shm->gen || size < end) { llmcache__f_close(fd); return LLMCACHE_ECORRUPT; }
+    llmcache__f_unmap(c->map, c->map_len);
+    llmcache__f_close(c->fd);
+    c->map = NULL; c->map_len = 0;
+    c->fd = fd;
+    llmcache__clear(c);
+    c->gen = 0;
+    rc = llmcache__log_map(c, end);
+    if (rc != LLMCACHE_OK) return rc;
+    llmcache__log_apply_range(c, LLMCACHE__HDR_SIZE, end);
+    c->gen = id;
+    c->end = end;
+    c->st.reloads++;
+    return LLMCACHE_OK;
+}
+
+/* Brings the index up to the committed end of the log; the caller holds the
+ * writer lock (so the generation cannot change under it). */
+static int llmcache__log_catch_up_locked(llmcache *c) {
+    uint64_t end = c->shm->end;
+    int rc;
+    if (c->shm->gen != c->gen || end < c->end) return llmcache__log_reload(c);
+    if (end == c->end) return LLMCACHE_OK;
+    rc = llmcache__log_map(c, end);
+    if (rc != LLMCACHE_OK) return rc;
+    llmcache__log_apply_range(c, c->end, end);
+    c->end = end;
+    return LLMCACHE_OK;
+}
+
+/* After a writer died holding the lock: drop what it left uncommitted beyond the
+ * end, or finish the switch to a compacted file it had already renamed in place. */
+static void llmcache__log_heal(llmcache *c) {
+    llmcache__fd fd;
+    uint64_t id, size;
+    llmcache__f_unlink(c->tmp_path);
+    if (llmcache__log_open_file(c->path, &fd, &id, &size) != LLMCACHE_OK) return;
+    if (id != c->shm->gen) {
+        unsigned char *m;
+        if (llmcache__f_map(fd, (size_t)size, 0, &m) == LLMCACHE_OK) {
+            llmcache__walker w;
+            uint64_t end;
+            memset(&w, 0, sizeof w);
+            end = llmcache__walk(m, LLMCACHE__HDR_SIZE, size, &w);
+            llmcache__f_unmap(m, (size_t)size);
+            llmcache__f_truncate(fd, end);
+            c->shm->alloc = c->shm->synced_end = end;
+            llmcache__store_release(&c->shm->gen, id);
+            llmcache__store_release(&c->shm->end, end);
+        }
+    } else if (size > c->shm->end) {
+        llmcache__f_truncate(fd, c->shm->end);
+        c->shm->alloc = c->shm->end;
+    }
+    llmcache__f_close(fd);
+}
+
+static int llmcache__log_lock(llmcache *c) {
+    int rc = llmcache__pmutex_lock(&c->shm->mu, c->shm_fd);
+    if (rc == LLMCACHE_ECORRUPT) {
+        llmcache__log_heal(c);
+        llmcache__pmutex_consistent(&c->shm->mu);
+        rc = LLMCACHE_OK;
+    }
+    if (rc == LLMCACHE_OK) {
+        rc = llmcache__log_catch_up_locked(c);
+        if (rc != LLMCACHE_OK) llmcache__pmutex_unlock(&c->shm->mu, c->shm_fd);
+    }
+    return rc;
+}
+
+static void llmcache__log_unlock(llmcache *c) { llmcache__pmutex_unlock(&c->shm->mu, c->shm_fd); }
+
+/* Cheap check before every operation: two loads from the shared page when
+ * nothing changed; else apply what other processes committed. */
+static int llmcache__log_refresh(llmcache *c) {
+    uint64_t g1 = llmcache__load_acquire(&c->shm->gen);
+    uint64_t end = llmcache__load_acquire(&c->shm->end);
+    uint64_t g2 = llmcache__load_acquire(&c->shm->gen);
+    int rc;
+    if (g1 == c->gen && g2 == g1 && end == c->end) return LLMCACHE_OK;
+    if (g1 == c->gen && g2 == g1 && end > c->end) {
+        rc = llmcache__log_map(c, end);
+        if (rc != LLMCACHE_OK) return rc;
+        llmcache__log_apply_range(c, c->end, end);
+        c->end = end;
+        return LLMCACHE_OK;
+    }
+    rc = llmcache__log_lock(c);   /* the generation changed: reload under the lock */
+    if (rc == LLMCACHE_OK) llmcache__log_unlock(c);
+    return rc;
+}
+
+/* Appends one record at *wend (the caller holds the writer lock and publishes
+ * the new end later); *off gets its offset. */
+static int llmcache__log_append(llmcache *c, uint64_t *wend, unsigned type, unsigned reason, const llmcache_key *key,
+                                int64_t created_ms, int64_t expires_ms, const llmcache_meta *meta,
+                                const void *data, size_t len, uint64_t *off, uint32_t *rec_len) {
+    uint64_t size = llmcache__rec_size(len, meta != NULL), need = *wend + size;
+    uint64_t seq = c->shm->last_seq + 1;
+    int rc;
+    if (need > c->shm->alloc) {
+        uint64_t grow = c->shm->alloc / 8;
+        if (grow < LLMCACHE__GROW_MIN) grow = LLMCACHE__GROW_MIN;
+        if (grow < need - c->shm->alloc) grow = need - c->shm->alloc;
+        rc = llmcache__f_allocate(c->fd, c->shm->alloc, grow);
+        if (rc != LLMCACHE_OK && grow > need - c->shm->alloc)
+            rc = llmcache__f_allocate(c->fd, c->shm->alloc, need - c->shm->alloc);
+        if (rc != LLMCACHE_OK) return rc;
+        rc = llmcache__f_size(c->fd, &c->shm->alloc);
+        if (rc != LLMCACHE_OK) return rc;
+        if (c->shm->alloc < need) return LLMCACHE_EIO;
+    }
+    rc = llmcache__log_map(c, need);
+    if (rc != LLMCACHE_OK) return rc;
+    *rec_len = llmcache__rec_encode(c->map + *wend, type, reason, seq, key, created_ms, expires_ms, meta, data, len);
+    c->shm->last_seq = seq;
+    *off = *wend;
+    *wend = need;
+    return LLMCACHE_OK;
+}
+
+/* Makes the log durable up to end. */
+static int llmcache__log_sync_to(llmcache *c, uint64_t end) {
+    uint64_t from = c->shm->synced_end < end ? c->shm->synced_end : end;
+    int rc = llmcache__f_msync(c->map, from, end - from);
+    if (rc != LLMCACHE_OK) return rc;
+    if (end > c->shm->synced_end) c->shm->synced_end = end;
+    c->shm->last_sync_ms = llmcache__system_clock_ms();
+    c->dirty = 0;
+    return LLMCACHE_OK;
+}
+
+/* Commits everything appended up to wend: durable first if the mode asks, then
+ * visible to every process. */
+static int llmcache__log_publish(llmcache *c, uint64_t wend) {
+    int rc = LLMCACHE_OK;
+    if (wend == c->end) return LLMCACHE_OK;
+    c->dirty = 1;
+    if (c->fsync_mode == LLMCACHE_FSYNC_ALWAYS ||
+        (c->fsync_mode == LLMCACHE_FSYNC_INTERVAL && llmcache__system_clock_ms() - c->shm->last_sync_ms >= 1000))
+        rc = llmcache__log_sync_to(c, wend);
+    if (rc != LLMCACHE_OK) return rc;
+    llmcache__store_release(&c->shm->end, wend);
+    c->end = wend;
+    return LLMCACHE_OK;
+}
+
+/* Appends a delete record for entry i (when possible) and removes it. */
+static void llmcache__log_drop(llmcache *c, uint64_t *wend, uint32_t i, unsigned reason) {
+    uint64_t off;
+    uint32_t rl;
+    llmcache__entry *e = &c->ents[i];
+    llmcache__log_append(c, wend, LLMCACHE__R_DEL, reason, &e->key, llmcache__now(c), 0, NULL, NULL, 0, &off, &rl);
+    llmcache__remove(c, i);
+}
+
+/* Holds the bounds after a write: values leave memory first (they stay on disk);
+ * entries leave the cache (with a delete record, so every process and the next
+ * open agree) only for max_entries or when the index alone outgrows max_bytes. */
+static void llmcache__log_bound(llmcache *c, uint64_t *wend, uint32_t keep) {
+    while (c->count > c->max_entries || c->bytes > c->max_bytes) {
+        uint32_t victim;
+        if (c->count <= c->max_entries && c->val_tail != LLMCACHE__NIL) {
+            llmcache__drop_value(c, c->val_tail);
+            continue;
+        }
+        victim = c->lru_tail == keep ? c->ents[keep].prev : c->lru_tail;
+        if (victim == LLMCACHE__NIL) break;
+        llmcache__log_drop(c, wend, victim, LLMCACHE__WHY_EVICT);
+        c->st.evictions++;
+    }
+}
+
+/* Reads entry i's value from its record, checksum verified; on damage the entry
+ * is dropped and LLMCACHE_MISS returned. */
+static int llmcache__log_read(llmcache *c, uint32_t i, llmcache_value *out, unsigned char **blob_out) {
+    llmcache__entry *e = &c->ents[i];
+    llmcache__record r;
+    llmcache_meta meta;
+    if (e->off + llmcache__pad8(e->rec_len) > c->end ||
+        !llmcache__rec_check(c->map + e->off, c->end - e->off, &r) || r.len != e->rec_len ||
+        r.type != LLMCACHE__R_PUT || memcmp(r.key.bytes, e->key.bytes, 32) != 0) {
+        llmcache__remove(c, i);
+        c->st.records_skipped++;
+        return LLMCACHE_MISS;
+    }
+    memset(&meta, 0, sizeof meta);
+    if (r.meta) llmcache__meta_decode(r.meta, &meta);
+    *blob_out = llmcache__make_blob(r.value, r.value_len, r.meta ? &meta : NULL);
+    if (!*blob_out) return LLMCACHE_ENOMEM;
+    if (out) {
+        out->data = (char *)LLMCACHE_MALLOC((size_t)r.value_len + 1);
+        if (!out->data) { LLMCACHE_FREE(*blob_out); *blob_out = NULL; return LLMCACHE_ENOMEM; }
+        memcpy(out->data, r.value, r.value_len);
+        out->data[r.value_len] = 0;
+        out->len = r.value_len;
+        out->created_ms = r.created_ms;
+        out->expires_ms = r.expires_ms;
+        out->meta = meta;
+    }
+    c->st.cold_reads++;
+    return LLMCACHE_OK;
+}
+
+/* Writes the live entries, least recently used first, to a new file and swaps
+ * it in. The caller holds c->mu and the writer lock. */
+static int llmcache__log_compact_locked(llmcache *c) {
+    unsigned char hdr[LLMCACHE__HDR_SIZE];
+    llmcache__buf b = {NULL, 0, 0, 0};
+    llmcache__fd fd;
+    uint64_t *new_off = NULL, id = llmcache__f_random64(), pos = LLMCACHE__HDR_SIZE, wrote = 0;
+    unsigned char *m = NULL;
+    int64_t now = llmcache__now(c);
+    uint32_t i, prev;
+    int rc;
+    llmcache__f_unlink(c->tmp_path);
+    rc = llmcache__f_open(c->tmp_path, LLMCACHE__F_CREATE, &fd);
+    if (rc != LLMCACHE_OK) return rc;
+    new_off = (uint64_t *)LLMCACHE_MALLOC(((size_t)c->ents_top + 1) * sizeof(uint64_t));
+    if (!new_off) { rc = LLMCACHE_ENOMEM; goto fail; }
+    llmcache__hdr_encode(hdr, id, now);
+    llmcache__buf_put(&b, hdr, sizeof hdr);
+    for (i = c->lru_tail; i != LLMCACHE__NIL; i = prev) {
+        llmcache__entry *e = &c->ents[i];
+        llmcache__record r;
+        prev = e->prev;
+        if (llmcache__expired(e, now)) { llmcache__remove(c, i); c->st.expirations++; continue; }
+        if (!llmcache__rec_check(c->map + e->off, c->end - e->off, &r) || r.len != e->rec_len) {
+            llmcache__remove(c, i);
+            c->st.records_skipped++;
+            continue;
+        }
+        new_off[i] = pos;
+        llmcache__buf_put(&b, c->map + e->off, (size_t)llmcache__pad8(r.len));
+        pos += llmcache__pad8(r.len);
+        if (b.len >= ((size_t)1 << 20)) {
+            if (b.oom) { rc = LLMCACHE_ENOMEM; goto fail; }
+            rc = llmcache__f_pwrite(fd, b.p, b.len, wrote);
+            if (rc != LLMCACHE_OK) goto fail;
+            wrote += b.len;
+            b.len = 0;
+        }
+    }
+    if (b.oom) { rc = LLMCACHE_ENOMEM; goto fail; }
+    rc = llmcache__f_pwrite(fd, b.p, b.len, wrote);
+    LLMCACHE__TEST_POINT(c, 1);
+    if (rc == LLMCACHE_OK) rc = llmcache__f_sync(fd);
+    LLMCACHE__TEST_POINT(c, 2);
+    if (rc == LLMCACHE_OK) rc = llmcache__f_map(fd, (size_t)(pos > LLMCACHE__MAP_MIN ? pos : LLMCACHE__MAP_MIN), 1, &m);
+    if (rc == LLMCACHE_OK) rc = llmcache__f_replace(c->tmp_path, c->path);
+    if (rc != LLMCACHE_OK) goto fail;
+    LLMCACHE__TEST_POINT(c, 3);
+    /* the new file is in place: switch to it */
+    llmcache__f_unmap(c->map, c->map_len);
+    llmcache__f_close(c->fd);
+    c->fd = fd;
+    c->map = m;
+    c->map_len = (size_t)(pos > LLMCACHE__MAP_MIN ? pos : LLMCACHE__MAP_MIN);
+    for (i = c->lru_head; i != LLMCACHE__NIL; i = c->ents[i].next) c->ents[i].off = new_off[i];
+    c->live_bytes = pos - LLMCACHE__HDR_SIZE;
+    c->shm->alloc = c->shm->synced_end = pos;
+    c->shm->last_sync_ms = llmcache__system_clock_ms();
+    llmcache__store_release(&c->shm->gen, id);
+    LLMCACHE__TEST_POINT(c, 4);
+    llmcache__store_release(&c->shm->end, pos);
+    c->gen = id;
+    c->end = pos;
+    c->st.compactions++;
+    llmcache__buf_free(&b);
+    LLMCACHE_FREE(new_off);
+    return LLMCACHE_OK;
+fail:
+    if (m) llmcache__f_unmap(m, (size_t)(pos > LLMCACHE__MAP_MIN ? pos : LLMCACHE__MAP_MIN));
+    llmcache__f_close(fd);
+    llmcache__f_unlink(c->tmp_path);
+    llmcache__buf_free(&b);
+    LLMCACHE_FREE(new_off);
+    return rc;
+}
+
+/* Compacts when dead records outweigh live ones in a file past 1 MiB. */
+static void llmcache__log_maybe_compact(llmcache *c) {
+    uint64_t dead = c->end - LLMCACHE__HDR_SIZE - c->live_bytes;
+    if (c->end < LLMCACHE__COMPACT_MIN || dead <= c->live_bytes) return;
+    if (llmcache__log_lock(c) != LLMCACHE_OK) return;
+    dead = c->end - LLMCACHE__HDR_SIZE - c->live_bytes;
+    if (c->end >= LLMCACHE__COMPACT_MIN && dead > c->live_bytes) llmcache__log_compact_locked(c);
+    llmcache__log_unlock(c);
+}
+
+#if !defined(LLMCACHE_NO_THREADS)
+/* LLMCACHE_FSYNC_INTERVAL: a thread per handle syncs twice a second when this
+ * handle wrote, so at most about a second of writes is ever at risk. */
+static void *llmcache__flusher_main(void *arg) {
+    llmcache *c = (llmcache *)arg;
+    llmcache__lock(&c->mu);
+    while (!c->stopping) {
+        llmcache__cond_timedwait(&c->flusher_cv, &c->mu, 500);
+        if (!c->stopping && c->dirty && c->fd >= 0) {
+            int fd = dup(c->fd);
+            c->dirty = 0;
+            llmcache__unlock(&c->mu);
+            if (fd >= 0) {
+                if (llmcache__f_sync(fd) != LLMCACHE_OK) { llmcache__lock(&c->mu); c->dirty = 1; c->st.errors++; llmcache__unlock(&c->mu); }
+                close(fd);
+            }
+            llmcache__lock(&c->mu);
+        }
+    }
+    llmcache__unlock(&c->mu);
+    return NULL;
+}
+#endif
+
+/* First opener of a log (no other handle has it): recover the file, cut off a
+ * torn tail, and (re)build the shared page from it. */
+static int llmcache__log_open_alone(llmcache *c, uint64_t size) {
+    unsigned char hdr[LLMCACHE__HDR_SIZE];
+    uint64_t id = 0, end;
+    int rc;
+    if (size >= LLMCACHE__HDR_SIZE) {
+        rc = llmcache__f_pread(c->fd, hdr, sizeof hdr, 0);
+        if (rc == LLMCACHE_OK) rc = llmcache__hdr_check(hdr, sizeof hdr, &id);
+        if (rc != LLMCACHE_OK) return rc;
+    } else {   /* new file, or a header torn while it was being created */
+        id = llmcache__f_random64();
+        llmcache__hdr_encode(hdr, id, llmcache__system_clock_ms());
+        rc = llmcache__f_pwrite(c->fd, hdr, sizeof hdr, 0);
+        if (rc == LLMCACHE_OK) rc = llmcache__f_truncate(c->fd, LLMCACHE__HDR_SIZE);
+        if (rc == LLMCACHE_OK) rc = llmcache__f_sync(c->fd);
+        if (rc != LLMCACHE_OK) return rc;
+        size = LLMCACHE__HDR_SIZE;
+    }
+    rc = llmcache__log_map(c, size);
+    if (rc != LLMCACHE_OK) return rc;
+    end = llmcache__log_apply_range(c, LLMCACHE__HDR_SIZE, size);
+    {   /* the sequence number continues from the last intact record */
+        uint64_t last = 0, off = LLMCACHE__HDR_SIZE;
+        llmcache__record r;
+        while (off < end) {
+            if (llmcache__rec_check(c->map + off, end - off, &r)) { last = r.seq; off += llmcache__pad8(r.len); }
+            else off = llmcache__resync(c->map, off + 8, end);
+        }
+        c->shm->last_seq = last;
+    }
+    if (end < size) {
+        c->st.bytes_truncated = size - end;
+        rc = llmcache__f_truncate(c->fd, end);
+        if (rc == LLMCACHE_OK) rc = llmcache__f_sync(c->fd);
+        if (rc != LLMCACHE_OK) return rc;
+    }
+    rc = llmcache__pmutex_init(&c->shm->mu);
+    if (rc != LLMCACHE_OK) return rc;
+    memcpy(c->shm->magic, LLMCACHE__SHM_MAGIC, 8);
+    c->shm->version = 1;
+    c->shm->mutex_size = (uint32_t)sizeof(llmcache__pmutex);
+    c->shm->alloc = c->shm->synced_end = end;
+    c->shm->last_sync_ms = llmcache__system_clock_ms();
+    llmcache__store_release(&c->shm->gen, id);
+    llmcache__store_release(&c->shm->end, end);
+    c->gen = id;
+    c->end = end;
+    llmcache__f_unlink(c->tmp_path);
+    return LLMCACHE_OK;
+}
+
+static char *llmcache__concat(const char *a, const char *b) {
+    size_t n = strlen(a), m = strlen(b);
+    char *p = (char *)LLMCACHE_MALLOC(n + m + 1);
+    if (!p) return NULL;
+    memcpy(p, a, n);
+    memcpy(p + n, b, m + 1);
+    return p;
+}
+
+static int llmcache__log_open(llmcache *c, const char *path) {
+    unsigned char head[LLMCACHE__HDR_SIZE];
+    uint64_t size, id;
+    unsigned char *shm;
+    int rc, alone;
+    c->path = llmcache__concat(path, "");
+    c->shm_path = llmcache__concat(path, "-shm");
+    c->tmp_path = llmcache__concat(path, ".compact");
+    if (!c->path || !c->shm_path || !c->tmp_path) return LLMCACHE_ENOMEM;
+    rc = llmcache__f_open(path, LLMCACHE__F_CREATE, &c->fd);
+    if (rc != LLMCACHE_OK) return rc;
+    /* never touch a file that is not ours: check before anything is written */
+    rc = llmcache__f_size(c->fd, &size);
+    if (rc != LLMCACHE_OK) return rc;
+    if (size > 0) {
+        size_t n = size < sizeof head ? (size_t)size : sizeof head;
+        rc = llmcache__f_pread(c->fd, head, n, 0);
+        if (rc != LLMCACHE_OK) return rc;
+        if (memcmp(head, LLMCACHE__FILE_MAGIC, n < 8 ? n : 8) != 0) return LLMCACHE_ENOTCACHE;
+        if (n == sizeof head) {
+            rc = llmcache__hdr_check(head, n, &id);
+            if (rc != LLMCACHE_OK) return rc;
+        }
+    }
+    rc = llmcache__f_open(c->shm_path, LLMCACHE__F_CREATE, &c->shm_fd);
+    if (rc != LLMCACHE_OK) return rc;
+    rc = llmcache__f_lock(c->shm_fd, 0, 2, 1);   /* byte 0: one opener or closer at a time */
+    if (rc != LLMCACHE_OK) return LLMCACHE_EIO;
+    alone = llmcache__f_lock(c->shm_fd, 1, 2, 0) == LLMCACHE_OK;   /* byte 1: held shared while open */
+    rc = llmcache__f_size(c->shm_fd, &size);
+    if (rc == LLMCACHE_OK && size < LLMCACHE__SHM_SIZE) rc = llmcache__f_truncate(c->shm_fd, LLMCACHE__SHM_SIZE);
+    if (rc == LLMCACHE_OK) rc = llmcache__f_map(c->shm_fd, LLMCACHE__SHM_SIZE, 1, &shm);
+    if (rc == LLMCACHE_OK) {
+        c->shm = (llmcache__shm *)(void *)shm;
+        if (alone) {
+            memset(shm, 0, LLMCACHE__SHM_SIZE);
+            rc = llmcache__f_size(c->fd, &size);
+            if (rc == LLMCACHE_OK) rc = llmcache__log_open_alone(c, size);
+            if (rc == LLMCACHE_OK) rc = llmcache__f_lock(c->shm_fd, 1, 1, 0);
+        } else if (memcmp(c->shm->magic, LLMCACHE__SHM_MAGIC, 8) != 0 ||
+                   c->shm->mutex_size != (uint32_t)sizeof(llmcache__pmutex)) {
+            rc = LLMCACHE_EIO;
+        } else {
+            rc = llmcache__f_lock(c->shm_fd, 1, 1, 0);
+            if (rc == LLMCACHE_OK) {
+                c->gen = (uint64_t)-1;   /* forces a load of the current file */
+                rc = llmcache__log_lock(c);
+                if (rc == LLMCACHE_OK) llmcache__log_unlock(c);
+            }
+        }
+    }
+    llmcache__f_lock(c->shm_fd, 0, 0, 0);
+    if (rc == LLMCACHE_OK) c->st.records_recovered = c->count;
+#if !defined(LLMCACHE_NO_THREADS)
+    if (rc == LLMCACHE_OK && c->fsync_mode == LLMCACHE_FSYNC_INTERVAL) {
+        if (llmcache__cond_init(&c->flusher_cv) != 0) return LLMCACHE_ENOMEM;
+        if (pthread_create(&c->flusher, NULL, llmcache__flusher_main, c) != 0) {
+            llmcache__cond_destroy(&c->flusher_cv);
+            return LLMCACHE_ENOMEM;
+        }
+        c->flusher_running = 1;
+    }
+#endif
+    return rc;
+}
+
+static void llmcache__log_close(llmcache *c) {
+#if !defined(LLMCACHE_NO_THREADS)
+    if (c->flusher_running) {
+        llmcache__lock(&c->mu);
+        c->stopping = 1;
+        llmcache__cond_broadcast(&c->flusher_cv);
+        llmcache__unlock(&c->mu);
+        pthread_join(c->flusher, NULL);
+        llmcache__cond_destroy(&c->flusher_cv);
+    }
+#endif
+    if (c->shm && c->map) {
+        if (c->dirty && c->fsync_mode != LLMCACHE_FSYNC_NEVER) llmcache__f_sync(c->fd);
+        if (llmcache__f_lock(c->shm_fd, 0, 2, 1) == LLMCACHE_OK) {
+            /* the last one out gives back the preallocated space */
+            if (llmcache__f_lock(c->shm_fd, 1, 2, 0) == LLMCACHE_OK && c->shm->gen == c->gen &&
+                c->shm->alloc > c->shm->end) {
+                if (llmcache__f_truncate(c->fd, c->shm->end) == LLMCACHE_OK) c->shm->alloc = c->shm->end;
+            }
+            llmcache__f_lock(c->shm_fd, 0, 0, 0);
+        }
+    }
+    llmcache__f_unmap(c->map, c->map_len);
+    if (c->shm) llmcache__f_unmap((unsigned char *)(void *)c->shm, LLMCACHE__SHM_SIZE);
+    llmcache__f_close(c->fd);
+    llmcache__f_close(c->shm_fd);   /* releases the byte locks too */
+}
+#endif /* LLMCACHE__FILES */
+
+/* >>api (open, close, get, put, del, stats, foreach, verify, repair) ----------------- */
 static char *llmcache__strdup(const char *s) {
     size_t n = strlen(s) + 1;
     char *p = (char *)LLMCACHE_MALLOC(n);
@@ -908,14 +2137,39 @@ static char *llmcache__strdup(const char *s) {
     return p;
 }
 
+struct llmcache__callstate;
+static void llmcache__callstate_free(struct llmcache__callstate *s);
+
+LLMCACHE_API void llmcache_close(llmcache *c) {
+    uint32_t i;
+    if (!c) return;
+    llmcache__callstate_free(c->calls);
+#ifdef LLMCACHE__FILES
+    if (c->path) llmcache__log_close(c);
+#endif
+    for (i = 0; i < c->ents_top; i++) LLMCACHE_FREE(c->ents[i].blob);
+    LLMCACHE_FREE(c->ents);
+    LLMCACHE_FREE(c->slots);
+    LLMCACHE_FREE(c->ns);
+    LLMCACHE_FREE(c->path);
+    LLMCACHE_FREE(c->shm_path);
+    LLMCACHE_FREE(c->tmp_path);
+    llmcache__mutex_destroy(&c->mu);
+    LLMCACHE_FREE(c);
+}
+
 LLMCACHE_API int llmcache_open(llmcache **out, const llmcache_config *cfg) {
     llmcache_config zero;
     llmcache *c;
+    int rc = LLMCACHE_OK;
     if (!out) return LLMCACHE_EINVAL;
     *out = NULL;
     if (!cfg) { memset(&zero, 0, sizeof zero); cfg = &zero; }
     if (cfg->fsync < 0 || cfg->fsync > LLMCACHE_FSYNC_NEVER || cfg->ttl_ms < 0) return LLMCACHE_EINVAL;
-    if (cfg->max_entries > 0x7ffffffeu) return LLMCACHE_EINVAL;
+    if (cfg->max_entries > 0x7ffffffeu || (cfg->path && !cfg->path[0])) return LLMCACHE_EINVAL;
+#ifndef LLMCACHE__FILES
+    if (cfg->path) return LLMCACHE_EUNSUPPORTED;
+#endif
     c = (llmcache *)LLMCACHE_MALLOC(sizeof *c);
     if (!c) return LLMCACHE_ENOMEM;
     memset(c, 0, sizeof *c);
@@ -925,7 +2179,10 @@ LLMCACHE_API int llmcache_open(llmcache **out, const llmcache_config *cfg) {
     c->fsync_mode = cfg->fsync;
     c->clock = cfg->clock;
     c->clock_ctx = cfg->clock_ctx;
-    c->free_head = c->lru_head = c->lru_tail = LLMCACHE__NIL;
+    c->on_event = cfg->on_event;
+    c->event_ctx = cfg->event_ctx;
+    c->free_head = c->lru_head = c->lru_tail = c->val_head = c->val_tail = LLMCACHE__NIL;
+    c->fd = c->shm_fd = LLMCACHE__NOFD;
     c->seed = (uint64_t)(uintptr_t)c * 0x9e3779b97f4a7c15ull ^ (uint64_t)llmcache__mono_us();
     c->ns = llmcache__strdup(cfg->ns ? cfg->ns : "");
     if (!c->ns || llmcache__mutex_init(&c->mu) != 0) {
@@ -933,36 +2190,59 @@ LLMCACHE_API int llmcache_open(llmcache **out, const llmcache_config *cfg) {
         LLMCACHE_FREE(c);
         return LLMCACHE_ENOMEM;
     }
+#ifdef LLMCACHE__FILES
+    if (cfg->path) {
+        rc = llmcache__log_open(c, cfg->path);
+        c->st.reloads = 0;
+    }
+#endif
+    if (rc != LLMCACHE_OK) { llmcache_close(c); return rc; }
     *out = c;
     return LLMCACHE_OK;
 }
 
-LLMCACHE_API void llmcache_close(llmcache *c) {
-    uint32_t i;
-    if (!c) return;
-    for (i = 0; i < c->ents_top; i++) LLMCACHE_FREE(c->ents[i].blob);
-    LLMCACHE_FREE(c->ents);
-    LLMCACHE_FREE(c->slots);
-    LLMCACHE_FREE(c->ns);
-    llmcache__mutex_destroy(&c->mu);
-    LLMCACHE_FREE(c);
+/* Brings a log-backed index up to date; no-op for a memory-only cache. */
+static int llmcache__refresh(llmcache *c) {
+#ifdef LLMCACHE__FILES
+    if (c->path) return llmcache__log_refresh(c);
+#else
+    (void)c;
+#endif
+    return LLMCACHE_OK;
 }
 
 LLMCACHE_API int llmcache_get(llmcache *c, const llmcache_key *key, llmcache_value *out) {
     uint32_t i;
-    int rc = LLMCACHE_MISS;
+    int rc;
     if (out) memset(out, 0, sizeof *out);
     if (!c || !key || !out) return LLMCACHE_EINVAL;
     llmcache__lock(&c->mu);
-    i = llmcache__find(c, key);
+    rc = llmcache__refresh(c);
+    i = rc == LLMCACHE_OK ? llmcache__find(c, key) : LLMCACHE__NIL;
+    if (rc == LLMCACHE_OK) rc = LLMCACHE_MISS;
     if (i != LLMCACHE__NIL) {
         llmcache__entry *e = &c->ents[i];
         if (llmcache__expired(e, llmcache__now(c))) {
             llmcache__remove(c, i);
             c->st.expirations++;
-        } else {
+        } else if (e->blob) {
             rc = llmcache__copy_out(e, out);
             if (rc == LLMCACHE_OK) llmcache__touch(c, i);
+        } else {
+#ifdef LLMCACHE__FILES
+            unsigned char *blob = NULL;
+            rc = llmcache__log_read(c, i, out, &blob);
+            if (rc == LLMCACHE_OK) {
+                llmcache__touch(c, i);
+                if (llmcache__value_fits(c, llmcache__blob_size(e))) {
+                    llmcache__set_value(c, i, blob);
+                    blob = NULL;
+                    while (c->bytes > c->max_bytes && c->val_tail != LLMCACHE__NIL && c->val_tail != i)
+                        llmcache__drop_value(c, c->val_tail);
+                }
+                LLMCACHE_FREE(blob);
+            }
+#endif
         }
     }
     if (rc == LLMCACHE_OK) c->st.hits++;
@@ -971,19 +2251,101 @@ LLMCACHE_API int llmcache_get(llmcache *c, const llmcache_key *key, llmcache_val
     return rc;
 }
 
-LLMCACHE_API int llmcache_put_ex(llmcache *c, const llmcache_key *key, const void *data, size_t len,
-                                 int64_t ttl_ms, const llmcache_meta *meta) {
+/* The put itself, for both kinds of cache; the caller holds c->mu. */
+static int llmcache__put_locked(llmcache *c, const llmcache_key *key, const void *data, size_t len,
+                                int64_t created_ms, int64_t expires_ms, const llmcache_meta *meta) {
+    size_t blob_size = (meta ? sizeof(llmcache_meta) : 0) + len + 1;
+    int fits = llmcache__value_fits(c, blob_size), created;
+    unsigned char *blob = NULL;
+    uint32_t i;
+    if (!c->path && !fits) return LLMCACHE_ETOOBIG;
+    if (fits && !(blob = llmcache__make_blob(data, len, meta))) return LLMCACHE_ENOMEM;
+#ifdef LLMCACHE__FILES
+    if (c->path) {
+        uint64_t wend, off;
+        uint32_t rec_len;
+        int rc = llmcache__log_lock(c);
+        if (rc != LLMCACHE_OK) { LLMCACHE_FREE(blob); return rc; }
+        wend = c->end;
+        rc = llmcache__log_append(c, &wend, LLMCACHE__R_PUT, 0, key, created_ms, expires_ms, meta, data, len,
+                                  &off, &rec_len);
+        if (rc == LLMCACHE_OK) {
+            i = llmcache__upsert(c, key, &created);
+            if (i == LLMCACHE__NIL) rc = LLMCACHE_ENOMEM;
+        }
+        if (rc != LLMCACHE_OK) { llmcache__log_unlock(c); LLMCACHE_FREE(blob); return rc; }
+        if (!created) {
+            llmcache__drop_value(c, i);
+            c->live_bytes -= llmcache__pad8(c->ents[i].rec_len);
+            llmcache__touch(c, i);
+        }
+        c->ents[i].off = off;
+        c->ents[i].rec_len = rec_len;
+        c->live_bytes += llmcache__pad8(rec_len);
+        c->ents[i].len = (uint32_t)len;
+        c->ents[i].flags = LLMCACHE__E_USED | (meta ? LLMCACHE__E_META : 0);
+        c->ents[i].created_ms = created_ms;
+        c->ents[i].expires_ms = expires_ms;
+        if (blob) llmcache__set_value(c, i, blob);
+        llmcache__log_bound(c, &wend, i);
+        rc = llmcache__log_publish(c, wend);
+        llmcache__log_unlock(c);
+        if (rc != LLMCACHE_OK) {   /* not durable as asked: forget it */
+            i = llmcache__find(c, key);
+            if (i != LLMCACHE__NIL) llmcache__remove(c, i);
+            return rc;
+        }
+        llmcache__log_maybe_compact(c);
+        return LLMCACHE_OK;
+    }
+#endif
+    i = llmcache__upsert(c, key, &created);
+    if (i == LLMCACHE__NIL) { LLMCACHE_FREE(blob); return LLMCACHE_ENOMEM; }
+    if (!created) { llmcache__drop_value(c, i); llmcache__touch(c, i); }
+    c->ents[i].len = (uint32_t)len;
+    c->ents[i].flags = LLMCACHE__E_USED | (meta ? LLMCACHE__E_META : 0);
+    c->ents[i].created_ms = created_ms;
+    c->ents[i].expires_ms = expires_ms;
+    llmcache__set_value(c, i, blob);
+    while (c->count > c->max_entries || c->bytes > c->max_bytes) {
+        uint32_t victim = c->lru_tail == i ? c->ents[i].prev : c->lru_tail;
+        if (victim == LLMCACHE__NIL) break;
+        llmcache__remove(c, victim);
+        c->st.evictions++;
+    }
+    return LLMCACHE_OK;
+}
+
+LLMCACHE_API int llmcache_put_at(llmcache *c, const llmcache_key *key, const void *data, size_t len,
+                                 int64_t created_ms, int64_t expires_ms, const llmcache_meta *meta) {
     int64_t now;
     int rc;
-    if (!c || !key || (!data && len)) return LLMCACHE_EINVAL;
+    if (!c || !key || (!data && len) || expires_ms < 0) return LLMCACHE_EINVAL;
     if (len > LLMCACHE_MAX_VALUE) return LLMCACHE_ETOOBIG;
     llmcache__lock(&c->mu);
     now = llmcache__now(c);
-    llmcache__sweep_some(c, now, 4);
-    rc = llmcache__mem_put(c, key, data, len, now, llmcache__expiry(c, now, ttl_ms), meta);
+    rc = llmcache__refresh(c);
+    if (rc == LLMCACHE_OK) {
+        llmcache__sweep_some(c, now, 4);
+        if (expires_ms && now >= expires_ms) {   /* already expired: drop any older value */
+            uint32_t i = llmcache__find(c, key);
+            llmcache__unlock(&c->mu);
+            if (i != LLMCACHE__NIL) llmcache_del(c, key);
+            return LLMCACHE_OK;
+        }
+        rc = llmcache__put_locked(c, key, data, len, created_ms, expires_ms, meta);
+    }
     if (rc == LLMCACHE_OK) c->st.puts++;
     llmcache__unlock(&c->mu);
     return rc;
+}
+
+LLMCACHE_API int llmcache_put_ex(llmcache *c, const llmcache_key *key, const void *data, size_t len,
+                                 int64_t ttl_ms, const llmcache_meta *meta) {
+    int64_t now;
+    if (!c) return LLMCACHE_EINVAL;
+    now = llmcache__now(c);
+    return llmcache_put_at(c, key, data, len, now, llmcache__expiry(c, now, ttl_ms), meta);
 }
 
 LLMCACHE_API int llmcache_put(llmcache *c, const llmcache_key *key, const void *data, size_t len,
@@ -991,18 +2353,49 @@ LLMCACHE_API int llmcache_put(llmcache *c, const llmcache_key *key, const void *
     return llmcache_put_ex(c, key, data, len, ttl_ms, NULL);
 }
 
-LLMCACHE_API int llmcache_del(llmcache *c, const llmcache_key *key) {
+/* Deletes entry i for good (a delete record with a log); the caller holds c->mu. */
+static int llmcache__delete_locked(llmcache *c, const llmcache_key *key, unsigned reason) {
     uint32_t i;
-    int rc = LLMCACHE_MISS;
+#ifdef LLMCACHE__FILES
+    if (c->path) {
+        uint64_t wend;
+        int rc = llmcache__log_lock(c);
+        if (rc != LLMCACHE_OK) return rc;
+        i = llmcache__find(c, key);
+        if (i == LLMCACHE__NIL || llmcache__expired(&c->ents[i], llmcache__now(c))) {
+            llmcache__log_unlock(c);
+            if (i != LLMCACHE__NIL) { llmcache__remove(c, i); c->st.expirations++; }
+            return LLMCACHE_MISS;
+        }
+        wend = c->end;
+        llmcache__log_drop(c, &wend, i, reason);
+        if (wend == c->end) rc = LLMCACHE_ENOSPC;   /* the delete record did not fit */
+        else rc = llmcache__log_publish(c, wend);
+        llmcache__log_unlock(c);
+        if (rc != LLMCACHE_OK) { llmcache__refresh(c); return rc; }
+        llmcache__log_maybe_compact(c);
+        return LLMCACHE_OK;
+    }
+#endif
+    (void)reason;
+    i = llmcache__find(c, key);
+    if (i == LLMCACHE__NIL) return LLMCACHE_MISS;
+    if (llmcache__expired(&c->ents[i], llmcache__now(c))) {
+        llmcache__remove(c, i);
+        c->st.expirations++;
+        return LLMCACHE_MISS;
+    }
+    llmcache__remove(c, i);
+    return LLMCACHE_OK;
+}
+
+LLMCACHE_API int llmcache_del(llmcache *c, const llmcache_key *key) {
+    int rc;
     if (!c || !key) return LLMCACHE_EINVAL;
     llmcache__lock(&c->mu);
-    i = llmcache__find(c, key);
-    if (i != LLMCACHE__NIL) {
-        int live = !llmcache__expired(&c->ents[i], llmcache__now(c));
-        llmcache__remove(c, i);
-        if (live) { rc = LLMCACHE_OK; c->st.deletes++; }
-        else c->st.expirations++;
-    }
+    rc = llmcache__refresh(c);
+    if (rc == LLMCACHE_OK) rc = llmcache__delete_locked(c, key, LLMCACHE__WHY_USER);
+    if (rc == LLMCACHE_OK) c->st.deletes++;
     llmcache__unlock(&c->mu);
     return rc;
 }
@@ -1018,25 +2411,223 @@ LLMCACHE_API void llmcache_stats_get(llmcache *c, llmcache_stats *out) {
     memset(out, 0, sizeof *out);
     if (!c) return;
     llmcache__lock(&c->mu);
+    llmcache__refresh(c);
     *out = c->st;
     out->entries = c->count;
     out->bytes = c->bytes;
     out->max_entries = c->max_entries;
     out->max_bytes = c->max_bytes;
+    out->file_bytes = c->path ? c->end : 0;
+    out->live_bytes = c->path ? c->live_bytes : 0;
     llmcache__unlock(&c->mu);
 }
 
 LLMCACHE_API int llmcache_sweep(llmcache *c) {
+    int rc;
     if (!c) return LLMCACHE_EINVAL;
     llmcache__lock(&c->mu);
-    llmcache__sweep_some(c, llmcache__now(c), c->ents_top);
+    rc = llmcache__refresh(c);
+    if (rc == LLMCACHE_OK) llmcache__sweep_some(c, llmcache__now(c), c->ents_top);
     llmcache__unlock(&c->mu);
-    return LLMCACHE_OK;
+    return rc;
 }
 
 LLMCACHE_API int llmcache_compact(llmcache *c) {
+    int rc = LLMCACHE_OK;
     if (!c) return LLMCACHE_EINVAL;
-    return LLMCACHE_OK;
+#ifdef LLMCACHE__FILES
+    if (c->path) {
+        llmcache__lock(&c->mu);
+        rc = llmcache__log_lock(c);
+        if (rc == LLMCACHE_OK) {
+            rc = llmcache__log_compact_locked(c);
+            llmcache__log_unlock(c);
+        }
+        llmcache__unlock(&c->mu);
+    }
+#endif
+    return rc;
 }
+
+LLMCACHE_API int llmcache_sync(llmcache *c) {
+    int rc = LLMCACHE_OK;
+    if (!c) return LLMCACHE_EINVAL;
+#ifdef LLMCACHE__FILES
+    if (c->path) {
+        llmcache__lock(&c->mu);
+        rc = llmcache__log_lock(c);
+        if (rc == LLMCACHE_OK) {
+            rc = llmcache__log_sync_to(c, c->end);
+            llmcache__log_unlock(c);
+        }
+        llmcache__unlock(&c->mu);
+    }
+#endif
+    return rc;
+}
+
+LLMCACHE_API int llmcache_foreach(llmcache *c, int with_values,
+                                  int (*fn)(void *ctx, const llmcache_entry_info *info), void *ctx) {
+    uint32_t i;
+    int rc, stop = 0;
+    int64_t now;
+    if (!c || !fn) return LLMCACHE_EINVAL;
+    llmcache__lock(&c->mu);
+    rc = llmcache__refresh(c);
+    now = llmcache__now(c);
+    for (i = 0; rc == LLMCACHE_OK && !stop && i < c->ents_top; i++) {
+        llmcache__entry *e = &c->ents[i];
+        llmcache_entry_info info;
+        unsigned char *blob = NULL;
+        if (!(e->flags & LLMCACHE__E_USED) || llmcache__expired(e, now)) continue;
+        memset(&info, 0, sizeof info);
+        info.key = e->key;
+        info.len = e->len;
+        info.created_ms = e->created_ms;
+        info.expires_ms = e->expires_ms;
+#ifdef LLMCACHE__FILES
+        if (c->path && e->off + LLMCACHE__REC_HDR <= c->end) info.seq = llmcache__ld64(c->map + e->off + 16);
+        if (!e->blob && c->path && ((e->flags & LLMCACHE__E_META) || with_values)) {
+            int r2 = llmcache__log_read(c, i, NULL, &blob);
+            if (r2 == LLMCACHE_MISS) continue;   /* damaged: dropped */
+            if (r2 != LLMCACHE_OK) { rc = r2; break; }
+        }
+#endif
+        {
+            const unsigned char *b = e->blob ? e->blob : blob;
+            size_t ms = e->flags & LLMCACHE__E_META ? sizeof(llmcache_meta) : 0;
+            if (b && ms) memcpy(&info.meta, b, sizeof info.meta);
+            if (b && with_values) info.data = (const char *)b + ms;
+        }
+        stop = fn(ctx, &info);
+        LLMCACHE_FREE(blob);
+    }
+    llmcache__unlock(&c->mu);
+    return rc != LLMCACHE_OK ? rc : stop;
+}
+
+#ifdef LLMCACHE__FILES
+/* Reads a whole log read-only for verify and repair. */
+typedef struct llmcache__scan {
+    llmcache_verify_report *rep;
+    void (*on_damage)(void *ctx, uint64_t offset, uint64_t len, const char *reason);
+    void *ctx;
+    llmcache *index;              /* a memory-only table to count live keys */
+    llmcache__buf *copy;          /* repair: intact records go here */
+} llmcache__scan;
+
+static void llmcache__scan_record(void *ctx, uint64_t off, const llmcache__record *r) {
+    llmcache__scan *s = (llmcache__scan *)ctx;
+    int created;
+    (void)off;
+    s->rep->records++;
+    if (r->seq > s->rep->last_seq) s->rep->last_seq = r->seq;
+    if (r->type == LLMCACHE__R_PUT) {
+        s->rep->puts++;
+        llmcache__upsert(s->index, &r->key, &created);
+    } else {
+        uint32_t i = llmcache__find(s->index, &r->key);
+        s->rep->deletes++;
+        if (i != LLMCACHE__NIL) llmcache__remove(s->index, i);
+    }
+    if (s->copy) llmcache__buf_put(s->copy, (const unsigned char *)r->value - LLMCACHE__REC_HDR - r->meta_len,
+                                   (size_t)llmcache__pad8(r->len));
+}
+
+static void llmcache__scan_damage(void *ctx, uint64_t off, uint64_t len, int zero_tail) {
+    llmcache__scan *s = (llmcache__scan *)ctx;
+    if (zero_tail) { s->rep->tail_bytes += len; return; }
+    s->rep->damaged_regions++;
+    s->rep->damaged_bytes += len;
+    if (s->on_damage) s->on_damage(s->ctx, off, len, "not an intact record (bad magic, length or checksum)");
+}
+
+static int llmcache__scan_file(const char *path, llmcache_verify_report *rep,
+                               void (*on_damage)(void *, uint64_t, uint64_t, const char *), void *ctx,
+                               llmcache__buf *copy, uint64_t *file_id) {
+    llmcache__fd fd;
+    unsigned char hdr[LLMCACHE__HDR_SIZE], *m = NULL;
+    llmcache__scan s;
+    llmcache__walker w;
+    llmcache_config cfg;
+    uint64_t size;
+    int rc = llmcache__f_open(path, LLMCACHE__F_RDONLY, &fd);
+    memset(rep, 0, sizeof *rep);
+    if (rc != LLMCACHE_OK) return rc;
+    rc = llmcache__f_size(fd, &size);
+    rep->file_bytes = size;
+    if (rc == LLMCACHE_OK && size < 8) rc = LLMCACHE_ENOTCACHE;
+    if (rc == LLMCACHE_OK) rc = llmcache__f_pread(fd, hdr, size < sizeof hdr ? (size_t)size : sizeof hdr, 0);
+    if (rc == LLMCACHE_OK) rc = llmcache__hdr_check(hdr, size < sizeof hdr ? (size_t)size : sizeof hdr, file_id);
+    if (rc == LLMCACHE_OK && size > LLMCACHE__HDR_SIZE) rc = llmcache__f_map(fd, (size_t)size, 0, &m);
+    llmcache__f_close(fd);
+    if (rc != LLMCACHE_OK) return rc;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.max_entries = 0x7ffffffe;
+    cfg.max_bytes = (size_t)-1;
+    rc = llmcache_open(&s.index, &cfg);
+    if (rc != LLMCACHE_OK) { llmcache__f_unmap(m, (size_t)size); return rc; }
+    s.rep = rep; s.on_damage = on_damage; s.ctx = ctx; s.copy = copy;
+    w.on_record = llmcache__scan_record; w.on_damage = llmcache__scan_damage; w.ctx = &s;
+    if (m) llmcache__walk(m, LLMCACHE__HDR_SIZE, size, &w);
+    rep->live = s.index->count;
+    llmcache_close(s.index);
+    llmcache__f_unmap(m, (size_t)size);
+    if (copy && copy->oom) return LLMCACHE_ENOMEM;
+    return rep->damaged_regions ? LLMCACHE_ECORRUPT : LLMCACHE_OK;
+}
+#endif
+
+LLMCACHE_API int llmcache_verify(const char *path, llmcache_verify_report *report,
+                                 void (*on_damage)(void *ctx, uint64_t offset, uint64_t len, const char *reason),
+                                 void *ctx) {
+    llmcache_verify_report local;
+#ifdef LLMCACHE__FILES
+    uint64_t id;
+    if (!path) return LLMCACHE_EINVAL;
+    return llmcache__scan_file(path, report ? report : &local, on_damage, ctx, NULL, &id);
+#else
+    (void)path; (void)report; (void)on_damage; (void)ctx; (void)local;
+    return LLMCACHE_EUNSUPPORTED;
+#endif
+}
+
+LLMCACHE_API int llmcache_repair(const char *path, llmcache_verify_report *report) {
+    llmcache_verify_report local;
+#ifdef LLMCACHE__FILES
+    llmcache__buf b = {NULL, 0, 0, 0};
+    unsigned char hdr[LLMCACHE__HDR_SIZE];
+    llmcache__fd fd;
+    char *tmp;
+    uint64_t id;
+    int rc;
+    if (!path) return LLMCACHE_EINVAL;
+    if (!report) report = &local;
+    llmcache__hdr_encode(hdr, llmcache__f_random64(), llmcache__system_clock_ms());
+    llmcache__buf_put(&b, hdr, sizeof hdr);
+    rc = llmcache__scan_file(path, report, NULL, NULL, &b, &id);
+    if (rc != LLMCACHE_OK && rc != LLMCACHE_ECORRUPT) { llmcache__buf_free(&b); return rc; }
+    if (rc == LLMCACHE_OK && report->tail_bytes == 0) { llmcache__buf_free(&b); return LLMCACHE_OK; }
+    tmp = llmcache__concat(path, ".repair");
+    if (!tmp) { llmcache__buf_free(&b); return LLMCACHE_ENOMEM; }
+    rc = llmcache__f_open(tmp, LLMCACHE__F_CREATE, &fd);
+    if (rc == LLMCACHE_OK) {
+        rc = llmcache__f_truncate(fd, 0);
+        if (rc == LLMCACHE_OK) rc = llmcache__f_pwrite(fd, b.p, b.len, 0);
+        if (rc == LLMCACHE_OK) rc = llmcache__f_sync(fd);
+        llmcache__f_close(fd);
+        if (rc == LLMCACHE_OK) rc = llmcache__f_replace(tmp, path);
+        if (rc != LLMCACHE_OK) llmcache__f_unlink(tmp);
+    }
+    LLMCACHE_FREE(tmp);
+    llmcache__buf_free(&b);
+    return rc;
+#else
+    (void)path; (void)report; (void)local;
+    return LLMCACHE_EUNSUPPORTED;
+#endif
+}
+
+#include "wip/call.h"
 
 #endif /* LLMCACHE_IMPLEMENTATION */
