@@ -1053,17 +1053,22 @@ LLMCACHE_API int llmcache_key_parse(llmcache_key *out, const char *hex, size_t l
  * array can grow by realloc. The table is open addressing with linear probing; a
  * slot holds (32-bit hash tag << 32 | index + 1), 0 = empty; the tag's low bits
  * name the home slot, so probes, growth and deletion never touch the entries.
- * Deletion shifts the cluster back (no tombstones). Two doubly linked lists run
- * through the entries, most recent first: every entry (for max_entries) and, with
- * a log file, the entries whose value is held in memory (for max_bytes). */
+ * Deletion shifts the cluster back (no tombstones).
+ * Recency of entries (for max_entries) is a queue of (index, stamp) records, one
+ * appended per use; an entry's current record is the one whose stamp matches the
+ * entry's, older ones are skipped when they reach the front. So a hit writes only
+ * the entry it already has in cache and the queue's tail (exact LRU without
+ * touching list neighbours). With a log file, the entries whose value is held in
+ * memory also form a doubly linked list, most recent first (for max_bytes). */
 #define LLMCACHE__NIL 0xffffffffu
 
 enum { LLMCACHE__E_USED = 1, LLMCACHE__E_META = 2 };
 
 typedef struct llmcache__entry {
     llmcache_key key;
-    uint32_t prev, next;          /* LRU of entries; next doubles as the free-list link */
-    uint32_t vprev, vnext;        /* LRU of values held in memory (log mode) */
+    uint32_t stamp;               /* stamp of the last use (see the recency queue) */
+    uint32_t vprev, vnext;        /* LRU of values held in memory (log mode); vnext
+                                     doubles as the free-list link */
     uint32_t len;                 /* value length */
     uint32_t flags;               /* LLMCACHE__E_* */
     int64_t  created_ms, expires_ms;
@@ -1110,7 +1115,10 @@ struct llmcache {
     uint64_t *slots;
     size_t   slot_mask;
     size_t   count, bytes;
-    uint32_t lru_head, lru_tail, val_head, val_tail;
+    uint64_t *lru;                /* recency queue: ring of (index << 32 | stamp) */
+    size_t   lru_cap, lru_head, lru_len;
+    uint32_t stamp;               /* last stamp given out */
+    uint32_t val_head, val_tail;
     uint32_t sweep_cursor;
     uint64_t seed;
     void   (*on_event)(void *ctx, const llmcache_event *ev);
@@ -1215,11 +1223,46 @@ static int llmcache__table_grow(llmcache *c) {
     (c)->HEAD = (i); \
 } while (0)
 
-static void llmcache__touch(llmcache *c, uint32_t i) {
-    if (c->lru_head != i) {
-        LLMCACHE__LIST_UNLINK(c, i, prev, next, lru_head, lru_tail);
-        LLMCACHE__LIST_PUSH(c, i, prev, next, lru_head, lru_tail);
+static int llmcache__lru_current(const llmcache *c, uint64_t rec) {
+    const llmcache__entry *e = &c->ents[(uint32_t)(rec >> 32)];
+    return (e->flags & LLMCACHE__E_USED) && e->stamp == (uint32_t)rec;
+}
+
+/* Drops the stale records from the queue, in place, keeping their order. */
+static void llmcache__lru_squeeze(llmcache *c) {
+    size_t r, w = c->lru_head, kept = 0, n;
+    for (n = 0, r = c->lru_head; n < c->lru_len; n++, r = (r + 1) % c->lru_cap) {
+        if (!llmcache__lru_current(c, c->lru[r])) continue;
+        c->lru[w] = c->lru[r];
+        w = (w + 1) % c->lru_cap;
+        kept++;
     }
+    c->lru_len = kept;
+}
+
+/* Room for the records of one more entry: the queue keeps at least twice as many
+ * slots as entries, so squeezing always frees half of it and a use never allocates. */
+static int llmcache__lru_reserve(llmcache *c) {
+    size_t need = 2 * (c->count + 1) + 16, cap, n, r;
+    uint64_t *q;
+    if (c->lru_cap >= need) return LLMCACHE_OK;
+    cap = c->lru_cap ? c->lru_cap * 2 : 64;
+    while (cap < need) cap *= 2;
+    q = (uint64_t *)LLMCACHE_MALLOC(cap * sizeof *q);
+    if (!q) return LLMCACHE_ENOMEM;
+    for (n = 0, r = c->lru_head; n < c->lru_len; n++, r = (r + 1) % c->lru_cap) q[n] = c->lru[r];
+    LLMCACHE_FREE(c->lru);
+    c->lru = q;
+    c->lru_cap = cap;
+    c->lru_head = 0;
+    return LLMCACHE_OK;
+}
+
+/* Marks entry i as the most recently used. */
+static void llmcache__touch(llmcache *c, uint32_t i) {
+    if (c->lru_len == c->lru_cap) llmcache__lru_squeeze(c);
+    c->ents[i].stamp = ++c->stamp;
+    c->lru[(c->lru_head + c->lru_len++) % c->lru_cap] = (uint64_t)i << 32 | c->stamp;
     if (c->path && c->ents[i].blob && c->val_head != i) {
         LLMCACHE__LIST_UNLINK(c, i, vprev, vnext, val_head, val_tail);
         LLMCACHE__LIST_PUSH(c, i, vprev, vnext, val_head, val_tail);
@@ -1250,6 +1293,21 @@ static void llmcache__set_value(llmcache *c, uint32_t i, unsigned char *blob) {
 
 static uint64_t llmcache__pad8(uint64_t n) { return (n + 7) & ~(uint64_t)7; }
 
+/* The least recently used entry other than keep (NIL if none); stale records at
+ * the front of the queue are dropped on the way. */
+static uint32_t llmcache__lru_oldest(llmcache *c, uint32_t keep) {
+    while (c->lru_len) {
+        uint64_t rec = c->lru[c->lru_head];
+        if (llmcache__lru_current(c, rec)) {
+            uint32_t i = (uint32_t)(rec >> 32);
+            return i == keep ? LLMCACHE__NIL : i;   /* keep is the newest: it is alone */
+        }
+        c->lru_head = (c->lru_head + 1) % c->lru_cap;
+        c->lru_len--;
+    }
+    return LLMCACHE__NIL;
+}
+
 /* Removes entry i from the table and the lists; frees its value. */
 static void llmcache__remove(llmcache *c, uint32_t i) {
     llmcache__entry *e = &c->ents[i];
@@ -1268,11 +1326,10 @@ static void llmcache__remove(llmcache *c, uint32_t i) {
     }
     c->slots[hole] = 0;
     llmcache__drop_value(c, i);
-    LLMCACHE__LIST_UNLINK(c, i, prev, next, lru_head, lru_tail);
     c->bytes -= LLMCACHE__ENTRY_COST;
     if (c->path) c->live_bytes -= llmcache__pad8(e->rec_len);
     e->flags = 0;
-    e->next = c->free_head;
+    e->vnext = c->free_head;
     c->free_head = i;
     c->count--;
 }
@@ -1286,7 +1343,7 @@ static uint32_t llmcache__alloc_entry(llmcache *c) {
     uint32_t i;
     if (c->free_head != LLMCACHE__NIL) {
         i = c->free_head;
-        c->free_head = c->ents[i].next;
+        c->free_head = c->ents[i].vnext;
         return i;
     }
     if (c->ents_top == c->ents_cap) {
@@ -1313,6 +1370,7 @@ static uint32_t llmcache__upsert(llmcache *c, const llmcache_key *key, int *crea
     if ((c->count + 1) * 2 > c->slot_mask + 1 || !c->slots) {
         if (llmcache__table_grow(c) != LLMCACHE_OK) return LLMCACHE__NIL;
     }
+    if (llmcache__lru_reserve(c) != LLMCACHE_OK) return LLMCACHE__NIL;
     i = llmcache__alloc_entry(c);
     if (i == LLMCACHE__NIL) return LLMCACHE__NIL;
     memset(&c->ents[i], 0, sizeof c->ents[i]);
@@ -1321,8 +1379,8 @@ static uint32_t llmcache__upsert(llmcache *c, const llmcache_key *key, int *crea
     h = llmcache__hash(c, key);
     slot = llmcache__probe(c, key, h, &found);
     c->slots[slot] = (uint64_t)(uint32_t)(h >> 32) << 32 | ((uint64_t)i + 1);
-    LLMCACHE__LIST_PUSH(c, i, prev, next, lru_head, lru_tail);
     c->count++;
+    llmcache__touch(c, i);
     c->bytes += LLMCACHE__ENTRY_COST;
     *created = 1;
     return i;
@@ -1604,7 +1662,7 @@ static void llmcache__apply(void *ctx, uint64_t off, const llmcache__record *r) 
     c->live_bytes += llmcache__pad8(r->len);
     /* bounds hold locally; the writer's own evictions arrive as records */
     while (c->count > c->max_entries || c->bytes > c->max_bytes) {
-        uint32_t victim = c->lru_tail == i ? c->ents[i].prev : c->lru_tail;
+        uint32_t victim = llmcache__lru_oldest(c, i);
         if (victim == LLMCACHE__NIL) break;
         llmcache__remove(c, victim);
         c->st.evictions++;
@@ -1631,7 +1689,8 @@ static void llmcache__clear(llmcache *c) {
     uint32_t i;
     for (i = 0; i < c->ents_top; i++) LLMCACHE_FREE(c->ents[i].blob);
     c->ents_top = 0;
-    c->free_head = c->lru_head = c->lru_tail = c->val_head = c->val_tail = LLMCACHE__NIL;
+    c->free_head = c->val_head = c->val_tail = LLMCACHE__NIL;
+    c->lru_head = c->lru_len = 0;
     if (c->slots) memset(c->slots, 0, (c->slot_mask + 1) * sizeof(uint64_t));
     c->count = 0;
     c->bytes = 0;
@@ -1825,7 +1884,7 @@ static void llmcache__log_bound(llmcache *c, uint64_t *wend, uint32_t keep) {
             llmcache__drop_value(c, c->val_tail);
             continue;
         }
-        victim = c->lru_tail == keep ? c->ents[keep].prev : c->lru_tail;
+        victim = llmcache__lru_oldest(c, keep);
         if (victim == LLMCACHE__NIL) break;
         llmcache__log_drop(c, wend, victim, LLMCACHE__WHY_EVICT);
         c->st.evictions++;
@@ -1872,7 +1931,8 @@ static int llmcache__log_compact_locked(llmcache *c) {
     uint64_t *new_off = NULL, id = llmcache__f_random64(), pos = LLMCACHE__HDR_SIZE, wrote = 0;
     unsigned char *m = NULL;
     int64_t now = llmcache__now(c);
-    uint32_t i, prev;
+    uint32_t i;
+    size_t n, q;
     int rc;
     llmcache__f_unlink(c->tmp_path);
     rc = llmcache__f_open(c->tmp_path, LLMCACHE__F_CREATE, &fd);
@@ -1881,10 +1941,12 @@ static int llmcache__log_compact_locked(llmcache *c) {
     if (!new_off) { rc = LLMCACHE_ENOMEM; goto fail; }
     llmcache__hdr_encode(hdr, id, now);
     llmcache__buf_put(&b, hdr, sizeof hdr);
-    for (i = c->lru_tail; i != LLMCACHE__NIL; i = prev) {
-        llmcache__entry *e = &c->ents[i];
+    for (n = 0, q = c->lru_head; n < c->lru_len; n++, q = (q + 1) % c->lru_cap) {
+        llmcache__entry *e;
         llmcache__record r;
-        prev = e->prev;
+        if (!llmcache__lru_current(c, c->lru[q])) continue;
+        i = (uint32_t)(c->lru[q] >> 32);
+        e = &c->ents[i];
         if (llmcache__expired(e, now)) { llmcache__remove(c, i); c->st.expirations++; continue; }
         if (!llmcache__rec_check(c->map + e->off, c->end - e->off, &r) || r.len != e->rec_len) {
             llmcache__remove(c, i);
@@ -1917,7 +1979,7 @@ static int llmcache__log_compact_locked(llmcache *c) {
     c->fd = fd;
     c->map = m;
     c->map_len = (size_t)(pos > LLMCACHE__MAP_MIN ? pos : LLMCACHE__MAP_MIN);
-    for (i = c->lru_head; i != LLMCACHE__NIL; i = c->ents[i].next) c->ents[i].off = new_off[i];
+    for (i = 0; i < c->ents_top; i++) if (c->ents[i].flags & LLMCACHE__E_USED) c->ents[i].off = new_off[i];
     c->live_bytes = pos - LLMCACHE__HDR_SIZE;
     c->shm->alloc = c->shm->synced_end = pos;
     c->shm->last_sync_ms = llmcache__system_clock_ms();
@@ -2150,6 +2212,7 @@ LLMCACHE_API void llmcache_close(llmcache *c) {
     for (i = 0; i < c->ents_top; i++) LLMCACHE_FREE(c->ents[i].blob);
     LLMCACHE_FREE(c->ents);
     LLMCACHE_FREE(c->slots);
+    LLMCACHE_FREE(c->lru);
     LLMCACHE_FREE(c->ns);
     LLMCACHE_FREE(c->path);
     LLMCACHE_FREE(c->shm_path);
@@ -2181,7 +2244,7 @@ LLMCACHE_API int llmcache_open(llmcache **out, const llmcache_config *cfg) {
     c->clock_ctx = cfg->clock_ctx;
     c->on_event = cfg->on_event;
     c->event_ctx = cfg->event_ctx;
-    c->free_head = c->lru_head = c->lru_tail = c->val_head = c->val_tail = LLMCACHE__NIL;
+    c->free_head = c->val_head = c->val_tail = LLMCACHE__NIL;
     c->fd = c->shm_fd = LLMCACHE__NOFD;
     c->seed = (uint64_t)(uintptr_t)c * 0x9e3779b97f4a7c15ull ^ (uint64_t)llmcache__mono_us();
     c->ns = llmcache__strdup(cfg->ns ? cfg->ns : "");
@@ -2308,7 +2371,7 @@ static int llmcache__put_locked(llmcache *c, const llmcache_key *key, const void
     c->ents[i].expires_ms = expires_ms;
     llmcache__set_value(c, i, blob);
     while (c->count > c->max_entries || c->bytes > c->max_bytes) {
-        uint32_t victim = c->lru_tail == i ? c->ents[i].prev : c->lru_tail;
+        uint32_t victim = llmcache__lru_oldest(c, i);
         if (victim == LLMCACHE__NIL) break;
         llmcache__remove(c, victim);
         c->st.evictions++;
@@ -2550,7 +2613,7 @@ static int llmcache__scan_file(const char *path, llmcache_verify_report *rep,
     llmcache__scan s;
     llmcache__walker w;
     llmcache_config cfg;
-    uint64_t size;
+    uint64_t size = 0;
     int rc = llmcache__f_open(path, LLMCACHE__F_RDONLY, &fd);
     memset(rep, 0, sizeof *rep);
     if (rc != LLMCACHE_OK) return rc;

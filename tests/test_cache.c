@@ -377,7 +377,25 @@ static void test_key_hex(void) {
     CHECK_EQ(llmcache_key_parse(&k2, hex, 64), LLMCACHE_EINVAL);
 }
 
+/* CRC-32C check value (RFC 3720 appendix B.4 lists CRC-32C examples; "123456789"
+ * -> 0xE3069283 is the catalogue check value), and the hardware and table paths agree. */
+static void test_crc32c(void) {
+    unsigned char buf[1000];
+    uint32_t i, a, b;
+    CHECK_EQ(llmcache__crc32c(0, "123456789", 9), 0xE3069283u);
+    memset(buf, 0, 32);
+    CHECK_EQ(llmcache__crc32c(0, buf, 32), 0x8A9136AAu);   /* RFC 3720 B.4: 32 bytes of zeros */
+    memset(buf, 0xff, 32);
+    CHECK_EQ(llmcache__crc32c(0, buf, 32), 0x62A8AB43u);   /* RFC 3720 B.4: 32 bytes of 0xff */
+    for (i = 0; i < sizeof buf; i++) buf[i] = (unsigned char)(i * 31 + 7);
+    a = llmcache__crc32c(0, buf, sizeof buf);
+    b = llmcache__crc32c(llmcache__crc32c(0, buf, 333), buf + 333, sizeof buf - 333);
+    CHECK_EQ(a, b);
+    CHECK_EQ(~llmcache__crc32c_sw(~0u, buf + 1, 999), llmcache__crc32c(0, buf + 1, 999));
+}
+
 int main(void) {
+    test_crc32c();
     test_basic();
     test_args();
     test_lru();
