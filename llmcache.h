@@ -222,6 +222,8 @@ typedef struct llmcache_stats {
     /* log file (cfg.path) */
     uint64_t file_bytes;          /* committed length of the log */
     uint64_t live_bytes;          /* bytes of the records that are still live */
+    uint64_t dead_bytes;          /* bytes of records superseded, deleted or evicted
+                                     (what compaction would give back) */
     uint64_t records_recovered;   /* intact records read at open */
     uint64_t records_skipped;     /* damaged records skipped at open or on read */
     uint64_t bytes_truncated;     /* torn or garbage tail cut off at open */
@@ -779,6 +781,60 @@ static void llmcache__sha256_block(uint32_t h[8], const unsigned char *p) {
     h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e; h[5] += f; h[6] += g; h[7] += hh;
 }
 
+/* SHA-256 with the x86 SHA extensions (about 5x the portable code): used when the
+ * compiler targets them (-msha) or, with GCC, when the processor reports them. The
+ * state is kept as the instructions want it: ABEF and CDGH, two rounds a step. */
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(__TINYC__) && !defined(LLMCACHE_NO_SIMD) && \
+    (defined(__SHA__) || (defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11))
+#  define LLMCACHE__SHA_NI 1
+#  include <immintrin.h>
+#  if defined(__SHA__)
+#    define LLMCACHE__HAVE_SHA_NI() 1
+#  else
+#    define LLMCACHE__HAVE_SHA_NI() (__builtin_cpu_supports("sha") && __builtin_cpu_supports("sse4.1"))
+#  endif
+__attribute__((target("sha,sse4.1")))
+static void llmcache__sha256_blocks_ni(uint32_t h[8], const unsigned char *p, size_t nblocks) {
+    const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bll, 0x0405060700010203ll);
+    __m128i abef, cdgh, t, m[4], msg, abef0, cdgh0;
+    int i;
+    t = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)(const void *)&h[0]), 0xB1);    /* CDAB */
+    cdgh = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)(const void *)&h[4]), 0x1B); /* EFGH */
+    abef = _mm_alignr_epi8(t, cdgh, 8);
+    cdgh = _mm_blend_epi16(cdgh, t, 0xF0);
+    for (; nblocks; nblocks--, p += 64) {
+        abef0 = abef; cdgh0 = cdgh;
+        for (i = 0; i < 16; i++) {
+            __m128i *w = &m[i & 3];
+            if (i < 4) {
+                *w = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + 16 * i)), bswap);
+            } else {   /* W[t] = s1(W[t-2]) + W[t-7] + s0(W[t-15]) + W[t-16], four at a time */
+                __m128i x = _mm_sha256msg1_epu32(*w, m[(i + 1) & 3]);
+                x = _mm_add_epi32(x, _mm_alignr_epi8(m[(i + 3) & 3], m[(i + 2) & 3], 4));
+                *w = _mm_sha256msg2_epu32(x, m[(i + 3) & 3]);
+            }
+            msg = _mm_add_epi32(*w, _mm_loadu_si128((const __m128i *)(const void *)&llmcache__sha256_k[4 * i]));
+            cdgh = _mm_sha256rnds2_epu32(cdgh, abef, msg);
+            abef = _mm_sha256rnds2_epu32(abef, cdgh, _mm_shuffle_epi32(msg, 0x0E));
+        }
+        abef = _mm_add_epi32(abef, abef0);
+        cdgh = _mm_add_epi32(cdgh, cdgh0);
+    }
+    t = _mm_shuffle_epi32(abef, 0x1B);     /* FEBA */
+    cdgh = _mm_shuffle_epi32(cdgh, 0xB1);  /* DCHG */
+    _mm_storeu_si128((__m128i *)(void *)&h[0], _mm_blend_epi16(t, cdgh, 0xF0));   /* DCBA */
+    _mm_storeu_si128((__m128i *)(void *)&h[4], _mm_alignr_epi8(cdgh, t, 8));      /* HGFE */
+}
+#endif
+
+/* Compresses nblocks 64-byte blocks into h. */
+static void llmcache__sha256_blocks(uint32_t h[8], const unsigned char *p, size_t nblocks) {
+#ifdef LLMCACHE__SHA_NI
+    if (LLMCACHE__HAVE_SHA_NI()) { llmcache__sha256_blocks_ni(h, p, nblocks); return; }
+#endif
+    for (; nblocks; nblocks--, p += 64) llmcache__sha256_block(h, p);
+}
+
 static void llmcache__sha256_update(llmcache__sha256 *s, const void *data, size_t len) {
     const unsigned char *p = (const unsigned char *)data;
     s->total += len;
@@ -787,10 +843,12 @@ static void llmcache__sha256_update(llmcache__sha256 *s, const void *data, size_
         memcpy(s->block + s->fill, p, take);
         s->fill += take; p += take; len -= take;
         if (s->fill < 64) return;
-        llmcache__sha256_block(s->h, s->block);
+        llmcache__sha256_blocks(s->h, s->block, 1);
         s->fill = 0;
     }
-    for (; len >= 64; p += 64, len -= 64) llmcache__sha256_block(s->h, p);
+    llmcache__sha256_blocks(s->h, p, len / 64);
+    p += len & ~(size_t)63;
+    len &= 63;
     if (len) { memcpy(s->block, p, len); s->fill = len; }
 }
 
@@ -800,12 +858,12 @@ static void llmcache__sha256_final(llmcache__sha256 *s, unsigned char out[32]) {
     s->block[s->fill++] = 0x80;
     if (s->fill > 56) {
         memset(s->block + s->fill, 0, 64 - s->fill);
-        llmcache__sha256_block(s->h, s->block);
+        llmcache__sha256_blocks(s->h, s->block, 1);
         s->fill = 0;
     }
     memset(s->block + s->fill, 0, 56 - s->fill);
     for (i = 0; i < 8; i++) s->block[56 + i] = (unsigned char)(bits >> (56 - 8 * i));
-    llmcache__sha256_block(s->h, s->block);
+    llmcache__sha256_blocks(s->h, s->block, 1);
     for (i = 0; i < 8; i++) {
         out[4*i] = (unsigned char)(s->h[i] >> 24); out[4*i+1] = (unsigned char)(s->h[i] >> 16);
         out[4*i+2] = (unsigned char)(s->h[i] >> 8); out[4*i+3] = (unsigned char)s->h[i];
@@ -1133,6 +1191,7 @@ struct llmcache {
     uint64_t gen, end;            /* the log generation and length this index reflects */
     uint64_t live_bytes;          /* padded lengths of the records the index points at */
     int      dirty;               /* this handle wrote since the last sync */
+    int      loading;             /* the open is reading the log (counts records_recovered) */
 #ifdef LLMCACHE__FILES
     llmcache__shm *shm;
 #endif
@@ -1631,11 +1690,30 @@ static int llmcache__log_map(llmcache *c, uint64_t need) {
     return LLMCACHE_OK;
 }
 
+/* Holds the bounds in this process only, writing no records (load and catch-up):
+ * values leave memory first, then the least recently used entries other than
+ * keep; slack entries over the bounds are let be. */
+static void llmcache__log_trim(llmcache *c, uint32_t keep, size_t slack) {
+    for (;;) {
+        uint32_t victim;
+        if (c->bytes > c->max_bytes && c->val_tail != LLMCACHE__NIL) {
+            llmcache__drop_value(c, c->val_tail);
+            continue;
+        }
+        if (c->count <= c->max_entries + slack && c->bytes <= c->max_bytes + slack * LLMCACHE__ENTRY_COST) return;
+        victim = llmcache__lru_oldest(c, keep);
+        if (victim == LLMCACHE__NIL) return;
+        llmcache__remove(c, victim);
+        c->st.evictions++;
+    }
+}
+
 /* Applies one record to the index (load and catch-up). */
 static void llmcache__apply(void *ctx, uint64_t off, const llmcache__record *r) {
     llmcache *c = (llmcache *)ctx;
     uint32_t i;
     int created;
+    if (c->loading) c->st.records_recovered++;
     if (r->type == LLMCACHE__R_DEL) {
         i = llmcache__find(c, &r->key);
         if (i != LLMCACHE__NIL) llmcache__remove(c, i);
@@ -1660,13 +1738,9 @@ static void llmcache__apply(void *ctx, uint64_t off, const llmcache__record *r) 
     c->ents[i].created_ms = r->created_ms;
     c->ents[i].expires_ms = r->expires_ms;
     c->live_bytes += llmcache__pad8(r->len);
-    /* bounds hold locally; the writer's own evictions arrive as records */
-    while (c->count > c->max_entries || c->bytes > c->max_bytes) {
-        uint32_t victim = llmcache__lru_oldest(c, i);
-        if (victim == LLMCACHE__NIL) break;
-        llmcache__remove(c, victim);
-        c->st.evictions++;
-    }
+    /* bounds hold locally, with one entry of slack: the writer's own eviction
+       arrives as a delete record right after its put */
+    llmcache__log_trim(c, i, 1);
 }
 
 static void llmcache__count_skip(void *ctx, uint64_t off, uint64_t len, int zero_tail) {
@@ -1678,10 +1752,13 @@ static void llmcache__count_skip(void *ctx, uint64_t off, uint64_t len, int zero
 /* Applies the records in [from, to) of the current log. */
 static uint64_t llmcache__log_apply_range(llmcache *c, uint64_t from, uint64_t to) {
     llmcache__walker w;
+    uint64_t end;
     w.on_record = llmcache__apply;
     w.on_damage = llmcache__count_skip;
     w.ctx = c;
-    return llmcache__walk(c->map, from, to, &w);
+    end = llmcache__walk(c->map, from, to, &w);
+    llmcache__log_trim(c, LLMCACHE__NIL, 0);   /* a range ends where a writer's operation did */
+    return end;
 }
 
 /* Forgets every entry (before a reload). */
@@ -1754,7 +1831,9 @@ static void llmcache__log_heal(llmcache *c) {
     uint64_t id, size;
     llmcache__f_unlink(c->tmp_path);
     if (llmcache__log_open_file(c->path, &fd, &id, &size) != LLMCACHE_OK) return;
-    if (id != c->shm->gen) {
+    /* a compacted file whose switch is unfinished: not yet published, or its
+       generation published but not its end (which still is the old file's) */
+    if (id != c->shm->gen || size < c->shm->end) {
         unsigned char *m;
         if (llmcache__f_map(fd, (size_t)size, 0, &m) == LLMCACHE_OK) {
             llmcache__walker w;
@@ -2122,6 +2201,7 @@ static int llmcache__log_open(llmcache *c, const char *path) {
     }
     rc = llmcache__f_open(c->shm_path, LLMCACHE__F_CREATE, &c->shm_fd);
     if (rc != LLMCACHE_OK) return rc;
+    c->loading = 1;
     rc = llmcache__f_lock(c->shm_fd, 0, 2, 1);   /* byte 0: one opener or closer at a time */
     if (rc != LLMCACHE_OK) return LLMCACHE_EIO;
     alone = llmcache__f_lock(c->shm_fd, 1, 2, 0) == LLMCACHE_OK;   /* byte 1: held shared while open */
@@ -2148,7 +2228,7 @@ static int llmcache__log_open(llmcache *c, const char *path) {
         }
     }
     llmcache__f_lock(c->shm_fd, 0, 0, 0);
-    if (rc == LLMCACHE_OK) c->st.records_recovered = c->count;
+    c->loading = 0;
 #if !defined(LLMCACHE_NO_THREADS)
     if (rc == LLMCACHE_OK && c->fsync_mode == LLMCACHE_FSYNC_INTERVAL) {
         if (llmcache__cond_init(&c->flusher_cv) != 0) return LLMCACHE_ENOMEM;
@@ -2181,6 +2261,9 @@ static void llmcache__log_close(llmcache *c) {
                 c->shm->alloc > c->shm->end) {
                 if (llmcache__f_truncate(c->fd, c->shm->end) == LLMCACHE_OK) c->shm->alloc = c->shm->end;
             }
+            /* let go of byte 1 before byte 0, or two handles closing at once
+               could each see the other still open and neither truncate */
+            llmcache__f_lock(c->shm_fd, 1, 0, 0);
             llmcache__f_lock(c->shm_fd, 0, 0, 0);
         }
     }
@@ -2431,11 +2514,17 @@ static int llmcache__delete_locked(llmcache *c, const llmcache_key *key, unsigne
             return LLMCACHE_MISS;
         }
         wend = c->end;
-        llmcache__log_drop(c, &wend, i, reason);
-        if (wend == c->end) rc = LLMCACHE_ENOSPC;   /* the delete record did not fit */
-        else rc = llmcache__log_publish(c, wend);
+        {   /* the entry goes only once its delete record is committed: a failed
+               delete (full disk) leaves the cache as the file has it */
+            uint64_t off;
+            uint32_t rl;
+            rc = llmcache__log_append(c, &wend, LLMCACHE__R_DEL, reason, key, llmcache__now(c), 0, NULL, NULL, 0,
+                                      &off, &rl);
+        }
+        if (rc == LLMCACHE_OK) rc = llmcache__log_publish(c, wend);
+        if (rc == LLMCACHE_OK) llmcache__remove(c, i);
         llmcache__log_unlock(c);
-        if (rc != LLMCACHE_OK) { llmcache__refresh(c); return rc; }
+        if (rc != LLMCACHE_OK) return rc;
         llmcache__log_maybe_compact(c);
         return LLMCACHE_OK;
     }
@@ -2482,6 +2571,7 @@ LLMCACHE_API void llmcache_stats_get(llmcache *c, llmcache_stats *out) {
     out->max_bytes = c->max_bytes;
     out->file_bytes = c->path ? c->end : 0;
     out->live_bytes = c->path ? c->live_bytes : 0;
+    out->dead_bytes = c->path ? c->end - LLMCACHE__HDR_SIZE - c->live_bytes : 0;
     llmcache__unlock(&c->mu);
 }
 

@@ -361,6 +361,29 @@ static void test_sha256(void) {
     free(m);
 }
 
+/* The SHA extensions path and the portable one agree block for block. */
+static void test_sha256_paths(void) {
+#ifdef LLMCACHE__SHA_NI
+    unsigned char data[64 * 9];
+    uint32_t h1[8], h2[8];
+    unsigned x = 99;
+    size_t i, n;
+    if (!LLMCACHE__HAVE_SHA_NI()) { printf("note: no SHA extensions here; portable path only\n"); return; }
+    for (n = 1; n <= 9; n++) {
+        llmcache__sha256 s;
+        for (i = 0; i < sizeof data; i++) { x = x * 1103515245u + 12345u; data[i] = (unsigned char)(x >> 16); }
+        llmcache__sha256_init(&s);
+        memcpy(h1, s.h, sizeof h1);
+        memcpy(h2, s.h, sizeof h2);
+        llmcache__sha256_blocks_ni(h1, data, n);
+        for (i = 0; i < n; i++) llmcache__sha256_block(h2, data + 64 * i);
+        CHECK(memcmp(h1, h2, sizeof h1) == 0);
+    }
+#else
+    printf("note: built without the SHA extensions path\n");
+#endif
+}
+
 static void test_key_hex(void) {
     llmcache_key k, k2;
     char hex[65];
@@ -404,6 +427,7 @@ int main(void) {
     test_bytes();
     test_many();
     test_sha256();
+    test_sha256_paths();
     test_key_hex();
     return TEST_REPORT();
 }
