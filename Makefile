@@ -13,6 +13,9 @@ OPT      = -O2 -g
 LIBS     = -lpthread -lm
 SAN      = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 B        = build
+TSAN     = -O1 -g -fsanitize=thread
+# A source whose first line is "/* needs: FLAGS */" is built with FLAGS (e.g. libcurl).
+NEEDS    = `sed -n '1s|^/\* needs: \(.*\) \*/$$|\1|p' $<`
 
 TEST_SRCS = $(wildcard tests/test_*.c)
 TEST_BINS = $(TEST_SRCS:tests/%.c=$(B)/tests/%)
@@ -21,13 +24,13 @@ EXAMPLES  = $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
 TOOL_SRCS = $(wildcard tools/*.c)
 TOOL      = $(if $(TOOL_SRCS),$(B)/llmcache)
 
-.PHONY: all demo test test-build check compile-test bench clean
+.PHONY: all demo test test-build check compile-test valgrind-test bench clean
 
 all: $(EXAMPLES) $(TOOL)
 
 $(B)/examples/%: examples/%.c llmcache.h
 	@mkdir -p $(@D)
-	$(CC) $(CSTD) $(WARN) $(OPT) -I. -o $@ $< $(LIBS)
+	$(CC) $(CSTD) $(WARN) $(OPT) -I. -o $@ $< $(LIBS) $(NEEDS)
 
 $(B)/llmcache: $(TOOL_SRCS) llmcache.h
 	@mkdir -p $(@D)
@@ -35,11 +38,25 @@ $(B)/llmcache: $(TOOL_SRCS) llmcache.h
 
 $(B)/tests/%: tests/%.c llmcache.h tests/test.h
 	@mkdir -p $(@D)
-	$(CC) $(CSTD) $(WARN) $(OPT) -I. -o $@ $< $(LIBS)
+	$(CC) $(CSTD) $(WARN) $(OPT) -I. -o $@ $< $(LIBS) $(NEEDS)
 
 $(B)/asan/%: tests/%.c llmcache.h tests/test.h
 	@mkdir -p $(@D)
-	$(CC) $(CSTD) $(WARN) $(SAN) -I. -o $@ $< $(LIBS)
+	$(CC) $(CSTD) $(WARN) $(SAN) -I. -o $@ $< $(LIBS) $(NEEDS)
+
+$(B)/tsan/%: tests/%.c llmcache.h tests/test.h
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) $(WARN) $(TSAN) -I. -o $@ $< $(LIBS) $(NEEDS)
+
+# Helpers of tests/test_log.c: a writer it kills, and an LD_PRELOAD shim that
+# snapshots the log at every fsync (what a power loss would leave).
+$(B)/tests/log_writer: tests/log_writer.c tests/log_common.h llmcache.h
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) $(WARN) $(OPT) -I. -o $@ tests/log_writer.c $(LIBS)
+
+$(B)/tests/powerloss_shim.so: tests/powerloss_shim.c
+	@mkdir -p $(@D)
+	$(CC) -std=gnu99 -Wall -Wextra -Werror -O2 -shared -fPIC -o $@ tests/powerloss_shim.c -ldl
 
 demo: $(B)/examples/quickstart
 	./$(B)/examples/quickstart
@@ -62,16 +79,29 @@ compile-test:
 	./$(B)/compile/two_units_cxx
 	$(CC) $(CSTD) $(WARN) -DLLMCACHE_NO_THREADS -I. -c $(B)/compile/impl.c -o $(B)/compile/impl_nothreads.o
 	$(CC) $(CSTD) $(WARN) -DLLMCACHE_STATIC -I. -c $(B)/compile/impl.c -o $(B)/compile/impl_static.o
-	$(CC) $(CSTD) $(WARN) '-DLLMCACHE_MALLOC(s)=malloc(s)' '-DLLMCACHE_REALLOC(p,s)=realloc(p,s)' '-DLLMCACHE_FREE(p)=free(p)' -include stdlib.h -I. -c $(B)/compile/impl.c -o $(B)/compile/impl_alloc.o
+	$(CC) $(CSTD) $(WARN) -DLLMCACHE_NO_FILES -I. -c $(B)/compile/impl.c -o $(B)/compile/impl_nofiles.o
+	@printf '#define LLMCACHE_MALLOC(s) malloc(s)\n#include "llmcache.h"\n' > $(B)/compile/partial_alloc.c
+	@if $(CC) $(CSTD) -DLLMCACHE_IMPLEMENTATION -I. -c $(B)/compile/partial_alloc.c -o $(B)/compile/partial.o 2>/dev/null; \
+	  then echo "LLMCACHE_MALLOC alone was accepted"; exit 1; else echo "LLMCACHE_MALLOC alone is refused, as it should be"; fi
 	@echo "compile: 1 passed, 0 failed"
 
-test-build: $(TEST_BINS) $(TEST_ASAN) all
+TEST_HELPERS = $(B)/tests/log_writer $(B)/tests/powerloss_shim.so
+
+test-build: $(TEST_BINS) $(TEST_ASAN) $(TEST_HELPERS) all
 
 test: test-build
 	@sh tests/run_all.sh $(B) compile-test $(TEST_BINS) $(TEST_ASAN) $(wildcard tests/test_*.sh)
 
-check: test
-	@echo "(TSan and valgrind runs join here with the threaded tests)"
+# The threaded tests under ThreadSanitizer, and the suite under valgrind memcheck.
+TSAN_TESTS = $(B)/tsan/test_call $(B)/tsan/test_cache
+check: test $(TSAN_TESTS)
+	@sh tests/run_all.sh $(B) $(TSAN_TESTS) valgrind-test
+
+valgrind-test: $(TEST_BINS)
+	@for t in $(B)/tests/test_cache $(B)/tests/test_call $(B)/tests/test_canon; do \
+	  valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite $$t > $(B)/valgrind.log 2>&1 \
+	    || { cat $(B)/valgrind.log; echo "valgrind: 0 passed, 1 failed"; exit 1; }; done; \
+	echo "valgrind: 3 passed, 0 failed"
 
 -include bench/bench.mk
 

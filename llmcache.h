@@ -60,7 +60,11 @@
 
 #ifndef LLMCACHE_API
 #  ifdef LLMCACHE_STATIC
-#    define LLMCACHE_API static
+#    if defined(__GNUC__) || defined(__clang__)
+#      define LLMCACHE_API static __attribute__((unused))
+#    else
+#      define LLMCACHE_API static
+#    endif
 #  else
 #    define LLMCACHE_API extern
 #  endif

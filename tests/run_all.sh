@@ -11,7 +11,7 @@ for t in "$@"; do
     name=$(echo "$t" | tr '/' '_')
     start=$(date +%s)
     case "$t" in
-        *.sh) sh "$t" > "$log/$name.log" 2>&1; rc=$? ;;
+        *.sh) bash "$t" > "$log/$name.log" 2>&1; rc=$? ;;
         */*)  "./$t" > "$log/$name.log" 2>&1; rc=$? ;;
         *)    ${MAKE:-make} --no-print-directory "$t" > "$log/$name.log" 2>&1; rc=$? ;;
     esac

@@ -1,0 +1,126 @@
+/* fuzz/fuzz_canon.c: fuzz target for the JSON parser and the RFC 8785 canonicalizer.
+ *
+ * libFuzzer (from the repository root):
+ *     clang -g -O1 -fsanitize=fuzzer,address,undefined -o build/fuzz_canon fuzz/fuzz_canon.c
+ *     build/fuzz_canon -dict=fuzz/canon.dict -max_total_time=180 fuzz/corpus/canon
+ * AFL++:
+ *     afl-clang-fast -g -O1 -DLLMCACHE_FUZZ_MAIN -o build/fuzz_canon_afl fuzz/fuzz_canon.c
+ *     afl-fuzz -i fuzz/corpus/canon -x fuzz/canon.dict -o build/afl -- build/fuzz_canon_afl @@
+ * Plain replay (any compiler; each argument is a file or a directory of files):
+ *     cc -g -DLLMCACHE_FUZZ_MAIN -fsanitize=address,undefined -o build/fuzz_canon_replay fuzz/fuzz_canon.c
+ *     build/fuzz_canon_replay fuzz/corpus/canon
+ *
+ * Checks: no crash or sanitizer report; an error offset lies within the input;
+ * when the input is accepted, its canonical form is accepted too and is a fixed
+ * point (canonicalizing it again gives the same bytes), and it parses into a DOM;
+ * numbers: text -> double -> shortest text -> the same double. */
+#if defined(LLMCACHE_FUZZ_MAIN) && !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
+#  define _POSIX_C_SOURCE 200809L   /* dirent.h, stat */
+#endif
+#define LLMCACHE_IMPLEMENTATION
+#include "../llmcache.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FUZZ_ASSERT(x) do { if (!(x)) { fprintf(stderr, "fuzz_canon: %s:%d: %s\n", __FILE__, __LINE__, #x); abort(); } } while (0)
+
+static uint64_t fuzz_bits(double d) { uint64_t u; memcpy(&u, &d, 8); return u; }
+
+/* shortest text of d parses back to d (-0 prints "0") */
+static void fuzz_roundtrip(double d) {
+    char buf[32];
+    double back = 1;
+    size_t n = llmcache__json_fmt_num(d, buf);
+    FUZZ_ASSERT(n > 0 && n <= 25 && buf[n] == '\0' && strlen(buf) == n);
+    FUZZ_ASSERT(llmcache__json_parse_num(buf, n, &back) == 0);
+    FUZZ_ASSERT(fuzz_bits(back) == (fuzz_bits(d) == 0x8000000000000000u ? 0 : fuzz_bits(d)));
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    const char *in = (const char *)data;
+    char *out = NULL, *again = NULL;
+    size_t n = 0, n2 = 0, off = 0;
+    double d;
+    int rc = llmcache_canonicalize_ex(in, size, &out, &n, &off);
+    if (rc == LLMCACHE_OK) {
+        llmcache__jdoc doc;
+        const llmcache__jv *root = NULL;
+        FUZZ_ASSERT(out != NULL && out[n] == '\0');
+        rc = llmcache_canonicalize_ex(out, n, &again, &n2, &off);
+        FUZZ_ASSERT(rc == LLMCACHE_OK);
+        FUZZ_ASSERT(n2 == n && memcmp(again, out, n) == 0);
+        FUZZ_ASSERT(llmcache__json_parse(out, n, &doc, &root, &off) == LLMCACHE_OK && root != NULL);
+        llmcache__json_free(&doc);
+    } else {
+        FUZZ_ASSERT(rc == LLMCACHE_EINVAL || rc == LLMCACHE_ENOMEM);
+        FUZZ_ASSERT(out == NULL);
+        if (rc == LLMCACHE_EINVAL) FUZZ_ASSERT(off <= size);
+    }
+    llmcache_free(out);
+    llmcache_free(again);
+
+    /* the input as one number token, and its first 8 bytes as a double */
+    if (size <= 1100 && llmcache__json_parse_num(in, size, &d) == 0) fuzz_roundtrip(d);
+    if (size >= 8) {
+        uint64_t u = 0;
+        int i;
+        for (i = 0; i < 8; i++) u = u << 8 | data[i];
+        memcpy(&d, &u, 8);
+        if (((u >> 52) & 0x7ff) != 0x7ff) fuzz_roundtrip(d);
+    }
+    return 0;
+}
+
+#ifdef LLMCACHE_FUZZ_MAIN
+#include <dirent.h>
+#include <sys/stat.h>
+
+static int fuzz_file(const char *path) {
+    FILE *f = fopen(path, "rb");
+    unsigned char *buf = NULL;
+    size_t cap = 0, len = 0, got;
+    if (!f) { perror(path); return 1; }
+    do {
+        if (cap - len < 4096) {
+            unsigned char *nb = (unsigned char *)realloc(buf, cap = cap * 2 + 4096);
+            if (!nb) { fclose(f); free(buf); return 1; }
+            buf = nb;
+        }
+        got = fread(buf + len, 1, cap - len, f);
+        len += got;
+    } while (got > 0);
+    fclose(f);
+    LLVMFuzzerTestOneInput(buf, len);
+    free(buf);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    int i, files = 0, bad = 0;
+    for (i = 1; i < argc; i++) {
+        struct stat st;
+        if (stat(argv[i], &st) != 0) { perror(argv[i]); bad++; continue; }
+        if (S_ISDIR(st.st_mode)) {
+            DIR *dir = opendir(argv[i]);
+            struct dirent *e;
+            if (!dir) { perror(argv[i]); bad++; continue; }
+            while ((e = readdir(dir)) != NULL) {
+                char path[4096];
+                struct stat fst;
+                if (e->d_name[0] == '.') continue;
+                snprintf(path, sizeof path, "%s/%s", argv[i], e->d_name);
+                if (stat(path, &fst) == 0 && S_ISREG(fst.st_mode)) { bad += fuzz_file(path); files++; }
+            }
+            closedir(dir);
+        } else {
+            bad += fuzz_file(argv[i]);
+            files++;
+        }
+    }
+    printf("fuzz_canon: %d inputs, %d unreadable\n", files, bad);
+    return bad ? 1 : 0;
+}
+#endif

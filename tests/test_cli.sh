@@ -1,0 +1,246 @@
+#!/bin/sh
+# tests/test_cli.sh - the llmcache command-line tool on real cache files it builds
+# in a temporary directory (removed at exit). Run from the repository root:
+#     sh tests/test_cli.sh
+# It uses build/llmcache (LLMCACHE_BIN overrides), building it with the Makefile's
+# command when missing, and python3 for the expected keys and for damaging a file.
+# Last line: "N passed, N failed"; exit status 1 when anything failed.
+
+BIN=${LLMCACHE_BIN:-build/llmcache}
+if [ ! -x "$BIN" ]; then
+    mkdir -p build
+    cc -std=c99 -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wstrict-prototypes -Werror -O2 -I. \
+       -o build/llmcache tools/*.c -lpthread -lm || { echo "0 passed, 1 failed"; exit 1; }
+    BIN=build/llmcache
+fi
+L="$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")"
+T=$(mktemp -d) || exit 1
+trap 'rm -rf "$T"' EXIT
+trap 'exit 1' HUP INT TERM
+cd "$T" || exit 1
+
+passed=0
+failed=0
+pass() { passed=$((passed + 1)); }
+fail() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
+# check DESC COMMAND...: passes when COMMAND succeeds
+check() { d=$1; shift; if "$@"; then pass; else fail "$d"; fi; }
+# run WANT DESC COMMAND...: runs COMMAND (stdout in out, stderr in err), checks its exit status
+run() {
+    run_want=$1; d=$2; shift 2
+    "$@" >out 2>err
+    run_got=$?
+    if [ "$run_got" -eq "$run_want" ]; then pass; else fail "$d: exit $run_got, want $run_want"; sed 's/^/    | /' err >&2; fi
+}
+has() { grep -q -- "$1" "$2"; }
+same() { cmp -s "$1" "$2"; }
+sum() { cksum < "$1"; }
+key() { printf '%064d' "$1"; }    # a well-formed key for entry number N
+py() { python3 -c "$1"; }
+
+# ---- help, version, usage errors ----------------------------------------------------
+run 0 "--help" "$L" --help
+check "--help lists the exit statuses" has "exit status" out
+run 0 "--version" "$L" --version
+check "--version prints the version" has "llmcache [0-9]" out
+for c in canon key stats ls get put rm purge verify repair compact export import; do
+    run 0 "$c --help" "$L" "$c" --help
+    check "$c --help shows its usage" has "usage: llmcache $c" out
+    run 0 "help $c" "$L" help "$c"
+done
+run 2 "no command" "$L"
+run 2 "unknown command" "$L" frobnicate
+run 2 "unknown option" "$L" ls c.log --bogus
+run 2 "missing argument" "$L" get c.log
+run 2 "too many arguments" "$L" stats a b
+run 2 "malformed key" "$L" get c.log 1234
+run 2 "malformed --ttl" sh -c "echo x | '$L' put c.log $(key 1) --ttl 5parsecs"
+run 2 "purge without a mode" "$L" purge c.log
+check "usage errors leave no file behind" test ! -e c.log
+
+# ---- canon, key ---------------------------------------------------------------------
+REQ='{ "temperature": 0, "model": "gpt-4o",
+  "messages": [ {"role": "user", "content": "hi"} ] }'
+CANON='{"messages":[{"content":"hi","role":"user"}],"model":"gpt-4o","temperature":0}'
+SCHEMA='{ "type": "object", "required": ["a"] }'
+SCHEMA_CANON='{"required":["a"],"type":"object"}'
+EP=https://api.openai.com/v1/chat/completions
+printf '%s' "$REQ" > req.json
+printf '%s' "$SCHEMA" > schema.json
+run 0 "canon FILE" "$L" canon req.json
+check "canon prints the RFC 8785 form" test "$(cat out)" = "$CANON"
+run 0 "canon from stdin" sh -c "'$L' canon < req.json"
+check "canon stdin = canon FILE" test "$(cat out)" = "$CANON"
+printf '{"a":1,\n "b":tru}' > bad.json
+run 2 "canon refuses malformed JSON" "$L" canon bad.json
+check "canon names the line of the error" has "line 2" err
+printf '{"a":1,"a":2}' > dup.json
+run 2 "canon refuses duplicate names" "$L" canon dup.json
+
+want=$(py "import hashlib; print(hashlib.sha256(b'llmcache/key/v1\0' + b'\0' + b'\0' + bytes(32) + b'$CANON').hexdigest())")
+run 0 "key FILE" "$L" key req.json
+check "key matches the normative derivation" test "$(cat out)" = "$want"
+want=$(py "import hashlib; sh = hashlib.sha256(b'$SCHEMA_CANON').digest(); print(hashlib.sha256(b'llmcache/key/v1\0' + b'team-a\0' + b'$EP\0' + sh + b'$CANON').hexdigest())")
+run 0 "key --ns --endpoint --schema" sh -c "'$L' key --ns team-a --endpoint $EP --schema schema.json < req.json"
+check "key with ns, endpoint and schema matches" test "$(cat out)" = "$want"
+KEY_REQ=$(cat out)
+printf '{"messages":[{"content":"hi","role":"user"}],"temperature":0,"model":"gpt-4o"}' > req2.json
+run 0 "key of a reordered request" "$L" key --ns=team-a --endpoint=$EP --schema=schema.json req2.json
+check "member order does not change the key" test "$(cat out)" = "$KEY_REQ"
+run 2 "key refuses a malformed schema" "$L" key --schema bad.json req.json
+
+# ---- put, get, ls, stats, rm --------------------------------------------------------
+run 2 "ls of a missing file" "$L" ls c.log
+check "ls does not create a missing file" test ! -e c.log
+printf 'bin\000ary\377value' > v1
+printf '{"answer":42,"list":[1,2,3]}' > v2
+printf '{\n  "pretty": true\n}\n' > v3
+: > v4
+run 0 "put binary" sh -c "'$L' put c.log $(key 1) < v1"
+run 0 "put JSON with --ttl 1h" sh -c "'$L' put c.log $(key 2) --ttl 1h < v2"
+run 0 "put pretty JSON" sh -c "'$L' put c.log $(key 3) < v3"
+run 0 "put an empty value" sh -c "'$L' put c.log $(key 4) < v4"
+run 0 "put the request's response" sh -c "'$L' put c.log $KEY_REQ --ttl=2d < v2"
+for i in 1 2 3 4; do
+    run 0 "get $i" sh -c "'$L' get c.log $(key $i) > got$i"
+    check "get $i returns the exact bytes" same got$i v$i
+done
+run 0 "get -v" sh -c "'$L' get -v c.log $(key 2) > got2v"
+check "get -v keeps stdout the value" same got2v v2
+check "get -v prints metadata on stderr" has "expires" err
+run 1 "get of an absent key" "$L" get c.log $(key 99)
+run 0 "ls" "$L" ls c.log
+check "ls shows a key" has "$(key 3)" out
+check "ls shows the total" has "5 entries" out
+check "ls shows a TTL" has "in 2d " out
+run 0 "ls --json" "$L" ls --json c.log
+check "ls --json prints one line per entry" test "$(wc -l < out)" -eq 5
+check "ls --json has the size" has "\"key\":\"$(key 1)\",\"size\":13," out
+run 0 "stats" "$L" stats c.log
+check "stats counts the entries" has "^entries  *5 " out
+check "stats counts the TTLs" has "2 with a TTL" out
+run 0 "rm" "$L" rm c.log $(key 4)
+run 1 "get after rm" "$L" get c.log $(key 4)
+run 1 "rm of an absent key" "$L" rm c.log $(key 4) $(key 3)
+run 1 "the other key of that rm went" "$L" get c.log $(key 3)
+run 0 "put again" sh -c "'$L' put c.log $(key 3) < v3"
+
+# ---- purge ----------------------------------------------------------------------------
+run 0 "put with --ttl 1ms" sh -c "echo short | '$L' put c.log $(key 5) --ttl 1ms"
+sleep 0.1 2>/dev/null || sleep 1
+run 0 "purge --expired" "$L" purge c.log --expired
+check "purge --expired counts it" has "purged 1 expired entry" out
+run 0 "ls after purge" "$L" ls --json c.log
+check "the expired entry is gone" test "$(grep -c "$(key 5)" out)" -eq 0
+check "the live entries stay" test "$(wc -l < out)" -eq 4
+SH=$(py "print('ab' * 32)")
+for i in 6 7; do
+    printf '{"key":"%s","value":{"n":%s},"created_ms":1700000000000,"expires_ms":0,"meta":{"schema_hash":"%s","status":200,"flags":0,"latency_ms":850,"prompt_tokens":12,"completion_tokens":3}}\n' \
+        "$(key $i)" "$i" "$SH"
+done > schema_entries.jsonl
+run 0 "import entries with a schema hash" "$L" import c.log schema_entries.jsonl
+run 0 "get -v of an imported entry" "$L" get -v c.log $(key 6)
+check "get -v shows the schema hash" has "$SH" err
+check "get -v shows the tokens" has "12 prompt, 3 completion" err
+run 0 "purge --schema" "$L" purge c.log --schema "$SH"
+check "purge --schema counts them" has "purged 2 entries" out
+run 1 "a purged entry is gone" "$L" get c.log $(key 7)
+run 0 "other entries survive purge --schema" "$L" get c.log $(key 1)
+
+# ---- export, import ------------------------------------------------------------------
+cp schema_entries.jsonl meta.jsonl
+run 0 "import (metadata again)" "$L" import c.log meta.jsonl
+run 0 "export" sh -c "'$L' export c.log > e1.jsonl"
+check "export writes every entry" test "$(wc -l < e1.jsonl)" -eq 6
+check "export writes one-line JSON as JSON" has "\"value\":{\"answer\":42,\"list\":\[1,2,3\]}" e1.jsonl
+check "export writes other values as base64" has "\"value_b64\":\"YmluAGFyef92YWx1ZQ==\"" e1.jsonl
+check "export lines are sorted by key" sh -c "cut -c1-75 e1.jsonl | sort -c"
+run 0 "import into a fresh cache" "$L" import fresh.log e1.jsonl
+check "import reports the count" has "imported 6 entries" out
+run 0 "export -o" "$L" export fresh.log -o e2.jsonl
+check "export -o reports" has "exported 6 entries" out
+check "export -> import -> export gives identical lines" same e1.jsonl e2.jsonl
+for i in 1 2 3; do
+    run 0 "get $i from the imported cache" sh -c "'$L' get fresh.log $(key $i) > imp$i"
+    check "imported value $i is byte for byte the original" same imp$i v$i
+done
+run 0 "import from stdin" sh -c "'$L' import fresh2.log < e1.jsonl"
+run 0 "export of the stdin import" sh -c "'$L' export fresh2.log > e3.jsonl"
+check "import from stdin round-trips too" same e1.jsonl e3.jsonl
+printf '%s\n' "$(head -n 1 e1.jsonl)" '{"key":"zz"}' > broken.jsonl
+before=$(sum fresh.log)
+run 2 "import of a malformed line" "$L" import fresh.log broken.jsonl
+check "import names the bad line" has "line 2" err
+check "a failed import changes nothing" test "$(sum fresh.log)" = "$before"
+run 2 "import of a malformed line into a new file" "$L" import new.log broken.jsonl
+check "a failed import creates nothing" test ! -e new.log
+run 2 "export -o into a missing directory" "$L" export c.log -o nodir/out.jsonl
+check "no partial output in a missing directory" test ! -e nodir
+printf 'not a cache\n' > text.txt
+run 2 "export of a non-cache" "$L" export text.txt -o x.jsonl
+check "a failed export leaves no file" sh -c '! ls x.jsonl* >/dev/null 2>&1'
+
+# ---- verify, repair, compact -----------------------------------------------------------
+i=1
+while [ $i -le 20 ]; do
+    printf 'record-%02d-payload-payload-payload' $i | "$L" put d.log "$(key $i)" || fail "put record $i"
+    i=$((i + 1))
+done
+run 0 "verify of a clean file" "$L" verify d.log
+check "verify says clean" has "clean" out
+off=$(py "print(open('d.log','rb').read().find(b'record-07-'))")
+py "
+f = open('d.log', 'r+b'); f.seek($off + 4); b = f.read(1); f.seek($off + 4); f.write(bytes([b[0] ^ 0xff])); f.close()"
+before=$(sum d.log)
+run 1 "verify of a damaged file" "$L" verify d.log
+check "verify reports one damaged region" test "$(grep -c '^damaged: ' out)" -eq 1
+region=$(sed -n 's/^damaged: bytes \([0-9]*\)-\([0-9]*\) .*/\1 \2/p' out)
+check "the region covers the flipped byte ($((off + 4)) in $region)" \
+    sh -c "set -- $region; [ \$1 -le $((off + 4)) ] && [ $((off + 4)) -le \$2 ]"
+check "verify does not modify the file" test "$(sum d.log)" = "$before"
+run 0 "repair" "$L" repair d.log
+check "repair says it repaired" has "repaired" out
+run 0 "verify after repair" "$L" verify d.log
+run 0 "ls after repair" "$L" ls --json d.log
+check "repair keeps the 19 intact records" test "$(wc -l < out)" -eq 19
+intact=0
+i=1
+while [ $i -le 20 ]; do
+    if [ $i -ne 7 ] && [ "$("$L" get d.log "$(key $i)")" = "$(printf 'record-%02d-payload-payload-payload' $i)" ]; then
+        intact=$((intact + 1))
+    fi
+    i=$((i + 1))
+done
+check "every intact value reads back after repair ($intact of 19)" test $intact -eq 19
+run 1 "the damaged record is gone" "$L" get d.log $(key 7)
+
+i=1
+while [ $i -le 20 ]; do
+    printf 'overwrite-%02d' $i | "$L" put d.log "$(key $i)" || fail "overwrite $i"
+    i=$((i + 1))
+done
+size_before=$(wc -c < d.log)
+run 0 "stats before compact" "$L" stats d.log
+check "stats sees dead bytes" sh -c "! grep -q '^dead bytes  *0 B' out"
+run 0 "compact" "$L" compact d.log
+check "compact reports the entries" has "20 entries" out
+check "compact shrinks the file" test "$(wc -c < d.log)" -lt "$size_before"
+run 0 "get after compact" "$L" get d.log $(key 20)
+check "values survive compact" test "$(cat out)" = "overwrite-20"
+run 0 "verify after compact" "$L" verify d.log
+
+# ---- a file that is not a cache is refused and left alone ----------------------------------
+before=$(sum text.txt)
+for c in stats ls verify repair compact export; do
+    run 2 "$c refuses a text file" "$L" "$c" text.txt
+done
+run 2 "get refuses a text file" "$L" get text.txt $(key 1)
+run 2 "rm refuses a text file" "$L" rm text.txt $(key 1)
+run 2 "purge refuses a text file" "$L" purge text.txt --expired
+run 2 "put refuses a text file" sh -c "echo x | '$L' put text.txt $(key 1)"
+run 2 "import refuses a text file" "$L" import text.txt e1.jsonl
+check "the refusal names the problem" has "not an llmcache" err
+check "the text file is unchanged" test "$(sum text.txt)" = "$before"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,65 @@
+/* tools/cli.h - what the files of the llmcache command-line tool share.
+ * tools/llmcache.c holds the commands (and the library implementation),
+ * tools/cli_util.c messages, files, sizes, durations and the progress bar,
+ * tools/cli_jsonl.c the JSON Lines entry format of export, import and ls --json. */
+#ifndef LLMCACHE_CLI_H
+#define LLMCACHE_CLI_H
+
+#include <stdio.h>
+#include "llmcache.h"
+
+/* Exit statuses besides 0 (documented in `llmcache --help`). */
+enum { CLI_EXIT_NOTCLEAN = 1, CLI_EXIT_FAIL = 2 };
+
+/* >>messages (cli_util.c) */
+extern const char *cli_cmd;                     /* the running command, named in messages */
+void cli_error(const char *fmt, ...);            /* "llmcache CMD: ..." and a newline, on stderr */
+const char *cli_result(int rc);                  /* llmcache_result_string without the code name */
+
+/* >>files (cli_util.c) */
+/* Reads a whole file (NULL or "-" = stdin) into a NUL-terminated malloc'd buffer.
+ * Returns 0, or -1 after reporting the error. */
+int cli_read_all(const char *path, char **out, size_t *len);
+
+/* An output that appears whole or not at all: a temporary file beside path,
+ * renamed over path by cli_output_commit. path NULL or "-" is stdout. */
+typedef struct cli_output { FILE *f; const char *path; char *tmp; } cli_output;
+int  cli_output_open(cli_output *o, const char *path);  /* 0, or -1 reported */
+int  cli_output_commit(cli_output *o);                  /* 0, or -1 reported (temp removed) */
+void cli_output_abort(cli_output *o);                   /* removes the temporary file */
+
+/* >>numbers for people (cli_util.c) */
+int64_t cli_now_ms(void);
+void cli_format_size(uint64_t bytes, char out[32]);      /* "512 B", "1.2 MiB" */
+void cli_format_duration(int64_t ms, char out[32]);      /* "500ms", "45s", "3h", "2d 4h" (rounded) */
+void cli_format_time(int64_t ms, char out[32]);          /* "2024-05-01 12:34:56Z" (UTC) */
+int  cli_parse_duration(const char *s, int64_t *ms);     /* "1h", "30m", "1h30m", "500ms", "2d"; 0 or -1 */
+
+/* >>progress (cli_util.c): a bar on stderr, drawn only when stderr is a terminal
+ * and total is large. Without cli_progress_add it shows the label and size only. */
+typedef struct cli_progress { const char *label; uint64_t total, done; int on, last; } cli_progress;
+void cli_progress_start(cli_progress *p, const char *label, uint64_t total);
+void cli_progress_add(cli_progress *p, uint64_t n);
+void cli_progress_end(cli_progress *p);
+
+/* >>JSON Lines entries (cli_jsonl.c)
+ * {"key":"<hex>","value":<JSON>|"value_b64":"<base64>","created_ms":N,"expires_ms":N,
+ *  "meta":{"schema_hash":"<hex>","status":N,"flags":N,"latency_ms":N,
+ *          "prompt_tokens":N,"completion_tokens":N}}
+ * "value" holds the value's bytes verbatim when they are one line of I-JSON text
+ * without surrounding whitespace, so reading back the member's raw text gives the
+ * exact bytes; any other value is "value_b64". */
+/* Writes one line. with_value: the export form; else the ls --json form, which has
+ * "size" and "seq" instead of the value. */
+void cli_write_entry(FILE *f, const llmcache_entry_info *e, int with_value);
+
+/* Parses one export line into *e. e->data points into line (a "value") or to a
+ * malloc'd *owned (a "value_b64"; free it). Returns 0, or -1 with *err set. */
+int cli_parse_entry(const char *line, size_t len, llmcache_entry_info *e, char **owned,
+                    const char **err);
+
+/* 64 hex digits into 32 bytes (keys and schema hashes); 0 or -1. And back. */
+int  cli_parse_hash(const char *hex, size_t len, unsigned char out[32]);
+void cli_hash_hex(const unsigned char hash[32], char out[65]);
+
+#endif
