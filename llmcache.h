@@ -177,6 +177,20 @@ typedef struct llmcache_event {
     const char *message;      /* a short human-readable description, never NULL */
 } llmcache_event;
 
+/* The shared Redis tier (compiled in with LLMCACHE_REDIS and hiredis; without it a
+ * config that names one fails with LLMCACHE_EUNSUPPORTED). Zero = defaults. */
+typedef struct llmcache_redis_config {
+    const char *host;              /* NULL = "127.0.0.1" */
+    int         port;              /* 0 = 6379 */
+    const char *password;          /* NULL = no AUTH */
+    int         db;                /* SELECT db; 0 = default */
+    const char *prefix;            /* key prefix; NULL = "llmcache:" + namespace + ":" */
+    int64_t     connect_timeout_ms;/* 0 = 200 */
+    int64_t     command_timeout_ms;/* 0 = 200 */
+    int         breaker_failures;  /* consecutive failures that open the breaker; 0 = 3 */
+    int64_t     breaker_cooldown_ms; /* how long it stays open; 0 = 5000 */
+} llmcache_redis_config;
+
 /* Zero-initialize, then set what you need: llmcache_config cfg = {0}; */
 typedef struct llmcache_config {
     const char *path;        /* append-only log file; NULL = memory only */
@@ -192,6 +206,7 @@ typedef struct llmcache_config {
        held, from whichever thread made the call; NULL = silent */
     void      (*on_event)(void *ctx, const llmcache_event *ev);
     void       *event_ctx;
+    const llmcache_redis_config *redis;  /* shared tier below memory and file; NULL = none */
 } llmcache_config;
 
 /* Metadata stored beside a value. The call-through layer fills it; plain
