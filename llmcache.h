@@ -384,6 +384,12 @@ LLMCACHE_API int  llmcache_repair(const char *path, llmcache_verify_report *repo
 #include <string.h>
 #include <stdlib.h>
 
+#if defined(__GNUC__) || defined(__clang__)
+#  define LLMCACHE__PREFETCH(p) __builtin_prefetch(p)
+#else
+#  define LLMCACHE__PREFETCH(p) ((void)0)
+#endif
+
 /* Small helpers that some configurations (no threads, no files) leave unused. */
 #if defined(__GNUC__) || defined(__clang__)
 #  define LLMCACHE__MAYBE_UNUSED __attribute__((unused))
@@ -2387,6 +2393,7 @@ LLMCACHE_API int llmcache_get(llmcache *c, const llmcache_key *key, llmcache_val
     if (rc == LLMCACHE_OK) rc = LLMCACHE_MISS;
     if (i != LLMCACHE__NIL) {
         llmcache__entry *e = &c->ents[i];
+        LLMCACHE__PREFETCH(e->blob);   /* the value's first line loads while the clock is read */
         if (llmcache__expired(e, llmcache__now(c))) {
             llmcache__remove(c, i);
             c->st.expirations++;
