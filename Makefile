@@ -13,6 +13,7 @@ OPT      = -O2 -g
 LIBS     = -lpthread -lm
 SAN      = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 B        = build
+HDRS     = llmcache.h $(wildcard wip/*.h)
 TSAN     = -O1 -g -fsanitize=thread
 # A source whose first line is "/* needs: FLAGS */" is built with FLAGS (e.g. libcurl).
 NEEDS    = `sed -n '1s|^/\* needs: \(.*\) \*/$$|\1|p' $<`
@@ -28,29 +29,29 @@ TOOL      = $(if $(TOOL_SRCS),$(B)/llmcache)
 
 all: $(EXAMPLES) $(TOOL)
 
-$(B)/examples/%: examples/%.c llmcache.h
+$(B)/examples/%: examples/%.c $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) $(WARN) $(OPT) -I. -o $@ $< $(LIBS) $(NEEDS)
 
-$(B)/llmcache: $(TOOL_SRCS) llmcache.h
+$(B)/llmcache: $(TOOL_SRCS) tools/cli.h $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) $(WARN) $(OPT) -I. -o $@ $(TOOL_SRCS) $(LIBS)
 
-$(B)/tests/%: tests/%.c llmcache.h tests/test.h
+$(B)/tests/%: tests/%.c $(HDRS) $(wildcard tests/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) $(WARN) $(OPT) -I. -o $@ $< $(LIBS) $(NEEDS)
 
-$(B)/asan/%: tests/%.c llmcache.h tests/test.h
+$(B)/asan/%: tests/%.c $(HDRS) $(wildcard tests/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) $(WARN) $(SAN) -I. -o $@ $< $(LIBS) $(NEEDS)
 
-$(B)/tsan/%: tests/%.c llmcache.h tests/test.h
+$(B)/tsan/%: tests/%.c $(HDRS) $(wildcard tests/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) $(WARN) $(TSAN) -I. -o $@ $< $(LIBS) $(NEEDS)
 
 # Helpers of tests/test_log.c: a writer it kills, and an LD_PRELOAD shim that
 # snapshots the log at every fsync (what a power loss would leave).
-$(B)/tests/log_writer: tests/log_writer.c tests/log_common.h llmcache.h
+$(B)/tests/log_writer: tests/log_writer.c tests/log_common.h $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) $(WARN) $(OPT) -I. -o $@ tests/log_writer.c $(LIBS)
 

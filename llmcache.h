@@ -196,8 +196,10 @@ typedef struct llmcache_config {
     const char *path;        /* append-only log file; NULL = memory only */
     const char *ns;          /* namespace used for the keys of llmcache_call; NULL = "" */
     size_t      max_entries; /* 0 = LLMCACHE_DEFAULT_MAX_ENTRIES */
-    size_t      max_bytes;   /* bytes held in memory for entries (values plus their
-                                bookkeeping); 0 = LLMCACHE_DEFAULT_MAX_BYTES */
+    size_t      max_bytes;   /* bytes of values held in memory, counted as allocated
+                                (and, without a path, with their entries' bookkeeping);
+                                0 = LLMCACHE_DEFAULT_MAX_BYTES. With a path, values
+                                beyond it stay on disk only */
     int64_t     ttl_ms;      /* default time to live; 0 = entries never expire */
     int         fsync;       /* LLMCACHE_FSYNC_INTERVAL (0), _ALWAYS or _NEVER */
     int64_t   (*clock)(void *ctx); /* milliseconds since the Unix epoch; NULL = system clock */
@@ -229,6 +231,7 @@ typedef struct llmcache_value {
 
 typedef struct llmcache_stats {
     uint64_t hits, misses, puts, evictions, expirations, entries, bytes;
+                                  /* bytes: what max_bytes bounds (see llmcache_config) */
     uint64_t deletes;             /* successful llmcache_del calls */
     uint64_t max_entries, max_bytes; /* the bounds in force */
     /* call-through (llmcache_call) */
@@ -249,6 +252,16 @@ typedef struct llmcache_stats {
     uint64_t compactions;         /* compactions done by this handle */
     uint64_t reloads;             /* switches to a log compacted by another process */
     uint64_t cold_reads;          /* gets served from the file (value not in memory) */
+    /* Redis tier (cfg.redis; docs/REDIS.md) */
+    uint64_t redis_hits;          /* local misses answered by Redis (also counted in hits) */
+    uint64_t redis_misses;        /* local misses Redis had no live entry for */
+    uint64_t redis_puts;          /* values written to Redis */
+    uint64_t redis_errors;        /* failed Redis commands (down, timeout, error reply) and
+                                     values that are not an intact record of their key */
+    uint64_t redis_skipped;       /* Redis operations not tried because the breaker was open */
+    uint64_t redis_breaker_opens; /* times the circuit breaker opened */
+    uint64_t redis_breaker_open;  /* 1 while the breaker is open (or probing), else 0 */
+    uint64_t redis_connects;      /* connections made to Redis */
 } llmcache_stats;
 
 /* Opens a cache. cfg may be NULL (memory only, default bounds). On success *out
@@ -509,8 +522,69 @@ static LLMCACHE__MAYBE_UNUSED void llmcache__cond_timedwait(llmcache__cond *cv, 
 }
 #endif
 
+/* A thread that runs fn(arg) (the log's flusher); join waits for its end. */
+#if !defined(LLMCACHE_NO_THREADS)
+typedef struct llmcache__thread {
+#  if defined(_WIN32)
+    HANDLE handle;
+#  else
+    pthread_t id;
+#  endif
+    void (*fn)(void *arg);
+    void *arg;
+} llmcache__thread;
+#  if defined(_WIN32)
+static DWORD WINAPI llmcache__thread_main(LPVOID t) {
+    ((llmcache__thread *)t)->fn(((llmcache__thread *)t)->arg);
+    return 0;
+}
+static LLMCACHE__MAYBE_UNUSED int llmcache__thread_start(llmcache__thread *t, void (*fn)(void *), void *arg) {
+    t->fn = fn; t->arg = arg;
+    t->handle = CreateThread(NULL, 0, llmcache__thread_main, t, 0, NULL);
+    return t->handle ? 0 : -1;
+}
+static LLMCACHE__MAYBE_UNUSED void llmcache__thread_join(llmcache__thread *t) {
+    WaitForSingleObject(t->handle, INFINITE);
+    CloseHandle(t->handle);
+}
+#  else
+static void *llmcache__thread_main(void *t) {
+    ((llmcache__thread *)t)->fn(((llmcache__thread *)t)->arg);
+    return NULL;
+}
+static LLMCACHE__MAYBE_UNUSED int llmcache__thread_start(llmcache__thread *t, void (*fn)(void *), void *arg) {
+    t->fn = fn; t->arg = arg;
+    return pthread_create(&t->id, NULL, llmcache__thread_main, t) == 0 ? 0 : -1;
+}
+static LLMCACHE__MAYBE_UNUSED void llmcache__thread_join(llmcache__thread *t) { pthread_join(t->id, NULL); }
+#  endif
+#endif
+
 /* Atomic loads and stores of 64-bit words in memory shared between processes. */
-#if defined(__GNUC__) || defined(__clang__)
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__GCC_ATOMIC_LLONG_LOCK_FREE) && \
+    __GCC_ATOMIC_LLONG_LOCK_FREE < 2
+/* No lock-free 64-bit atomics (32-bit MIPS; libatomic's stand-in locks within one
+ * process only): two atomic 32-bit halves. Enough for the shared page: its offsets
+ * stay below 4 GiB on such machines (the log must fit the address space) and its
+ * file ids are only compared for equality, a torn one never equals the reader's. */
+typedef uint32_t llmcache__half __attribute__((may_alias));
+static LLMCACHE__MAYBE_UNUSED uint64_t llmcache__load_acquire(const uint64_t *p) {
+    const volatile llmcache__half *h = (const volatile llmcache__half *)(const volatile void *)p;
+    uint32_t w[2];
+    uint64_t v;
+    w[0] = __atomic_load_n(&h[0], __ATOMIC_ACQUIRE);
+    w[1] = __atomic_load_n(&h[1], __ATOMIC_ACQUIRE);
+    memcpy(&v, w, sizeof v);
+    return v;
+}
+static LLMCACHE__MAYBE_UNUSED void llmcache__store_release(uint64_t *p, uint64_t v) {
+    volatile llmcache__half *h = (volatile llmcache__half *)(volatile void *)p;
+    uint32_t w[2];
+    memcpy(w, &v, sizeof v);
+    __atomic_store_n(&h[0], w[0], __ATOMIC_RELEASE);
+    __atomic_store_n(&h[1], w[1], __ATOMIC_RELEASE);
+}
+#elif defined(__GNUC__) || defined(__clang__)
 #  define llmcache__load_acquire(p)     __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #  define llmcache__store_release(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 #elif defined(_MSC_VER)
@@ -524,27 +598,36 @@ static LLMCACHE__MAYBE_UNUSED void llmcache__cond_timedwait(llmcache__cond *cv, 
 /* >>files -----------------------------------------------------------------------
  * Files, positioned I/O, mappings, byte-range locks and the process-shared
  * writer lock: everything the log backend asks of the operating system. POSIX
- * here; LLMCACHE_NO_FILES (or a platform without this layer) leaves the cache
- * memory-only and makes a path fail with LLMCACHE_EUNSUPPORTED. */
-#if !defined(LLMCACHE_NO_FILES) && !defined(_WIN32)
+ * first, then Win32; LLMCACHE_NO_FILES leaves the cache memory-only and makes a
+ * path fail with LLMCACHE_EUNSUPPORTED. Where the two differ, the log code does
+ * what both allow: it unmaps a file before it shrinks or replaces it, and takes
+ * the length a mapping got from llmcache__f_map. */
+#if !defined(LLMCACHE_NO_FILES)
 #  define LLMCACHE__FILES 1
-#  include <fcntl.h>
-#  include <sys/mman.h>
-#  include <sys/stat.h>
-#  include <sys/types.h>
-#  include <stdio.h>   /* rename */
-#  if defined(__linux__) && !defined(F_OFD_SETLK)
-#    define F_OFD_SETLK  37   /* Linux ABI; glibc hides it without _GNU_SOURCE */
-#    define F_OFD_SETLKW 38
+#  if !defined(_WIN32)
+#    include <fcntl.h>
+#    include <sys/mman.h>
+#    include <sys/stat.h>
+#    include <sys/types.h>
+#    include <stdio.h>   /* rename */
+#    if defined(__linux__) && !defined(F_OFD_SETLK)
+#      define F_OFD_SETLK  37   /* Linux ABI; glibc hides it without _GNU_SOURCE */
+#      define F_OFD_SETLKW 38
+#    endif
 #  endif
 #endif
 
+#if defined(_WIN32)
+typedef intptr_t llmcache__fd;   /* a HANDLE */
+#else
 typedef int llmcache__fd;
+#endif
 #define LLMCACHE__NOFD (-1)
 
 #ifdef LLMCACHE__FILES
 enum { LLMCACHE__F_CREATE = 1, LLMCACHE__F_RDONLY = 2 };
 
+#if !defined(_WIN32)
 static int llmcache__errno_result(int e) {
     switch (e) {
     case ENOSPC: case EFBIG:
@@ -568,6 +651,10 @@ static int llmcache__f_open(const char *path, int flags, llmcache__fd *fd) {
 }
 
 static void llmcache__f_close(llmcache__fd fd) { if (fd >= 0) close(fd); }
+
+/* A second handle on the same open file (the flusher syncs through it unlocked);
+ * LLMCACHE__NOFD when that fails. */
+static LLMCACHE__MAYBE_UNUSED llmcache__fd llmcache__f_dup(llmcache__fd fd) { return dup(fd); }
 
 static int llmcache__f_size(llmcache__fd fd, uint64_t *size) {
     struct stat st;
@@ -619,8 +706,10 @@ static int llmcache__f_allocate(llmcache__fd fd, uint64_t off, uint64_t len) {
     return r == 0 ? LLMCACHE_OK : llmcache__errno_result(r);
 }
 
-static int llmcache__f_map(llmcache__fd fd, size_t len, int writable, unsigned char **out) {
-    void *p = mmap(NULL, len, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, fd, 0);
+/* Maps [0, *len) of the file; *len becomes the length the mapping covers (Win32
+ * maps no more than the file holds, as a larger view would grow the file). */
+static int llmcache__f_map(llmcache__fd fd, size_t *len, int writable, unsigned char **out) {
+    void *p = mmap(NULL, *len, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, fd, 0);
     if (p == MAP_FAILED) { *out = NULL; return LLMCACHE_ENOMEM; }
     *out = (unsigned char *)p;
     return LLMCACHE_OK;
@@ -628,9 +717,10 @@ static int llmcache__f_map(llmcache__fd fd, size_t len, int writable, unsigned c
 
 static void llmcache__f_unmap(unsigned char *p, size_t len) { if (p) munmap(p, len); }
 
-/* Makes [off, off+len) of a mapping durable. */
-static int llmcache__f_msync(unsigned char *map, uint64_t off, uint64_t len) {
+/* Makes [off, off+len) of a mapping of fd durable. */
+static int llmcache__f_msync(llmcache__fd fd, unsigned char *map, uint64_t off, uint64_t len) {
     uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), start = off & ~(page - 1);
+    (void)fd;
     if (len == 0) return LLMCACHE_OK;
     return msync(map + start, (size_t)(off + len - start), MS_SYNC) == 0 ? LLMCACHE_OK
                                                                       : llmcache__errno_result(errno);
@@ -690,12 +780,213 @@ static uint64_t llmcache__f_random64(void) {
     v ^= (uint64_t)llmcache__mono_us() * 0x9e3779b97f4a7c15ull ^ (uint64_t)getpid() << 32;
     return v ? v : 1;
 }
+#else /* _WIN32: the same functions on Win32 handles, mappings and byte-range locks */
+#define LLMCACHE__H(fd) ((HANDLE)(fd))
+
+static int llmcache__win_result(DWORD e) {
+    switch (e) {
+    case ERROR_DISK_FULL: case ERROR_HANDLE_DISK_FULL: case ERROR_FILE_TOO_LARGE: return LLMCACHE_ENOSPC;
+    case ERROR_NOT_ENOUGH_MEMORY: case ERROR_OUTOFMEMORY: case ERROR_COMMITMENT_LIMIT: return LLMCACHE_ENOMEM;
+    default: return LLMCACHE_EIO;
+    }
+}
+
+/* A UTF-8 path as UTF-16 for the W functions; release with LLMCACHE_FREE. */
+static int llmcache__wpath(const char *path, wchar_t **out) {
+    int n = MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, path, -1, NULL, 0);
+    *out = NULL;
+    if (n <= 0) return LLMCACHE_EINVAL;
+    *out = (wchar_t *)LLMCACHE_MALLOC((size_t)n * sizeof(wchar_t));
+    if (!*out) return LLMCACHE_ENOMEM;
+    if (MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, path, -1, *out, n) != n) {
+        LLMCACHE_FREE(*out);
+        *out = NULL;
+        return LLMCACHE_EINVAL;
+    }
+    return LLMCACHE_OK;
+}
+
+/* Every open shares read, write and delete, as POSIX does: other handles may
+ * rename the file or write to it. Handles are not inherited by child processes. */
+static int llmcache__f_open(const char *path, int flags, llmcache__fd *fd) {
+    wchar_t *w;
+    HANDLE h;
+    int rc = llmcache__wpath(path, &w);
+    *fd = LLMCACHE__NOFD;
+    if (rc != LLMCACHE_OK) return rc;
+    h = CreateFileW(w, GENERIC_READ | ((flags & LLMCACHE__F_RDONLY) ? 0 : GENERIC_WRITE),
+                    FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
+                    (flags & LLMCACHE__F_CREATE) ? OPEN_ALWAYS : OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, NULL);
+    LLMCACHE_FREE(w);
+    if (h == INVALID_HANDLE_VALUE) return llmcache__win_result(GetLastError());
+    *fd = (llmcache__fd)h;
+    return LLMCACHE_OK;
+}
+
+static void llmcache__f_close(llmcache__fd fd) { if (fd != LLMCACHE__NOFD) CloseHandle(LLMCACHE__H(fd)); }
+
+static LLMCACHE__MAYBE_UNUSED llmcache__fd llmcache__f_dup(llmcache__fd fd) {
+    HANDLE h;
+    if (!DuplicateHandle(GetCurrentProcess(), LLMCACHE__H(fd), GetCurrentProcess(), &h, 0, FALSE,
+                         DUPLICATE_SAME_ACCESS)) return LLMCACHE__NOFD;
+    return (llmcache__fd)h;
+}
+
+static int llmcache__f_size(llmcache__fd fd, uint64_t *size) {
+    LARGE_INTEGER s;
+    if (!GetFileSizeEx(LLMCACHE__H(fd), &s)) return LLMCACHE_EIO;
+    *size = (uint64_t)s.QuadPart;
+    return LLMCACHE_OK;
+}
+
+/* ReadFile and WriteFile at an offset (OVERLAPPED on a synchronous handle): the
+ * file pointer, shared by every user of the handle, plays no part. */
+static int llmcache__f_pread(llmcache__fd fd, void *buf, size_t n, uint64_t off) {
+    char *p = (char *)buf;
+    while (n) {
+        OVERLAPPED ov;
+        DWORD chunk = n > 0x40000000u ? 0x40000000u : (DWORD)n, got = 0;
+        memset(&ov, 0, sizeof ov);
+        ov.Offset = (DWORD)off;
+        ov.OffsetHigh = (DWORD)(off >> 32);
+        if (!ReadFile(LLMCACHE__H(fd), p, chunk, &got, &ov) || got == 0) return LLMCACHE_EIO;
+        p += got; n -= got; off += got;
+    }
+    return LLMCACHE_OK;
+}
+
+static int llmcache__f_pwrite(llmcache__fd fd, const void *buf, size_t n, uint64_t off) {
+    const char *p = (const char *)buf;
+    while (n) {
+        OVERLAPPED ov;
+        DWORD chunk = n > 0x40000000u ? 0x40000000u : (DWORD)n, put = 0;
+        memset(&ov, 0, sizeof ov);
+        ov.Offset = (DWORD)off;
+        ov.OffsetHigh = (DWORD)(off >> 32);
+        if (!WriteFile(LLMCACHE__H(fd), p, chunk, &put, &ov)) return llmcache__win_result(GetLastError());
+        if (put == 0) return LLMCACHE_EIO;
+        p += put; n -= put; off += put;
+    }
+    return LLMCACHE_OK;
+}
+
+static int llmcache__f_sync(llmcache__fd fd) {
+    return FlushFileBuffers(LLMCACHE__H(fd)) ? LLMCACHE_OK : llmcache__win_result(GetLastError());
+}
+
+/* Fails (LLMCACHE_EIO) to shrink a file that some process maps: the log code
+ * unmaps its own views first, and copes when others still map it. */
+static int llmcache__f_truncate(llmcache__fd fd, uint64_t size) {
+    FILE_END_OF_FILE_INFO eof;
+    eof.EndOfFile.QuadPart = (LONGLONG)size;
+    if (!SetFileInformationByHandle(LLMCACHE__H(fd), FileEndOfFileInfo, &eof, sizeof eof))
+        return llmcache__win_result(GetLastError());
+    return LLMCACHE_OK;
+}
+
+/* Moves the end of the file to off+len (never back). A file that is not sparse
+ * gets its clusters then, so a full disk says so here, not in a write through
+ * the mapping; the new bytes read as zeros. */
+static int llmcache__f_allocate(llmcache__fd fd, uint64_t off, uint64_t len) {
+    uint64_t size;
+    int rc = llmcache__f_size(fd, &size);
+    if (rc != LLMCACHE_OK || off + len <= size) return rc;
+    return llmcache__f_truncate(fd, off + len);
+}
+
+static int llmcache__f_map(llmcache__fd fd, size_t *len, int writable, unsigned char **out) {
+    uint64_t size;
+    HANDLE m;
+    void *p = NULL;
+    *out = NULL;
+    if (llmcache__f_size(fd, &size) != LLMCACHE_OK) return LLMCACHE_EIO;
+    if ((uint64_t)*len > size) *len = (size_t)size;
+    if (*len == 0) return LLMCACHE_EIO;
+    m = CreateFileMappingW(LLMCACHE__H(fd), NULL, writable ? PAGE_READWRITE : PAGE_READONLY,
+                           (DWORD)((uint64_t)*len >> 32), (DWORD)*len, NULL);
+    if (!m) return llmcache__win_result(GetLastError());
+    p = MapViewOfFile(m, writable ? FILE_MAP_READ | FILE_MAP_WRITE : FILE_MAP_READ, 0, 0, *len);
+    CloseHandle(m);   /* the view keeps the mapping alive */
+    if (!p) return LLMCACHE_ENOMEM;
+    *out = (unsigned char *)p;
+    return LLMCACHE_OK;
+}
+
+static void llmcache__f_unmap(unsigned char *p, size_t len) { (void)len; if (p) UnmapViewOfFile(p); }
+
+/* FlushViewOfFile writes the pages; FlushFileBuffers waits until the disk has them. */
+static int llmcache__f_msync(llmcache__fd fd, unsigned char *map, uint64_t off, uint64_t len) {
+    if (len == 0) return LLMCACHE_OK;
+    if (!FlushViewOfFile(map + off, (SIZE_T)len)) return llmcache__win_result(GetLastError());
+    return llmcache__f_sync(fd);
+}
+
+/* LockFileEx locks are mandatory for ReadFile and WriteFile, so they sit past
+ * the shared page (which is only ever mapped), 4 GiB in. Unlike POSIX, a new
+ * lock does not replace one the handle holds on the byte: that one goes first,
+ * and comes back (shared: the only lock ever held when asking for a stronger
+ * one) when the new one is refused. The system drops them when the process dies. */
+static int llmcache__f_lock(llmcache__fd fd, int byte, int mode, int wait) {
+    OVERLAPPED ov;
+    HANDLE h = LLMCACHE__H(fd);
+    DWORD flags = (mode == 2 ? LOCKFILE_EXCLUSIVE_LOCK : 0) | (wait ? 0 : LOCKFILE_FAIL_IMMEDIATELY), err;
+    int held;
+    memset(&ov, 0, sizeof ov);
+    ov.Offset = (DWORD)byte;
+    ov.OffsetHigh = 1;
+    held = UnlockFileEx(h, 0, 1, 0, &ov) != 0;
+    if (mode == 0) return LLMCACHE_OK;
+    if (LockFileEx(h, flags, 0, 1, 0, &ov)) return LLMCACHE_OK;
+    err = GetLastError();
+    if (held) LockFileEx(h, LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, &ov);
+    return err == ERROR_LOCK_VIOLATION || err == ERROR_IO_PENDING ? LLMCACHE_MISS : LLMCACHE_EIO;
+}
+
+/* MoveFileExW cannot replace a file that any process still maps or has open:
+ * then it fails (LLMCACHE_EIO) instead of waiting. */
+static int llmcache__f_replace(const char *from, const char *to) {
+    wchar_t *wf, *wt;
+    int rc = llmcache__wpath(from, &wf);
+    if (rc != LLMCACHE_OK) return rc;
+    rc = llmcache__wpath(to, &wt);
+    if (rc == LLMCACHE_OK) {
+        if (!MoveFileExW(wf, wt, MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH))
+            rc = llmcache__win_result(GetLastError());
+        LLMCACHE_FREE(wt);
+    }
+    LLMCACHE_FREE(wf);
+    return rc;
+}
+
+static void llmcache__f_unlink(const char *path) {
+    wchar_t *w;
+    if (llmcache__wpath(path, &w) != LLMCACHE_OK) return;
+    DeleteFileW(w);
+    LLMCACHE_FREE(w);
+}
+
+/* File ids need only differ between the generations of one log: the clocks,
+ * the process and thread ids and an address, mixed (splitmix64). */
+static uint64_t llmcache__f_random64(void) {
+    LARGE_INTEGER t;
+    FILETIME ft;
+    uint64_t v;
+    QueryPerformanceCounter(&t);
+    GetSystemTimeAsFileTime(&ft);
+    v = (uint64_t)t.QuadPart ^ ((uint64_t)ft.dwHighDateTime << 32 | ft.dwLowDateTime) * 0x9e3779b97f4a7c15ull ^
+        (uint64_t)GetCurrentProcessId() << 40 ^ (uint64_t)GetCurrentThreadId() << 20 ^ (uint64_t)(uintptr_t)&t;
+    v = (v ^ (v >> 30)) * 0xbf58476d1ce4e5b9ull;
+    v = (v ^ (v >> 27)) * 0x94d049bb133111ebull;
+    v ^= v >> 31;
+    return v ? v : 1;
+}
+#endif /* _WIN32 */
 
 /* The lock that makes appends from several processes take turns: a robust
  * process-shared mutex in the shared page (no system call when uncontended; a
- * holder that dies hands it over with EOWNERDEAD), or, without threads, an
- * exclusive lock on byte 2 of the shared file. */
-#ifndef LLMCACHE_NO_THREADS
+ * holder that dies hands it over with EOWNERDEAD), or, on Win32 and without
+ * threads, an exclusive lock on byte 2 of the shared file. */
+#if !defined(LLMCACHE_NO_THREADS) && !defined(_WIN32)
 typedef pthread_mutex_t llmcache__pmutex;
 static int llmcache__pmutex_init(llmcache__pmutex *m) {
     pthread_mutexattr_t a;
@@ -729,14 +1020,23 @@ static void llmcache__pmutex_consistent(llmcache__pmutex *m) {
 }
 static void llmcache__pmutex_unlock(llmcache__pmutex *m, llmcache__fd fd) { (void)fd; pthread_mutex_unlock(m); }
 #else
+/* The byte lock dies with its holder, but says nothing of it: the word in the
+ * shared page does. A holder sets it to 1 on taking the lock and back to 0 just
+ * before letting go, so a new holder that finds 1 knows the last one died
+ * holding it (and gets LLMCACHE_ECORRUPT, as EOWNERDEAD above). */
 typedef uint64_t llmcache__pmutex;
 static int llmcache__pmutex_init(llmcache__pmutex *m) { *m = 0; return LLMCACHE_OK; }
 static int llmcache__pmutex_lock(llmcache__pmutex *m, llmcache__fd fd) {
-    (void)m;
-    return llmcache__f_lock(fd, 2, 2, 1) == LLMCACHE_OK ? LLMCACHE_OK : LLMCACHE_EIO;
+    if (llmcache__f_lock(fd, 2, 2, 1) != LLMCACHE_OK) return LLMCACHE_EIO;
+    if (llmcache__load_acquire(m)) return LLMCACHE_ECORRUPT;
+    llmcache__store_release(m, 1);
+    return LLMCACHE_OK;
 }
-static void llmcache__pmutex_consistent(llmcache__pmutex *m) { (void)m; }
-static void llmcache__pmutex_unlock(llmcache__pmutex *m, llmcache__fd fd) { (void)m; llmcache__f_lock(fd, 2, 0, 0); }
+static void llmcache__pmutex_consistent(llmcache__pmutex *m) { llmcache__store_release(m, 1); }
+static void llmcache__pmutex_unlock(llmcache__pmutex *m, llmcache__fd fd) {
+    llmcache__store_release(m, 0);
+    llmcache__f_lock(fd, 2, 0, 0);
+}
 #endif
 #endif /* LLMCACHE__FILES */
 
@@ -1160,10 +1460,13 @@ typedef struct llmcache__entry {
     uint32_t rec_len;             /* length of that record, padding excluded */
 } llmcache__entry;
 
-/* Bytes charged against max_bytes: an entry (its array slot and two table slots,
- * the table being at most half full) and a value held in memory (its allocation
- * rounded up as malloc does, plus malloc's own header). */
-#define LLMCACHE__ENTRY_COST (sizeof(llmcache__entry) + 2 * sizeof(uint64_t))
+/* Bytes charged against max_bytes: a value held in memory (its allocation rounded
+ * up as malloc does, plus malloc's own header) and, in a memory-only cache, its
+ * entry (the array slot, two table slots with the table at most half full, two
+ * recency-queue slots). With a log file the entries are the index of the file,
+ * bounded by max_entries; max_bytes bounds the values kept in memory. */
+#define LLMCACHE__ENTRY_COST (sizeof(llmcache__entry) + 4 * sizeof(uint64_t))
+#define LLMCACHE__ENTRY_CHARGE(c) ((c)->path ? 0 : LLMCACHE__ENTRY_COST)
 static size_t llmcache__blob_cost(size_t blob_size) { return ((blob_size + 15) & ~(size_t)15) + 16; }
 
 /* The process-shared page beside a log (path + "-shm"): host-endian, rebuilt by
@@ -1207,6 +1510,7 @@ struct llmcache {
     void   (*on_event)(void *ctx, const llmcache_event *ev);
     void    *event_ctx;
     struct llmcache__callstate *calls;  /* single-flight table; NULL until first needed */
+    struct llmcache__redis *redis;      /* the shared Redis tier (wip/redis.h); NULL = none */
 
     /* log file; path == NULL for a memory-only cache */
     char    *path, *shm_path, *tmp_path;
@@ -1215,13 +1519,14 @@ struct llmcache {
     size_t   map_len;
     uint64_t gen, end;            /* the log generation and length this index reflects */
     uint64_t live_bytes;          /* padded lengths of the records the index points at */
+    uint64_t compact_after;       /* after a failed compaction, no automatic one before this end */
     int      dirty;               /* this handle wrote since the last sync */
     int      loading;             /* the open is reading the log (counts records_recovered) */
 #ifdef LLMCACHE__FILES
     llmcache__shm *shm;
 #endif
-#if !defined(LLMCACHE_NO_THREADS) && !defined(_WIN32)
-    pthread_t flusher;
+#if !defined(LLMCACHE_NO_THREADS)
+    llmcache__thread flusher;
     int      flusher_running, stopping;
     llmcache__cond flusher_cv;
 #endif
@@ -1410,7 +1715,7 @@ static void llmcache__remove(llmcache *c, uint32_t i) {
     }
     c->slots[hole] = 0;
     llmcache__drop_value(c, i);
-    c->bytes -= LLMCACHE__ENTRY_COST;
+    c->bytes -= LLMCACHE__ENTRY_CHARGE(c);
     if (c->path) c->live_bytes -= llmcache__pad8(e->rec_len);
     e->flags = 0;
     e->vnext = c->free_head;
@@ -1465,7 +1770,7 @@ static uint32_t llmcache__upsert(llmcache *c, const llmcache_key *key, int *crea
     c->slots[slot] = (uint64_t)(uint32_t)(h >> 32) << 32 | ((uint64_t)i + 1);
     c->count++;
     llmcache__touch(c, i);
-    c->bytes += LLMCACHE__ENTRY_COST;
+    c->bytes += LLMCACHE__ENTRY_CHARGE(c);
     *created = 1;
     return i;
 }
@@ -1559,7 +1864,7 @@ static void llmcache__meta_encode(unsigned char *p, const llmcache_meta *m) {
     llmcache__st64(p + 56, (uint64_t)m->completion_tokens);
 }
 
-static void llmcache__meta_decode(const unsigned char *p, llmcache_meta *m) {
+static LLMCACHE__MAYBE_UNUSED void llmcache__meta_decode(const unsigned char *p, llmcache_meta *m) {
     memcpy(m->schema_hash, p, 32);
     m->status = (int32_t)llmcache__ld32(p + 32);
     m->flags = llmcache__ld32(p + 36);
@@ -1568,15 +1873,17 @@ static void llmcache__meta_decode(const unsigned char *p, llmcache_meta *m) {
     m->completion_tokens = (int64_t)llmcache__ld64(p + 56);
 }
 
-static uint64_t llmcache__rec_size(size_t value_len, int has_meta) {
+static LLMCACHE__MAYBE_UNUSED uint64_t llmcache__rec_size(size_t value_len, int has_meta) {
     return llmcache__pad8((uint64_t)LLMCACHE__REC_HDR + (has_meta ? LLMCACHE__META_SIZE : 0) + value_len);
 }
 
 /* Writes a whole record (header, meta, value, padding, checksum) at p; returns its
  * unpadded length. */
-static uint32_t llmcache__rec_encode(unsigned char *p, unsigned type, unsigned reason, uint64_t seq,
-                                     const llmcache_key *key, int64_t created_ms, int64_t expires_ms,
-                                     const llmcache_meta *meta, const void *value, size_t value_len) {
+static LLMCACHE__MAYBE_UNUSED uint32_t llmcache__rec_encode(unsigned char *p, unsigned type, unsigned reason,
+                                                            uint64_t seq, const llmcache_key *key,
+                                                            int64_t created_ms, int64_t expires_ms,
+                                                            const llmcache_meta *meta, const void *value,
+                                                            size_t value_len) {
     uint32_t meta_len = meta ? LLMCACHE__META_SIZE : 0;
     uint32_t len = (uint32_t)(LLMCACHE__REC_HDR + meta_len + value_len);
     llmcache__st32(p, LLMCACHE__REC_MAGIC);
@@ -1624,7 +1931,7 @@ static int llmcache__rec_check(const unsigned char *p, uint64_t avail, llmcache_
     return 1;
 }
 
-static void llmcache__hdr_encode(unsigned char *p, uint64_t file_id, int64_t created_ms) {
+static LLMCACHE__MAYBE_UNUSED void llmcache__hdr_encode(unsigned char *p, uint64_t file_id, int64_t created_ms) {
     memset(p, 0, LLMCACHE__HDR_SIZE);
     memcpy(p, LLMCACHE__FILE_MAGIC, 8);
     llmcache__st32(p + 8, LLMCACHE__FILE_VERSION);
@@ -1635,7 +1942,7 @@ static void llmcache__hdr_encode(unsigned char *p, uint64_t file_id, int64_t cre
 }
 
 /* LLMCACHE_OK and the file id, or ENOTCACHE / EVERSION / ECORRUPT. */
-static int llmcache__hdr_check(const unsigned char *p, size_t n, uint64_t *file_id) {
+static LLMCACHE__MAYBE_UNUSED int llmcache__hdr_check(const unsigned char *p, size_t n, uint64_t *file_id) {
     if (n < 8 || memcmp(p, LLMCACHE__FILE_MAGIC, 8) != 0) return LLMCACHE_ENOTCACHE;
     if (n < LLMCACHE__HDR_SIZE) return LLMCACHE_ECORRUPT;
     if (llmcache__ld32(p + 8) != LLMCACHE__FILE_VERSION) return LLMCACHE_EVERSION;
@@ -1668,7 +1975,8 @@ typedef struct llmcache__walker {
     void *ctx;
 } llmcache__walker;
 
-static uint64_t llmcache__walk(const unsigned char *map, uint64_t from, uint64_t to, const llmcache__walker *w) {
+static LLMCACHE__MAYBE_UNUSED uint64_t llmcache__walk(const unsigned char *map, uint64_t from, uint64_t to,
+                                                const llmcache__walker *w) {
     uint64_t off = from, good_end = from;
     while (off < to) {
         llmcache__record r;
@@ -1701,17 +2009,20 @@ static uint64_t llmcache__walk(const unsigned char *map, uint64_t from, uint64_t
 
 /* Makes sure the mapping covers [0, need). */
 static int llmcache__log_map(llmcache *c, uint64_t need) {
-    uint64_t len = c->map_len ? c->map_len : LLMCACHE__MAP_MIN;
+    uint64_t len = c->map_len > LLMCACHE__MAP_MIN ? c->map_len : LLMCACHE__MAP_MIN;
     unsigned char *m;
+    size_t got;
     int rc;
     if (c->map && need <= c->map_len) return LLMCACHE_OK;
     while (len < need) len *= 2;
     if ((uint64_t)(size_t)len != len) return LLMCACHE_ENOMEM;
-    rc = llmcache__f_map(c->fd, (size_t)len, 1, &m);
+    got = (size_t)len;
+    rc = llmcache__f_map(c->fd, &got, 1, &m);
     if (rc != LLMCACHE_OK) return rc;
+    if (got < need) { llmcache__f_unmap(m, got); return LLMCACHE_EIO; }   /* Win32: the file is shorter */
     llmcache__f_unmap(c->map, c->map_len);
     c->map = m;
-    c->map_len = (size_t)len;
+    c->map_len = got;
     return LLMCACHE_OK;
 }
 
@@ -1725,7 +2036,7 @@ static void llmcache__log_trim(llmcache *c, uint32_t keep, size_t slack) {
             llmcache__drop_value(c, c->val_tail);
             continue;
         }
-        if (c->count <= c->max_entries + slack && c->bytes <= c->max_bytes + slack * LLMCACHE__ENTRY_COST) return;
+        if (c->count <= c->max_entries + slack) return;
         victim = llmcache__lru_oldest(c, keep);
         if (victim == LLMCACHE__NIL) return;
         llmcache__remove(c, victim);
@@ -1849,6 +2160,21 @@ static int llmcache__log_catch_up_locked(llmcache *c) {
     return LLMCACHE_OK;
 }
 
+/* When the file cannot be cut at the committed end (Win32 shrinks no file that a
+ * process maps), the intact records a dead writer left past it lose their magic
+ * instead, so that no later recovery takes them for committed ones. */
+static void llmcache__log_void_tail(llmcache__fd fd, uint64_t from, uint64_t size) {
+    llmcache__record r;
+    unsigned char *m;
+    size_t n = (size_t)size;
+    if ((uint64_t)n != size || llmcache__f_map(fd, &n, 1, &m) != LLMCACHE_OK) return;
+    while (from < n && llmcache__rec_check(m + from, n - from, &r)) {
+        memset(m + from, 0, 4);
+        from += llmcache__pad8(r.len);
+    }
+    llmcache__f_unmap(m, n);
+}
+
 /* After a writer died holding the lock: drop what it left uncommitted beyond the
  * end, or finish the switch to a compacted file it had already renamed in place. */
 static void llmcache__log_heal(llmcache *c) {
@@ -1860,19 +2186,20 @@ static void llmcache__log_heal(llmcache *c) {
        generation published but not its end (which still is the old file's) */
     if (id != c->shm->gen || size < c->shm->end) {
         unsigned char *m;
-        if (llmcache__f_map(fd, (size_t)size, 0, &m) == LLMCACHE_OK) {
+        size_t n = (size_t)size;
+        if (llmcache__f_map(fd, &n, 0, &m) == LLMCACHE_OK) {
             llmcache__walker w;
             uint64_t end;
             memset(&w, 0, sizeof w);
-            end = llmcache__walk(m, LLMCACHE__HDR_SIZE, size, &w);
-            llmcache__f_unmap(m, (size_t)size);
+            end = llmcache__walk(m, LLMCACHE__HDR_SIZE, n, &w);
+            llmcache__f_unmap(m, n);
             llmcache__f_truncate(fd, end);
             c->shm->alloc = c->shm->synced_end = end;
             llmcache__store_release(&c->shm->gen, id);
             llmcache__store_release(&c->shm->end, end);
         }
     } else if (size > c->shm->end) {
-        llmcache__f_truncate(fd, c->shm->end);
+        if (llmcache__f_truncate(fd, c->shm->end) != LLMCACHE_OK) llmcache__log_void_tail(fd, c->shm->end, size);
         c->shm->alloc = c->shm->end;
     }
     llmcache__f_close(fd);
@@ -1946,7 +2273,7 @@ static int llmcache__log_append(llmcache *c, uint64_t *wend, unsigned type, unsi
 /* Makes the log durable up to end. */
 static int llmcache__log_sync_to(llmcache *c, uint64_t end) {
     uint64_t from = c->shm->synced_end < end ? c->shm->synced_end : end;
-    int rc = llmcache__f_msync(c->map, from, end - from);
+    int rc = llmcache__f_msync(c->fd, c->map, from, end - from);
     if (rc != LLMCACHE_OK) return rc;
     if (end > c->shm->synced_end) c->shm->synced_end = end;
     c->shm->last_sync_ms = llmcache__system_clock_ms();
@@ -1978,17 +2305,13 @@ static void llmcache__log_drop(llmcache *c, uint64_t *wend, uint32_t i, unsigned
     llmcache__remove(c, i);
 }
 
-/* Holds the bounds after a write: values leave memory first (they stay on disk);
- * entries leave the cache (with a delete record, so every process and the next
- * open agree) only for max_entries or when the index alone outgrows max_bytes. */
+/* Holds the bounds after a write: values leave memory for max_bytes (they stay
+ * on disk); entries leave the cache for max_entries, with a delete record so that
+ * every process and the next open agree. */
 static void llmcache__log_bound(llmcache *c, uint64_t *wend, uint32_t keep) {
-    while (c->count > c->max_entries || c->bytes > c->max_bytes) {
-        uint32_t victim;
-        if (c->count <= c->max_entries && c->val_tail != LLMCACHE__NIL) {
-            llmcache__drop_value(c, c->val_tail);
-            continue;
-        }
-        victim = llmcache__lru_oldest(c, keep);
+    while (c->bytes > c->max_bytes && c->val_tail != LLMCACHE__NIL) llmcache__drop_value(c, c->val_tail);
+    while (c->count > c->max_entries) {
+        uint32_t victim = llmcache__lru_oldest(c, keep);
         if (victim == LLMCACHE__NIL) break;
         llmcache__log_drop(c, wend, victim, LLMCACHE__WHY_EVICT);
         c->st.evictions++;
@@ -2036,7 +2359,7 @@ static int llmcache__log_compact_locked(llmcache *c) {
     unsigned char *m = NULL;
     int64_t now = llmcache__now(c);
     uint32_t i;
-    size_t n, q;
+    size_t n, q, m_len = 0;
     int rc;
     llmcache__f_unlink(c->tmp_path);
     rc = llmcache__f_open(c->tmp_path, LLMCACHE__F_CREATE, &fd);
@@ -2073,16 +2396,28 @@ static int llmcache__log_compact_locked(llmcache *c) {
     LLMCACHE__TEST_POINT(c, 1);
     if (rc == LLMCACHE_OK) rc = llmcache__f_sync(fd);
     LLMCACHE__TEST_POINT(c, 2);
-    if (rc == LLMCACHE_OK) rc = llmcache__f_map(fd, (size_t)(pos > LLMCACHE__MAP_MIN ? pos : LLMCACHE__MAP_MIN), 1, &m);
-    if (rc == LLMCACHE_OK) rc = llmcache__f_replace(c->tmp_path, c->path);
+    m_len = (size_t)(pos > LLMCACHE__MAP_MIN ? pos : LLMCACHE__MAP_MIN);
+    if (rc == LLMCACHE_OK) rc = llmcache__f_map(fd, &m_len, 1, &m);
     if (rc != LLMCACHE_OK) goto fail;
-    LLMCACHE__TEST_POINT(c, 3);
-    /* the new file is in place: switch to it */
+    /* let go of the old file first (Win32 replaces no file this process maps or has
+       open); when the replace fails (Win32: another process maps it), take it back */
     llmcache__f_unmap(c->map, c->map_len);
     llmcache__f_close(c->fd);
+    c->map = NULL;
+    c->map_len = 0;
+    rc = llmcache__f_replace(c->tmp_path, c->path);
+    if (rc != LLMCACHE_OK) {
+        uint64_t old_id, old_size;
+        if (llmcache__log_open_file(c->path, &c->fd, &old_id, &old_size) != LLMCACHE_OK || old_id != c->gen ||
+            llmcache__log_map(c, c->end) != LLMCACHE_OK)
+            c->gen = 0;   /* the next operation reloads the log */
+        goto fail;
+    }
+    LLMCACHE__TEST_POINT(c, 3);
+    /* the new file is in place: switch to it */
     c->fd = fd;
     c->map = m;
-    c->map_len = (size_t)(pos > LLMCACHE__MAP_MIN ? pos : LLMCACHE__MAP_MIN);
+    c->map_len = m_len;
     for (i = 0; i < c->ents_top; i++) if (c->ents[i].flags & LLMCACHE__E_USED) c->ents[i].off = new_off[i];
     c->live_bytes = pos - LLMCACHE__HDR_SIZE;
     c->shm->alloc = c->shm->synced_end = pos;
@@ -2097,7 +2432,7 @@ static int llmcache__log_compact_locked(llmcache *c) {
     LLMCACHE_FREE(new_off);
     return LLMCACHE_OK;
 fail:
-    if (m) llmcache__f_unmap(m, (size_t)(pos > LLMCACHE__MAP_MIN ? pos : LLMCACHE__MAP_MIN));
+    llmcache__f_unmap(m, m_len);
     llmcache__f_close(fd);
     llmcache__f_unlink(c->tmp_path);
     llmcache__buf_free(&b);
@@ -2105,37 +2440,39 @@ fail:
     return rc;
 }
 
-/* Compacts when dead records outweigh live ones in a file past 1 MiB. */
+/* Compacts when dead records outweigh live ones in a file past 1 MiB. After a
+ * failure (on Win32, another process that has the log open), tries again once
+ * the log has grown by what a compaction copies, so retries cost O(1) per byte. */
 static void llmcache__log_maybe_compact(llmcache *c) {
     uint64_t dead = c->end - LLMCACHE__HDR_SIZE - c->live_bytes;
-    if (c->end < LLMCACHE__COMPACT_MIN || dead <= c->live_bytes) return;
+    if (c->end < LLMCACHE__COMPACT_MIN || dead <= c->live_bytes || c->end < c->compact_after) return;
     if (llmcache__log_lock(c) != LLMCACHE_OK) return;
     dead = c->end - LLMCACHE__HDR_SIZE - c->live_bytes;
-    if (c->end >= LLMCACHE__COMPACT_MIN && dead > c->live_bytes) llmcache__log_compact_locked(c);
+    if (c->end >= LLMCACHE__COMPACT_MIN && dead > c->live_bytes && llmcache__log_compact_locked(c) != LLMCACHE_OK)
+        c->compact_after = c->end + (c->live_bytes > LLMCACHE__COMPACT_MIN ? c->live_bytes : LLMCACHE__COMPACT_MIN);
     llmcache__log_unlock(c);
 }
 
 #if !defined(LLMCACHE_NO_THREADS)
 /* LLMCACHE_FSYNC_INTERVAL: a thread per handle syncs twice a second when this
  * handle wrote, so at most about a second of writes is ever at risk. */
-static void *llmcache__flusher_main(void *arg) {
+static void llmcache__flusher_main(void *arg) {
     llmcache *c = (llmcache *)arg;
     llmcache__lock(&c->mu);
     while (!c->stopping) {
         llmcache__cond_timedwait(&c->flusher_cv, &c->mu, 500);
-        if (!c->stopping && c->dirty && c->fd >= 0) {
-            int fd = dup(c->fd);
+        if (!c->stopping && c->dirty && c->fd != LLMCACHE__NOFD) {
+            llmcache__fd fd = llmcache__f_dup(c->fd);
             c->dirty = 0;
             llmcache__unlock(&c->mu);
-            if (fd >= 0) {
+            if (fd != LLMCACHE__NOFD) {
                 if (llmcache__f_sync(fd) != LLMCACHE_OK) { llmcache__lock(&c->mu); c->dirty = 1; c->st.errors++; llmcache__unlock(&c->mu); }
-                close(fd);
+                llmcache__f_close(fd);
             }
             llmcache__lock(&c->mu);
         }
     }
     llmcache__unlock(&c->mu);
-    return NULL;
 }
 #endif
 
@@ -2149,7 +2486,7 @@ static int llmcache__log_open_alone(llmcache *c, uint64_t size) {
         rc = llmcache__f_pread(c->fd, hdr, sizeof hdr, 0);
         if (rc == LLMCACHE_OK) rc = llmcache__hdr_check(hdr, sizeof hdr, &id);
         if (rc != LLMCACHE_OK) return rc;
-    } else {   /* new file, or a header torn while it was being created */
+    } else {   /* an empty file: a new log */
         id = llmcache__f_random64();
         llmcache__hdr_encode(hdr, id, llmcache__system_clock_ms());
         rc = llmcache__f_pwrite(c->fd, hdr, sizeof hdr, 0);
@@ -2172,8 +2509,12 @@ static int llmcache__log_open_alone(llmcache *c, uint64_t size) {
     }
     if (end < size) {
         c->st.bytes_truncated = size - end;
+        llmcache__f_unmap(c->map, c->map_len);   /* Win32 shrinks no mapped file */
+        c->map = NULL;
+        c->map_len = 0;
         rc = llmcache__f_truncate(c->fd, end);
         if (rc == LLMCACHE_OK) rc = llmcache__f_sync(c->fd);
+        if (rc == LLMCACHE_OK) rc = llmcache__log_map(c, end);
         if (rc != LLMCACHE_OK) return rc;
     }
     rc = llmcache__pmutex_init(&c->shm->mu);
@@ -2204,6 +2545,7 @@ static int llmcache__log_open(llmcache *c, const char *path) {
     unsigned char head[LLMCACHE__HDR_SIZE];
     uint64_t size, id;
     unsigned char *shm;
+    size_t shm_len = LLMCACHE__SHM_SIZE;
     int rc, alone;
     c->path = llmcache__concat(path, "");
     c->shm_path = llmcache__concat(path, "-shm");
@@ -2218,11 +2560,10 @@ static int llmcache__log_open(llmcache *c, const char *path) {
         size_t n = size < sizeof head ? (size_t)size : sizeof head;
         rc = llmcache__f_pread(c->fd, head, n, 0);
         if (rc != LLMCACHE_OK) return rc;
-        if (memcmp(head, LLMCACHE__FILE_MAGIC, n < 8 ? n : 8) != 0) return LLMCACHE_ENOTCACHE;
-        if (n == sizeof head) {
-            rc = llmcache__hdr_check(head, n, &id);
-            if (rc != LLMCACHE_OK) return rc;
-        }
+        /* only an empty file becomes a new log; anything else must be one already */
+        rc = llmcache__hdr_check(head, n, &id);
+        if (rc == LLMCACHE_ECORRUPT && n < sizeof head) rc = LLMCACHE_ENOTCACHE;
+        if (rc != LLMCACHE_OK) return rc;
     }
     rc = llmcache__f_open(c->shm_path, LLMCACHE__F_CREATE, &c->shm_fd);
     if (rc != LLMCACHE_OK) return rc;
@@ -2232,7 +2573,11 @@ static int llmcache__log_open(llmcache *c, const char *path) {
     alone = llmcache__f_lock(c->shm_fd, 1, 2, 0) == LLMCACHE_OK;   /* byte 1: held shared while open */
     rc = llmcache__f_size(c->shm_fd, &size);
     if (rc == LLMCACHE_OK && size < LLMCACHE__SHM_SIZE) rc = llmcache__f_truncate(c->shm_fd, LLMCACHE__SHM_SIZE);
-    if (rc == LLMCACHE_OK) rc = llmcache__f_map(c->shm_fd, LLMCACHE__SHM_SIZE, 1, &shm);
+    if (rc == LLMCACHE_OK) rc = llmcache__f_map(c->shm_fd, &shm_len, 1, &shm);
+    if (rc == LLMCACHE_OK && shm_len < LLMCACHE__SHM_SIZE) {
+        llmcache__f_unmap(shm, shm_len);
+        rc = LLMCACHE_EIO;
+    }
     if (rc == LLMCACHE_OK) {
         c->shm = (llmcache__shm *)(void *)shm;
         if (alone) {
@@ -2257,7 +2602,7 @@ static int llmcache__log_open(llmcache *c, const char *path) {
 #if !defined(LLMCACHE_NO_THREADS)
     if (rc == LLMCACHE_OK && c->fsync_mode == LLMCACHE_FSYNC_INTERVAL) {
         if (llmcache__cond_init(&c->flusher_cv) != 0) return LLMCACHE_ENOMEM;
-        if (pthread_create(&c->flusher, NULL, llmcache__flusher_main, c) != 0) {
+        if (llmcache__thread_start(&c->flusher, llmcache__flusher_main, c) != 0) {
             llmcache__cond_destroy(&c->flusher_cv);
             return LLMCACHE_ENOMEM;
         }
@@ -2274,11 +2619,13 @@ static void llmcache__log_close(llmcache *c) {
         c->stopping = 1;
         llmcache__cond_broadcast(&c->flusher_cv);
         llmcache__unlock(&c->mu);
-        pthread_join(c->flusher, NULL);
+        llmcache__thread_join(&c->flusher);
         llmcache__cond_destroy(&c->flusher_cv);
     }
 #endif
     if (c->shm && c->map) {
+        llmcache__f_unmap(c->map, c->map_len);   /* Win32 shrinks no mapped file; the sync covers it */
+        c->map = NULL;
         if (c->dirty && c->fsync_mode != LLMCACHE_FSYNC_NEVER) llmcache__f_sync(c->fd);
         if (llmcache__f_lock(c->shm_fd, 0, 2, 1) == LLMCACHE_OK) {
             /* the last one out gives back the preallocated space */
@@ -2309,11 +2656,24 @@ static char *llmcache__strdup(const char *s) {
 
 struct llmcache__callstate;
 static void llmcache__callstate_free(struct llmcache__callstate *s);
+#ifdef LLMCACHE_REDIS   /* wip/redis.h */
+struct llmcache__redis;
+static int  llmcache__redis_open(llmcache *c, const llmcache_redis_config *cfg);
+static void llmcache__redis_free(struct llmcache__redis *r);
+static int  llmcache__redis_get(llmcache *c, const llmcache_key *key, llmcache_value *out);
+static int  llmcache__redis_put(llmcache *c, const llmcache_key *key, const void *data, size_t len,
+                                int64_t created_ms, int64_t expires_ms, const llmcache_meta *meta, int rc);
+static int  llmcache__redis_del(llmcache *c, const llmcache_key *key, int rc);
+static void llmcache__redis_stats(llmcache *c, llmcache_stats *out);
+#endif
 
 LLMCACHE_API void llmcache_close(llmcache *c) {
     uint32_t i;
     if (!c) return;
     llmcache__callstate_free(c->calls);
+#ifdef LLMCACHE_REDIS
+    llmcache__redis_free(c->redis);
+#endif
 #ifdef LLMCACHE__FILES
     if (c->path) llmcache__log_close(c);
 #endif
@@ -2341,6 +2701,9 @@ LLMCACHE_API int llmcache_open(llmcache **out, const llmcache_config *cfg) {
 #ifndef LLMCACHE__FILES
     if (cfg->path) return LLMCACHE_EUNSUPPORTED;
 #endif
+#ifndef LLMCACHE_REDIS
+    if (cfg->redis) return LLMCACHE_EUNSUPPORTED;
+#endif
     c = (llmcache *)LLMCACHE_MALLOC(sizeof *c);
     if (!c) return LLMCACHE_ENOMEM;
     memset(c, 0, sizeof *c);
@@ -2366,6 +2729,9 @@ LLMCACHE_API int llmcache_open(llmcache **out, const llmcache_config *cfg) {
         rc = llmcache__log_open(c, cfg->path);
         c->st.reloads = 0;
     }
+#endif
+#ifdef LLMCACHE_REDIS
+    if (rc == LLMCACHE_OK && cfg->redis) rc = llmcache__redis_open(c, cfg->redis);
 #endif
     if (rc != LLMCACHE_OK) { llmcache_close(c); return rc; }
     *out = c;
@@ -2417,6 +2783,9 @@ LLMCACHE_API int llmcache_get(llmcache *c, const llmcache_key *key, llmcache_val
 #endif
         }
     }
+#ifdef LLMCACHE_REDIS   /* a local miss asks Redis; c->mu is dropped meanwhile */
+    if (rc == LLMCACHE_MISS) rc = llmcache__redis_get(c, key, out);
+#endif
     if (rc == LLMCACHE_OK) c->st.hits++;
     else if (rc == LLMCACHE_MISS) c->st.misses++;
     llmcache__unlock(&c->mu);
@@ -2509,6 +2878,9 @@ LLMCACHE_API int llmcache_put_at(llmcache *c, const llmcache_key *key, const voi
     }
     if (rc == LLMCACHE_OK) c->st.puts++;
     llmcache__unlock(&c->mu);
+#ifdef LLMCACHE_REDIS   /* write through, outside c->mu */
+    rc = llmcache__redis_put(c, key, data, len, created_ms, expires_ms, meta, rc);
+#endif
     return rc;
 }
 
@@ -2575,6 +2947,9 @@ LLMCACHE_API int llmcache_del(llmcache *c, const llmcache_key *key) {
     if (rc == LLMCACHE_OK) rc = llmcache__delete_locked(c, key, LLMCACHE__WHY_USER);
     if (rc == LLMCACHE_OK) c->st.deletes++;
     llmcache__unlock(&c->mu);
+#ifdef LLMCACHE_REDIS
+    rc = llmcache__redis_del(c, key, rc);
+#endif
     return rc;
 }
 
@@ -2598,6 +2973,9 @@ LLMCACHE_API void llmcache_stats_get(llmcache *c, llmcache_stats *out) {
     out->file_bytes = c->path ? c->end : 0;
     out->live_bytes = c->path ? c->live_bytes : 0;
     out->dead_bytes = c->path ? c->end - LLMCACHE__HDR_SIZE - c->live_bytes : 0;
+#ifdef LLMCACHE_REDIS
+    llmcache__redis_stats(c, out);
+#endif
     llmcache__unlock(&c->mu);
 }
 
@@ -2730,15 +3108,26 @@ static int llmcache__scan_file(const char *path, llmcache_verify_report *rep,
     llmcache__walker w;
     llmcache_config cfg;
     uint64_t size = 0;
+    size_t map_len;
     int rc = llmcache__f_open(path, LLMCACHE__F_RDONLY, &fd);
     memset(rep, 0, sizeof *rep);
     if (rc != LLMCACHE_OK) return rc;
     rc = llmcache__f_size(fd, &size);
     rep->file_bytes = size;
-    if (rc == LLMCACHE_OK && size < 8) rc = LLMCACHE_ENOTCACHE;
-    if (rc == LLMCACHE_OK) rc = llmcache__f_pread(fd, hdr, size < sizeof hdr ? (size_t)size : sizeof hdr, 0);
-    if (rc == LLMCACHE_OK) rc = llmcache__hdr_check(hdr, size < sizeof hdr ? (size_t)size : sizeof hdr, file_id);
-    if (rc == LLMCACHE_OK && size > LLMCACHE__HDR_SIZE) rc = llmcache__f_map(fd, (size_t)size, 0, &m);
+    if (rc == LLMCACHE_OK && size < LLMCACHE__HDR_SIZE) rc = LLMCACHE_ENOTCACHE;
+    if (rc == LLMCACHE_OK) rc = llmcache__f_pread(fd, hdr, sizeof hdr, 0);
+    if (rc == LLMCACHE_OK) rc = llmcache__hdr_check(hdr, sizeof hdr, file_id);
+    if (rc == LLMCACHE_ECORRUPT) {   /* our magic and version, a damaged header: the records may be fine */
+        rep->damaged_regions++;
+        rep->damaged_bytes += LLMCACHE__HDR_SIZE;
+        if (on_damage) on_damage(ctx, 0, LLMCACHE__HDR_SIZE, "file header checksum mismatch");
+        rc = LLMCACHE_OK;
+    }
+    if (rc == LLMCACHE_OK && size > LLMCACHE__HDR_SIZE) {
+        map_len = (size_t)size;
+        rc = llmcache__f_map(fd, &map_len, 0, &m);
+        size = map_len;   /* Win32: a file that shrank meanwhile maps shorter */
+    }
     llmcache__f_close(fd);
     if (rc != LLMCACHE_OK) return rc;
     memset(&cfg, 0, sizeof cfg);
@@ -2807,6 +3196,7 @@ LLMCACHE_API int llmcache_repair(const char *path, llmcache_verify_report *repor
 #endif
 }
 
+#include "wip/redis.h"
 #include "wip/call.h"
 
 #endif /* LLMCACHE_IMPLEMENTATION */

@@ -8,7 +8,8 @@
 #
 # Needs libsqlite3-dev and liblmdb-dev to build bench_disk (skipped with a message if
 # either header is missing); python3 with python3-diskcache and python3-redis and
-# redis-server for the Python side (each missing part is skipped with a message).
+# redis-server for the Python side, libhiredis-dev and redis-server for bench_redis (each
+# missing part is skipped with a message).
 # A missed goal prints MISS; it never fails the build. About 2 minutes on 2 cores.
 #
 # Before building, two probes (bench_mem.c with -DBENCH_PROBE=1 / =2) check whether
@@ -39,7 +40,13 @@ bench:
 	  echo "$(CC) $(BENCH_CFLAGS) -DBENCH_HAVE_LLMCACHE=$$have_cache -o $(BENCH_DIR)/bench_disk bench/bench_disk.c $(BENCH_DBLIBS) $(BENCH_LIBS)"; \
 	  $(CC) $(BENCH_CFLAGS) -DBENCH_HAVE_LLMCACHE=$$have_cache -o $(BENCH_DIR)/bench_disk bench/bench_disk.c \
 	    $(BENCH_DBLIBS) $(BENCH_LIBS) || exit 1; \
-	else echo "bench: sqlite3.h / lmdb.h missing (apt-get install libsqlite3-dev liblmdb-dev): bench_disk skipped"; fi
+	else echo "bench: sqlite3.h / lmdb.h missing (apt-get install libsqlite3-dev liblmdb-dev): bench_disk skipped"; fi; \
+	rm -f $(BENCH_DIR)/bench_redis; \
+	if printf '#include <hiredis/hiredis.h>\nint main(void){return 0;}\n' | \
+	     $(CC) -x c -o $(BENCH_DIR)/probe_redis - -lhiredis >/dev/null 2>&1; then \
+	  echo "$(CC) $(BENCH_CFLAGS) -DLLMCACHE_REDIS -o $(BENCH_DIR)/bench_redis bench/bench_redis.c -lhiredis $(BENCH_LIBS)"; \
+	  $(CC) $(BENCH_CFLAGS) -DLLMCACHE_REDIS -o $(BENCH_DIR)/bench_redis bench/bench_redis.c -lhiredis $(BENCH_LIBS) || exit 1; \
+	else echo "bench: hiredis missing (apt-get install libhiredis-dev): bench_redis skipped"; fi
 	@status=0; \
 	run() { name=$$1; shift; echo; \
 	  { "$$@"; echo $$? > $(BENCH_DIR)/$$name.rc; } 2>&1 | tee $(BENCH_DIR)/$$name.txt; \
@@ -48,15 +55,16 @@ bench:
 	rm -f $(BENCH_DIR)/*.txt; \
 	run bench_mem ./$(BENCH_DIR)/bench_mem; \
 	if [ -x $(BENCH_DIR)/bench_disk ]; then run bench_disk ./$(BENCH_DIR)/bench_disk; fi; \
+	if [ -x $(BENCH_DIR)/bench_redis ]; then run bench_redis ./$(BENCH_DIR)/bench_redis; fi; \
 	py=; for p in /usr/bin/python3 python3; do \
 	  if $$p -c 'import diskcache' >/dev/null 2>&1; then py=$$p; break; fi; done; \
 	if [ -z "$$py" ] && command -v python3 >/dev/null 2>&1; then py=python3; fi; \
 	if [ -n "$$py" ]; then run bench_python $$py bench/bench_python.py $(BENCH_PYARGS); \
 	else echo "bench: no python3: bench_python.py skipped"; fi; \
 	echo; echo "== bench summary (us/op unless stated; GOAL ratios: other / llmcache) =="; \
-	for f in bench_mem bench_disk bench_python; do \
+	for f in bench_mem bench_disk bench_redis bench_python; do \
 	  if [ -f $(BENCH_DIR)/$$f.txt ]; then grep '^RESULT' $(BENCH_DIR)/$$f.txt | sed 's/^RESULT  //'; fi; done; \
 	echo; \
-	for f in bench_mem bench_disk; do \
+	for f in bench_mem bench_disk bench_redis; do \
 	  if [ -f $(BENCH_DIR)/$$f.txt ]; then grep '^GOAL' $(BENCH_DIR)/$$f.txt; fi; done; \
 	exit $$status

@@ -2,12 +2,10 @@
  * chat-completions request (long message texts with some non-ASCII and escapes,
  * a few numbers, a tools array with a JSON schema).
  *     cc -O2 -o build/bench_canon bench/bench_canon.c && build/bench_canon
- * Prints the median of several runs in MB/s of input, for the public
+ * Prints the median of several runs in MB/s of input (CPU time), for the public
  * llmcache_canonicalize (one output allocation per call) and for the internal
- * llmcache__jcs into a reused buffer. */
-#if !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
-#  define _POSIX_C_SOURCE 200809L   /* clock_gettime */
-#endif
+ * llmcache__jcs into a reused buffer, on the indented request and on the same
+ * request without whitespace (as SDKs send it). */
 #define LLMCACHE_IMPLEMENTATION
 #include "../llmcache.h"
 
@@ -26,7 +24,9 @@ static const char request[] =
     "question, keep answers short, and never invent prices, opening hours or phone numbers: when you do "
     "not know, say so and suggest where the customer can check. Use the tools when the question is about "
     "availability or bookings. Format lists with one item per line.\\nAlways confirm the dates back to the "
-    "customer before booking anything, and mention cancellation terms when they apply.\"\n"
+    "customer before booking anything, and mention cancellation terms when they apply. Prices are in "
+    "euros unless the customer asks otherwise; round them to whole euros and say that they may change "
+    "until the booking is confirmed. Children's ages matter for tickets and rooms: ask for them.\"\n"
     "    },\n"
     "    {\n"
     "      \"role\": \"user\",\n"
@@ -106,9 +106,14 @@ static const char request[] =
     "  \"user\": \"customer-8f14e45f\"\n"
     "}\n";
 
+/* CPU time of the process, so that other work on a busy machine disturbs the figure less */
 static double now_sec(void) {
     struct timespec ts;
+#ifdef CLOCK_PROCESS_CPUTIME_ID
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+#else
     clock_gettime(CLOCK_MONOTONIC, &ts);
+#endif
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
@@ -119,8 +124,9 @@ static int cmp_double(const void *a, const void *b) {
 
 #define RUNS 9
 
-/* median MB/s over RUNS runs of iters calls; mode 0: public API, 1: llmcache__jcs into a reused buffer */
-static double bench(int mode, long iters, size_t len) {
+/* median MB/s over RUNS runs of iters calls on request[0..len); mode 0: public
+   API, 1: llmcache__jcs into a reused buffer */
+static double bench(const char *request_text, size_t len, int mode, long iters) {
     double rates[RUNS];
     llmcache__buf b = { NULL, 0, 0, 0 };
     int r;
@@ -131,11 +137,11 @@ static double bench(int mode, long iters, size_t len) {
             if (mode == 0) {
                 char *out;
                 size_t n;
-                if (llmcache_canonicalize(request, len, &out, &n) != LLMCACHE_OK) { fprintf(stderr, "failed\n"); exit(1); }
+                if (llmcache_canonicalize(request_text, len, &out, &n) != LLMCACHE_OK) { fprintf(stderr, "failed\n"); exit(1); }
                 llmcache_free(out);
             } else {
                 b.len = 0;
-                if (llmcache__jcs(request, len, &b, NULL) != LLMCACHE_OK) { fprintf(stderr, "failed\n"); exit(1); }
+                if (llmcache__jcs(request_text, len, &b, NULL) != LLMCACHE_OK) { fprintf(stderr, "failed\n"); exit(1); }
             }
         }
         dt = now_sec() - t0;
@@ -152,9 +158,13 @@ int main(void) {
     char *out;
     size_t n;
     if (llmcache_canonicalize(request, len, &out, &n) != LLMCACHE_OK) { fprintf(stderr, "request refused\n"); return 1; }
-    printf("request: %zu bytes, canonical: %zu bytes\n", len, n);
+    printf("request: %zu bytes, indented; canonical: %zu bytes. MB/s of input, median of %d runs of %ld calls:\n",
+           len, n, RUNS, iters);
+    printf("  indented request:  llmcache_canonicalize %4.0f MB/s, llmcache__jcs into a reused buffer %4.0f MB/s\n",
+           bench(request, len, 0, iters), bench(request, len, 1, iters));
+    /* what SDKs send: the same request without whitespace */
+    printf("  compact request:   llmcache_canonicalize %4.0f MB/s, llmcache__jcs into a reused buffer %4.0f MB/s\n",
+           bench(out, n, 0, iters), bench(out, n, 1, iters));
     llmcache_free(out);
-    printf("llmcache_canonicalize: %.0f MB/s (median of %d runs of %ld calls)\n", bench(0, iters, len), RUNS, iters);
-    printf("llmcache__jcs, reused output buffer: %.0f MB/s\n", bench(1, iters, len));
     return 0;
 }

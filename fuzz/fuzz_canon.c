@@ -2,11 +2,12 @@
  *
  * libFuzzer (from the repository root):
  *     clang -g -O1 -fsanitize=fuzzer,address,undefined -o build/fuzz_canon fuzz/fuzz_canon.c
- *     build/fuzz_canon -dict=fuzz/canon.dict -max_total_time=180 fuzz/corpus/canon
+ *     mkdir -p build/corpus_canon   # libFuzzer adds new inputs to the first folder: keep seeds clean
+ *     build/fuzz_canon -dict=fuzz/canon.dict -max_total_time=180 build/corpus_canon fuzz/corpus/canon
  * AFL++:
  *     afl-clang-fast -g -O1 -DLLMCACHE_FUZZ_MAIN -o build/fuzz_canon_afl fuzz/fuzz_canon.c
  *     afl-fuzz -i fuzz/corpus/canon -x fuzz/canon.dict -o build/afl -- build/fuzz_canon_afl @@
- * Plain replay (any compiler; each argument is a file or a directory of files):
+ * Plain replay (POSIX; each argument is a file or a directory of files):
  *     cc -g -DLLMCACHE_FUZZ_MAIN -fsanitize=address,undefined -o build/fuzz_canon_replay fuzz/fuzz_canon.c
  *     build/fuzz_canon_replay fuzz/corpus/canon
  *
@@ -14,9 +15,6 @@
  * when the input is accepted, its canonical form is accepted too and is a fixed
  * point (canonicalizing it again gives the same bytes), and it parses into a DOM;
  * numbers: text -> double -> shortest text -> the same double. */
-#if defined(LLMCACHE_FUZZ_MAIN) && !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
-#  define _POSIX_C_SOURCE 200809L   /* dirent.h, stat */
-#endif
 #define LLMCACHE_IMPLEMENTATION
 #include "../llmcache.h"
 

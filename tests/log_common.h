@@ -31,7 +31,7 @@ static void lc_fill(uint64_t seed, unsigned char *p, size_t len) {
 /* The value of key number n into buf (LC_VALUE_MAX bytes); returns its length:
  * 1 to 600 bytes, every 97th one 3000. */
 static size_t lc_value(uint32_t n, unsigned char *buf) {
-    size_t len = (size_t)(((uint64_t)n * 2654435761u) >> 7) % 600 + 1;
+    size_t len = (size_t)((((uint64_t)n * 2654435761u) >> 7) % 600) + 1;   /* % before the cast: 32-bit too */
     if (n % 97 == 3) len = 3000;
     lc_fill(n, buf, len);
     return len;

@@ -30,7 +30,7 @@ static void t_free(void *p) { if (p) { live_blocks--; free(p); } }
 #define LLMCACHE_IMPLEMENTATION
 #include "../llmcache.h"
 #include "test.h"
-#include <unistd.h>
+#include <time.h>
 
 /* One run of everything that allocates: a memory cache, a log-backed cache,
  * canonical JSON and keys. Returns the first error met, or LLMCACHE_OK. */
@@ -69,12 +69,23 @@ static int workload(const char *path) {
     return rc;
 }
 
+/* Removes the log and its shared file (standard C only: the test runs on Windows too). */
+static void rm_log(const char *path) {
+    char shm[600];
+    snprintf(shm, sizeof shm, "%s-shm", path);
+    remove(path);
+    remove(shm);
+}
+
 int main(void) {
-    char dir[] = "/tmp/llmcache-alloc-XXXXXX", path[64];
+    const char *tmp = getenv("TMPDIR");
+    char path[512];
     long ok_allocs;
     int rc, failures_clean = 1;
-    if (!mkdtemp(dir)) return 1;
-    snprintf(path, sizeof path, "%s/c.log", dir);
+    if (!tmp || !*tmp) tmp = getenv("TEMP");
+    if (!tmp || !*tmp) tmp = "/tmp";
+    snprintf(path, sizeof path, "%s/llmcache-alloc-%lx-%lx.log", tmp, (unsigned long)time(NULL),
+             (unsigned long)clock());
     rc = workload(path);
     CHECK_EQ(rc, LLMCACHE_OK);
     CHECK(total_allocs > 50);          /* the hooks are really used */
@@ -84,7 +95,7 @@ int main(void) {
     {
         long k;
         for (k = 0; k < ok_allocs; k += 1 + k / 16) {
-            unlink(path);
+            rm_log(path);
             live_blocks = 0;
             fail_after = k;
             rc = workload(path);
@@ -96,12 +107,6 @@ int main(void) {
         }
     }
     CHECK(failures_clean);
-    unlink(path);
-    {
-        char shm[80];
-        snprintf(shm, sizeof shm, "%s-shm", path);
-        unlink(shm);
-    }
-    rmdir(dir);
+    rm_log(path);
     return TEST_REPORT();
 }

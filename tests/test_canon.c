@@ -4,6 +4,16 @@
  * Number::toString and JSON.stringify are the reference RFC 8785 names), the
  * errors I-JSON (RFC 7493) requires with their offsets, and locale independence.
  * Run from the repository root: build/test_canon (reads tests/data/). */
+/* An allocator that can be told to fail (defined below; no system header may
+   come before llmcache.h, which sets the feature-test macros). */
+#include <stddef.h>
+static void *test_malloc(size_t n);
+static void *test_realloc(void *p, size_t n);
+static void test_free(void *p);
+#define LLMCACHE_MALLOC(sz)     test_malloc(sz)
+#define LLMCACHE_REALLOC(p, sz) test_realloc((p), (sz))
+#define LLMCACHE_FREE(p)        test_free(p)
+
 #define LLMCACHE_IMPLEMENTATION
 #include "../llmcache.h"
 #include "test.h"
@@ -14,6 +24,20 @@
 #include <string.h>
 
 /* ---- helpers --------------------------------------------------------------- */
+
+/* The allocation after the next test_alloc_budget ones fails (-1 = none does). */
+static long test_alloc_budget = -1;
+static void *test_malloc(size_t n) {
+    if (test_alloc_budget == 0) return NULL;
+    if (test_alloc_budget > 0) test_alloc_budget--;
+    return malloc(n);
+}
+static void *test_realloc(void *p, size_t n) {
+    if (test_alloc_budget == 0) return NULL;
+    if (test_alloc_budget > 0) test_alloc_budget--;
+    return realloc(p, n);
+}
+static void test_free(void *p) { free(p); }
 
 static uint64_t bits_of(double d) { uint64_t u; memcpy(&u, &d, 8); return u; }
 static double double_of(uint64_t u) { double d; memcpy(&d, &u, 8); return d; }
@@ -602,6 +626,59 @@ static void test_dom(void) {
     llmcache__json_free(&jd);
 }
 
+/* ---- out of memory ------------------------------------------------------------------ */
+
+/* Every allocation failing in turn gives LLMCACHE_ENOMEM (and, under the
+   sanitizers, no leak); with enough of them the result is right. */
+static void test_oom(void) {
+    char *doc = (char *)malloc(64 * 1024), *want = (char *)malloc(64 * 1024), *out = NULL;
+    size_t n = 0, w = 0, out_len = 0;
+    long budget;
+    int i, rc = LLMCACHE_ENOMEM, enomem = 0;
+    CHECK(doc && want);
+    if (!doc || !want) { free(doc); free(want); return; }
+    n += (size_t)sprintf(doc + n, "{\"z\":[");
+    for (i = 0; i < 300; i++) n += (size_t)sprintf(doc + n, "%s[%d.5,\"s\\n%d\",{\"b\":1,\"a\":[]}]", i ? "," : "", i, i);
+    n += (size_t)sprintf(doc + n, "],\"m\":{");
+    for (i = 0; i < 200; i++) n += (size_t)sprintf(doc + n, "%s\"k%03d\":%d", i ? "," : "", 199 - i, i);
+    n += (size_t)sprintf(doc + n, "}}");
+    w += (size_t)sprintf(want + w, "{\"m\":{");
+    for (i = 0; i < 200; i++) w += (size_t)sprintf(want + w, "%s\"k%03d\":%d", i ? "," : "", i, 199 - i);
+    w += (size_t)sprintf(want + w, "},\"z\":[");
+    for (i = 0; i < 300; i++) w += (size_t)sprintf(want + w, "%s[%d.5,\"s\\n%d\",{\"a\":[],\"b\":1}]", i ? "," : "", i, i);
+    w += (size_t)sprintf(want + w, "]}");
+    for (budget = 0; budget < 200; budget++) {
+        test_alloc_budget = budget;
+        rc = llmcache_canonicalize(doc, n, &out, &out_len);
+        test_alloc_budget = -1;
+        if (rc != LLMCACHE_ENOMEM) break;
+        enomem++;
+        CHECK(out == NULL);
+    }
+    printf("out of memory: %d failing allocations tried\n", enomem);
+    CHECK(enomem >= 5);
+    CHECK_EQ(rc, LLMCACHE_OK);
+    if (rc == LLMCACHE_OK) CHECK_MEM(out, out_len, want, w);
+    llmcache_free(out);
+    {   /* the DOM parser too */
+        llmcache__jdoc jd;
+        const llmcache__jv *root;
+        int fails = 0;
+        for (budget = 0; budget < 200; budget++) {
+            test_alloc_budget = budget;
+            rc = llmcache__json_parse(doc, n, &jd, &root, NULL);
+            test_alloc_budget = -1;
+            llmcache__json_free(&jd);
+            if (rc != LLMCACHE_ENOMEM) break;
+            fails++;
+        }
+        CHECK(fails >= 3);
+        CHECK_EQ(rc, LLMCACHE_OK);
+    }
+    free(doc);
+    free(want);
+}
+
 /* ---- locale independence ------------------------------------------------------------ */
 
 static void test_locale(void) {
@@ -636,6 +713,7 @@ int main(void) {
     test_errors();
     test_valid();
     test_dom();
+    test_oom();
     test_locale();
     return TEST_REPORT();
 }

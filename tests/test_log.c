@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,9 +30,11 @@
 
 #define WRITER_BIN "build/tests/log_writer"
 #define SHIM_SO    "build/tests/powerloss_shim.so"
+/* The helpers' build commands (%s: a temporary name, renamed into place so
+ * that two test runs building at once do not trip over each other). */
 #define WRITER_CMD "cc -std=c99 -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wstrict-prototypes -Werror -O2 -I. " \
-                   "-o " WRITER_BIN ".tmp tests/log_writer.c -lpthread -lm && mv -f " WRITER_BIN ".tmp " WRITER_BIN
-#define SHIM_CMD   "cc -shared -fPIC -o " SHIM_SO ".tmp tests/powerloss_shim.c -ldl && mv -f " SHIM_SO ".tmp " SHIM_SO
+                   "-o %s tests/log_writer.c -lpthread -lm"
+#define SHIM_CMD   "cc -shared -fPIC -o %s tests/powerloss_shim.c -ldl"
 
 static char g_dir[256];
 static char g_writer[PATH_MAX], g_shim[PATH_MAX];
@@ -468,6 +471,10 @@ static void test_not_a_log(void) {
     llmcache__st32(hdr + 60, llmcache__crc32c(0, hdr, 60));
     for (i = 64; i < sizeof hdr; i++) hdr[i] = (unsigned char)(i * 3);
     expect_refused("future.log", hdr, sizeof hdr, LLMCACHE_EVERSION);
+    /* short files, even ones that start like the magic, are not logs */
+    expect_refused("llm.txt", (const unsigned char *)"LLM", 3, LLMCACHE_ENOTCACHE);
+    llmcache__hdr_encode(hdr, 12345, 1700000000000);
+    expect_refused("torn.log", hdr, 40, LLMCACHE_ENOTCACHE);
 }
 
 /* ---- a log of n records with known offsets -------------------------------------- */
@@ -1700,18 +1707,46 @@ static int newer_than(const char *bin, const char *src) {
     return a.st_mtime >= b.st_mtime;
 }
 
+/* Builds bin with cmd when it is missing or older than its sources. */
 static int ensure_helper(const char *bin, const char *cmd, const char *src1, const char *src2, char *abs) {
     if (!newer_than(bin, src1) || !newer_than(bin, src2) || !newer_than(bin, "tests/log_common.h")) {
-        fprintf(stderr, "building %s: %s\n", bin, cmd);
-        if (system("mkdir -p build/tests") != 0 || system(cmd) != 0) return 0;
+        char tmp[300], line[1200];
+        snprintf(tmp, sizeof tmp, "%s.tmp%ld", bin, (long)getpid());
+        snprintf(line, sizeof line, cmd, tmp);
+        fprintf(stderr, "building %s: %s\n", bin, line);
+        if (system("mkdir -p build/tests") != 0 || system(line) != 0 || rename(tmp, bin) != 0) {
+            unlink(tmp);
+            return 0;
+        }
     }
     return realpath(bin, abs) != NULL;
+}
+
+/* Whether a robust mutex tells of an owner that died (EOWNERDEAD). qemu-user does
+ * not emulate set_robust_list, so there the writer lock of a killed process is
+ * never handed over, and the tests that kill writers would wait for ever. */
+static pthread_mutex_t g_probe;
+static void *probe_hold(void *arg) { (void)arg; pthread_mutex_lock(&g_probe); return NULL; }
+static int dead_owner_detected(void) {
+    pthread_mutexattr_t a;
+    pthread_t th;
+    int r;
+    pthread_mutexattr_init(&a);
+    pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+    pthread_mutex_init(&g_probe, &a);
+    pthread_mutexattr_destroy(&a);
+    if (pthread_create(&th, NULL, probe_hold, NULL) != 0) return 0;
+    pthread_join(th, NULL);
+    r = pthread_mutex_trylock(&g_probe);
+    if (r == EOWNERDEAD) { pthread_mutex_consistent(&g_probe); pthread_mutex_unlock(&g_probe); }
+    return r == EOWNERDEAD;
 }
 
 int main(void) {
     const char *seed = getenv("LLMCACHE_TEST_SEED");
     char cmd[400];
     int64_t t0 = mono_ms(), t;
+    int robust = dead_owner_detected();
     g_rng = seed ? strtoull(seed, NULL, 10) : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
     if (!g_rng) g_rng = 1;
     printf("test_log: seed %llu (LLMCACHE_TEST_SEED replays it)\n", (unsigned long long)g_rng);
@@ -1730,11 +1765,14 @@ int main(void) {
     RUN(test_byte_flips);
     RUN(test_zeroed_tail);
     RUN(test_full_disk);
-    RUN(test_kill9);
-    RUN(test_power_loss);
+    if (!robust)
+        printf("  skipped test_kill9, test_power_loss, test_compaction_crash: a robust mutex whose owner died\n"
+               "  does not report it here (qemu-user does not emulate set_robust_list)\n");
+    if (robust) RUN(test_kill9);
+    if (robust) RUN(test_power_loss);
     RUN(test_four_writers);
     RUN(test_visibility);
-    RUN(test_compaction_crash);
+    if (robust) RUN(test_compaction_crash);
     RUN(test_max_entries);
     RUN(test_model);
     RUN(test_verify_repair);

@@ -713,6 +713,9 @@ LLMCACHE_API int llmcache_call(llmcache *c, const llmcache_request *req, llmcach
     struct llmcache__callstate *cs = NULL;
     llmcache__flight *flight = NULL;
 #endif
+#ifdef LLMCACHE_REDIS
+    uint64_t redis_lock = 0;                /* our lock token in Redis; 0 = none held */
+#endif
     if (out) memset(out, 0, sizeof *out);
     if (!c || !req || !fn || !out) return LLMCACHE_EINVAL;
     if (!opts) { memset(&defaults, 0, sizeof defaults); opts = &defaults; }
@@ -760,10 +763,21 @@ LLMCACHE_API int llmcache_call(llmcache *c, const llmcache_request *req, llmcach
         if (flight && !opts->refresh) llmcache__flight_fetching(cs, flight);
     }
 #endif
+#ifdef LLMCACHE_REDIS   /* >>redis single-flight across machines (wip/redis.h): another worker's answer */
+    if (!opts->refresh && llmcache__redis_flight(c, &key, opts, &res, &redis_lock) == LLMCACHE_OK) {
+#  ifndef LLMCACHE_NO_THREADS
+        if (flight) llmcache__flight_finish(cs, flight, &res);
+#  endif
+        return llmcache__serve_hit(c, opts, &res, out);
+    }
+#endif
     llmcache__call_event(c, LLMCACHE_EVENT_MISS, &key, LLMCACHE_OK,
                    opts->refresh ? "llmcache_call: refresh; calling the provider" : "llmcache_call: miss; calling the provider");
     llmcache__fetch(c, req, fn, fn_ctx, opts, sh, &res);
     llmcache__store(c, &key, opts, &res);
+#ifdef LLMCACHE_REDIS   /* >>redis: the answer is in Redis (or the call failed): let the others go */
+    llmcache__redis_unlock(c, &key, redis_lock);
+#endif
 #ifndef LLMCACHE_NO_THREADS
     if (flight) llmcache__flight_finish(cs, flight, &res);
 #endif

@@ -96,6 +96,12 @@ typedef struct llmcache_call_options {
        the leader finished). chunk->data is valid during the call only. */
     void  (*on_chunk)(void *ctx, const llmcache_chunk *chunk);
     void   *chunk_ctx;
+    /* > 0, with a Redis tier (LLMCACHE_REDIS, cfg.redis): single-flight across
+       machines. On a miss the call takes a lock key in Redis for this many ms
+       (SET NX PX); a worker that finds it taken polls until the holder released
+       it (then serves the stored answer) or the time is over (then calls the
+       provider itself). Without a Redis tier it is ignored. docs/REDIS.md */
+    int64_t redis_lock_ms;
 } llmcache_call_options;
 
 /* Answers req from the cache or through the transport fn(fn_ctx, ...), and stores a

@@ -23,7 +23,6 @@
 
 typedef char llmcache__json_ieee_double[sizeof(double) == 8 && DBL_MANT_DIG == 53 ? 1 : -1];
 
-
 /* The exact fast paths need double arithmetic without excess precision
    (tests define LLMCACHE__JSON_FAST 0 to check the slow paths alone). */
 #ifndef LLMCACHE__JSON_FAST
@@ -90,24 +89,24 @@ static void *llmcache__json_alloc(llmcache__jdoc *doc, size_t size) {
 }
 
 /* ---- big integers, for exact number conversion --------------------------- */
-#define LLMCACHE__BIGW 128  /* 4096 bits: the largest product needed is ~2700 bits */
-typedef struct llmcache__big { uint32_t w[LLMCACHE__BIGW]; size_t n; } llmcache__big;
+#define LLMCACHE__JBIGW 128  /* 4096 bits: the largest product needed is ~2700 bits */
+typedef struct llmcache__jbig { uint32_t w[LLMCACHE__JBIGW]; size_t n; } llmcache__jbig;
 
-static void llmcache__big_set(llmcache__big *b, uint64_t v) {
+static void llmcache__jbig_set(llmcache__jbig *b, uint64_t v) {
     b->w[0] = (uint32_t)v;
     b->w[1] = (uint32_t)(v >> 32);
     b->n = (v >> 32) ? 2 : v ? 1 : 0;
 }
-static void llmcache__big_copy(llmcache__big *d, const llmcache__big *s) {
+static void llmcache__jbig_copy(llmcache__jbig *d, const llmcache__jbig *s) {
     memcpy(d->w, s->w, s->n * sizeof s->w[0]);
     d->n = s->n;
 }
-static void llmcache__big_push(llmcache__big *b, uint32_t w) {
-    LLMCACHE_ASSERT(b->n < LLMCACHE__BIGW);
-    if (b->n < LLMCACHE__BIGW) b->w[b->n++] = w;
+static void llmcache__jbig_push(llmcache__jbig *b, uint32_t w) {
+    LLMCACHE_ASSERT(b->n < LLMCACHE__JBIGW);
+    if (b->n < LLMCACHE__JBIGW) b->w[b->n++] = w;
 }
 /* b = b * m + a */
-static void llmcache__big_muladd(llmcache__big *b, uint32_t m, uint32_t a) {
+static void llmcache__jbig_muladd(llmcache__jbig *b, uint32_t m, uint32_t a) {
     uint64_t carry = a;
     size_t i;
     for (i = 0; i < b->n; i++) {
@@ -115,13 +114,13 @@ static void llmcache__big_muladd(llmcache__big *b, uint32_t m, uint32_t a) {
         b->w[i] = (uint32_t)t;
         carry = t >> 32;
     }
-    if (carry) llmcache__big_push(b, (uint32_t)carry);
+    if (carry) llmcache__jbig_push(b, (uint32_t)carry);
 }
-static void llmcache__big_shl(llmcache__big *b, size_t bits) {
+static void llmcache__jbig_shl(llmcache__jbig *b, size_t bits) {
     size_t words = bits / 32, sh = bits % 32, n = b->n, i;
     if (n == 0) return;
-    LLMCACHE_ASSERT(n + words < LLMCACHE__BIGW);
-    if (n + words >= LLMCACHE__BIGW) { b->n = 0; return; }
+    LLMCACHE_ASSERT(n + words < LLMCACHE__JBIGW);
+    if (n + words >= LLMCACHE__JBIGW) { b->n = 0; return; }
     if (sh) {
         uint32_t top = b->w[n - 1] >> (32 - sh);
         for (i = n - 1; i > 0; i--) b->w[i + words] = (b->w[i] << sh) | (b->w[i - 1] >> (32 - sh));
@@ -134,7 +133,7 @@ static void llmcache__big_shl(llmcache__big *b, size_t bits) {
     }
     memset(b->w, 0, words * sizeof b->w[0]);
 }
-static int llmcache__big_cmp(const llmcache__big *a, const llmcache__big *b) {
+static int llmcache__jbig_cmp(const llmcache__jbig *a, const llmcache__jbig *b) {
     size_t i;
     if (a->n != b->n) return a->n < b->n ? -1 : 1;
     for (i = a->n; i-- > 0;)
@@ -142,7 +141,7 @@ static int llmcache__big_cmp(const llmcache__big *a, const llmcache__big *b) {
     return 0;
 }
 /* b += a */
-static void llmcache__big_add(llmcache__big *b, const llmcache__big *a) {
+static void llmcache__jbig_add(llmcache__jbig *b, const llmcache__jbig *a) {
     size_t i, n = a->n > b->n ? a->n : b->n;
     uint64_t carry = 0;
     for (i = 0; i < n; i++) {
@@ -151,10 +150,10 @@ static void llmcache__big_add(llmcache__big *b, const llmcache__big *a) {
         carry = t >> 32;
     }
     b->n = n;
-    if (carry) llmcache__big_push(b, (uint32_t)carry);
+    if (carry) llmcache__jbig_push(b, (uint32_t)carry);
 }
 /* b -= a, where b >= a */
-static void llmcache__big_sub(llmcache__big *b, const llmcache__big *a) {
+static void llmcache__jbig_sub(llmcache__jbig *b, const llmcache__jbig *a) {
     size_t i;
     uint64_t borrow = 0;
     for (i = 0; i < b->n; i++) {
@@ -164,24 +163,24 @@ static void llmcache__big_sub(llmcache__big *b, const llmcache__big *a) {
     }
     while (b->n && b->w[b->n - 1] == 0) b->n--;
 }
-static void llmcache__big_mul64(llmcache__big *b, uint64_t m) {
-    llmcache__big hi;
-    if ((m >> 32) == 0) { llmcache__big_muladd(b, (uint32_t)m, 0); return; }
-    llmcache__big_copy(&hi, b);
-    llmcache__big_muladd(&hi, (uint32_t)(m >> 32), 0);
-    llmcache__big_shl(&hi, 32);
-    llmcache__big_muladd(b, (uint32_t)m, 0);
-    llmcache__big_add(b, &hi);
+static void llmcache__jbig_mul64(llmcache__jbig *b, uint64_t m) {
+    llmcache__jbig hi;
+    if ((m >> 32) == 0) { llmcache__jbig_muladd(b, (uint32_t)m, 0); return; }
+    llmcache__jbig_copy(&hi, b);
+    llmcache__jbig_muladd(&hi, (uint32_t)(m >> 32), 0);
+    llmcache__jbig_shl(&hi, 32);
+    llmcache__jbig_muladd(b, (uint32_t)m, 0);
+    llmcache__jbig_add(b, &hi);
 }
-static void llmcache__big_pow5(llmcache__big *b, int64_t e) {
+static void llmcache__jbig_pow5(llmcache__jbig *b, int64_t e) {
     static const uint32_t p5[13] = { 1u, 5u, 25u, 125u, 625u, 3125u, 15625u, 78125u, 390625u,
                                      1953125u, 9765625u, 48828125u, 244140625u };
-    for (; e >= 13; e -= 13) llmcache__big_muladd(b, 1220703125u, 0);
-    if (e > 0) llmcache__big_muladd(b, p5[e], 0);
+    for (; e >= 13; e -= 13) llmcache__jbig_muladd(b, 1220703125u, 0);
+    if (e > 0) llmcache__jbig_muladd(b, p5[e], 0);
 }
-static void llmcache__big_pow10(llmcache__big *b, int64_t e) {
-    llmcache__big_pow5(b, e);
-    llmcache__big_shl(b, (size_t)e);
+static void llmcache__jbig_pow10(llmcache__jbig *b, int64_t e) {
+    llmcache__jbig_pow5(b, e);
+    llmcache__jbig_shl(b, (size_t)e);
 }
 
 /* ---- decimal -> double ------------------------------------------------------ */
@@ -190,23 +189,23 @@ static const double llmcache__json_p10[23] = {
     1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22 };
 
 #define LLMCACHE__JSON_MAXDIG 800    /* more than the 767 a halfway point can need */
-#define LLMCACHE__DBL_MAX_BITS 0x7fefffffffffffffu
+#define LLMCACHE__JSON_DBL_MAX_BITS 0x7fefffffffffffffu
 
 static uint64_t llmcache__json_bits(double d) { uint64_t u; memcpy(&u, &d, sizeof u); return u; }
 static double llmcache__json_double(uint64_t u) { double d; memcpy(&d, &u, sizeof d); return d; }
 
-/* sign(X * 2^E * (E < 0 ? 1 : 1) ... ): compares V = D * 10^E, given as X = D * 5^max(E,0)
-   and Y5 = 5^max(-E,0), with c * 2^p. */
-static int llmcache__json_cmp_mid(const llmcache__big *x, const llmcache__big *y5, int64_t e,
+/* Compares V = D * 10^e with c * 2^p (-1, 0, 1), where x = D * 5^max(e,0) and
+   y5 = 5^max(-e,0): both sides times 5^max(-e,0) are x * 2^e and c * y5 * 2^p. */
+static int llmcache__json_cmp_mid(const llmcache__jbig *x, const llmcache__jbig *y5, int64_t e,
                                   uint64_t c, int p) {
-    llmcache__big l, r;
+    llmcache__jbig l, r;
     int64_t t = e - p;
-    llmcache__big_copy(&l, x);
-    llmcache__big_copy(&r, y5);
-    llmcache__big_mul64(&r, c);
-    if (t > 0) llmcache__big_shl(&l, (size_t)t);
-    else llmcache__big_shl(&r, (size_t)-t);
-    return llmcache__big_cmp(&l, &r);
+    llmcache__jbig_copy(&l, x);
+    llmcache__jbig_copy(&r, y5);
+    llmcache__jbig_mul64(&r, c);
+    if (t > 0) llmcache__jbig_shl(&l, (size_t)t);
+    else llmcache__jbig_shl(&r, (size_t)-t);
+    return llmcache__jbig_cmp(&l, &r);
 }
 
 /* The double nearest to the significant digits in s[i0..i1) ++ s[f0..f1) times
@@ -214,7 +213,7 @@ static int llmcache__json_cmp_mid(const llmcache__big *x, const llmcache__big *y
    Returns 0, or 2 on overflow. */
 static int llmcache__json_num_slow(const char *s, size_t i0, size_t i1, size_t f0, size_t f1,
                                    int64_t k, double approx, uint64_t *bits) {
-    llmcache__big x, y5;
+    llmcache__jbig x, y5;
     size_t i, nd = 0;
     uint32_t chunk = 0, mul = 1;
     int sticky = 0, pass;
@@ -228,17 +227,17 @@ static int llmcache__json_num_slow(const char *s, size_t i0, size_t i1, size_t f
             if (nd == 0 && d == 0) continue;
             if (nd == LLMCACHE__JSON_MAXDIG) { if (d) sticky = 1; continue; }
             chunk = chunk * 10 + d; mul *= 10; nd++;
-            if (mul == 1000000000u) { llmcache__big_muladd(&x, mul, chunk); chunk = 0; mul = 1; }
+            if (mul == 1000000000u) { llmcache__jbig_muladd(&x, mul, chunk); chunk = 0; mul = 1; }
         }
     }
     if (sticky) { chunk = chunk * 10 + 1; mul *= 10; nd++; }
-    if (mul > 1) llmcache__big_muladd(&x, mul, chunk);
+    if (mul > 1) llmcache__jbig_muladd(&x, mul, chunk);
     e = k - (int64_t)nd;
-    llmcache__big_set(&y5, 1);
-    if (e > 0) llmcache__big_pow5(&x, e);
-    else llmcache__big_pow5(&y5, -e);
+    llmcache__jbig_set(&y5, 1);
+    if (e > 0) llmcache__jbig_pow5(&x, e);
+    else llmcache__jbig_pow5(&y5, -e);
 
-    u = approx <= DBL_MAX ? llmcache__json_bits(approx) : (uint64_t)LLMCACHE__DBL_MAX_BITS;
+    u = approx <= DBL_MAX ? llmcache__json_bits(approx) : (uint64_t)LLMCACHE__JSON_DBL_MAX_BITS;
     for (;;) {
         int be = (int)(u >> 52), c;
         uint64_t frac = u & (((uint64_t)1 << 52) - 1);
@@ -246,7 +245,7 @@ static int llmcache__json_num_slow(const char *s, size_t i0, size_t i1, size_t f
         int e2 = be ? be - 1075 : -1074;
         c = llmcache__json_cmp_mid(&x, &y5, e, 2 * m + 1, e2 - 1);
         if (c > 0 || (c == 0 && (m & 1))) {
-            if (u == LLMCACHE__DBL_MAX_BITS) return 2;
+            if (u == LLMCACHE__JSON_DBL_MAX_BITS) return 2;
             u++;
             continue;
         }
@@ -400,55 +399,55 @@ static int llmcache__json_short15(double x, int etop, char *dig, int *k) {
 /* Burger & Dybvig free-format shortest digits of f * 2^e, the closest of the
    shortest when several round-trip (ties to the even digit). */
 static int llmcache__json_shortest(uint64_t f, int e, char *dig, int *kout) {
-    llmcache__big r, s, mp, mm, t;
+    llmcache__jbig r, s, mp, mm, t;
     int even = (f & 1) == 0, asym = f == ((uint64_t)1 << 52) && e > -1074;
     int etop = e, k, nd = 0;
     uint64_t g;
     for (g = f; g > 1; g >>= 1) etop++;
     if (e >= 0) {
-        llmcache__big_set(&r, f); llmcache__big_shl(&r, (size_t)e + 1 + (size_t)asym);
-        llmcache__big_set(&s, asym ? 4 : 2);
-        llmcache__big_set(&mp, 1); llmcache__big_shl(&mp, (size_t)e + (size_t)asym);
-        llmcache__big_set(&mm, 1); llmcache__big_shl(&mm, (size_t)e);
+        llmcache__jbig_set(&r, f); llmcache__jbig_shl(&r, (size_t)e + 1 + (size_t)asym);
+        llmcache__jbig_set(&s, asym ? 4 : 2);
+        llmcache__jbig_set(&mp, 1); llmcache__jbig_shl(&mp, (size_t)e + (size_t)asym);
+        llmcache__jbig_set(&mm, 1); llmcache__jbig_shl(&mm, (size_t)e);
     } else {
-        llmcache__big_set(&r, f); llmcache__big_shl(&r, 1 + (size_t)asym);
-        llmcache__big_set(&s, 1); llmcache__big_shl(&s, (size_t)(1 - e) + (size_t)asym);
-        llmcache__big_set(&mp, asym ? 2 : 1);
-        llmcache__big_set(&mm, 1);
+        llmcache__jbig_set(&r, f); llmcache__jbig_shl(&r, 1 + (size_t)asym);
+        llmcache__jbig_set(&s, 1); llmcache__jbig_shl(&s, (size_t)(1 - e) + (size_t)asym);
+        llmcache__jbig_set(&mp, asym ? 2 : 1);
+        llmcache__jbig_set(&mm, 1);
     }
     /* k ~ ceil(log10(v)); the loops below correct it */
     k = (etop >= 0 ? (etop * 78913) >> 18 : -((-etop * 78913 + 262143) >> 18)) + 1;
-    if (k >= 0) llmcache__big_pow10(&s, k);
+    if (k >= 0) llmcache__jbig_pow10(&s, k);
     else {
-        llmcache__big_pow10(&r, -k); llmcache__big_pow10(&mp, -k); llmcache__big_pow10(&mm, -k);
+        llmcache__jbig_pow10(&r, -k); llmcache__jbig_pow10(&mp, -k); llmcache__jbig_pow10(&mm, -k);
     }
     for (;;) {  /* high boundary must be below 10^k (or at it, when excluded) */
         int c;
-        llmcache__big_copy(&t, &r); llmcache__big_add(&t, &mp);
-        c = llmcache__big_cmp(&t, &s);
+        llmcache__jbig_copy(&t, &r); llmcache__jbig_add(&t, &mp);
+        c = llmcache__jbig_cmp(&t, &s);
         if (even ? c < 0 : c <= 0) break;
-        llmcache__big_muladd(&s, 10, 0); k++;
+        llmcache__jbig_muladd(&s, 10, 0); k++;
     }
     for (;;) {  /* ... and not below 10^(k-1) */
         int c;
-        llmcache__big_copy(&t, &r); llmcache__big_add(&t, &mp); llmcache__big_muladd(&t, 10, 0);
-        c = llmcache__big_cmp(&t, &s);
+        llmcache__jbig_copy(&t, &r); llmcache__jbig_add(&t, &mp); llmcache__jbig_muladd(&t, 10, 0);
+        c = llmcache__jbig_cmp(&t, &s);
         if (even ? c >= 0 : c > 0) break;
-        llmcache__big_muladd(&r, 10, 0); llmcache__big_muladd(&mp, 10, 0); llmcache__big_muladd(&mm, 10, 0);
+        llmcache__jbig_muladd(&r, 10, 0); llmcache__jbig_muladd(&mp, 10, 0); llmcache__jbig_muladd(&mm, 10, 0);
         k--;
     }
     for (;;) {
         int d = 0, lo, hi, c;
-        llmcache__big_muladd(&r, 10, 0); llmcache__big_muladd(&mp, 10, 0); llmcache__big_muladd(&mm, 10, 0);
-        while (llmcache__big_cmp(&r, &s) >= 0) { llmcache__big_sub(&r, &s); d++; }
-        c = llmcache__big_cmp(&r, &mm);
+        llmcache__jbig_muladd(&r, 10, 0); llmcache__jbig_muladd(&mp, 10, 0); llmcache__jbig_muladd(&mm, 10, 0);
+        while (llmcache__jbig_cmp(&r, &s) >= 0) { llmcache__jbig_sub(&r, &s); d++; }
+        c = llmcache__jbig_cmp(&r, &mm);
         lo = even ? c <= 0 : c < 0;
-        llmcache__big_copy(&t, &r); llmcache__big_add(&t, &mp);
-        c = llmcache__big_cmp(&t, &s);
+        llmcache__jbig_copy(&t, &r); llmcache__jbig_add(&t, &mp);
+        c = llmcache__jbig_cmp(&t, &s);
         hi = even ? c >= 0 : c > 0;
         if (lo && hi) {  /* both d and d+1 round-trip: the closer one */
-            llmcache__big_copy(&t, &r); llmcache__big_shl(&t, 1);
-            c = llmcache__big_cmp(&t, &s);
+            llmcache__jbig_copy(&t, &r); llmcache__jbig_shl(&t, 1);
+            c = llmcache__jbig_cmp(&t, &s);
             if (c > 0 || (c == 0 && (d & 1))) d++;
         } else if (hi) d++;
         LLMCACHE_ASSERT(d <= 9 && nd < 18);
@@ -529,26 +528,35 @@ static int llmcache__json_fail(llmcache__jparser *P, const unsigned char *at) {
     return LLMCACHE_EINVAL;
 }
 
-static int llmcache__json_push(llmcache__jparser *P, const llmcache__jmem *m) {
-    if (P->stk_n == P->stk_cap) {
-        size_t cap = P->stk_cap * 2;
-        llmcache__jmem *ns;
-        if (cap > (size_t)-1 / sizeof *ns) return LLMCACHE_ENOMEM;
-        if (P->stk == P->stk0) {
-            ns = (llmcache__jmem *)LLMCACHE_MALLOC(cap * sizeof *ns);
-            if (ns) memcpy(ns, P->stk, P->stk_n * sizeof *ns);
-        } else {
-            ns = (llmcache__jmem *)LLMCACHE_REALLOC(P->stk, cap * sizeof *ns);
-        }
-        if (!ns) return LLMCACHE_ENOMEM;
-        P->stk = ns; P->stk_cap = cap;
+/* Doubles the pending-entry stack (it starts inside the parser). */
+static int llmcache__json_grow(llmcache__jparser *P) {
+    size_t cap = P->stk_cap * 2;
+    llmcache__jmem *ns;
+    if (cap > (size_t)-1 / sizeof *ns) return LLMCACHE_ENOMEM;
+    if (P->stk == P->stk0) {
+        ns = (llmcache__jmem *)LLMCACHE_MALLOC(cap * sizeof *ns);
+        if (ns) memcpy(ns, P->stk, P->stk_n * sizeof *ns);
+    } else {
+        ns = (llmcache__jmem *)LLMCACHE_REALLOC(P->stk, cap * sizeof *ns);
     }
-    P->stk[P->stk_n++] = *m;
+    if (!ns) return LLMCACHE_ENOMEM;
+    P->stk = ns;
+    P->stk_cap = cap;
     return LLMCACHE_OK;
 }
+#define LLMCACHE__JSON_PUSH(P, m) \
+    ((P)->stk_n < (P)->stk_cap || llmcache__json_grow(P) == LLMCACHE_OK ? ((P)->stk[(P)->stk_n++] = (m), 1) : 0)
 
 static const unsigned char *llmcache__json_ws(const unsigned char *p, const unsigned char *end) {
-    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) p++;
+    while (p < end && *p <= ' ') {
+        if (*p == ' ' && end - p >= 8) {  /* indentation, 8 spaces at a time */
+            uint64_t w;
+            memcpy(&w, p, 8);
+            if (w == 0x2020202020202020u) { p += 8; continue; }
+        }
+        if (*p != ' ' && *p != '\n' && *p != '\r' && *p != '\t') break;
+        p++;
+    }
     return p;
 }
 
@@ -580,16 +588,22 @@ static int llmcache__json_hex4(const unsigned char *p, const unsigned char *end,
     return 1;
 }
 
-/* Eight bytes hold a '"', a '\\', a control character or a byte >= 0x80. */
-static int llmcache__json_special8(uint64_t w) {
+/* Eight bytes hold a '"', a '\\' or a control character. */
+static int llmcache__json_esc8(uint64_t w) {
     const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
     uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
-    return (((w - ones * 0x20) | (q - ones) | (b - ones)) & ~w & high) != 0 || (w & high) != 0;
+    return (((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b)) & high ? 1 : 0;
 }
 
-/* The string at P->p (its opening quote), decoded into the string block. */
+/* ... or a byte >= 0x80. */
+static int llmcache__json_special8(uint64_t w) {
+    return (w & 0x8080808080808080u) != 0 || llmcache__json_esc8(w);
+}
+
+/* The string at P->p (its opening quote), decoded into the string block. Runs
+   of bytes that need no decoding are validated, then copied with one memcpy. */
 static int llmcache__json_str_parse(llmcache__jparser *P, llmcache__jv *out) {
-    const unsigned char *p = P->p + 1, *end = P->end;
+    const unsigned char *p = P->p + 1, *end = P->end, *run = p;
     char *d = P->sp, *d0 = d;
     unsigned char esc = 0;
     for (;;) {
@@ -598,21 +612,23 @@ static int llmcache__json_str_parse(llmcache__jparser *P, llmcache__jv *out) {
             uint64_t w;
             memcpy(&w, p, 8);
             if (llmcache__json_special8(w)) break;
-            memcpy(d, &w, 8);
-            p += 8; d += 8;
+            p += 8;
         }
         if (p == end) return llmcache__json_fail(P, p);
         c = *p;
-        if (c == '"') break;
-        if (c < 0x20) return llmcache__json_fail(P, p);
-        if (c < 0x80 && c != '\\') { *d++ = (char)c; p++; continue; }
+        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') { p++; continue; }
         if (c >= 0x80) {
-            size_t n = llmcache__json_utf8(p, end);
+            size_t n;
+            if (c >= 0xc2 && c < 0xe0 && end - p >= 2 && (p[1] & 0xc0) == 0x80) { p += 2; continue; }
+            n = llmcache__json_utf8(p, end);
             if (!n) return llmcache__json_fail(P, p);
-            memcpy(d, p, n);
-            p += n; d += n;
+            p += n;
             continue;
         }
+        memcpy(d, run, (size_t)(p - run));
+        d += p - run;
+        if (c == '"') break;
+        if (c < 0x20) return llmcache__json_fail(P, p);
         /* an escape */
         if (end - p < 2) return llmcache__json_fail(P, end);
         switch (p[1]) {
@@ -657,6 +673,7 @@ static int llmcache__json_str_parse(llmcache__jparser *P, llmcache__jv *out) {
         }
         default: return llmcache__json_fail(P, p + 1);
         }
+        run = p;
     }
     P->p = p + 1;
     *d = '\0';
@@ -754,7 +771,7 @@ static int llmcache__json_array(llmcache__jparser *P, llmcache__jv *out, int dep
     if (P->p < P->end && *P->p == ']') { P->p++; return llmcache__json_close(P, base, 0, out); }
     for (;;) {
         if ((rc = llmcache__json_value(P, &m.val, depth + 1)) != LLMCACHE_OK) return rc;
-        if ((rc = llmcache__json_push(P, &m)) != LLMCACHE_OK) return rc;
+        if (!LLMCACHE__JSON_PUSH(P, m)) return LLMCACHE_ENOMEM;
         P->p = llmcache__json_ws(P->p, P->end);
         if (P->p == P->end) return llmcache__json_fail(P, P->p);
         if (*P->p == ',') { P->p++; continue; }
@@ -778,7 +795,7 @@ static int llmcache__json_object(llmcache__jparser *P, llmcache__jv *out, int de
         if (P->p == P->end || *P->p != ':') return llmcache__json_fail(P, P->p);
         P->p++;
         if ((rc = llmcache__json_value(P, &m.val, depth + 1)) != LLMCACHE_OK) return rc;
-        if ((rc = llmcache__json_push(P, &m)) != LLMCACHE_OK) return rc;
+        if (!LLMCACHE__JSON_PUSH(P, m)) return LLMCACHE_ENOMEM;
         P->p = llmcache__json_ws(P->p, P->end);
         if (P->p == P->end) return llmcache__json_fail(P, P->p);
         if (*P->p == ',') { P->p++; continue; }
@@ -834,6 +851,10 @@ static int llmcache__json_parse(const char *json, size_t len, llmcache__jdoc *do
     doc->grow = 0;
     *root = NULL;
     if (err_off) *err_off = 0;
+    if (!json) {
+        if (len) return LLMCACHE_EINVAL;
+        json = "";
+    }
     if (len > (size_t)-1 / 2 - 4096) return LLMCACHE_ENOMEM;
     P.s = P.p = (const unsigned char *)json;
     P.end = P.s + len;
@@ -908,73 +929,87 @@ static LLMCACHE__MAYBE_UNUSED const llmcache__jv *llmcache__json_get(const llmca
 }
 
 /* ---- RFC 8785 serializer ------------------------------------------------------ */
+/* Room for n more bytes (and the NUL llmcache__buf keeps); 0 when out of memory. */
+#define LLMCACHE__JSON_ROOM(b, n) ((b)->cap - (b)->len > (n) || llmcache__buf_reserve((b), (n)))
+
+/* A string as ECMAScript JSON.stringify writes it. */
 static void llmcache__json_put_str(llmcache__buf *b, const llmcache__jv *v) {
-    const unsigned char *s = (const unsigned char *)v->u.str, *end = s + v->n, *run;
+    const unsigned char *s = (const unsigned char *)v->u.str, *end = s + v->n;
     static const char hex[] = "0123456789abcdef";
+    char *o;
+    if (v->n > ((size_t)-1 - 2) / 6) { b->oom = 1; return; }
+    if (!LLMCACHE__JSON_ROOM(b, (v->esc ? 6 * v->n : v->n) + 2)) return;
+    o = b->p + b->len;
+    *o++ = '"';
     if (!v->esc) {
-        if (!llmcache__buf_reserve(b, v->n + 2)) return;
-        b->p[b->len++] = '"';
-        memcpy(b->p + b->len, s, v->n);
-        b->len += v->n;
-        b->p[b->len++] = '"';
-        return;
-    }
-    llmcache__buf_putc(b, '"');
-    for (run = s; s < end; s++) {
-        unsigned c = *s;
-        char e[6];
-        size_t n = 2;
-        if (c >= 0x20 && c != '"' && c != '\\') continue;
-        llmcache__buf_put(b, run, (size_t)(s - run));
-        run = s + 1;
-        e[0] = '\\';
-        switch (c) {
-        case '"':  e[1] = '"';  break;
-        case '\\': e[1] = '\\'; break;
-        case '\b': e[1] = 'b';  break;
-        case '\f': e[1] = 'f';  break;
-        case '\n': e[1] = 'n';  break;
-        case '\r': e[1] = 'r';  break;
-        case '\t': e[1] = 't';  break;
-        default:
-            e[1] = 'u'; e[2] = '0'; e[3] = '0'; e[4] = hex[c >> 4]; e[5] = hex[c & 15];
-            n = 6;
+        memcpy(o, s, v->n);
+        o += v->n;
+    } else {
+        while (s < end) {
+            unsigned c;
+            while (end - s >= 8) {
+                uint64_t w;
+                memcpy(&w, s, 8);
+                if (llmcache__json_esc8(w)) break;
+                memcpy(o, &w, 8);
+                s += 8; o += 8;
+            }
+            if (s == end) break;
+            c = *s++;
+            if (c >= 0x20 && c != '"' && c != '\\') { *o++ = (char)c; continue; }
+            *o++ = '\\';
+            switch (c) {
+            case '"':  *o++ = '"';  break;
+            case '\\': *o++ = '\\'; break;
+            case '\b': *o++ = 'b';  break;
+            case '\f': *o++ = 'f';  break;
+            case '\n': *o++ = 'n';  break;
+            case '\r': *o++ = 'r';  break;
+            case '\t': *o++ = 't';  break;
+            default:
+                *o++ = 'u'; *o++ = '0'; *o++ = '0'; *o++ = hex[c >> 4]; *o++ = hex[c & 15];
+            }
         }
-        llmcache__buf_put(b, e, n);
     }
-    llmcache__buf_put(b, run, (size_t)(s - run));
-    llmcache__buf_putc(b, '"');
+    *o++ = '"';
+    b->len = (size_t)(o - b->p);
 }
 
 static void llmcache__json_write(llmcache__buf *b, const llmcache__jv *v) {
     size_t i;
+    if (!LLMCACHE__JSON_ROOM(b, 32)) return;
     switch (v->type) {
-    case LLMCACHE__JNULL:  llmcache__buf_put(b, "null", 4); break;
-    case LLMCACHE__JFALSE: llmcache__buf_put(b, "false", 5); break;
-    case LLMCACHE__JTRUE:  llmcache__buf_put(b, "true", 4); break;
-    case LLMCACHE__JNUM: {
-        char tmp[32];
-        llmcache__buf_put(b, tmp, llmcache__json_fmt_num(v->u.num, tmp));
-        break;
-    }
-    case LLMCACHE__JSTR: llmcache__json_put_str(b, v); break;
+    case LLMCACHE__JNULL:  memcpy(b->p + b->len, "null", 4);  b->len += 4; break;
+    case LLMCACHE__JFALSE: memcpy(b->p + b->len, "false", 5); b->len += 5; break;
+    case LLMCACHE__JTRUE:  memcpy(b->p + b->len, "true", 4);  b->len += 4; break;
+    case LLMCACHE__JNUM:   b->len += llmcache__json_fmt_num(v->u.num, b->p + b->len); break;
+    case LLMCACHE__JSTR:   llmcache__json_put_str(b, v); break;
     case LLMCACHE__JARR:
-        llmcache__buf_putc(b, '[');
+        b->p[b->len++] = '[';
         for (i = 0; i < v->n; i++) {
-            if (i) llmcache__buf_putc(b, ',');
+            if (i) {
+                if (!LLMCACHE__JSON_ROOM(b, 1)) return;
+                b->p[b->len++] = ',';
+            }
             llmcache__json_write(b, &v->u.items[i]);
         }
-        llmcache__buf_putc(b, ']');
+        if (!LLMCACHE__JSON_ROOM(b, 1)) return;
+        b->p[b->len++] = ']';
         break;
     default:
-        llmcache__buf_putc(b, '{');
+        b->p[b->len++] = '{';
         for (i = 0; i < v->n; i++) {
-            if (i) llmcache__buf_putc(b, ',');
+            if (i) {
+                if (!LLMCACHE__JSON_ROOM(b, 1)) return;
+                b->p[b->len++] = ',';
+            }
             llmcache__json_put_str(b, &v->u.mems[i].name);
-            llmcache__buf_putc(b, ':');
+            if (!LLMCACHE__JSON_ROOM(b, 1)) return;
+            b->p[b->len++] = ':';
             llmcache__json_write(b, &v->u.mems[i].val);
         }
-        llmcache__buf_putc(b, '}');
+        if (!LLMCACHE__JSON_ROOM(b, 1)) return;
+        b->p[b->len++] = '}';
     }
 }
 
