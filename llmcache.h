@@ -3,7 +3,10 @@
  * Keys are SHA-256 over the RFC 8785 canonical form of the request JSON, the
  * namespace, the endpoint and the hash of the expected result's JSON schema, so
  * equal requests hit whatever their whitespace or member order, and a changed
- * schema misses by construction. Entries live in a bounded LRU with TTL in memory.
+ * schema misses by construction. Entries live in a bounded LRU with TTL in memory,
+ * optionally backed by a crash-safe append-only log file that several processes
+ * share (docs/FORMAT.md) and by Redis (LLMCACHE_REDIS). llmcache_call wraps the
+ * caller's own HTTP code: hits, stores, SSE stream replay, single-flight.
  *
  * Do this:
  *     #define LLMCACHE_IMPLEMENTATION
@@ -29,6 +32,9 @@
  *                            allocator hooks; define all three or none
  *     LLMCACHE_ASSERT(x)     internal assertions (default: assert)
  *     LLMCACHE_NO_THREADS    no internal locking; one handle per thread
+ *     LLMCACHE_NO_FILES      no log-file backend (a config path fails: EUNSUPPORTED)
+ *     LLMCACHE_CURL          the bundled libcurl transport (link -lcurl)
+ *     LLMCACHE_REDIS         the shared Redis tier through hiredis (link -lhiredis)
  *     LLMCACHE_MAX_DEPTH     JSON nesting limit (default 256)
  *     LLMCACHE_MAX_VALUE     largest value accepted by put (default 1 GiB)
  *
@@ -40,9 +46,10 @@
  *
  * License: MIT, at the end of this file.
  */
-/* The implementation uses POSIX (clock_gettime, pread, mmap, robust mutexes) and
- * flock; strict -std=c99 hides them on glibc unless asked for before the first
- * system header. Include llmcache.h first in the implementation file. */
+/* The implementation uses POSIX 2008 (clock_gettime, pread, mmap, robust mutexes,
+ * posix_fallocate); strict -std=c99 hides them on glibc unless asked for before the
+ * first system header. Include llmcache.h first in the implementation file, or
+ * compile with -D_POSIX_C_SOURCE=200809L. */
 #if defined(LLMCACHE_IMPLEMENTATION) && defined(__linux__)
 #  ifndef _POSIX_C_SOURCE
 #    define _POSIX_C_SOURCE 200809L
@@ -307,7 +314,10 @@ LLMCACHE_API int  llmcache_sweep(llmcache *c);
 /* Rewrites the log with the live entries only: expired, deleted and evicted
  * entries are dropped. Crash-safe (new file, fsync, rename, fsync directory).
  * OK without a path. Thread-safe. Puts also compact automatically once dead
- * records outweigh live ones (and the file exceeds 1 MiB). */
+ * records outweigh live ones (and the file exceeds 1 MiB). On Windows a file
+ * that another handle or process has open cannot be replaced: then this returns
+ * LLMCACHE_EIO and the log stays as it was (automatic compaction tries again
+ * once the log has grown by what it would copy). */
 LLMCACHE_API int  llmcache_compact(llmcache *c);
 
 /* Makes every acknowledged write durable now (fsync). OK without a path. */
@@ -397,11 +407,6 @@ LLMCACHE_API int  llmcache_repair(const char *path, llmcache_verify_report *repo
 #include <string.h>
 #include <stdlib.h>
 
-#if defined(__GNUC__) || defined(__clang__)
-#  define LLMCACHE__PREFETCH(p) __builtin_prefetch(p)
-#else
-#  define LLMCACHE__PREFETCH(p) ((void)0)
-#endif
 
 /* Small helpers that some configurations (no threads, no files) leave unused. */
 #if defined(__GNUC__) || defined(__clang__)
@@ -1455,17 +1460,32 @@ typedef struct llmcache__entry {
     uint32_t len;                 /* value length */
     uint32_t flags;               /* LLMCACHE__E_* */
     int64_t  created_ms, expires_ms;
-    unsigned char *blob;          /* [llmcache_meta if E_META] value bytes NUL; NULL = on disk only */
+    unsigned char *blob;          /* the value in memory (see llmcache__blobhdr); NULL = on disk only */
     uint64_t off;                 /* offset of the entry's record in the log */
     uint32_t rec_len;             /* length of that record, padding excluded */
 } llmcache__entry;
+
+/* A value held in memory: a header repeating what a hit needs from the entry, then
+ * [llmcache_meta if E_META], the value bytes, a NUL. The table slot points at it,
+ * so a hit reads the slot and this block, and only writes the entry (its stamp). */
+typedef struct llmcache__blobhdr {
+    llmcache_key key;             /* first: the probe compares these 32 bytes */
+    int64_t  created_ms, expires_ms;
+    uint32_t len, flags;
+} llmcache__blobhdr;
+#define LLMCACHE__BLOB_HDR sizeof(llmcache__blobhdr)
+
+typedef struct llmcache__slot {
+    uint64_t tag_idx;             /* 32-bit hash tag << 32 | entry index + 1; 0 = empty */
+    unsigned char *blob;          /* the entry's value in memory, or NULL */
+} llmcache__slot;
 
 /* Bytes charged against max_bytes: a value held in memory (its allocation rounded
  * up as malloc does, plus malloc's own header) and, in a memory-only cache, its
  * entry (the array slot, two table slots with the table at most half full, two
  * recency-queue slots). With a log file the entries are the index of the file,
  * bounded by max_entries; max_bytes bounds the values kept in memory. */
-#define LLMCACHE__ENTRY_COST (sizeof(llmcache__entry) + 4 * sizeof(uint64_t))
+#define LLMCACHE__ENTRY_COST (sizeof(llmcache__entry) + 2 * sizeof(llmcache__slot) + 2 * sizeof(uint64_t))
 #define LLMCACHE__ENTRY_CHARGE(c) ((c)->path ? 0 : LLMCACHE__ENTRY_COST)
 static size_t llmcache__blob_cost(size_t blob_size) { return ((blob_size + 15) & ~(size_t)15) + 16; }
 
@@ -1498,7 +1518,7 @@ struct llmcache {
 
     llmcache__entry *ents;
     uint32_t ents_cap, ents_top, free_head;
-    uint64_t *slots;
+    llmcache__slot *slots;
     size_t   slot_mask;
     size_t   count, bytes;
     uint64_t *lru;                /* recency queue: ring of (index << 32 | stamp) */
@@ -1563,37 +1583,57 @@ static size_t llmcache__probe(const llmcache *c, const llmcache_key *k, uint64_t
     uint32_t tag = (uint32_t)(h >> 32);
     size_t i = (size_t)tag & c->slot_mask;
     for (;; i = (i + 1) & c->slot_mask) {
-        uint64_t s = c->slots[i];
-        if (!s) { *found = 0; return i; }
-        if ((uint32_t)(s >> 32) == tag &&
-            memcmp(c->ents[(uint32_t)s - 1].key.bytes, k->bytes, 32) == 0) { *found = 1; return i; }
+        const llmcache__slot *s = &c->slots[i];
+        if (!s->tag_idx) { *found = 0; return i; }
+        if ((uint32_t)(s->tag_idx >> 32) == tag &&
+            memcmp(s->blob ? s->blob : c->ents[(uint32_t)s->tag_idx - 1].key.bytes, k->bytes, 32) == 0) {
+            *found = 1;
+            return i;
+        }
     }
 }
 
-static uint32_t llmcache__find(const llmcache *c, const llmcache_key *k) {
+/* The entry holding key (NIL if none) and, in *blob, its value in memory or NULL. */
+static uint32_t llmcache__find_value(const llmcache *c, const llmcache_key *k, unsigned char **blob) {
     int found;
     size_t i;
+    *blob = NULL;
     if (!c->count) return LLMCACHE__NIL;
     i = llmcache__probe(c, k, llmcache__hash(c, k), &found);
-    return found ? (uint32_t)c->slots[i] - 1 : LLMCACHE__NIL;
+    if (!found) return LLMCACHE__NIL;
+    *blob = c->slots[i].blob;
+    return (uint32_t)c->slots[i].tag_idx - 1;
+}
+
+static uint32_t llmcache__find(const llmcache *c, const llmcache_key *k) {
+    unsigned char *blob;
+    return llmcache__find_value(c, k, &blob);
+}
+
+/* The slot of entry i (which is in the table). */
+static llmcache__slot *llmcache__slot_of(llmcache *c, uint32_t i) {
+    int found;
+    size_t s = llmcache__probe(c, &c->ents[i].key, llmcache__hash(c, &c->ents[i].key), &found);
+    LLMCACHE_ASSERT(found);
+    (void)found;
+    return &c->slots[s];
 }
 
 static int llmcache__table_grow(llmcache *c) {
     size_t n = c->slots ? (c->slot_mask + 1) * 2 : 16, i;
-    uint64_t *old = c->slots;
+    llmcache__slot *old = c->slots;
     size_t old_n = c->slots ? c->slot_mask + 1 : 0;
-    uint64_t *fresh = (uint64_t *)LLMCACHE_MALLOC(n * sizeof(uint64_t));
+    llmcache__slot *fresh = (llmcache__slot *)LLMCACHE_MALLOC(n * sizeof(llmcache__slot));
     if (!fresh) return LLMCACHE_ENOMEM;
-    memset(fresh, 0, n * sizeof(uint64_t));
+    memset(fresh, 0, n * sizeof(llmcache__slot));
     c->slots = fresh;
     c->slot_mask = n - 1;
     for (i = 0; i < old_n; i++) {
-        uint64_t s = old[i];
         size_t j;
-        if (!s) continue;
-        j = (size_t)(s >> 32) & c->slot_mask;
-        while (fresh[j]) j = (j + 1) & c->slot_mask;
-        fresh[j] = s;
+        if (!old[i].tag_idx) continue;
+        j = (size_t)(old[i].tag_idx >> 32) & c->slot_mask;
+        while (fresh[j].tag_idx) j = (j + 1) & c->slot_mask;
+        fresh[j] = old[i];
     }
     LLMCACHE_FREE(old);
     return LLMCACHE_OK;
@@ -1659,23 +1699,33 @@ static void llmcache__touch(llmcache *c, uint32_t i) {
 }
 
 static size_t llmcache__blob_size(const llmcache__entry *e) {
-    return (e->flags & LLMCACHE__E_META ? sizeof(llmcache_meta) : 0) + e->len + 1;
+    return LLMCACHE__BLOB_HDR + (e->flags & LLMCACHE__E_META ? sizeof(llmcache_meta) : 0) + e->len + 1;
 }
 
 /* Frees entry i's value held in memory (the record stays on disk). */
 static void llmcache__drop_value(llmcache *c, uint32_t i) {
     llmcache__entry *e = &c->ents[i];
     if (!e->blob) return;
+    llmcache__slot_of(c, i)->blob = NULL;
     if (c->path) LLMCACHE__LIST_UNLINK(c, i, vprev, vnext, val_head, val_tail);
     c->bytes -= llmcache__blob_cost(llmcache__blob_size(e));
     LLMCACHE_FREE(e->blob);
     e->blob = NULL;
 }
 
-/* Gives entry i the value blob (already filled), replacing any previous one. */
+/* Gives entry i (which has none) the value blob made by llmcache__make_blob for
+ * the entry's current fields; fills the blob's header from them. */
 static void llmcache__set_value(llmcache *c, uint32_t i, unsigned char *blob) {
     llmcache__entry *e = &c->ents[i];
+    llmcache__blobhdr h;
+    h.key = e->key;
+    h.created_ms = e->created_ms;
+    h.expires_ms = e->expires_ms;
+    h.len = e->len;
+    h.flags = e->flags;
+    memcpy(blob, &h, sizeof h);
     e->blob = blob;
+    llmcache__slot_of(c, i)->blob = blob;
     c->bytes += llmcache__blob_cost(llmcache__blob_size(e));
     if (c->path) LLMCACHE__LIST_PUSH(c, i, vprev, vnext, val_head, val_tail);
 }
@@ -1700,21 +1750,20 @@ static uint32_t llmcache__lru_oldest(llmcache *c, uint32_t keep) {
 /* Removes entry i from the table and the lists; frees its value. */
 static void llmcache__remove(llmcache *c, uint32_t i) {
     llmcache__entry *e = &c->ents[i];
-    int found;
-    size_t hole = llmcache__probe(c, &e->key, llmcache__hash(c, &e->key), &found), j;
-    LLMCACHE_ASSERT(found);
-    (void)found;
+    size_t hole, j;
+    llmcache__drop_value(c, i);
+    hole = (size_t)(llmcache__slot_of(c, i) - c->slots);
     /* backward-shift deletion: pull later members of the cluster into the hole */
-    for (j = (hole + 1) & c->slot_mask; c->slots[j]; j = (j + 1) & c->slot_mask) {
-        size_t home = (size_t)(c->slots[j] >> 32) & c->slot_mask;
+    for (j = (hole + 1) & c->slot_mask; c->slots[j].tag_idx; j = (j + 1) & c->slot_mask) {
+        size_t home = (size_t)(c->slots[j].tag_idx >> 32) & c->slot_mask;
         /* move j to hole unless its home lies cyclically in (hole, j] */
         if (((j - home) & c->slot_mask) >= ((j - hole) & c->slot_mask)) {
             c->slots[hole] = c->slots[j];
             hole = j;
         }
     }
-    c->slots[hole] = 0;
-    llmcache__drop_value(c, i);
+    c->slots[hole].tag_idx = 0;
+    c->slots[hole].blob = NULL;
     c->bytes -= LLMCACHE__ENTRY_CHARGE(c);
     if (c->path) c->live_bytes -= llmcache__pad8(e->rec_len);
     e->flags = 0;
@@ -1767,7 +1816,8 @@ static uint32_t llmcache__upsert(llmcache *c, const llmcache_key *key, int *crea
     c->ents[i].flags = LLMCACHE__E_USED;
     h = llmcache__hash(c, key);
     slot = llmcache__probe(c, key, h, &found);
-    c->slots[slot] = (uint64_t)(uint32_t)(h >> 32) << 32 | ((uint64_t)i + 1);
+    c->slots[slot].tag_idx = (uint64_t)(uint32_t)(h >> 32) << 32 | ((uint64_t)i + 1);
+    c->slots[slot].blob = NULL;
     c->count++;
     llmcache__touch(c, i);
     c->bytes += LLMCACHE__ENTRY_CHARGE(c);
@@ -1775,14 +1825,15 @@ static uint32_t llmcache__upsert(llmcache *c, const llmcache_key *key, int *crea
     return i;
 }
 
-/* A value blob: [meta] bytes NUL. NULL when out of memory. */
+/* A value blob: header (filled by llmcache__set_value), [meta], bytes, NUL. NULL
+ * when out of memory. */
 static unsigned char *llmcache__make_blob(const void *data, size_t len, const llmcache_meta *meta) {
-    size_t ms = meta ? sizeof(llmcache_meta) : 0;
-    unsigned char *blob = (unsigned char *)LLMCACHE_MALLOC(ms + len + 1);
+    size_t at = LLMCACHE__BLOB_HDR + (meta ? sizeof(llmcache_meta) : 0);
+    unsigned char *blob = (unsigned char *)LLMCACHE_MALLOC(at + len + 1);
     if (!blob) return NULL;
-    if (meta) memcpy(blob, meta, sizeof *meta);
-    if (len) memcpy(blob + ms, data, len);
-    blob[ms + len] = 0;
+    if (meta) memcpy(blob + LLMCACHE__BLOB_HDR, meta, sizeof *meta);
+    if (len) memcpy(blob + at, data, len);
+    blob[at + len] = 0;
     return blob;
 }
 
@@ -1813,17 +1864,21 @@ static void llmcache__sweep_some(llmcache *c, int64_t now, uint32_t n) {
     }
 }
 
-/* Fills out from entry i's value held in memory. */
-static int llmcache__copy_out(const llmcache__entry *e, llmcache_value *out) {
-    size_t meta_size = e->flags & LLMCACHE__E_META ? sizeof(llmcache_meta) : 0;
-    char *p = (char *)LLMCACHE_MALLOC((size_t)e->len + 1);
+/* Fills out with a copy of a value held in memory. */
+static int llmcache__copy_out(const unsigned char *blob, llmcache_value *out) {
+    llmcache__blobhdr h;
+    size_t meta_size;
+    char *p;
+    memcpy(&h, blob, sizeof h);
+    meta_size = h.flags & LLMCACHE__E_META ? sizeof(llmcache_meta) : 0;
+    p = (char *)LLMCACHE_MALLOC((size_t)h.len + 1);
     if (!p) return LLMCACHE_ENOMEM;
-    memcpy(p, e->blob + meta_size, (size_t)e->len + 1);
+    memcpy(p, blob + LLMCACHE__BLOB_HDR + meta_size, (size_t)h.len + 1);
     out->data = p;
-    out->len = e->len;
-    out->created_ms = e->created_ms;
-    out->expires_ms = e->expires_ms;
-    if (meta_size) memcpy(&out->meta, e->blob, sizeof out->meta);
+    out->len = h.len;
+    out->created_ms = h.created_ms;
+    out->expires_ms = h.expires_ms;
+    if (meta_size) memcpy(&out->meta, blob + LLMCACHE__BLOB_HDR, sizeof out->meta);
     return LLMCACHE_OK;
 }
 
@@ -2104,7 +2159,7 @@ static void llmcache__clear(llmcache *c) {
     c->ents_top = 0;
     c->free_head = c->val_head = c->val_tail = LLMCACHE__NIL;
     c->lru_head = c->lru_len = 0;
-    if (c->slots) memset(c->slots, 0, (c->slot_mask + 1) * sizeof(uint64_t));
+    if (c->slots) memset(c->slots, 0, (c->slot_mask + 1) * sizeof(llmcache__slot));
     c->count = 0;
     c->bytes = 0;
     c->live_bytes = 0;
@@ -2749,26 +2804,32 @@ static int llmcache__refresh(llmcache *c) {
 }
 
 LLMCACHE_API int llmcache_get(llmcache *c, const llmcache_key *key, llmcache_value *out) {
+    unsigned char *blob = NULL;
     uint32_t i;
     int rc;
     if (out) memset(out, 0, sizeof *out);
     if (!c || !key || !out) return LLMCACHE_EINVAL;
     llmcache__lock(&c->mu);
     rc = llmcache__refresh(c);
-    i = rc == LLMCACHE_OK ? llmcache__find(c, key) : LLMCACHE__NIL;
+    i = rc == LLMCACHE_OK ? llmcache__find_value(c, key, &blob) : LLMCACHE__NIL;
     if (rc == LLMCACHE_OK) rc = LLMCACHE_MISS;
-    if (i != LLMCACHE__NIL) {
+    if (i != LLMCACHE__NIL && blob) {   /* the hot path: the slot and the value block only */
+        int64_t expires_ms;
+        memcpy(&expires_ms, blob + offsetof(llmcache__blobhdr, expires_ms), sizeof expires_ms);
+        if (expires_ms && llmcache__now(c) >= expires_ms) {   /* no clock read without a TTL */
+            llmcache__remove(c, i);
+            c->st.expirations++;
+        } else {
+            rc = llmcache__copy_out(blob, out);
+            if (rc == LLMCACHE_OK) llmcache__touch(c, i);
+        }
+    } else if (i != LLMCACHE__NIL) {
         llmcache__entry *e = &c->ents[i];
-        LLMCACHE__PREFETCH(e->blob);   /* the value's first line loads while the clock is read */
         if (llmcache__expired(e, llmcache__now(c))) {
             llmcache__remove(c, i);
             c->st.expirations++;
-        } else if (e->blob) {
-            rc = llmcache__copy_out(e, out);
-            if (rc == LLMCACHE_OK) llmcache__touch(c, i);
         } else {
 #ifdef LLMCACHE__FILES
-            unsigned char *blob = NULL;
             rc = llmcache__log_read(c, i, out, &blob);
             if (rc == LLMCACHE_OK) {
                 llmcache__touch(c, i);
@@ -3053,8 +3114,8 @@ LLMCACHE_API int llmcache_foreach(llmcache *c, int with_values,
         {
             const unsigned char *b = e->blob ? e->blob : blob;
             size_t ms = e->flags & LLMCACHE__E_META ? sizeof(llmcache_meta) : 0;
-            if (b && ms) memcpy(&info.meta, b, sizeof info.meta);
-            if (b && with_values) info.data = (const char *)b + ms;
+            if (b && ms) memcpy(&info.meta, b + LLMCACHE__BLOB_HDR, sizeof info.meta);
+            if (b && with_values) info.data = (const char *)b + LLMCACHE__BLOB_HDR + ms;
         }
         stop = fn(ctx, &info);
         LLMCACHE_FREE(blob);
@@ -3200,3 +3261,26 @@ LLMCACHE_API int llmcache_repair(const char *path, llmcache_verify_report *repor
 #include "wip/call.h"
 
 #endif /* LLMCACHE_IMPLEMENTATION */
+
+/*
+ * SPDX-License-Identifier: MIT
+ *
+ * Copyright (c) 2026 the llmcache authors
+ *
+ * Permission is hereby granted, free of charge, to any person obtaining a copy of
+ * this software and associated documentation files (the "Software"), to deal in
+ * the Software without restriction, including without limitation the rights to
+ * use, copy, modify, merge, publish, distribute, sublicense, and/or sell copies of
+ * the Software, and to permit persons to whom the Software is furnished to do so,
+ * subject to the following conditions:
+ *
+ * The above copyright notice and this permission notice shall be included in all
+ * copies or substantial portions of the Software.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+ * IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY, FITNESS
+ * FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE AUTHORS OR
+ * COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER LIABILITY, WHETHER
+ * IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM, OUT OF OR IN
+ * CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE SOFTWARE.
+ */

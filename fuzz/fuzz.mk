@@ -49,15 +49,14 @@ FUZZ_MAKE = $(MAKE) --no-print-directory -f fuzz/fuzz.mk
 fuzz:
 	@lf=`$(FUZZ_PROBE)`; \
 	if [ "$$lf" != yes ]; then echo "fuzz: $(FUZZ_CLANG) cannot build libFuzzer programs here"; echo "fuzz: 0 passed, 1 failed"; exit 1; fi; \
-	$(FUZZ_MAKE) -k $(FUZZ_BINS); \
 	pass=0; fail=0; mkdir -p $(FUZZ_OUT)/artifacts; \
 	for t in $(FUZZ_TARGETS); do \
 	  dict=; [ -f fuzz/$$t.dict ] && dict=-dict=fuzz/$$t.dict; \
 	  mkdir -p $(FUZZ_OUT)/corpus_$$t; \
 	  echo "fuzz_$$t: $(FUZZ_SECONDS) s (log: $(FUZZ_OUT)/fuzz_$$t.log)"; \
-	  if $(FUZZ_MAKE) -q $(FUZZ_OUT)/fuzz_$$t && \
+	  if $(FUZZ_MAKE) $(FUZZ_OUT)/fuzz_$$t > $(FUZZ_OUT)/fuzz_$$t.log 2>&1 && \
 	     $(FUZZ_ENV) ./$(FUZZ_OUT)/fuzz_$$t $$dict $(FUZZ_LIMITS) -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-	       -artifact_prefix=$(FUZZ_OUT)/artifacts/$$t- $(FUZZ_OUT)/corpus_$$t fuzz/corpus/$$t > $(FUZZ_OUT)/fuzz_$$t.log 2>&1; then \
+	       -artifact_prefix=$(FUZZ_OUT)/artifacts/$$t- $(FUZZ_OUT)/corpus_$$t fuzz/corpus/$$t >> $(FUZZ_OUT)/fuzz_$$t.log 2>&1; then \
 	    pass=$$((pass + 1)); grep -a -E '^#[0-9]+' $(FUZZ_OUT)/fuzz_$$t.log | tail -n 1 | cut -c1-100; \
 	  else \
 	    fail=$$((fail + 1)); echo "---- fuzz_$$t FAILED ----"; tail -n 40 $(FUZZ_OUT)/fuzz_$$t.log 2>/dev/null; \
@@ -65,23 +64,22 @@ fuzz:
 	done; \
 	echo "fuzz: $$pass passed, $$fail failed"; [ $$fail -eq 0 ]
 
+# Each target on its own, all at once: build both programs, replay the corpus, then
+# the bounded libFuzzer run; build/fuzz/regress_<target>.rc records a failure.
 fuzz-regress:
 	@lf=`$(FUZZ_PROBE)`; mkdir -p $(FUZZ_OUT)/artifacts; \
-	if [ "$$lf" = yes ]; then bins="$(FUZZ_BINS)"; else bins=; echo "fuzz: no libFuzzer with $(FUZZ_CLANG); corpora only"; fi; \
-	$(FUZZ_MAKE) -k -j2 $(FUZZ_REPLAYS) $$bins > $(FUZZ_OUT)/build.log 2>&1; \
+	[ "$$lf" = yes ] || echo "fuzz: no libFuzzer with $(FUZZ_CLANG); corpora only"; \
 	for t in $(FUZZ_TARGETS); do \
-	  log=$(FUZZ_OUT)/regress_$$t.log; rm -f $$log $(FUZZ_OUT)/regress_$$t.rc; \
-	  if ! $(FUZZ_MAKE) -q $(FUZZ_OUT)/replay_$$t || \
-	     { [ "$$lf" = yes ] && ! $(FUZZ_MAKE) -q $(FUZZ_OUT)/fuzz_$$t; }; then \
-	    { echo "build failed:"; cat $(FUZZ_OUT)/build.log; } > $$log; echo 1 > $(FUZZ_OUT)/regress_$$t.rc; continue; \
-	  fi; \
-	  $(FUZZ_ENV) ./$(FUZZ_OUT)/replay_$$t fuzz/corpus/$$t > $$log 2>&1 || { echo 1 > $(FUZZ_OUT)/regress_$$t.rc; continue; }; \
-	  [ "$$lf" = yes ] || continue; \
-	  dict=; [ -f fuzz/$$t.dict ] && dict=-dict=fuzz/$$t.dict; \
-	  rm -rf $(FUZZ_OUT)/regress_corpus_$$t; mkdir -p $(FUZZ_OUT)/regress_corpus_$$t; \
-	  ( $(FUZZ_ENV) ./$(FUZZ_OUT)/fuzz_$$t $$dict $(FUZZ_LIMITS) -max_total_time=$(FUZZ_REGRESS_SECONDS) \
+	  log=$(FUZZ_OUT)/regress_$$t.log; rc=$(FUZZ_OUT)/regress_$$t.rc; rm -f $$log $$rc; \
+	  ( bins=$(FUZZ_OUT)/replay_$$t; [ "$$lf" = yes ] && bins="$$bins $(FUZZ_OUT)/fuzz_$$t"; \
+	    $(FUZZ_MAKE) $$bins > $$log 2>&1 || { echo "fuzz_$$t: build failed" >> $$log; echo 1 > $$rc; exit 0; }; \
+	    $(FUZZ_ENV) ./$(FUZZ_OUT)/replay_$$t fuzz/corpus/$$t >> $$log 2>&1 || { echo 1 > $$rc; exit 0; }; \
+	    [ "$$lf" = yes ] || exit 0; \
+	    dict=; [ -f fuzz/$$t.dict ] && dict=-dict=fuzz/$$t.dict; \
+	    rm -rf $(FUZZ_OUT)/regress_corpus_$$t; mkdir -p $(FUZZ_OUT)/regress_corpus_$$t; \
+	    $(FUZZ_ENV) ./$(FUZZ_OUT)/fuzz_$$t $$dict $(FUZZ_LIMITS) -max_total_time=$(FUZZ_REGRESS_SECONDS) \
 	      -runs=$(FUZZ_REGRESS_RUNS) -print_final_stats=1 -artifact_prefix=$(FUZZ_OUT)/artifacts/$$t- \
-	      $(FUZZ_OUT)/regress_corpus_$$t fuzz/corpus/$$t >> $$log 2>&1 || echo 1 > $(FUZZ_OUT)/regress_$$t.rc ) & \
+	      $(FUZZ_OUT)/regress_corpus_$$t fuzz/corpus/$$t >> $$log 2>&1 || echo 1 > $$rc ) & \
 	done; wait; \
 	pass=0; fail=0; \
 	for t in $(FUZZ_TARGETS); do \
@@ -89,9 +87,8 @@ fuzz-regress:
 	  if [ -f $(FUZZ_OUT)/regress_$$t.rc ]; then \
 	    fail=$$((fail + 1)); echo "---- fuzz_$$t FAILED (log: $$log) ----"; tail -n 30 $$log; \
 	  else \
-	    pass=$$((pass + 1)); \
-	    runs=`grep -a -E '^stat::number_of_executed_units' $$log | sed 's/.*: *//'`; \
-	    echo "fuzz_$$t: clean; corpus: `grep -a ' inputs, ' $$log | tail -n 1 | sed 's/^[^:]*: //'`; libFuzzer: $${runs:-not run} runs"; \
+	    pass=$$((pass + 1)); runs=`grep -a -E '^stat::number_of_executed_units' $$log | sed 's/.*: *//'`; \
+	    echo "fuzz_$$t: clean; corpus: `grep -a ' inputs, ' $$log | tail -n 1 | sed 's/^[^:]*: //'`; libFuzzer: $${runs:-no} runs"; \
 	  fi; \
 	done; \
 	echo "fuzz: $$pass passed, $$fail failed"; [ $$fail -eq 0 ]

@@ -249,7 +249,7 @@ static void test_bytes(void) {
     llmcache_key k;
     char *big;
     uint32_t i;
-    size_t one = LLMCACHE__ENTRY_COST + llmcache__blob_cost(1000 + 1);
+    size_t one = LLMCACHE__ENTRY_COST + llmcache__blob_cost(LLMCACHE__BLOB_HDR + 1000 + 1);
     memset(&cfg, 0, sizeof cfg);
     cfg.max_bytes = one * 10;
     CHECK_EQ(llmcache_open(&c, &cfg), LLMCACHE_OK);

@@ -487,7 +487,7 @@ static void test_dead_writer(void) {
     char path[600], tmp[620], args[700];
     int point, hold;
     if (!dead_owner_detected()) {
-        printf("  skipped: a robust mutex whose owner died does not report it here "
+        printf("  skipped test_dead_writer: a robust mutex whose owner died does not report it here "
                "(qemu-user does not emulate set_robust_list)\n");
         return;
     }

@@ -1766,8 +1766,8 @@ int main(void) {
     RUN(test_zeroed_tail);
     RUN(test_full_disk);
     if (!robust)
-        printf("  skipped test_kill9, test_power_loss, test_compaction_crash: a robust mutex whose owner died\n"
-               "  does not report it here (qemu-user does not emulate set_robust_list)\n");
+        printf("  skipped test_kill9, test_power_loss, test_compaction_crash: a robust mutex whose owner "
+               "died does not report it here (qemu-user does not emulate set_robust_list)\n");
     if (robust) RUN(test_kill9);
     if (robust) RUN(test_power_loss);
     RUN(test_four_writers);

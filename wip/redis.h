@@ -20,6 +20,7 @@
 #define LLMCACHE__REDIS_NAME_MAX   (LLMCACHE__REDIS_PREFIX_MAX + 5 + 64 + 1)
 #define LLMCACHE__REDIS_POLL_MS    20    /* single-flight followers look this often */
 #define LLMCACHE__REDIS_PX_MAX     ((int64_t)1 << 45)  /* ~1100 years: beyond, no PX */
+#define LLMCACHE__REDIS_LOCK_MAX   ((int64_t)86400000) /* redis_lock_ms is capped at a day */
 
 enum { LLMCACHE__BRK_CLOSED = 0, LLMCACHE__BRK_OPEN = 1, LLMCACHE__BRK_PROBE = 2 };
 
@@ -476,14 +477,15 @@ static void llmcache__redis_token_hex(uint64_t t, char hex[17]) {
 static int llmcache__redis_flight(llmcache *c, const llmcache_key *key, const llmcache_call_options *o,
                                   struct llmcache__result *res, uint64_t *token) {
     char name[LLMCACHE__REDIS_NAME_MAX], hex[17], px[24];
-    int64_t deadline = llmcache__mono_us() + o->redis_lock_ms * 1000;
+    int64_t lock_ms = o->redis_lock_ms < LLMCACHE__REDIS_LOCK_MAX ? o->redis_lock_ms : LLMCACHE__REDIS_LOCK_MAX;
+    int64_t deadline = llmcache__mono_us() + lock_ms * 1000;
     llmcache__rcmd set, exists;
     uint64_t t;
     *token = 0;
-    if (!c->redis || o->redis_lock_ms <= 0) return LLMCACHE_MISS;
+    if (!c->redis || lock_ms <= 0) return LLMCACHE_MISS;
     t = llmcache__redis_token(c);
     llmcache__redis_token_hex(t, hex);
-    snprintf(px, sizeof px, "%lld", (long long)o->redis_lock_ms);
+    snprintf(px, sizeof px, "%lld", (long long)lock_ms);
     set.argc = 0;
     llmcache__rcmd_arg(&set, "SET", 3);
     llmcache__rcmd_arg(&set, name, llmcache__redis_name(c->redis, key, 1, name));

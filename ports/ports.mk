@@ -1,0 +1,49 @@
+# ports/ports.mk: the portability matrix (issue 7), included by the Makefile.
+#   make portability    every step below, one line each, then
+#                       "portability: N passed, N failed" (N = test programs)
+#   make port-STEP      one step (port-gcc, port-mips, port-windows, ...)
+# Installs nothing: ports/install-deps.sh brings tcc, clang, the MIPS, ARM and
+# mingw-w64 cross compilers, qemu-user-static and wine64 (as root, Debian 12).
+# Steps run PORT_JOBS at a time; each writes its logs to $(PORT_B)/STEP/.
+#   gcc, clang   C99, every warning an error: every test that needs no extra library
+#   tcc          test_cache, test_canon, test_keys, test_files
+#   c++11, c++17 the tests (test_log aside) compiled as C++ with g++ -x c++
+#   mips, arm    32-bit big-endian MIPS and 32-bit ARM, static, under qemu-user;
+#                plus a log written here opens there with the same bytes, and back
+#   windows      mingw-w64, the tests under wine (file backend on Win32), and the
+#                same log exchange with Linux
+#   no-threads, static, alloc, no-files   LLMCACHE_NO_THREADS, LLMCACHE_STATIC, the
+#                allocator macros (and one alone refused), LLMCACHE_NO_FILES
+B           ?= build
+PORT_B       = $(B)/ports
+PORT_JOBS    = 2
+PORT_TIMEOUT = 600
+PORT_WARN    = -std=c99 -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Werror
+PORT_GCC     = gcc
+PORT_CLANG   = clang
+PORT_TCC     = tcc
+PORT_CXX     = g++
+PORT_MIPS_CC   = mips-linux-gnu-gcc
+PORT_MIPS_QEMU = qemu-mips-static
+PORT_ARM_CC    = arm-linux-gnueabihf-gcc
+PORT_ARM_QEMU  = qemu-arm-static
+PORT_MINGW_CC  = x86_64-w64-mingw32-gcc
+PORT_WINE      = /usr/lib/wine/wine64
+# the slow steps first, so that two jobs finish together
+PORT_STEPS   = windows mips arm gcc clang c++11 c++17 tcc no-threads static alloc no-files
+PORT_ENV     = PORT_B='$(PORT_B)' PORT_TIMEOUT='$(PORT_TIMEOUT)' PORT_WARN='$(PORT_WARN)' \
+               PORT_GCC='$(PORT_GCC)' PORT_CLANG='$(PORT_CLANG)' PORT_TCC='$(PORT_TCC)' PORT_CXX='$(PORT_CXX)' \
+               PORT_MIPS_CC='$(PORT_MIPS_CC)' PORT_MIPS_QEMU='$(PORT_MIPS_QEMU)' PORT_ARM_CC='$(PORT_ARM_CC)' \
+               PORT_ARM_QEMU='$(PORT_ARM_QEMU)' PORT_MINGW_CC='$(PORT_MINGW_CC)' PORT_WINE='$(PORT_WINE)'
+
+.PHONY: portability $(PORT_STEPS:%=port-%)
+
+# (the steps run in a make of this file alone, so the including Makefile's own
+# targets never run in parallel with them)
+portability:
+	@mkdir -p $(PORT_B)
+	@$(MAKE) --no-print-directory -f ports/ports.mk -j$(PORT_JOBS) B='$(B)' $(PORT_STEPS:%=port-%)
+	@sh ports/portability.sh summary $(PORT_STEPS)
+
+$(PORT_STEPS:%=port-%):
+	@$(PORT_ENV) sh ports/portability.sh step $(@:port-%=%) || true
