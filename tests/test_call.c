@@ -10,6 +10,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 
 /* ---- a scripted transport */
 typedef struct fake {
@@ -550,6 +553,61 @@ static void check_stream(const char *stream, const char *sep, size_t piece, int6
     llmcache_response_free(&r);
     llmcache_response_free(&h);
     llmcache_close(c);
+}
+
+/* Fail open on a full disk: a log-backed cache whose file cannot grow (RLIMIT_FSIZE
+ * in a child process) still answers every call through the transport, stores
+ * nothing, and reports each failed store. The child reports its failed checks in
+ * its exit status. */
+static void test_fail_open_full_disk(void) {
+    char dir[] = "/tmp/llmcache-call-XXXXXX", path[80], shm[96];
+    pid_t pid;
+    int status = 0;
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/full.log", dir);
+    snprintf(shm, sizeof shm, "%s-shm", path);
+    pid = fork();
+    if (pid == 0) {
+        events ev;
+        llmcache *c = NULL;
+        llmcache_config cfg;
+        llmcache_request req = make_req(REQ_BODY);
+        llmcache_response r;
+        llmcache_stats st;
+        struct rlimit rl;
+        fake f;
+        int bad = 0;
+        memset(&ev, 0, sizeof ev);
+        pthread_mutex_init(&ev.mu, NULL);
+        memset(&cfg, 0, sizeof cfg);
+        cfg.ns = "tests";
+        cfg.path = path;
+        cfg.on_event = on_event;
+        cfg.event_ctx = &ev;
+        if (llmcache_open(&c, &cfg) != LLMCACHE_OK) _exit(100);
+        signal(SIGXFSZ, SIG_IGN);
+        rl.rlim_cur = rl.rlim_max = 64;              /* the file cannot grow past its header */
+        if (setrlimit(RLIMIT_FSIZE, &rl) != 0) _exit(101);
+        fake_init(&f, CHAT_BODY);
+        bad += llmcache_call(c, &req, fake_transport, &f, NULL, &r) != LLMCACHE_OK;
+        bad += r.len != strlen(CHAT_BODY) || memcmp(r.body, CHAT_BODY, r.len) != 0;
+        bad += r.stored != 0 || r.from_cache != 0;
+        llmcache_response_free(&r);
+        bad += llmcache_call(c, &req, fake_transport, &f, NULL, &r) != LLMCACHE_OK;
+        bad += r.from_cache != 0;
+        llmcache_response_free(&r);
+        bad += fake_calls(&f) != 2;
+        llmcache_stats_get(c, &st);
+        bad += st.errors != 2;
+        bad += ev.n[LLMCACHE_EVENT_ERROR] != 2 || ev.last_result != LLMCACHE_ENOSPC;
+        llmcache_close(c);
+        _exit(bad);
+    }
+    CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+    CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d", status);
+    unlink(path);
+    unlink(shm);
+    rmdir(dir);
 }
 
 static void test_streams(void) {
@@ -1200,6 +1258,7 @@ int main(void) {
     test_controls();
     test_failures_not_stored();
     test_fail_open();
+    test_fail_open_full_disk();
     test_streams();
     test_stream_by_header();
     test_stream_cut();
