@@ -25,6 +25,8 @@ EXAMPLES  = $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
 TOOL_SRCS = $(wildcard tools/*.c)
 TOOL      = $(if $(TOOL_SRCS),$(B)/llmcache)
 
+include bench/bench.mk
+
 .PHONY: all demo test test-build check compile-test valgrind-test bench clean
 
 all: $(EXAMPLES) $(TOOL)
@@ -88,7 +90,7 @@ compile-test:
 
 TEST_HELPERS = $(B)/tests/log_writer $(B)/tests/powerloss_shim.so
 
-test-build: $(TEST_BINS) $(TEST_ASAN) $(TEST_HELPERS) all
+test-build: $(TEST_BINS) $(TEST_ASAN) $(TEST_HELPERS) $(BENCH_PROGS) all
 
 test: test-build
 	@sh tests/run_all.sh $(B) compile-test $(TEST_BINS) $(TEST_ASAN) $(wildcard tests/test_*.sh)
@@ -104,7 +106,6 @@ valgrind-test: $(TEST_BINS)
 	    || { cat $(B)/valgrind.log; echo "valgrind: 0 passed, 1 failed"; exit 1; }; done; \
 	echo "valgrind: 3 passed, 0 failed"
 
--include bench/bench.mk
 
 clean:
 	rm -rf $(B)

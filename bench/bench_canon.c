@@ -160,11 +160,17 @@ int main(void) {
     if (llmcache_canonicalize(request, len, &out, &n) != LLMCACHE_OK) { fprintf(stderr, "request refused\n"); return 1; }
     printf("request: %zu bytes, indented; canonical: %zu bytes. MB/s of input, median of %d runs of %ld calls:\n",
            len, n, RUNS, iters);
-    printf("  indented request:  llmcache_canonicalize %4.0f MB/s, llmcache__jcs into a reused buffer %4.0f MB/s\n",
-           bench(request, len, 0, iters), bench(request, len, 1, iters));
-    /* what SDKs send: the same request without whitespace */
-    printf("  compact request:   llmcache_canonicalize %4.0f MB/s, llmcache__jcs into a reused buffer %4.0f MB/s\n",
-           bench(out, n, 0, iters), bench(out, n, 1, iters));
+    {
+        double ind = bench(request, len, 0, iters), ind_buf = bench(request, len, 1, iters);
+        /* what SDKs send: the same request without whitespace */
+        double cmp = bench(out, n, 0, iters), cmp_buf = bench(out, n, 1, iters);
+        printf("  indented request:  llmcache_canonicalize %4.0f MB/s, llmcache__jcs into a reused buffer %4.0f MB/s\n",
+               ind, ind_buf);
+        printf("  compact request:   llmcache_canonicalize %4.0f MB/s, llmcache__jcs into a reused buffer %4.0f MB/s\n",
+               cmp, cmp_buf);
+        printf("RESULT  %-22s %-22s %12.0f MB/s\n", "llmcache-canon", "4 KiB request, indented", ind);
+        printf("RESULT  %-22s %-22s %12.0f MB/s\n", "llmcache-canon", "same, compact", cmp);
+    }
     llmcache_free(out);
     return 0;
 }

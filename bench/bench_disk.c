@@ -35,24 +35,14 @@
  * Every figure is the best of BENCH_ROUNDS rounds; in each round every store is
  * filled and read in turn (order rotated per round), so machine noise hits all alike.
  * Files live in a mkdtemp directory under /tmp, removed at the end.
- *
- * Build with -DBENCH_HAVE_LLMCACHE=0 when llmcache.h does not yet provide a working
- * cache; the llmcache columns then say "unavailable". At run time the llmcache side
- * is also skipped (with the reason) unless a value put through a path-backed handle
- * is found in the file by a fresh handle after close.
+ * The llmcache side is skipped (with the reason) unless a value put through a
+ * path-backed handle is found in the file by a fresh handle after close.
  */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
-
-#ifndef BENCH_HAVE_LLMCACHE
-#define BENCH_HAVE_LLMCACHE 1
-#endif
-
-#if BENCH_HAVE_LLMCACHE
 #define LLMCACHE_IMPLEMENTATION
 #include "llmcache.h"
-#endif
 
 #include <dirent.h>
 #include <errno.h>
@@ -145,12 +135,10 @@ static void rm_rf(const char *path) {
     }
 }
 
-#if BENCH_HAVE_LLMCACHE
 static long long file_size(const char *path) {
     struct stat st;
     return stat(path, &st) == 0 ? (long long)st.st_size : -1;
 }
-#endif
 
 static unsigned char (*g_keys)[32];
 static unsigned char *g_vals;            /* BENCH_N values, built before any timing */
@@ -338,7 +326,6 @@ static void lm_close(store *s) {
 }
 
 /* (c) llmcache */
-#if BENCH_HAVE_LLMCACHE
 /* cfg.max_bytes for the llmcache runs: BENCH_LC_VALUE_BYTES plus what llmcache charges
  * against max_bytes for its in-memory index of BENCH_N entries (it counts the index in
  * max_bytes and, with a path, evicts entries when the index alone outgrows it), measured
@@ -480,7 +467,6 @@ static int lc_probe(const char *dir, char *why, size_t whylen) {
     rm_rf(path);
     return ok;
 }
-#endif
 
 /* ---- driver --------------------------------------------------------------- */
 enum { S_SQLITE, S_LMDB, S_LC_NEVER, S_LC_INTERVAL, S_COUNT };
@@ -600,7 +586,6 @@ int main(void) {
     g_st[S_LMDB].open = lm_open; g_st[S_LMDB].put = lm_put;
     g_st[S_LMDB].get = lm_get;   g_st[S_LMDB].close = lm_close;
     g_avail[S_SQLITE] = g_avail[S_LMDB] = 1;
-#if BENCH_HAVE_LLMCACHE
     for (k = S_LC_NEVER; k <= S_LC_INTERVAL; k++) {
         g_st[k].name = names[k];
         g_st[k].open = lc_open; g_st[k].put = lc_put;
@@ -619,24 +604,17 @@ int main(void) {
             snprintf(g_unavail[S_LC_INTERVAL], sizeof g_unavail[0], "%s", why);
         }
     }
-#else
-    snprintf(g_unavail[S_LC_NEVER], sizeof g_unavail[0],
-             "llmcache.h does not yet build a working llmcache_open/get/put (BENCH_HAVE_LLMCACHE=0)");
-    snprintf(g_unavail[S_LC_INTERVAL], sizeof g_unavail[0], "%s", g_unavail[S_LC_NEVER]);
-#endif
 
     printf("== bench_disk: persistent tier, %d keys x %d-byte values, best of %d rounds ==\n",
            BENCH_N, BENCH_VLEN, BENCH_ROUNDS);
     printf("   SQLite %s, WAL, synchronous=NORMAL, cache_size=8192, mmap_size=64MiB, auto_vacuum=FULL\n",
            sqlite3_libversion());
     printf("   LMDB %s, MDB_NOSYNC, one write txn per put\n", MDB_VERSION_STRING);
-#if BENCH_HAVE_LLMCACHE
     if (g_avail[S_LC_NEVER])
         printf("   llmcache %s: cfg.path set, max_entries=%d, max_bytes=%lu = %lu for values + %lu that\n"
                "     llmcache charges for the index of %d entries (measured); reopened before the gets: all cold\n",
                LLMCACHE_VERSION_STRING, 2 * BENCH_N, (unsigned long)g_lc_max_bytes,
                (unsigned long)BENCH_LC_VALUE_BYTES, (unsigned long)g_lc_index, BENCH_N);
-#endif
     for (k = 0; k < S_COUNT; k++)
         if (!g_avail[k]) printf("   %s: unavailable: %s\n", names[k], g_unavail[k]);
 
@@ -659,7 +637,6 @@ int main(void) {
         }
     }
 
-#if BENCH_HAVE_LLMCACHE
     /* Reopen of the last FSYNC_NEVER log vs reading the same file (page-cache warm). */
     if (g_avail[S_LC_NEVER]) {
         char path[4096];
@@ -702,7 +679,6 @@ int main(void) {
             }
         }
     }
-#endif
 
     printf("\n%-28s %12s %12s %12s\n", "store", "put(insert)", "put(overwr)", "cold get");
     printf("%-28s %12s %12s %12s\n", "", "us/op", "us/op", "us/op");

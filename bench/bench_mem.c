@@ -17,61 +17,12 @@
  *   - memory per entry at 10^4, 10^5, 10^6 entries: VmRSS (from /proc/self/status) before
  *     and after filling, divided by the count, each size in a fresh child process (fork)
  *     so freed memory of one size is not reused by the next; plus the hit median there.
- *
- * Build with -DBENCH_HAVE_LLMCACHE=0 when llmcache.h does not yet provide a working
- * llmcache_open/get/put, and -DBENCH_HAVE_KEYFOR=0 when llmcache_key_for is not there:
- * those parts then print "unavailable".
  */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
-
-#ifndef BENCH_HAVE_LLMCACHE
-#define BENCH_HAVE_LLMCACHE 1
-#endif
-#ifndef BENCH_HAVE_KEYFOR
-#define BENCH_HAVE_KEYFOR 1
-#endif
-
-#if BENCH_HAVE_LLMCACHE || BENCH_HAVE_KEYFOR || defined(BENCH_PROBE)
 #define LLMCACHE_IMPLEMENTATION
 #include "llmcache.h"
-#endif
-
-/* bench/bench.mk builds this file with -DBENCH_PROBE=1 and =2 first: a program that
- * exits 0 when llmcache.h builds a working memory cache (1) or llmcache_key_for (2),
- * to choose BENCH_HAVE_LLMCACHE and BENCH_HAVE_KEYFOR. */
-#if defined(BENCH_PROBE)
-#include <string.h>
-int main(void) {
-#if BENCH_PROBE == 1
-    llmcache *c = NULL;
-    llmcache_key k;
-    llmcache_value v;
-    int ok;
-    memset(&k, 7, sizeof k);
-    if (llmcache_open(&c, NULL) != LLMCACHE_OK) return 1;
-    ok = llmcache_put(c, &k, "xy", 2, 0) == LLMCACHE_OK && llmcache_get(c, &k, &v) == LLMCACHE_OK;
-    if (ok) {
-        ok = v.len == 2 && memcmp(v.data, "xy", 2) == 0;
-        llmcache_value_free(&v);
-    }
-    llmcache_close(c);
-    return ok ? 0 : 1;
-#else
-    llmcache_request req;
-    llmcache_key k1, k2;
-    memset(&req, 0, sizeof req);
-    req.body = "{\"b\":1,\"a\":[1.0,\"x\"]}";
-    req.body_len = strlen(req.body);
-    if (llmcache_key_for(&k1, NULL, &req) != LLMCACHE_OK) return 1;
-    req.body = "{ \"a\": [1, \"x\"], \"b\": 1 }";      /* same JSON, other spelling */
-    req.body_len = strlen(req.body);
-    if (llmcache_key_for(&k2, NULL, &req) != LLMCACHE_OK) return 1;
-    return memcmp(k1.bytes, k2.bytes, 32) == 0 ? 0 : 1;
-#endif
-}
-#else /* !BENCH_PROBE: the benchmark */
 
 #include <stdint.h>
 #include <stdio.h>
@@ -93,15 +44,12 @@ int main(void) {
 
 typedef struct lat { double median, p99; size_t samples; } lat;
 
-#if BENCH_HAVE_LLMCACHE || BENCH_HAVE_KEYFOR
 static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
-#endif
 
-#if BENCH_HAVE_LLMCACHE
 static uint64_t splitmix64(uint64_t *s) {
     uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
@@ -124,7 +72,6 @@ static lat summarize(double *v, size_t n) {
     l.p99 = v[(size_t)((double)(n - 1) * 0.99)];
     return l;
 }
-#endif
 
 static void print_goal(const char *what, double value, const char *unit, const char *cmp, double goal,
                        int pass, int avail) {
@@ -135,7 +82,6 @@ static void print_goal(const char *what, double value, const char *unit, const c
                pass ? "PASS" : "MISS");
 }
 
-#if BENCH_HAVE_LLMCACHE
 static llmcache_key *g_keys;          /* BENCH_N + BENCH_N / 10 keys */
 static llmcache_key *g_pkeys;         /* the keys of one timed pass, in access order */
 static unsigned char g_val[BENCH_VLEN];
@@ -362,9 +308,7 @@ static void mem_row(size_t n, uint32_t *idx) {
     }
     waitpid(pid, NULL, 0);
 }
-#endif /* BENCH_HAVE_LLMCACHE */
 
-#if BENCH_HAVE_KEYFOR
 /* A realistic ~4 KiB chat request: model, system/user/assistant messages with long
  * contents (escapes, non-ASCII), temperature, max_tokens, tools with a JSON schema. */
 static size_t build_request(char *buf, size_t cap) {
@@ -406,10 +350,9 @@ static size_t build_request(char *buf, size_t cap) {
     buf[n] = '\0';
     return n;
 }
-#endif
 
 int main(void) {
-    int have_cache = BENCH_HAVE_LLMCACHE, have_key = BENCH_HAVE_KEYFOR;
+    int have_cache = 1, have_key = 1;
     lat ref = { -1, -1, 0 }, hit = { -1, -1, 0 }, ovw = { -1, -1, 0 }, ins = { -1, -1, 0 }, evi = { -1, -1, 0 };
     double key_mbs = -1, canon_mbs = -1;
     size_t body_len = 0;
@@ -418,7 +361,6 @@ int main(void) {
     printf("== bench_mem: memory tier, %d entries x %d-byte values, batches of %d ops ==\n",
            BENCH_N, BENCH_VLEN, BENCH_BATCH);
 
-#if BENCH_HAVE_LLMCACHE
     {
         llmcache *c = NULL;
         uint32_t *idx;
@@ -478,11 +420,7 @@ int main(void) {
         if (have_cache) ref = ref_copy(idx);
         free(idx); free(g_samples); free(g_keys); free(g_pkeys);
     }
-#else
-    printf("llmcache cache: unavailable (llmcache.h does not yet build a working llmcache_open/get/put)\n");
-#endif
 
-#if BENCH_HAVE_KEYFOR
     {
         static char body[8192];
         llmcache_request req;
@@ -528,9 +466,6 @@ int main(void) {
             if (rc != LLMCACHE_OK) printf("note: some key/canonicalize calls failed\n");
         }
     }
-#else
-    printf("llmcache_key_for: unavailable (not yet in llmcache.h)\n");
-#endif
 
     printf("\n%-36s %12s %12s\n", "operation (1e6 entries, 1 KiB)", "median us", "p99 us");
     if (have_cache) {
@@ -570,4 +505,3 @@ int main(void) {
     print_goal("key_for of a 4 KiB chat request", key_mbs, "MB/s", ">=", GOAL_KEY_MBS, key_mbs >= GOAL_KEY_MBS, have_key);
     return 0;
 }
-#endif /* !BENCH_PROBE */
