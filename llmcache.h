@@ -47,7 +47,8 @@
  * License: MIT, at the end of this file.
  */
 /* The implementation uses POSIX 2008 (clock_gettime, pread, mmap, robust mutexes,
- * posix_fallocate); strict -std=c99 hides them on glibc unless asked for before the
+ * posix_fallocate), or Win32 on Windows (file handles, file mappings, LockFileEx,
+ * SRW locks); strict -std=c99 hides the POSIX ones on glibc unless asked for before the
  * first system header. Include llmcache.h first in the implementation file, or
  * compile with -D_POSIX_C_SOURCE=200809L. */
 #if defined(LLMCACHE_IMPLEMENTATION) && defined(__linux__)
@@ -1966,14 +1967,14 @@ static int llmcache__rec_check(const unsigned char *p, uint64_t avail, llmcache_
     uint32_t len;
     if (avail < LLMCACHE__REC_HDR || llmcache__ld32(p) != LLMCACHE__REC_MAGIC) return 0;
     len = llmcache__ld32(p + 8);
-    r->type = p[12]; r->reason = p[13]; r->flags = p[14];
+    r->type = p[12]; r->reason = p[13]; r->flags = (unsigned)p[14] | (unsigned)p[15] << 8;
     r->value_len = llmcache__ld32(p + 72);
     r->meta_len = llmcache__ld32(p + 76);
     if (len < LLMCACHE__REC_HDR || (uint64_t)len > LLMCACHE__REC_MAX || llmcache__pad8(len) > avail) return 0;
     if ((r->type != LLMCACHE__R_PUT && r->type != LLMCACHE__R_DEL) ||
         (r->meta_len != 0 && r->meta_len != LLMCACHE__META_SIZE) ||
         (uint64_t)LLMCACHE__REC_HDR + r->meta_len + r->value_len != len ||
-        (r->type == LLMCACHE__R_DEL && r->value_len) || (r->flags & 1u) != (r->meta_len ? 1u : 0u))
+        (r->type == LLMCACHE__R_DEL && r->value_len) || r->flags != (r->meta_len ? 1u : 0u))
         return 0;
     if (llmcache__ld32(p + 4) != llmcache__crc32c(0, p + 8, len - 8)) return 0;
     r->len = len;
@@ -2346,6 +2347,7 @@ static int llmcache__log_publish(llmcache *c, uint64_t wend) {
         (c->fsync_mode == LLMCACHE_FSYNC_INTERVAL && llmcache__system_clock_ms() - c->shm->last_sync_ms >= 1000))
         rc = llmcache__log_sync_to(c, wend);
     if (rc != LLMCACHE_OK) return rc;
+    LLMCACHE__TEST_POINT(c, 5);   /* written, not yet committed */
     llmcache__store_release(&c->shm->end, wend);
     c->end = wend;
     return LLMCACHE_OK;

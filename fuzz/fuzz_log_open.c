@@ -2,16 +2,17 @@
  * file (header check, recovery walk, torn-tail cut, index load), then put, get,
  * del, compact and a reopen on whatever it accepted.
  *
+ * `make fuzz` and `make fuzz-regress` (fuzz/fuzz.mk) build and run every target; by hand:
  * libFuzzer (from the repository root):
  *     clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o build/fuzz/fuzz_log_open fuzz/fuzz_log_open.c -lpthread
  *     build/fuzz/fuzz_log_open -dict=fuzz/log_open.dict -rss_limit_mb=2048 -malloc_limit_mb=512 -max_total_time=180 fuzz/corpus/log_open
  *   (a custom mutator recomputes the CRCs of most mutated inputs, so intact records get mutated too)
- * AFL++ (persistent mode):
- *     afl-clang-fast -g -O1 -DLLMCACHE_FUZZ_AFL -o build/fuzz/fuzz_log_open_afl fuzz/fuzz_log_open.c -lpthread
- *     afl-fuzz -i fuzz/corpus/log_open -x fuzz/log_open.dict -o build/afl-log_open -- build/fuzz/fuzz_log_open_afl
+ * AFL++ (persistent mode; AFL's macros are not -Wpedantic clean):
+ *     afl-clang-fast -g -O1 -DLLMCACHE_FUZZ_AFL -o build/fuzz/afl_log_open fuzz/fuzz_log_open.c -lpthread
+ *     afl-fuzz -i fuzz/corpus/log_open -x fuzz/log_open.dict -o build/afl-log_open -- build/fuzz/afl_log_open
  * Plain replay (any compiler; each argument is a file or a directory of files):
- *     cc -std=c99 -g -DLLMCACHE_FUZZ_MAIN -fsanitize=address,undefined -o build/fuzz/fuzz_log_open_replay fuzz/fuzz_log_open.c -lpthread
- *     build/fuzz/fuzz_log_open_replay fuzz/corpus/log_open
+ *     cc -std=c99 -g -DLLMCACHE_FUZZ_MAIN -fsanitize=address,undefined -o build/fuzz/replay_log_open fuzz/fuzz_log_open.c -lpthread
+ *     build/fuzz/replay_log_open fuzz/corpus/log_open
  * Each input is written to a log in a directory of the process (under $FUZZ_TMPDIR,
  * /dev/shm or /tmp), removed with its -shm after the run. The clock is fixed.
  *
@@ -76,7 +77,7 @@ static void meta_from_bytes(const unsigned char *p, llmcache_meta *m) {
 
 static size_t model_live(void) {
     size_t i, n = 0;
-    for (i = 0; i < n_model; i++) n += model[i].live;
+    for (i = 0; i < n_model; i++) n += model[i].live ? 1u : 0u;
     return n;
 }
 

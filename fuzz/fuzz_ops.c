@@ -3,15 +3,16 @@
  * on, verify) decoded from the input, on a log-backed cache (or two handles on
  * one log, or a memory-only cache), checked against a reference map.
  *
+ * `make fuzz` and `make fuzz-regress` (fuzz/fuzz.mk) build and run every target; by hand:
  * libFuzzer (from the repository root):
  *     clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o build/fuzz/fuzz_ops fuzz/fuzz_ops.c -lpthread
  *     build/fuzz/fuzz_ops -rss_limit_mb=2048 -malloc_limit_mb=512 -max_total_time=180 fuzz/corpus/ops
- * AFL++ (persistent mode):
- *     afl-clang-fast -g -O1 -DLLMCACHE_FUZZ_AFL -o build/fuzz/fuzz_ops_afl fuzz/fuzz_ops.c -lpthread
- *     afl-fuzz -i fuzz/corpus/ops -o build/afl-ops -- build/fuzz/fuzz_ops_afl
+ * AFL++ (persistent mode; AFL's macros are not -Wpedantic clean):
+ *     afl-clang-fast -g -O1 -DLLMCACHE_FUZZ_AFL -o build/fuzz/afl_ops fuzz/fuzz_ops.c -lpthread
+ *     afl-fuzz -i fuzz/corpus/ops -o build/afl-ops -- build/fuzz/afl_ops
  * Plain replay (any compiler; each argument is a file or a directory of files):
- *     cc -std=c99 -g -DLLMCACHE_FUZZ_MAIN -fsanitize=address,undefined -o build/fuzz/fuzz_ops_replay fuzz/fuzz_ops.c -lpthread
- *     build/fuzz/fuzz_ops_replay fuzz/corpus/ops
+ *     cc -std=c99 -g -DLLMCACHE_FUZZ_MAIN -fsanitize=address,undefined -o build/fuzz/replay_ops fuzz/fuzz_ops.c -lpthread
+ *     build/fuzz/replay_ops fuzz/corpus/ops
  * FUZZ_OPS_TRACE=1 in the environment prints each operation (to follow a crash).
  *
  * Input: byte 0 the configuration (bit 0: max_entries 1..7; bit 1: a small
@@ -80,7 +81,7 @@ static void model_drop(int k) {
 
 static size_t model_count(void) {
     size_t i, n = 0;
-    for (i = 0; i < N_KEYS; i++) n += model[i].present;
+    for (i = 0; i < N_KEYS; i++) n += model[i].present ? 1u : 0u;
     return n;
 }
 

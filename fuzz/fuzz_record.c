@@ -2,16 +2,17 @@
  * llmcache__walk and its resync) and for llmcache_verify / llmcache_repair on the
  * input written as a file.
  *
+ * `make fuzz` and `make fuzz-regress` (fuzz/fuzz.mk) build and run every target; by hand:
  * libFuzzer (from the repository root):
  *     clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o build/fuzz/fuzz_record fuzz/fuzz_record.c -lpthread
  *     build/fuzz/fuzz_record -dict=fuzz/record.dict -rss_limit_mb=2048 -malloc_limit_mb=512 -max_total_time=180 fuzz/corpus/record
  *   (a custom mutator recomputes the CRCs of most mutated inputs, so accepted records get mutated too)
- * AFL++ (persistent mode):
- *     afl-clang-fast -g -O1 -DLLMCACHE_FUZZ_AFL -o build/fuzz/fuzz_record_afl fuzz/fuzz_record.c -lpthread
- *     afl-fuzz -i fuzz/corpus/record -x fuzz/record.dict -o build/afl-record -- build/fuzz/fuzz_record_afl
+ * AFL++ (persistent mode; AFL's macros are not -Wpedantic clean):
+ *     afl-clang-fast -g -O1 -DLLMCACHE_FUZZ_AFL -o build/fuzz/afl_record fuzz/fuzz_record.c -lpthread
+ *     afl-fuzz -i fuzz/corpus/record -x fuzz/record.dict -o build/afl-record -- build/fuzz/afl_record
  * Plain replay (any compiler; each argument is a file or a directory of files):
- *     cc -std=c99 -g -DLLMCACHE_FUZZ_MAIN -fsanitize=address,undefined -o build/fuzz/fuzz_record_replay fuzz/fuzz_record.c -lpthread
- *     build/fuzz/fuzz_record_replay fuzz/corpus/record
+ *     cc -std=c99 -g -DLLMCACHE_FUZZ_MAIN -fsanitize=address,undefined -o build/fuzz/replay_record fuzz/fuzz_record.c -lpthread
+ *     build/fuzz/replay_record fuzz/corpus/record
  * Temporary files go to a directory of the process under $FUZZ_TMPDIR, /dev/shm or /tmp.
  *
  * Checks, against an independent reading of docs/FORMAT.md (fuzz_util.h):

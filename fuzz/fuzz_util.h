@@ -110,9 +110,12 @@ static LLMCACHE__MAYBE_UNUSED const char *fuzz_tmpdir(void) {
     return fuzz_dir_;
 }
 
+static const char *fuzz_input_name;   /* replay: the file being replayed */
+
 /* a failed check: report it, remove the temporary files, crash */
 static void fuzz_fail(const char *file, int line, const char *what) {
     fprintf(stderr, FUZZ_NAME ": %s:%d: check failed: %s\n", file, line, what);
+    if (fuzz_input_name) fprintf(stderr, FUZZ_NAME ": input: %s\n", fuzz_input_name);
     fuzz_rm_dir();
     abort();
 }
@@ -335,7 +338,9 @@ static int fuzz_replay_file(const char *path) {
     size_t len;
     unsigned char *buf = fuzz_read_file(path, &len);
     if (!buf) { perror(path); return 1; }
+    fuzz_input_name = path;
     LLVMFuzzerTestOneInput(buf, len);
+    fuzz_input_name = NULL;
     free(buf);
     return 0;
 }

@@ -128,6 +128,9 @@ windows)
            "$wine" cmd /c exit > "$D/wineboot.log" 2>&1   # creates the prefix (a few seconds)
            suite "$cc" "$WARN -Wstrict-prototypes -O2 -static" "-lpthread" "$wine" \
                test_cache test_canon test_keys test_call test_alloc test_files test_nofiles
+           build no-threads-test_files "$cc" $WARN -O2 -static -DLLMCACHE_NO_THREADS -I. \
+               -o "$D/no-threads-test_files.exe" tests/test_files.c &&
+               run no-threads-test_files "$wine" "$D/no-threads-test_files.exe"
            build native-test_files "${PORT_GCC:-gcc}" $WARN -O2 -I. -o "$D/native-test_files" tests/test_files.c -lpthread -lm
            exchange "$D/native-test_files" "$D/test_files.exe" "$wine"
            "$(dirname "$wine")/wineserver" -k > /dev/null 2>&1

@@ -357,13 +357,19 @@ static int llmcache__result_out(llmcache__result *res, llmcache_response *out) {
     return rc;
 }
 
+/* The recorded pace never waits past the stored provider latency, nor ten minutes:
+ * arrival times come from stored bytes, which may be damaged or hostile. */
+#define LLMCACHE__REPLAY_MAX_MS 600000
+
 static void llmcache__replay(const llmcache_call_options *o, const llmcache_response *r) {
-    int64_t t0 = llmcache__mono_us();
+    int64_t t0 = llmcache__mono_us(), cap_ms = LLMCACHE__REPLAY_MAX_MS;
     size_t i;
     if (!o->on_chunk) return;
+    if (r->meta.latency_ms > 0 && r->meta.latency_ms < cap_ms) cap_ms = r->meta.latency_ms;
     for (i = 0; i < r->n_chunks; i++) {
         if (o->replay_pace == LLMCACHE_REPLAY_RECORDED) {
-            int64_t wait_us = r->chunks[i].at_ms * 1000 - (llmcache__mono_us() - t0);
+            int64_t at_ms = r->chunks[i].at_ms < cap_ms ? r->chunks[i].at_ms : cap_ms;
+            int64_t wait_us = at_ms * 1000 - (llmcache__mono_us() - t0);
             if (wait_us >= 1000) llmcache__sleep_ms(wait_us / 1000);
         }
         o->on_chunk(o->chunk_ctx, &r->chunks[i]);
@@ -656,8 +662,8 @@ static void llmcache__store(llmcache *c, const llmcache_key *key, const llmcache
     int64_t now;
     int rc;
     if (res->rc != LLMCACHE_OK || o->no_store || !res->env) return;
-    now = llmcache__now(c);
-    rc = llmcache_put_ex(c, key, res->env, res->env_len, o->ttl_ms, &res->meta);
+    now = llmcache__now(c);   /* one clock reading: the stored times are the reported ones */
+    rc = llmcache_put_at(c, key, res->env, res->env_len, now, llmcache__expiry(c, now, o->ttl_ms), &res->meta);
     if (rc != LLMCACHE_OK) {
         llmcache__store_error(c, key, rc, "llmcache_call: storing the response failed; returning it anyway");
         return;
