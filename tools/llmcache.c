@@ -16,21 +16,6 @@
 #define CLI_MAX_ENTRIES 0x7ffffffeu
 #define CLI_SOON_MS     3600000   /* "expiring soon" in stats: within the hour */
 
-/* The log's file header, which is neither live nor dead (not public: 0 without it). */
-#ifdef LLMCACHE__HDR_SIZE
-#  define CLI_FILE_HEADER LLMCACHE__HDR_SIZE
-#else
-#  define CLI_FILE_HEADER 0u
-#endif
-
-/* max_bytes for a file of `bytes`: a log-backed cache drops entries (with delete
- * records) once its index alone outgrows max_bytes, and an index entry costs less
- * than twice the smallest record, so the default plus twice the file keeps every
- * entry while values held in memory stay bounded. */
-static size_t cli_memory_bound(uint64_t bytes) {
-    uint64_t room = (uint64_t)(SIZE_MAX - LLMCACHE_DEFAULT_MAX_BYTES) / 2;
-    return bytes >= room ? SIZE_MAX : LLMCACHE_DEFAULT_MAX_BYTES + (size_t)(2 * bytes);
-}
 
 /* >>arguments ---------------------------------------------------------------------- */
 typedef struct cli_args {
@@ -123,21 +108,21 @@ static int cli_key_arg(const char *hex, llmcache_key *k) {
     return -1;
 }
 
-/* Opens the cache at path. must_exist keeps a mistyped name from becoming a new,
- * empty cache. extra: the bytes an import is about to add. Returns NULL after
- * reporting the error. */
-static llmcache *cli_open(const char *path, int must_exist, uint64_t extra) {
+/* Opens the cache at path (values beyond the default memory bound stay on disk).
+ * must_exist keeps a mistyped name from becoming a new, empty cache. Returns NULL
+ * after reporting the error. */
+static llmcache *cli_open(const char *path, int must_exist) {
     struct stat st;
     llmcache_config cfg;
     llmcache *c = NULL;
-    uint64_t size = 0;
     int rc;
-    if (stat(path, &st) == 0) size = (uint64_t)st.st_size;
-    else if (must_exist || errno != ENOENT) { cli_error("%s: %s", path, strerror(errno)); return NULL; }
+    if (stat(path, &st) != 0 && (must_exist || errno != ENOENT)) {
+        cli_error("%s: %s", path, strerror(errno));
+        return NULL;
+    }
     memset(&cfg, 0, sizeof cfg);
     cfg.path = path;
     cfg.max_entries = CLI_MAX_ENTRIES;
-    cfg.max_bytes = cli_memory_bound(size + extra);
     rc = llmcache_open(&c, &cfg);
     if (rc != LLMCACHE_OK) { cli_error("%s: %s", path, cli_result(rc)); return NULL; }
     return c;
@@ -270,7 +255,7 @@ static void cli_print_share(const char *label, uint64_t part, uint64_t whole, co
 
 static int cmd_stats(cli_args *a) {
     const char *path = a->pos[0];
-    llmcache *c = cli_open(path, 1, 0);
+    llmcache *c = cli_open(path, 1);
     llmcache_stats st;
     cli_list l;
     uint64_t values = 0, soon = 0, with_ttl = 0, dead;
@@ -288,7 +273,7 @@ static int cmd_stats(cli_args *a) {
         if (e->expires_ms) with_ttl++;
         if (e->expires_ms && e->expires_ms - l.now <= CLI_SOON_MS) soon++;
     }
-    dead = st.file_bytes > st.live_bytes + CLI_FILE_HEADER ? st.file_bytes - st.live_bytes - CLI_FILE_HEADER : 0;
+    dead = st.dead_bytes;
     cli_format_size(st.file_bytes, size);
     printf("%-12s %s\n", "file", path);
     printf("%-12s %s (%" PRIu64 " bytes)\n", "size", size, st.file_bytes);
@@ -313,7 +298,7 @@ static int cmd_stats(cli_args *a) {
 
 static int cmd_ls(cli_args *a) {
     const char *path = a->pos[0];
-    llmcache *c = cli_open(path, 1, 0);
+    llmcache *c = cli_open(path, 1);
     cli_list l;
     uint64_t total = 0;
     size_t i;
@@ -363,7 +348,7 @@ static int cmd_get(cli_args *a) {
     llmcache_value v;
     llmcache *c;
     int rc;
-    if (cli_key_arg(a->pos[1], &k) || !(c = cli_open(path, 1, 0))) return CLI_EXIT_FAIL;
+    if (cli_key_arg(a->pos[1], &k) || !(c = cli_open(path, 1))) return CLI_EXIT_FAIL;
     rc = llmcache_get(c, &k, &v);
     if (rc == LLMCACHE_MISS) {
         cli_error("%s: no entry for key %s", path, a->pos[1]);
@@ -394,7 +379,7 @@ static int cmd_put(cli_args *a) {
         return CLI_EXIT_FAIL;
     }
     if (cli_read_all(NULL, &value, &len)) return CLI_EXIT_FAIL;
-    if (!(c = cli_open(path, 0, len))) { free(value); return CLI_EXIT_FAIL; }
+    if (!(c = cli_open(path, 0))) { free(value); return CLI_EXIT_FAIL; }
     rc = llmcache_put(c, &k, value, len, ttl);
     free(value);
     if (rc == LLMCACHE_OK) return cli_close(c, path, 1, 0);
@@ -409,7 +394,7 @@ static int cmd_rm(cli_args *a) {
     int i, rc, status = 0;
     for (i = 1; i < a->npos; i++)
         if (cli_key_arg(a->pos[i], &k)) return CLI_EXIT_FAIL;
-    if (!(c = cli_open(path, 1, 0))) return CLI_EXIT_FAIL;
+    if (!(c = cli_open(path, 1))) return CLI_EXIT_FAIL;
     for (i = 1; i < a->npos && status != CLI_EXIT_FAIL; i++) {
         cli_key_arg(a->pos[i], &k);
         rc = llmcache_del(c, &k);
@@ -469,7 +454,7 @@ static int cmd_purge(cli_args *a) {
         cli_error("--schema %s: expected a schema hash of 64 hex digits (see `llmcache ls --json`)", a->schema);
         return CLI_EXIT_FAIL;
     }
-    if (!(c = cli_open(path, 1, 0))) return CLI_EXIT_FAIL;
+    if (!(c = cli_open(path, 1))) return CLI_EXIT_FAIL;
     failed = a->schema ? cli_purge_schema(c, path, hash, &removed) : cli_purge_expired(c, path, &removed);
     if (!failed)
         printf("purged %" PRIu64 " %s%s%s%s\n", removed, a->expired ? "expired " : "", cli_entries(removed),
@@ -537,7 +522,7 @@ static int cmd_repair(cli_args *a) {
 
 static int cmd_compact(cli_args *a) {
     const char *path = a->pos[0];
-    llmcache *c = cli_open(path, 1, 0);
+    llmcache *c = cli_open(path, 1);
     llmcache_stats before, after;
     cli_progress p;
     char from[32], to[32];
@@ -600,7 +585,7 @@ static int cli_unspool(cli_export *x, FILE *out) {
 
 static int cmd_export(cli_args *a) {
     const char *path = a->pos[0];
-    llmcache *c = cli_open(path, 1, 0);
+    llmcache *c = cli_open(path, 1);
     cli_export x;
     cli_output o;
     uint64_t total = 0, written = 0;
@@ -684,7 +669,7 @@ static int cmd_import(cli_args *a) {
     size_t len;
     int failed;
     if (cli_read_all(input, &buf, &len)) return CLI_EXIT_FAIL;
-    if (cli_import_lines(NULL, name, buf, len, &n) || !(c = cli_open(path, 0, len))) { free(buf); return CLI_EXIT_FAIL; }
+    if (cli_import_lines(NULL, name, buf, len, &n) || !(c = cli_open(path, 0))) { free(buf); return CLI_EXIT_FAIL; }
     failed = cli_import_lines(c, name, buf, len, &n);
     free(buf);
     if (failed) fprintf(stderr, "(%" PRIu64 " entries were stored before the error)\n", n.stored);
