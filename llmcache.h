@@ -3052,38 +3052,40 @@ LLMCACHE_API int llmcache_sweep(llmcache *c) {
     return rc;
 }
 
+#ifdef LLMCACHE__FILES
+static int llmcache__log_sync_all(llmcache *c) { return llmcache__log_sync_to(c, c->end); }
+
+/* Runs fn on a log-backed cache under both locks; OK without a path. */
+static int llmcache__with_log(llmcache *c, int (*fn)(llmcache *c)) {
+    int rc;
+    if (!c->path) return LLMCACHE_OK;
+    llmcache__lock(&c->mu);
+    rc = llmcache__log_lock(c);
+    if (rc == LLMCACHE_OK) {
+        rc = fn(c);
+        llmcache__log_unlock(c);
+    }
+    llmcache__unlock(&c->mu);
+    return rc;
+}
+#endif
+
 LLMCACHE_API int llmcache_compact(llmcache *c) {
-    int rc = LLMCACHE_OK;
     if (!c) return LLMCACHE_EINVAL;
 #ifdef LLMCACHE__FILES
-    if (c->path) {
-        llmcache__lock(&c->mu);
-        rc = llmcache__log_lock(c);
-        if (rc == LLMCACHE_OK) {
-            rc = llmcache__log_compact_locked(c);
-            llmcache__log_unlock(c);
-        }
-        llmcache__unlock(&c->mu);
-    }
+    return llmcache__with_log(c, llmcache__log_compact_locked);
+#else
+    return LLMCACHE_OK;
 #endif
-    return rc;
 }
 
 LLMCACHE_API int llmcache_sync(llmcache *c) {
-    int rc = LLMCACHE_OK;
     if (!c) return LLMCACHE_EINVAL;
 #ifdef LLMCACHE__FILES
-    if (c->path) {
-        llmcache__lock(&c->mu);
-        rc = llmcache__log_lock(c);
-        if (rc == LLMCACHE_OK) {
-            rc = llmcache__log_sync_to(c, c->end);
-            llmcache__log_unlock(c);
-        }
-        llmcache__unlock(&c->mu);
-    }
+    return llmcache__with_log(c, llmcache__log_sync_all);
+#else
+    return LLMCACHE_OK;
 #endif
-    return rc;
 }
 
 LLMCACHE_API int llmcache_foreach(llmcache *c, int with_values,
