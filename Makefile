@@ -1,10 +1,13 @@
 # llmcache: build, test, demo, bench. POSIX make; run from the repository root.
 #   make          examples and the command-line tool into build/
 #   make demo     runs examples/quickstart.c (no network, no API key)
-#   make test     every test, plain and under ASan+UBSan; last line "N passed, N failed"
+#   make test     every test, plain and under ASan+UBSan, the fuzz corpora, the
+#                 portability matrix; last line "N passed, N failed"
 #   make check    make test plus ThreadSanitizer and valgrind runs
 #   make bench    benchmarks (figures and ratios)
 #   make fuzz     each fuzz target under libFuzzer for FUZZ_SECONDS (see fuzz/fuzz.mk)
+#   make portability  gcc, clang, tcc, C++, MIPS and ARM under qemu, Windows under wine
+#                 (needs ports/install-deps.sh; see ports/ports.mk)
 
 CC      ?= cc
 CXX     ?= c++
@@ -14,7 +17,7 @@ OPT      = -O2 -g
 LIBS     = -lpthread -lm
 SAN      = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 B        = build
-HDRS     = llmcache.h $(wildcard wip/*.h)
+HDRS     = llmcache.h
 TSAN     = -O1 -g -fsanitize=thread
 # A source whose first line is "/* needs: FLAGS */" is built with FLAGS (e.g. libcurl).
 NEEDS    = `sed -n '1s|^/\* needs: \(.*\) \*/$$|\1|p' $<`
@@ -26,8 +29,12 @@ EXAMPLES  = $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
 TOOL_SRCS = $(wildcard tools/*.c)
 TOOL      = $(if $(TOOL_SRCS),$(B)/llmcache)
 
+# the default goal comes before the fragments' rules
+all:
+
 include bench/bench.mk
 include fuzz/fuzz.mk
+include ports/ports.mk
 
 .PHONY: all demo test test-build check compile-test valgrind-test bench clean
 
@@ -95,7 +102,7 @@ TEST_HELPERS = $(B)/tests/log_writer $(B)/tests/powerloss_shim.so
 test-build: $(TEST_BINS) $(TEST_ASAN) $(TEST_HELPERS) $(BENCH_PROGS) all
 
 test: test-build
-	@sh tests/run_all.sh $(B) compile-test $(TEST_BINS) $(TEST_ASAN) $(wildcard tests/test_*.sh) fuzz-regress
+	@sh tests/run_all.sh $(B) compile-test $(TEST_BINS) $(TEST_ASAN) $(wildcard tests/test_*.sh) fuzz-regress portability
 
 # The threaded tests under ThreadSanitizer (test_files: two handles and the
 # flusher threads; test_log: each of its processes under TSan), and every test

@@ -55,6 +55,9 @@
 #  ifndef _POSIX_C_SOURCE
 #    define _POSIX_C_SOURCE 200809L
 #  endif
+#  ifndef _FILE_OFFSET_BITS
+#    define _FILE_OFFSET_BITS 64   /* logs past 2 GiB on 32-bit systems */
+#  endif
 #  ifndef _DEFAULT_SOURCE
 #    define _DEFAULT_SOURCE 1
 #  endif
@@ -368,8 +371,174 @@ LLMCACHE_API int  llmcache_verify(const char *path, llmcache_verify_report *repo
  * directory). Other processes must not have the file open. report may be NULL. */
 LLMCACHE_API int  llmcache_repair(const char *path, llmcache_verify_report *report);
 
-/* >>call-through (llmcache_call, transports, streaming) ------------------------- */
-#include "wip/call_api.h"
+/* >>call-through (llmcache_call, transports, streaming) -------------------------
+ * Call-through: one function answers a provider request from the cache or, on a
+ * miss, through the caller's own HTTP code (a "transport"), and stores the answer.
+ *
+ *     llmcache_response r;
+ *     int rc = llmcache_call(c, &req, my_transport, my_ctx, NULL, &r);
+ *     if (rc == LLMCACHE_OK) use(r.body, r.len, r.from_cache);
+ *     llmcache_response_free(&r);          (also after an error: r may hold a body)
+ *
+ * What is stored is one byte string, the "envelope" (docs/ENVELOPE.md): the raw
+ * response body exactly as received, the optional "model" bytes a parse callback
+ * produced from it, and for a stream its events with their arrival times. Status,
+ * latency, token usage and the schema hash go in the entry's llmcache_meta.
+ * Failures are never stored: non-2xx statuses, transport errors, bodies refused by
+ * validate/parse, non-JSON bodies, streams that end without their terminator. */
+
+/* llmcache_meta.flags of an entry stored by llmcache_call */
+#define LLMCACHE_META_ENVELOPE  0x1u  /* the value is a call envelope (docs/ENVELOPE.md) */
+#define LLMCACHE_META_STREAM    0x2u  /* the response was an SSE stream; it holds chunks */
+#define LLMCACHE_META_HAS_MODEL 0x4u  /* the envelope holds model bytes from a parse callback */
+
+/* llmcache_call_options.replay_pace */
+#define LLMCACHE_REPLAY_INSTANT  0    /* replay stored chunks at once (default) */
+#define LLMCACHE_REPLAY_RECORDED 1    /* sleep so chunks arrive at their recorded offsets */
+
+/* Where a transport writes what it receives; owned by the library, valid only
+ * during the transport call (or the parse callback it is passed to). */
+typedef struct llmcache_sink llmcache_sink;
+
+/* Appends data[0..len) as it arrives from the provider: for a stream, exactly the
+ * bytes received, in any pieces (the library splits them into SSE events itself).
+ * Returns LLMCACHE_OK, or LLMCACHE_ENOMEM / LLMCACHE_ETOOBIG (over
+ * LLMCACHE_MAX_VALUE): then the transport should stop and return a negative value.
+ * Call it only from the thread running the transport. */
+LLMCACHE_API int llmcache_sink_write(llmcache_sink *sink, const void *data, size_t len);
+
+/* Optional: tells the library a response header. Only Content-Type is used so far:
+ * "text/event-stream" before the first body byte makes the response a stream even
+ * when the request did not set stream. Names are case-insensitive. Returns LLMCACHE_OK. */
+LLMCACHE_API int llmcache_sink_header(llmcache_sink *sink, const char *name, const char *value);
+
+/* The caller's HTTP code: sends req (endpoint, body, headers, timeout_ms) to the
+ * provider, writes the response body through llmcache_sink_write as it arrives and
+ * returns the HTTP status (100..999), or a negative value when the exchange failed
+ * (no connection, timeout, a cut transfer: also after a 200). It may run on
+ * several threads at once, one call per thread. */
+typedef int (*llmcache_transport_fn)(void *ctx, const llmcache_request *req, llmcache_sink *sink);
+
+/* One SSE event of a streamed response: every byte from the end of the previous
+ * event up to and including the blank line that ends this one ("data: {...}\n\n"),
+ * so the chunks of a response concatenate to its body (less any bytes after the
+ * last complete event). */
+typedef struct llmcache_chunk {
+    const char *data; size_t len;
+    int64_t at_ms;                 /* when it arrived, in ms after the transport started */
+} llmcache_chunk;
+
+/* The answer of llmcache_call. Release with llmcache_response_free. */
+typedef struct llmcache_response {
+    int      status;               /* HTTP status; 0 when the transport failed */
+    char    *body;  size_t len;    /* the raw body (for a stream, all its bytes); body[len] is a NUL */
+    char    *model; size_t model_len; /* bytes the parse callback produced, NUL-terminated; NULL = none */
+    llmcache_chunk *chunks; size_t n_chunks; /* a stream's events, in order, pointing into body */
+    int      from_cache;           /* 1: served from the cache (a hit) */
+    int      shared;               /* 1: a concurrent identical call's result (single-flight follower) */
+    int      stored;               /* 1: this call stored the response */
+    llmcache_key  key;             /* the request's key */
+    llmcache_meta meta;            /* status, flags, latency, token usage (-1 = unknown), schema hash */
+    int64_t  created_ms, expires_ms; /* of the stored entry (expires 0 = never); 0 when not stored */
+    void    *mem_;                 /* private: the block body and model point into */
+} llmcache_response;
+
+/* Releases what a response holds and zeroes it. NULL and zeroed responses are fine. */
+LLMCACHE_API void llmcache_response_free(llmcache_response *r);
+
+/* Per-call controls. Zero-initialize: every zero member means "the default". */
+typedef struct llmcache_call_options {
+    int64_t ttl_ms;          /* time to live of the stored answer: 0 = the config's, < 0 = never expires */
+    int64_t max_age_ms;      /* > 0: accept only an entry younger than this (else call and store anew) */
+    int     refresh;         /* 1: skip the lookup, call the transport, store the fresh answer */
+    int     no_store;        /* 1: look up, but never store the answer */
+    int     no_single_flight;/* 1: never wait for / share with a concurrent identical call */
+    int     replay_pace;     /* LLMCACHE_REPLAY_INSTANT (0) or LLMCACHE_REPLAY_RECORDED */
+    int     raw_body;        /* 1: a non-stream 2xx body need not be JSON (binary endpoints) */
+    /* Checks a fresh 2xx response before it is stored; nonzero refuses it
+       (llmcache_call returns LLMCACHE_EREJECTED, nothing is stored). Not called on hits. */
+    int   (*validate)(void *ctx, const llmcache_response *resp);
+    void   *validate_ctx;
+    /* Builds the "model" (e.g. the tool-call arguments) from a fresh 2xx response,
+       after validate, writing it with llmcache_sink_write(model, ...); it is stored
+       beside the body. Nonzero refuses the response like validate. On a hit whose
+       entry has no model it runs on the stored response (the result is not stored). */
+    int   (*parse)(void *ctx, const llmcache_response *resp, llmcache_sink *model);
+    void   *parse_ctx;
+    /* Told each SSE event: live, from inside llmcache_sink_write on the transport's
+       thread, or replayed from the cache (also to single-flight followers, once
+       the leader finished). chunk->data is valid during the call only. */
+    void  (*on_chunk)(void *ctx, const llmcache_chunk *chunk);
+    void   *chunk_ctx;
+    /* > 0, with a Redis tier (LLMCACHE_REDIS, cfg.redis): single-flight across
+       machines. On a miss the call takes a lock key in Redis for this many ms
+       (SET NX PX); a worker that finds it taken polls until the holder released
+       it (then serves the stored answer) or the time is over (then calls the
+       provider itself). Without a Redis tier it is ignored. docs/REDIS.md */
+    int64_t redis_lock_ms;
+} llmcache_call_options;
+
+/* Answers req from the cache or through the transport fn(fn_ctx, ...), and stores a
+ * fresh 2xx answer. The key is llmcache_key_for(c's namespace, req). opts may be NULL.
+ * *out is always filled (release it with llmcache_response_free, whatever the result).
+ * Returns:
+ *   LLMCACHE_OK         a hit (out->from_cache) or a fresh 2xx answer
+ *   LLMCACHE_EHTTP      the provider answered non-2xx; out->status and out->body say what
+ *   LLMCACHE_ETRANSPORT the transport returned a negative value, or a stream ended
+ *                       without its terminator (OpenAI chat "data: [DONE]", Anthropic
+ *                       "event: message_stop", OpenAI responses "event:
+ *                       response.completed"); out holds what arrived
+ *   LLMCACHE_EREJECTED  validate or parse refused the answer, or a non-stream body is
+ *                       not JSON (see raw_body)
+ *   LLMCACHE_EINVAL     bad arguments, malformed request body or schema JSON
+ *   LLMCACHE_ENOMEM, LLMCACHE_ETOOBIG  the response could not be held
+ * The store failing (a lookup error, a failed put) never fails the call: it counts in
+ * stats.errors, is reported as LLMCACHE_EVENT_ERROR, and the provider's answer is
+ * returned. Concurrent identical calls on one handle make one transport call
+ * (single-flight); the others wait and share its result, failures included.
+ * Thread-safe; callbacks run on the calling thread without library locks held, but
+ * a transport must not make an identical llmcache_call (it would wait for itself). */
+LLMCACHE_API int llmcache_call(llmcache *c, const llmcache_request *req, llmcache_transport_fn fn,
+                               void *fn_ctx, const llmcache_call_options *opts, llmcache_response *out);
+
+/* Decodes a stored call value (the data of llmcache_get for an entry with
+ * LLMCACHE_META_ENVELOPE) into *out, copying it. Returns LLMCACHE_ECORRUPT for bytes
+ * that are not a well-formed envelope (never reads outside data[0..len)),
+ * LLMCACHE_EVERSION for a newer format. Only status, body, model and chunks are set. */
+LLMCACHE_API int llmcache_response_decode(const void *data, size_t len, llmcache_response *out);
+
+/* Removes every entry stored with this schema hash (see llmcache_schema_hash);
+ * *removed (may be NULL) gets how many. Thread-safe, but not atomic: entries stored
+ * meanwhile may survive. */
+LLMCACHE_API int llmcache_purge_schema(llmcache *c, const unsigned char schema_hash[32], size_t *removed);
+
+#ifdef LLMCACHE_CURL
+/* >>curl transport -------------------------------------------------------------
+ * A transport over libcurl for OpenAI-compatible chat completions and Anthropic
+ * messages. Pass a filled llmcache_curl as the transport context.
+ * URL: a request endpoint that starts with "http://" or "https://" is used as is;
+ * one that starts with "/" is appended to base_url; otherwise (NULL or a service
+ * name) base_url + "/chat/completions" (OpenAI) or "/messages" (Anthropic).
+ * Programs that start threads should call curl_global_init(CURL_GLOBAL_DEFAULT)
+ * once before them (libcurl's own rule). */
+enum { LLMCACHE_CURL_OPENAI = 0, LLMCACHE_CURL_ANTHROPIC = 1 };
+
+typedef struct llmcache_curl {
+    int         kind;              /* LLMCACHE_CURL_OPENAI (0) or LLMCACHE_CURL_ANTHROPIC */
+    const char *base_url;          /* NULL = https://api.openai.com/v1 or https://api.anthropic.com/v1 */
+    const char *api_key;           /* NULL = send no key */
+    const char *anthropic_version; /* NULL = "2023-06-01" */
+    int64_t     connect_timeout_ms;/* 0 = 10 s */
+    int64_t     timeout_ms;        /* whole exchange; 0 = 10 min; req->timeout_ms overrides */
+} llmcache_curl;
+
+/* The transport: POSTs req->body (Content-Type: application/json) with the auth
+ * headers of ctx->kind (Authorization: Bearer, or x-api-key + anthropic-version)
+ * and req->headers, streams the answer into sink, and returns the HTTP status, or
+ * LLMCACHE_ETRANSPORT when the connection fails, times out or is cut (also after a
+ * 200). ctx is a const llmcache_curl *. Thread-safe (one curl handle per call). */
+LLMCACHE_API int llmcache_curl_transport(void *ctx, const llmcache_request *req, llmcache_sink *sink);
+#endif
 
 #ifdef __cplusplus
 }
@@ -1312,8 +1481,1035 @@ static LLMCACHE__MAYBE_UNUSED void llmcache__buf_free(llmcache__buf *b) {
     b->p = NULL; b->len = b->cap = 0; b->oom = 0;
 }
 
-/* >>json (RFC 8259 parser, I-JSON checks, RFC 8785 serializer) ------------------ */
-#include "wip/json.h"
+/* >>json (RFC 8259 parser, I-JSON checks, RFC 8785 serializer) ------------------
+ * A section of llmcache.h's implementation: it follows llmcache__buf and the
+ * allocator macros.
+ *
+ * llmcache__json_parse builds a read-only DOM in an arena owned by a
+ * llmcache__jdoc: strings are decoded into one block as large as the input (a
+ * decoded string is never longer than its source), nodes go into chunks that
+ * double in size, and the members of each object are merge-sorted by their
+ * names as UTF-16 code units when the object closes, so that duplicates sit side
+ * by side and the serializer writes them in order. llmcache__jcs is parse plus
+ * serialize. Numbers convert without the C library, so no locale applies:
+ * decimal -> double is Clinger's exact fast path, else a double approximation
+ * corrected by exact big-integer comparisons with the halfway points; double ->
+ * shortest is a 15-digit exact fast path, else Burger & Dybvig with big integers.
+ * Recursion is bounded by LLMCACHE_MAX_DEPTH (one small frame per level).
+ *
+ * Error offsets: the first byte where the text stops being a prefix of valid
+ * JSON; an ill-formed UTF-8 sequence, a lone surrogate escape or a number that
+ * overflows is reported at its first byte; a duplicate name at the opening quote
+ * of its later occurrence (found when its object closes, so a syntax error
+ * inside that object is reported first). */
+#include <float.h>
+
+typedef char llmcache__json_ieee_double[sizeof(double) == 8 && DBL_MANT_DIG == 53 ? 1 : -1];
+
+/* The exact fast paths need double arithmetic without excess precision
+   (tests define LLMCACHE__JSON_FAST 0 to check the slow paths alone). */
+#ifndef LLMCACHE__JSON_FAST
+#  if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 0 && !defined(__FAST_MATH__)
+#    define LLMCACHE__JSON_FAST 1
+#  else
+#    define LLMCACHE__JSON_FAST 0
+#  endif
+#endif
+
+enum { LLMCACHE__JNULL, LLMCACHE__JFALSE, LLMCACHE__JTRUE, LLMCACHE__JNUM, LLMCACHE__JSTR,
+       LLMCACHE__JARR, LLMCACHE__JOBJ };
+
+typedef struct llmcache__jv llmcache__jv;
+typedef struct llmcache__jmem llmcache__jmem;
+
+/* A value. Strings are decoded UTF-8 followed by a NUL (they may hold NULs). */
+struct llmcache__jv {
+    unsigned char type;  /* LLMCACHE__J* */
+    unsigned char esc;   /* JSTR: holds '"', '\\' or a control character */
+    size_t n;            /* JSTR: bytes; JARR: items; JOBJ: members */
+    union { double num; const char *str; const llmcache__jv *items; const llmcache__jmem *mems; } u;
+};
+
+/* An object member; an object's members are sorted by name (UTF-16 order). */
+struct llmcache__jmem {
+    llmcache__jv name;   /* a JSTR */
+    llmcache__jv val;
+    size_t off;          /* offset of the name's opening quote in the source */
+};
+
+typedef struct llmcache__jchunk { struct llmcache__jchunk *next; size_t cap, used; } llmcache__jchunk;
+#define LLMCACHE__JCHUNK_HDR ((sizeof(llmcache__jchunk) + 15u) & ~(size_t)15u)
+
+/* Owns every node and string of a parsed document. */
+typedef struct llmcache__jdoc {
+    llmcache__jchunk *chunks; /* newest first; allocation goes into the first */
+    size_t grow;              /* capacity of the next chunk */
+} llmcache__jdoc;
+
+static void llmcache__json_free(llmcache__jdoc *doc) {
+    llmcache__jchunk *c = doc->chunks, *next;
+    for (; c; c = next) { next = c->next; LLMCACHE_FREE(c); }
+    doc->chunks = NULL;
+    doc->grow = 0;
+}
+
+/* size bytes, 8-aligned, from the arena; NULL when out of memory. */
+static void *llmcache__json_alloc(llmcache__jdoc *doc, size_t size) {
+    llmcache__jchunk *c = doc->chunks;
+    size = (size + 7u) & ~(size_t)7u;
+    if (size == 0) size = 8;
+    if (!c || c->cap - c->used < size) {
+        size_t cap = doc->grow > size ? doc->grow : size;
+        if (cap > (size_t)-1 - LLMCACHE__JCHUNK_HDR) return NULL;
+        c = (llmcache__jchunk *)LLMCACHE_MALLOC(LLMCACHE__JCHUNK_HDR + cap);
+        if (!c) return NULL;
+        c->cap = cap; c->used = 0;
+        c->next = doc->chunks; doc->chunks = c;
+        doc->grow = cap > (size_t)-1 / 4 ? cap : cap * 2;
+    }
+    c->used += size;
+    return (char *)c + LLMCACHE__JCHUNK_HDR + c->used - size;
+}
+
+/* ---- big integers, for exact number conversion --------------------------- */
+#define LLMCACHE__JBIGW 128  /* 4096 bits: the largest product needed is ~2700 bits */
+typedef struct llmcache__jbig { uint32_t w[LLMCACHE__JBIGW]; size_t n; } llmcache__jbig;
+
+static void llmcache__jbig_set(llmcache__jbig *b, uint64_t v) {
+    b->w[0] = (uint32_t)v;
+    b->w[1] = (uint32_t)(v >> 32);
+    b->n = (v >> 32) ? 2 : v ? 1 : 0;
+}
+static void llmcache__jbig_copy(llmcache__jbig *d, const llmcache__jbig *s) {
+    memcpy(d->w, s->w, s->n * sizeof s->w[0]);
+    d->n = s->n;
+}
+static void llmcache__jbig_push(llmcache__jbig *b, uint32_t w) {
+    LLMCACHE_ASSERT(b->n < LLMCACHE__JBIGW);
+    if (b->n < LLMCACHE__JBIGW) b->w[b->n++] = w;
+}
+/* b = b * m + a */
+static void llmcache__jbig_muladd(llmcache__jbig *b, uint32_t m, uint32_t a) {
+    uint64_t carry = a;
+    size_t i;
+    for (i = 0; i < b->n; i++) {
+        uint64_t t = (uint64_t)b->w[i] * m + carry;
+        b->w[i] = (uint32_t)t;
+        carry = t >> 32;
+    }
+    if (carry) llmcache__jbig_push(b, (uint32_t)carry);
+}
+static void llmcache__jbig_shl(llmcache__jbig *b, size_t bits) {
+    size_t words = bits / 32, sh = bits % 32, n = b->n, i;
+    if (n == 0) return;
+    LLMCACHE_ASSERT(n + words < LLMCACHE__JBIGW);
+    if (n + words >= LLMCACHE__JBIGW) { b->n = 0; return; }
+    if (sh) {
+        uint32_t top = b->w[n - 1] >> (32 - sh);
+        for (i = n - 1; i > 0; i--) b->w[i + words] = (b->w[i] << sh) | (b->w[i - 1] >> (32 - sh));
+        b->w[words] = b->w[0] << sh;
+        b->n = n + words;
+        if (top) b->w[b->n++] = top;
+    } else {
+        memmove(b->w + words, b->w, n * sizeof b->w[0]);
+        b->n = n + words;
+    }
+    memset(b->w, 0, words * sizeof b->w[0]);
+}
+static int llmcache__jbig_cmp(const llmcache__jbig *a, const llmcache__jbig *b) {
+    size_t i;
+    if (a->n != b->n) return a->n < b->n ? -1 : 1;
+    for (i = a->n; i-- > 0;)
+        if (a->w[i] != b->w[i]) return a->w[i] < b->w[i] ? -1 : 1;
+    return 0;
+}
+/* b += a */
+static void llmcache__jbig_add(llmcache__jbig *b, const llmcache__jbig *a) {
+    size_t i, n = a->n > b->n ? a->n : b->n;
+    uint64_t carry = 0;
+    for (i = 0; i < n; i++) {
+        uint64_t t = carry + (i < b->n ? b->w[i] : 0) + (i < a->n ? a->w[i] : 0);
+        b->w[i] = (uint32_t)t;
+        carry = t >> 32;
+    }
+    b->n = n;
+    if (carry) llmcache__jbig_push(b, (uint32_t)carry);
+}
+/* b -= a, where b >= a */
+static void llmcache__jbig_sub(llmcache__jbig *b, const llmcache__jbig *a) {
+    size_t i;
+    uint64_t borrow = 0;
+    for (i = 0; i < b->n; i++) {
+        uint64_t t = (uint64_t)b->w[i] - (i < a->n ? a->w[i] : 0) - borrow;
+        b->w[i] = (uint32_t)t;
+        borrow = (t >> 32) ? 1 : 0;
+    }
+    while (b->n && b->w[b->n - 1] == 0) b->n--;
+}
+static void llmcache__jbig_mul64(llmcache__jbig *b, uint64_t m) {
+    llmcache__jbig hi;
+    if ((m >> 32) == 0) { llmcache__jbig_muladd(b, (uint32_t)m, 0); return; }
+    llmcache__jbig_copy(&hi, b);
+    llmcache__jbig_muladd(&hi, (uint32_t)(m >> 32), 0);
+    llmcache__jbig_shl(&hi, 32);
+    llmcache__jbig_muladd(b, (uint32_t)m, 0);
+    llmcache__jbig_add(b, &hi);
+}
+static void llmcache__jbig_pow5(llmcache__jbig *b, int64_t e) {
+    static const uint32_t p5[13] = { 1u, 5u, 25u, 125u, 625u, 3125u, 15625u, 78125u, 390625u,
+                                     1953125u, 9765625u, 48828125u, 244140625u };
+    for (; e >= 13; e -= 13) llmcache__jbig_muladd(b, 1220703125u, 0);
+    if (e > 0) llmcache__jbig_muladd(b, p5[e], 0);
+}
+static void llmcache__jbig_pow10(llmcache__jbig *b, int64_t e) {
+    llmcache__jbig_pow5(b, e);
+    llmcache__jbig_shl(b, (size_t)e);
+}
+
+/* ---- decimal -> double ------------------------------------------------------ */
+static const double llmcache__json_p10[23] = {
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22 };
+
+#define LLMCACHE__JSON_MAXDIG 800    /* more than the 767 a halfway point can need */
+#define LLMCACHE__JSON_DBL_MAX_BITS 0x7fefffffffffffffu
+
+static uint64_t llmcache__json_bits(double d) { uint64_t u; memcpy(&u, &d, sizeof u); return u; }
+static double llmcache__json_double(uint64_t u) { double d; memcpy(&d, &u, sizeof d); return d; }
+
+/* Compares V = D * 10^e with c * 2^p (-1, 0, 1), where x = D * 5^max(e,0) and
+   y5 = 5^max(-e,0): both sides times 5^max(-e,0) are x * 2^e and c * y5 * 2^p. */
+static int llmcache__json_cmp_mid(const llmcache__jbig *x, const llmcache__jbig *y5, int64_t e,
+                                  uint64_t c, int p) {
+    llmcache__jbig l, r;
+    int64_t t = e - p;
+    llmcache__jbig_copy(&l, x);
+    llmcache__jbig_copy(&r, y5);
+    llmcache__jbig_mul64(&r, c);
+    if (t > 0) llmcache__jbig_shl(&l, (size_t)t);
+    else llmcache__jbig_shl(&r, (size_t)-t);
+    return llmcache__jbig_cmp(&l, &r);
+}
+
+/* The double nearest to the significant digits in s[i0..i1) ++ s[f0..f1) times
+   10^(k - number of digits) (ties to even), starting from the guess approx.
+   Returns 0, or 2 on overflow. */
+static int llmcache__json_num_slow(const char *s, size_t i0, size_t i1, size_t f0, size_t f1,
+                                   int64_t k, double approx, uint64_t *bits) {
+    llmcache__jbig x, y5;
+    size_t i, nd = 0;
+    uint32_t chunk = 0, mul = 1;
+    int sticky = 0, pass;
+    int64_t e;
+    uint64_t u;
+    x.n = 0;
+    for (pass = 0; pass < 2; pass++) {
+        size_t a = pass ? f0 : i0, b = pass ? f1 : i1;
+        for (i = a; i < b; i++) {
+            uint32_t d = (uint32_t)(s[i] - '0');
+            if (nd == 0 && d == 0) continue;
+            if (nd == LLMCACHE__JSON_MAXDIG) { if (d) sticky = 1; continue; }
+            chunk = chunk * 10 + d; mul *= 10; nd++;
+            if (mul == 1000000000u) { llmcache__jbig_muladd(&x, mul, chunk); chunk = 0; mul = 1; }
+        }
+    }
+    if (sticky) { chunk = chunk * 10 + 1; mul *= 10; nd++; }
+    if (mul > 1) llmcache__jbig_muladd(&x, mul, chunk);
+    e = k - (int64_t)nd;
+    llmcache__jbig_set(&y5, 1);
+    if (e > 0) llmcache__jbig_pow5(&x, e);
+    else llmcache__jbig_pow5(&y5, -e);
+
+    u = approx <= DBL_MAX ? llmcache__json_bits(approx) : (uint64_t)LLMCACHE__JSON_DBL_MAX_BITS;
+    for (;;) {
+        int be = (int)(u >> 52), c;
+        uint64_t frac = u & (((uint64_t)1 << 52) - 1);
+        uint64_t m = be ? frac | ((uint64_t)1 << 52) : frac;
+        int e2 = be ? be - 1075 : -1074;
+        c = llmcache__json_cmp_mid(&x, &y5, e, 2 * m + 1, e2 - 1);
+        if (c > 0 || (c == 0 && (m & 1))) {
+            if (u == LLMCACHE__JSON_DBL_MAX_BITS) return 2;
+            u++;
+            continue;
+        }
+        if (u == 0) break;
+        if (frac == 0 && be > 1) c = llmcache__json_cmp_mid(&x, &y5, e, 4 * m - 1, e2 - 2);
+        else c = llmcache__json_cmp_mid(&x, &y5, e, 2 * m - 1, e2 - 1);
+        if (c < 0 || (c == 0 && (m & 1))) { u--; continue; }
+        break;
+    }
+    *bits = u;
+    return 0;
+}
+
+static int llmcache__json_isdigit(char c) { return c >= '0' && c <= '9'; }
+
+/* Scans an RFC 8259 number at the start of s[0..n) and converts it, correctly
+   rounded. Returns 0 with *used = the token's length, 1 when malformed (*used =
+   offset of the offending byte), 2 when it overflows a double. */
+static int llmcache__json_scan_num(const char *s, size_t n, size_t *used, double *out) {
+    size_t i = 0, i0, i1, f0, f1;
+    int neg = 0, cnt = 0, trunc = 0, pass;
+    int64_t ex = 0, e10, k;
+    uint64_t mant = 0;
+    double v;
+    if (i < n && s[i] == '-') { neg = 1; i++; }
+    i0 = i;
+    if (i >= n || !llmcache__json_isdigit(s[i])) { *used = i; return 1; }
+    if (s[i] == '0') i++;
+    else while (i < n && llmcache__json_isdigit(s[i])) i++;
+    i1 = f0 = f1 = i;
+    if (i < n && s[i] == '.') {
+        f0 = ++i;
+        if (i >= n || !llmcache__json_isdigit(s[i])) { *used = i; return 1; }
+        while (i < n && llmcache__json_isdigit(s[i])) i++;
+        f1 = i;
+    }
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        int eneg = 0;
+        i++;
+        if (i < n && (s[i] == '+' || s[i] == '-')) eneg = s[i++] == '-';
+        if (i >= n || !llmcache__json_isdigit(s[i])) { *used = i; return 1; }
+        for (; i < n && llmcache__json_isdigit(s[i]); i++)
+            if (ex < ((int64_t)1 << 50)) ex = ex * 10 + (s[i] - '0');
+        if (eneg) ex = -ex;
+    }
+    *used = i;
+
+    /* mant = the first 19 significant digits, value ~ mant * 10^e10 */
+    e10 = ex;
+    for (pass = 0; pass < 2; pass++) {
+        size_t a = pass ? f0 : i0, b = pass ? f1 : i1, j;
+        for (j = a; j < b; j++) {
+            int d = s[j] - '0';
+            if (cnt < 19) {
+                if (cnt || d) { mant = mant * 10 + (uint64_t)d; cnt++; }
+                if (pass) e10--;
+            } else {
+                if (!pass) e10++;
+                if (d) trunc = 1;
+            }
+        }
+    }
+    k = e10 + cnt;  /* 10^(k-1) <= value < 10^k */
+    if (cnt == 0 || k <= -324) v = 0.0;
+    else if (k >= 310) return 2;
+    else {
+        (void)trunc;
+#if LLMCACHE__JSON_FAST
+        if (!trunc && mant <= ((uint64_t)1 << 53)) {
+            if (e10 >= 0 && e10 <= 22) {
+                *out = (neg ? -1.0 : 1.0) * ((double)mant * llmcache__json_p10[e10]);
+                return 0;
+            }
+            if (e10 < 0 && e10 >= -22) {
+                *out = (neg ? -1.0 : 1.0) * ((double)mant / llmcache__json_p10[-e10]);
+                return 0;
+            }
+            if (e10 > 22 && e10 <= 22 + 15) {
+                uint64_t p = 1;
+                int64_t j;
+                for (j = 22; j < e10; j++) p *= 10;
+                if (mant <= ((uint64_t)1 << 53) / p) {
+                    *out = (neg ? -1.0 : 1.0) * ((double)(mant * p) * 1e22);
+                    return 0;
+                }
+            }
+        }
+#endif
+        {
+            double a = (double)mant;
+            int64_t e = e10;
+            uint64_t u;
+            for (; e > 22; e -= 22) a *= 1e22;
+            for (; e < -22; e += 22) a /= 1e22;
+            a = e >= 0 ? a * llmcache__json_p10[e] : a / llmcache__json_p10[-e];
+            if (llmcache__json_num_slow(s, i0, i1, f0, f1, k, a, &u)) return 2;
+            v = llmcache__json_double(u);
+        }
+    }
+    *out = neg ? -v : v;
+    return 0;
+}
+
+/* Correctly rounded decimal -> double of the RFC 8259 number token s[0..n);
+   0 on success, -1 if malformed or it overflows to infinity. */
+static LLMCACHE__MAYBE_UNUSED int llmcache__json_parse_num(const char *s, size_t n, double *out) {
+    size_t used;
+    double v;
+    if (llmcache__json_scan_num(s, n, &used, &v) != 0 || used != n) return -1;
+    *out = v;
+    return 0;
+}
+
+/* ---- double -> shortest decimal (ECMAScript Number::toString) -------------- */
+
+/* Writes the decimal digits of v (no leading zeros, v > 0); returns their count. */
+static int llmcache__json_u64_digits(uint64_t v, char *dig) {
+    char tmp[20];
+    int n = 0, i;
+    do { tmp[n++] = (char)('0' + (int)(v % 10)); v /= 10; } while (v);
+    for (i = 0; i < n; i++) dig[i] = tmp[n - 1 - i];
+    return n;
+}
+
+#if LLMCACHE__JSON_FAST
+/* Exact when x has a representation of at most 15 significant digits (most
+   numbers written by people): finds it with one multiply and checks it with one
+   correctly rounded division. Returns the digit count, or 0 to fall back. */
+static int llmcache__json_short15(double x, int etop, char *dig, int *k) {
+    int e10 = etop >= 0 ? (etop * 78913) >> 18 : -((-etop * 78913 + 262143) >> 18);
+    int s = 14 - e10, n, tries;
+    double y = 0;
+    uint64_t t;
+    for (tries = 0; tries < 3; tries++) {
+        if (s < -22 || s > 22) return 0;
+        y = s >= 0 ? x * llmcache__json_p10[s] : x / llmcache__json_p10[-s];
+        if (y >= 1e15) s--;
+        else if (y < 1e14) s++;
+        else break;
+    }
+    if (tries == 3) return 0;
+    t = (uint64_t)(y + 0.5);
+    if ((s >= 0 ? (double)t / llmcache__json_p10[s] : (double)t * llmcache__json_p10[-s]) != x) return 0;
+    n = llmcache__json_u64_digits(t, dig);
+    *k = n - s;
+    while (dig[n - 1] == '0') n--;
+    return n;
+}
+#endif
+
+/* Burger & Dybvig free-format shortest digits of f * 2^e, the closest of the
+   shortest when several round-trip (ties to the even digit). */
+static int llmcache__json_shortest(uint64_t f, int e, char *dig, int *kout) {
+    llmcache__jbig r, s, mp, mm, t;
+    int even = (f & 1) == 0, asym = f == ((uint64_t)1 << 52) && e > -1074;
+    int etop = e, k, nd = 0;
+    uint64_t g;
+    for (g = f; g > 1; g >>= 1) etop++;
+    if (e >= 0) {
+        llmcache__jbig_set(&r, f); llmcache__jbig_shl(&r, (size_t)e + 1 + (size_t)asym);
+        llmcache__jbig_set(&s, asym ? 4 : 2);
+        llmcache__jbig_set(&mp, 1); llmcache__jbig_shl(&mp, (size_t)e + (size_t)asym);
+        llmcache__jbig_set(&mm, 1); llmcache__jbig_shl(&mm, (size_t)e);
+    } else {
+        llmcache__jbig_set(&r, f); llmcache__jbig_shl(&r, 1 + (size_t)asym);
+        llmcache__jbig_set(&s, 1); llmcache__jbig_shl(&s, (size_t)(1 - e) + (size_t)asym);
+        llmcache__jbig_set(&mp, asym ? 2 : 1);
+        llmcache__jbig_set(&mm, 1);
+    }
+    /* k ~ ceil(log10(v)); the loops below correct it */
+    k = (etop >= 0 ? (etop * 78913) >> 18 : -((-etop * 78913 + 262143) >> 18)) + 1;
+    if (k >= 0) llmcache__jbig_pow10(&s, k);
+    else {
+        llmcache__jbig_pow10(&r, -k); llmcache__jbig_pow10(&mp, -k); llmcache__jbig_pow10(&mm, -k);
+    }
+    for (;;) {  /* high boundary must be below 10^k (or at it, when excluded) */
+        int c;
+        llmcache__jbig_copy(&t, &r); llmcache__jbig_add(&t, &mp);
+        c = llmcache__jbig_cmp(&t, &s);
+        if (even ? c < 0 : c <= 0) break;
+        llmcache__jbig_muladd(&s, 10, 0); k++;
+    }
+    for (;;) {  /* ... and not below 10^(k-1) */
+        int c;
+        llmcache__jbig_copy(&t, &r); llmcache__jbig_add(&t, &mp); llmcache__jbig_muladd(&t, 10, 0);
+        c = llmcache__jbig_cmp(&t, &s);
+        if (even ? c >= 0 : c > 0) break;
+        llmcache__jbig_muladd(&r, 10, 0); llmcache__jbig_muladd(&mp, 10, 0); llmcache__jbig_muladd(&mm, 10, 0);
+        k--;
+    }
+    for (;;) {
+        int d = 0, lo, hi, c;
+        llmcache__jbig_muladd(&r, 10, 0); llmcache__jbig_muladd(&mp, 10, 0); llmcache__jbig_muladd(&mm, 10, 0);
+        while (llmcache__jbig_cmp(&r, &s) >= 0) { llmcache__jbig_sub(&r, &s); d++; }
+        c = llmcache__jbig_cmp(&r, &mm);
+        lo = even ? c <= 0 : c < 0;
+        llmcache__jbig_copy(&t, &r); llmcache__jbig_add(&t, &mp);
+        c = llmcache__jbig_cmp(&t, &s);
+        hi = even ? c >= 0 : c > 0;
+        if (lo && hi) {  /* both d and d+1 round-trip: the closer one */
+            llmcache__jbig_copy(&t, &r); llmcache__jbig_shl(&t, 1);
+            c = llmcache__jbig_cmp(&t, &s);
+            if (c > 0 || (c == 0 && (d & 1))) d++;
+        } else if (hi) d++;
+        LLMCACHE_ASSERT(d <= 9 && nd < 18);
+        dig[nd++] = (char)('0' + d);
+        if (lo || hi || nd >= 18) break;
+    }
+    *kout = k;
+    return nd;
+}
+
+/* ES Number::toString of a finite double into out (NUL-terminated); returns
+   the length (<= 25). -0 prints "0". */
+static size_t llmcache__json_fmt_num(double d, char out[32]) {
+    uint64_t u = llmcache__json_bits(d), frac = u & (((uint64_t)1 << 52) - 1);
+    int neg = (int)(u >> 63), be = (int)((u >> 52) & 0x7ff), nd = 0, k = 0, i;
+    char dig[24];
+    size_t o = 0;
+    if (be == 0x7ff) {
+        const char *w = frac ? "NaN" : neg ? "-Infinity" : "Infinity";
+        size_t n = strlen(w);
+        memcpy(out, w, n + 1);
+        return n;
+    }
+    if (be == 0 && frac == 0) { out[0] = '0'; out[1] = '\0'; return 1; }
+    if (neg) { out[o++] = '-'; d = -d; }
+    if (d < 9007199254740992.0 && d == (double)(int64_t)d) {  /* integers below 2^53 */
+        o += (size_t)llmcache__json_u64_digits((uint64_t)d, out + o);
+        out[o] = '\0';
+        return o;
+    }
+#if LLMCACHE__JSON_FAST
+    if (be) nd = llmcache__json_short15(d, be - 1023, dig, &k);
+#endif
+    if (nd == 0) {
+        uint64_t f = be ? frac | ((uint64_t)1 << 52) : frac;
+        nd = llmcache__json_shortest(f, be ? be - 1075 : -1074, dig, &k);
+    }
+    /* value = 0.dig * 10^k; the cases of ES Number::toString */
+    if (k >= nd && k <= 21) {
+        memcpy(out + o, dig, (size_t)nd); o += (size_t)nd;
+        for (i = nd; i < k; i++) out[o++] = '0';
+    } else if (k > 0 && k <= 21) {
+        memcpy(out + o, dig, (size_t)k); o += (size_t)k;
+        out[o++] = '.';
+        memcpy(out + o, dig + k, (size_t)(nd - k)); o += (size_t)(nd - k);
+    } else if (k > -6 && k <= 0) {
+        out[o++] = '0'; out[o++] = '.';
+        for (i = k; i < 0; i++) out[o++] = '0';
+        memcpy(out + o, dig, (size_t)nd); o += (size_t)nd;
+    } else {
+        int x = k - 1;
+        out[o++] = dig[0];
+        if (nd > 1) {
+            out[o++] = '.';
+            memcpy(out + o, dig + 1, (size_t)(nd - 1)); o += (size_t)(nd - 1);
+        }
+        out[o++] = 'e';
+        out[o++] = x < 0 ? '-' : '+';
+        o += (size_t)llmcache__json_u64_digits((uint64_t)(x < 0 ? -x : x), out + o);
+    }
+    out[o] = '\0';
+    return o;
+}
+
+/* ---- parser ----------------------------------------------------------------- */
+typedef struct llmcache__jparser {
+    const unsigned char *s, *p, *end;
+    char *sp;                      /* next free byte of the string block */
+    llmcache__jdoc *doc;
+    llmcache__jmem *stk;           /* pending items and members of open containers */
+    size_t stk_n, stk_cap;
+    size_t err;                    /* offset of the error */
+    llmcache__jmem stk0[32];
+} llmcache__jparser;
+
+static int llmcache__json_fail(llmcache__jparser *P, const unsigned char *at) {
+    P->err = (size_t)(at - P->s);
+    return LLMCACHE_EINVAL;
+}
+
+/* Doubles the pending-entry stack (it starts inside the parser). */
+static int llmcache__json_grow(llmcache__jparser *P) {
+    size_t cap = P->stk_cap * 2;
+    llmcache__jmem *ns;
+    if (cap > (size_t)-1 / sizeof *ns) return LLMCACHE_ENOMEM;
+    if (P->stk == P->stk0) {
+        ns = (llmcache__jmem *)LLMCACHE_MALLOC(cap * sizeof *ns);
+        if (ns) memcpy(ns, P->stk, P->stk_n * sizeof *ns);
+    } else {
+        ns = (llmcache__jmem *)LLMCACHE_REALLOC(P->stk, cap * sizeof *ns);
+    }
+    if (!ns) return LLMCACHE_ENOMEM;
+    P->stk = ns;
+    P->stk_cap = cap;
+    return LLMCACHE_OK;
+}
+#define LLMCACHE__JSON_PUSH(P, m) \
+    ((P)->stk_n < (P)->stk_cap || llmcache__json_grow(P) == LLMCACHE_OK ? ((P)->stk[(P)->stk_n++] = (m), 1) : 0)
+
+static const unsigned char *llmcache__json_ws(const unsigned char *p, const unsigned char *end) {
+    while (p < end && *p <= ' ') {
+        if (*p == ' ' && end - p >= 8) {  /* indentation, 8 spaces at a time */
+            uint64_t w;
+            memcpy(&w, p, 8);
+            if (w == 0x2020202020202020u) { p += 8; continue; }
+        }
+        if (*p != ' ' && *p != '\n' && *p != '\r' && *p != '\t') break;
+        p++;
+    }
+    return p;
+}
+
+/* Length of the well-formed UTF-8 sequence at p (lead byte >= 0x80), or 0. */
+static size_t llmcache__json_utf8(const unsigned char *p, const unsigned char *end) {
+    unsigned c = p[0], lo = 0x80, hi = 0xbf;
+    size_t n, i, avail = (size_t)(end - p);
+    if (c < 0xc2 || c > 0xf4) return 0;
+    if (c < 0xe0) n = 2;
+    else if (c < 0xf0) { n = 3; if (c == 0xe0) lo = 0xa0; if (c == 0xed) hi = 0x9f; }
+    else { n = 4; if (c == 0xf0) lo = 0x90; if (c == 0xf4) hi = 0x8f; }
+    if (avail < n || p[1] < lo || p[1] > hi) return 0;
+    for (i = 2; i < n; i++) if ((p[i] & 0xc0) != 0x80) return 0;
+    return n;
+}
+
+static int llmcache__json_hex4(const unsigned char *p, const unsigned char *end, unsigned *out,
+                               const unsigned char **bad) {
+    unsigned v = 0;
+    int i;
+    for (i = 0; i < 4; i++) {
+        unsigned c = p + i < end ? p[i] : 0u, d;
+        if (c >= '0' && c <= '9') d = c - '0';
+        else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') d = (c | 0x20) - 'a' + 10;
+        else { *bad = p + i; return 0; }
+        v = v << 4 | d;
+    }
+    *out = v;
+    return 1;
+}
+
+/* Eight bytes hold a '"', a '\\' or a control character. */
+static int llmcache__json_esc8(uint64_t w) {
+    const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+    uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+    return (((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b)) & high ? 1 : 0;
+}
+
+/* ... or a byte >= 0x80. */
+static int llmcache__json_special8(uint64_t w) {
+    return (w & 0x8080808080808080u) != 0 || llmcache__json_esc8(w);
+}
+
+/* The string at P->p (its opening quote), decoded into the string block. Runs
+   of bytes that need no decoding are validated, then copied with one memcpy. */
+static int llmcache__json_str_parse(llmcache__jparser *P, llmcache__jv *out) {
+    const unsigned char *p = P->p + 1, *end = P->end, *run = p;
+    char *d = P->sp, *d0 = d;
+    unsigned char esc = 0;
+    for (;;) {
+        unsigned c;
+        while (end - p >= 8) {
+            uint64_t w;
+            memcpy(&w, p, 8);
+            if (llmcache__json_special8(w)) break;
+            p += 8;
+        }
+        if (p == end) return llmcache__json_fail(P, p);
+        c = *p;
+        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') { p++; continue; }
+        if (c >= 0x80) {
+            size_t n;
+            if (c >= 0xc2 && c < 0xe0 && end - p >= 2 && (p[1] & 0xc0) == 0x80) { p += 2; continue; }
+            n = llmcache__json_utf8(p, end);
+            if (!n) return llmcache__json_fail(P, p);
+            p += n;
+            continue;
+        }
+        memcpy(d, run, (size_t)(p - run));
+        d += p - run;
+        if (c == '"') break;
+        if (c < 0x20) return llmcache__json_fail(P, p);
+        /* an escape */
+        if (end - p < 2) return llmcache__json_fail(P, end);
+        switch (p[1]) {
+        case '"':  *d++ = '"';  esc = 1; p += 2; break;
+        case '\\': *d++ = '\\'; esc = 1; p += 2; break;
+        case '/':  *d++ = '/';  p += 2; break;
+        case 'b':  *d++ = '\b'; esc = 1; p += 2; break;
+        case 'f':  *d++ = '\f'; esc = 1; p += 2; break;
+        case 'n':  *d++ = '\n'; esc = 1; p += 2; break;
+        case 'r':  *d++ = '\r'; esc = 1; p += 2; break;
+        case 't':  *d++ = '\t'; esc = 1; p += 2; break;
+        case 'u': {
+            unsigned cp, lo;
+            const unsigned char *bad;
+            if (!llmcache__json_hex4(p + 2, end, &cp, &bad)) return llmcache__json_fail(P, bad);
+            if (cp >= 0xdc00 && cp <= 0xdfff) return llmcache__json_fail(P, p);
+            if (cp >= 0xd800 && cp <= 0xdbff) {
+                if (end - p < 12 || p[6] != '\\' || p[7] != 'u' ||
+                    !llmcache__json_hex4(p + 8, end, &lo, &bad) || lo < 0xdc00 || lo > 0xdfff)
+                    return llmcache__json_fail(P, p);
+                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+                p += 6;
+            }
+            p += 6;
+            if (cp < 0x80) {
+                *d++ = (char)cp;
+                if (cp < 0x20 || cp == '"' || cp == '\\') esc = 1;
+            } else if (cp < 0x800) {
+                *d++ = (char)(0xc0 | (cp >> 6));
+                *d++ = (char)(0x80 | (cp & 0x3f));
+            } else if (cp < 0x10000) {
+                *d++ = (char)(0xe0 | (cp >> 12));
+                *d++ = (char)(0x80 | ((cp >> 6) & 0x3f));
+                *d++ = (char)(0x80 | (cp & 0x3f));
+            } else {
+                *d++ = (char)(0xf0 | (cp >> 18));
+                *d++ = (char)(0x80 | ((cp >> 12) & 0x3f));
+                *d++ = (char)(0x80 | ((cp >> 6) & 0x3f));
+                *d++ = (char)(0x80 | (cp & 0x3f));
+            }
+            break;
+        }
+        default: return llmcache__json_fail(P, p + 1);
+        }
+        run = p;
+    }
+    P->p = p + 1;
+    *d = '\0';
+    out->type = LLMCACHE__JSTR;
+    out->esc = esc;
+    out->n = (size_t)(d - d0);
+    out->u.str = d0;
+    P->sp = d + 1;
+    return LLMCACHE_OK;
+}
+
+/* Orders names as sequences of UTF-16 code units (RFC 8785 3.2.3). In UTF-8,
+   byte order is code point order; it differs from UTF-16 order only where a
+   character above U+FFFF (lead 0xF0-0xF4, surrogates in UTF-16) meets one in
+   U+E000-U+FFFF (lead 0xEE-0xEF), so those two leads are moved above 0xF4. */
+static int llmcache__json_keycmp(const llmcache__jv *a, const llmcache__jv *b) {
+    const unsigned char *x = (const unsigned char *)a->u.str, *y = (const unsigned char *)b->u.str;
+    size_t n = a->n < b->n ? a->n : b->n, i;
+    for (i = 0; i < n; i++) {
+        if (x[i] != y[i]) {
+            unsigned cx = x[i], cy = y[i];
+            if (cx == 0xee || cx == 0xef) cx += 0x10;
+            if (cy == 0xee || cy == 0xef) cy += 0x10;
+            return cx < cy ? -1 : 1;
+        }
+    }
+    return a->n < b->n ? -1 : a->n > b->n;
+}
+
+/* Stable merge sort of a[0..n) by name, with tmp[0..n) as scratch. */
+static void llmcache__json_sort(llmcache__jmem *a, llmcache__jmem *tmp, size_t n) {
+    size_t h = n / 2, i, j, o;
+    if (n <= 8) {
+        for (i = 1; i < n; i++) {
+            llmcache__jmem m = a[i];
+            for (j = i; j > 0 && llmcache__json_keycmp(&a[j - 1].name, &m.name) > 0; j--) a[j] = a[j - 1];
+            a[j] = m;
+        }
+        return;
+    }
+    llmcache__json_sort(a, tmp, h);
+    llmcache__json_sort(a + h, tmp, n - h);
+    if (llmcache__json_keycmp(&a[h - 1].name, &a[h].name) <= 0) return;
+    for (i = 0, j = h, o = 0; i < h && j < n;)
+        tmp[o++] = llmcache__json_keycmp(&a[j].name, &a[i].name) < 0 ? a[j++] : a[i++];
+    while (i < h) tmp[o++] = a[i++];
+    memcpy(a, tmp, o * sizeof *a);  /* a[j..n) is already in place */
+}
+
+static int llmcache__json_value(llmcache__jparser *P, llmcache__jv *out, int depth);
+
+/* Moves the pending entries above base into a new arena array (sorted and
+   checked for duplicate names when obj). */
+static int llmcache__json_close(llmcache__jparser *P, size_t base, int obj, llmcache__jv *out) {
+    size_t n = P->stk_n - base, i;
+    llmcache__jmem *src = P->stk + base;
+    out->type = (unsigned char)(obj ? LLMCACHE__JOBJ : LLMCACHE__JARR);
+    out->esc = 0;
+    out->n = n;
+    out->u.items = NULL;
+    if (n == 0) return LLMCACHE_OK;
+    if (obj) {
+        llmcache__jmem *mems;
+        size_t dup = (size_t)-1;
+        if (n > (size_t)-1 / sizeof *mems) return LLMCACHE_ENOMEM;
+        mems = (llmcache__jmem *)llmcache__json_alloc(P->doc, n * sizeof *mems);
+        if (!mems) return LLMCACHE_ENOMEM;
+        llmcache__json_sort(src, mems, n);
+        for (i = 1; i < n; i++)
+            if (src[i].name.n == src[i - 1].name.n &&
+                memcmp(src[i].name.u.str, src[i - 1].name.u.str, src[i].name.n) == 0 &&
+                src[i].off < dup)
+                dup = src[i].off;
+        if (dup != (size_t)-1) { P->err = dup; return LLMCACHE_EINVAL; }
+        memcpy(mems, src, n * sizeof *mems);
+        out->u.mems = mems;
+    } else {
+        llmcache__jv *items;
+        if (n > (size_t)-1 / sizeof *items) return LLMCACHE_ENOMEM;
+        items = (llmcache__jv *)llmcache__json_alloc(P->doc, n * sizeof *items);
+        if (!items) return LLMCACHE_ENOMEM;
+        for (i = 0; i < n; i++) items[i] = src[i].val;
+        out->u.items = items;
+    }
+    P->stk_n = base;
+    return LLMCACHE_OK;
+}
+
+static int llmcache__json_array(llmcache__jparser *P, llmcache__jv *out, int depth) {
+    size_t base = P->stk_n;
+    llmcache__jmem m;
+    int rc;
+    memset(&m, 0, sizeof m);
+    P->p = llmcache__json_ws(P->p + 1, P->end);
+    if (P->p < P->end && *P->p == ']') { P->p++; return llmcache__json_close(P, base, 0, out); }
+    for (;;) {
+        if ((rc = llmcache__json_value(P, &m.val, depth + 1)) != LLMCACHE_OK) return rc;
+        if (!LLMCACHE__JSON_PUSH(P, m)) return LLMCACHE_ENOMEM;
+        P->p = llmcache__json_ws(P->p, P->end);
+        if (P->p == P->end) return llmcache__json_fail(P, P->p);
+        if (*P->p == ',') { P->p++; continue; }
+        if (*P->p == ']') { P->p++; return llmcache__json_close(P, base, 0, out); }
+        return llmcache__json_fail(P, P->p);
+    }
+}
+
+static int llmcache__json_object(llmcache__jparser *P, llmcache__jv *out, int depth) {
+    size_t base = P->stk_n;
+    llmcache__jmem m;
+    int rc;
+    P->p = llmcache__json_ws(P->p + 1, P->end);
+    if (P->p < P->end && *P->p == '}') { P->p++; return llmcache__json_close(P, base, 1, out); }
+    for (;;) {
+        P->p = llmcache__json_ws(P->p, P->end);
+        if (P->p == P->end || *P->p != '"') return llmcache__json_fail(P, P->p);
+        m.off = (size_t)(P->p - P->s);
+        if ((rc = llmcache__json_str_parse(P, &m.name)) != LLMCACHE_OK) return rc;
+        P->p = llmcache__json_ws(P->p, P->end);
+        if (P->p == P->end || *P->p != ':') return llmcache__json_fail(P, P->p);
+        P->p++;
+        if ((rc = llmcache__json_value(P, &m.val, depth + 1)) != LLMCACHE_OK) return rc;
+        if (!LLMCACHE__JSON_PUSH(P, m)) return LLMCACHE_ENOMEM;
+        P->p = llmcache__json_ws(P->p, P->end);
+        if (P->p == P->end) return llmcache__json_fail(P, P->p);
+        if (*P->p == ',') { P->p++; continue; }
+        if (*P->p == '}') { P->p++; return llmcache__json_close(P, base, 1, out); }
+        return llmcache__json_fail(P, P->p);
+    }
+}
+
+/* One value at P->p (after optional whitespace); depth = enclosing containers. */
+static int llmcache__json_value(llmcache__jparser *P, llmcache__jv *out, int depth) {
+    const unsigned char *p = llmcache__json_ws(P->p, P->end);
+    const char *lit = NULL;
+    size_t i, avail = (size_t)(P->end - p);
+    P->p = p;
+    if (p == P->end) return llmcache__json_fail(P, p);
+    out->esc = 0;
+    out->n = 0;
+    switch (*p) {
+    case '{': case '[':
+        if (depth >= LLMCACHE_MAX_DEPTH) return llmcache__json_fail(P, p);
+        return *p == '{' ? llmcache__json_object(P, out, depth) : llmcache__json_array(P, out, depth);
+    case '"': return llmcache__json_str_parse(P, out);
+    case 't': lit = "true";  out->type = LLMCACHE__JTRUE;  break;
+    case 'f': lit = "false"; out->type = LLMCACHE__JFALSE; break;
+    case 'n': lit = "null";  out->type = LLMCACHE__JNULL;  break;
+    default: {
+        size_t used;
+        int rc;
+        if (*p != '-' && !llmcache__json_isdigit((char)*p)) return llmcache__json_fail(P, p);
+        rc = llmcache__json_scan_num((const char *)p, avail, &used, &out->u.num);
+        if (rc) return llmcache__json_fail(P, rc == 2 ? p : p + used);
+        out->type = LLMCACHE__JNUM;
+        P->p = p + used;
+        return LLMCACHE_OK;
+    }
+    }
+    for (i = 0; lit[i]; i++)
+        if (i >= avail || p[i] != (unsigned char)lit[i]) return llmcache__json_fail(P, p + i);
+    out->u.str = NULL;
+    P->p = p + i;
+    return LLMCACHE_OK;
+}
+
+/* Parses json[0..len) into doc (released with llmcache__json_free, also after
+   an error). *root points into doc. Returns LLMCACHE_OK, LLMCACHE_EINVAL (with
+   *err_off, when not NULL) or LLMCACHE_ENOMEM. */
+static int llmcache__json_parse(const char *json, size_t len, llmcache__jdoc *doc,
+                                const llmcache__jv **root, size_t *err_off) {
+    llmcache__jparser P;
+    llmcache__jv *top;
+    int rc;
+    doc->chunks = NULL;
+    doc->grow = 0;
+    *root = NULL;
+    if (err_off) *err_off = 0;
+    if (!json) {
+        if (len) return LLMCACHE_EINVAL;
+        json = "";
+    }
+    if (len > (size_t)-1 / 2 - 4096) return LLMCACHE_ENOMEM;
+    P.s = P.p = (const unsigned char *)json;
+    P.end = P.s + len;
+    P.doc = doc;
+    P.stk = P.stk0;
+    P.stk_n = 0;
+    P.stk_cap = sizeof P.stk0 / sizeof P.stk0[0];
+    P.err = 0;
+    /* one chunk: the string block first, then room for a typical number of nodes */
+    doc->grow = len + 16 + len / 2 + 1024;
+    P.sp = (char *)llmcache__json_alloc(doc, len + 16);
+    top = (llmcache__jv *)llmcache__json_alloc(doc, sizeof *top);
+    if (!P.sp || !top) rc = LLMCACHE_ENOMEM;
+    else {
+        rc = llmcache__json_value(&P, top, 0);
+        if (rc == LLMCACHE_OK) {
+            P.p = llmcache__json_ws(P.p, P.end);
+            if (P.p != P.end) rc = llmcache__json_fail(&P, P.p);
+        }
+    }
+    if (P.stk != P.stk0) LLMCACHE_FREE(P.stk);
+    if (rc == LLMCACHE_EINVAL && err_off) *err_off = P.err;
+    if (rc == LLMCACHE_OK) *root = top;
+    return rc;
+}
+
+/* ---- accessors (NULL-safe) --------------------------------------------------- */
+/* The LLMCACHE__J* type, or -1 for NULL (an absent member). */
+static LLMCACHE__MAYBE_UNUSED int llmcache__json_type(const llmcache__jv *v) {
+    return v ? v->type : -1;
+}
+/* The number, or 0 when v is not a number. */
+static LLMCACHE__MAYBE_UNUSED double llmcache__json_num(const llmcache__jv *v) {
+    return v && v->type == LLMCACHE__JNUM ? v->u.num : 0.0;
+}
+/* The decoded UTF-8 (NUL-terminated; *len bytes, may hold NULs), or NULL. */
+static LLMCACHE__MAYBE_UNUSED const char *llmcache__json_str(const llmcache__jv *v, size_t *len) {
+    if (!v || v->type != LLMCACHE__JSTR) { if (len) *len = 0; return NULL; }
+    if (len) *len = v->n;
+    return v->u.str;
+}
+/* Items of an array, members of an object, bytes of a string; else 0. */
+static LLMCACHE__MAYBE_UNUSED size_t llmcache__json_len(const llmcache__jv *v) {
+    return v && (v->type == LLMCACHE__JSTR || v->type == LLMCACHE__JARR || v->type == LLMCACHE__JOBJ) ? v->n : 0;
+}
+static LLMCACHE__MAYBE_UNUSED const llmcache__jv *llmcache__json_at(const llmcache__jv *arr, size_t i) {
+    return arr && arr->type == LLMCACHE__JARR && i < arr->n ? &arr->u.items[i] : NULL;
+}
+/* The i-th member of an object in name order (name and its length to *name,
+   *name_len when not NULL), or NULL. */
+static LLMCACHE__MAYBE_UNUSED const llmcache__jv *llmcache__json_member(const llmcache__jv *obj, size_t i,
+                                                                const char **name, size_t *name_len) {
+    if (!obj || obj->type != LLMCACHE__JOBJ || i >= obj->n) return NULL;
+    if (name) *name = obj->u.mems[i].name.u.str;
+    if (name_len) *name_len = obj->u.mems[i].name.n;
+    return &obj->u.mems[i].val;
+}
+/* The member named name (binary search), or NULL. */
+static LLMCACHE__MAYBE_UNUSED const llmcache__jv *llmcache__json_get(const llmcache__jv *obj, const char *name) {
+    llmcache__jv key;
+    size_t lo = 0, hi;
+    if (!obj || obj->type != LLMCACHE__JOBJ || !name) return NULL;
+    key.type = LLMCACHE__JSTR; key.esc = 0; key.n = strlen(name); key.u.str = name;
+    hi = obj->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = llmcache__json_keycmp(&obj->u.mems[mid].name, &key);
+        if (c == 0) return &obj->u.mems[mid].val;
+        if (c < 0) lo = mid + 1; else hi = mid;
+    }
+    return NULL;
+}
+
+/* ---- RFC 8785 serializer ------------------------------------------------------ */
+/* Room for n more bytes (and the NUL llmcache__buf keeps); 0 when out of memory. */
+#define LLMCACHE__JSON_ROOM(b, n) ((b)->cap - (b)->len > (n) || llmcache__buf_reserve((b), (n)))
+
+/* A string as ECMAScript JSON.stringify writes it. */
+static void llmcache__json_put_str(llmcache__buf *b, const llmcache__jv *v) {
+    const unsigned char *s = (const unsigned char *)v->u.str, *end = s + v->n;
+    static const char hex[] = "0123456789abcdef";
+    char *o;
+    if (v->n > ((size_t)-1 - 2) / 6) { b->oom = 1; return; }
+    if (!LLMCACHE__JSON_ROOM(b, (v->esc ? 6 * v->n : v->n) + 2)) return;
+    o = b->p + b->len;
+    *o++ = '"';
+    if (!v->esc) {
+        memcpy(o, s, v->n);
+        o += v->n;
+    } else {
+        while (s < end) {
+            unsigned c;
+            while (end - s >= 8) {
+                uint64_t w;
+                memcpy(&w, s, 8);
+                if (llmcache__json_esc8(w)) break;
+                memcpy(o, &w, 8);
+                s += 8; o += 8;
+            }
+            if (s == end) break;
+            c = *s++;
+            if (c >= 0x20 && c != '"' && c != '\\') { *o++ = (char)c; continue; }
+            *o++ = '\\';
+            switch (c) {
+            case '"':  *o++ = '"';  break;
+            case '\\': *o++ = '\\'; break;
+            case '\b': *o++ = 'b';  break;
+            case '\f': *o++ = 'f';  break;
+            case '\n': *o++ = 'n';  break;
+            case '\r': *o++ = 'r';  break;
+            case '\t': *o++ = 't';  break;
+            default:
+                *o++ = 'u'; *o++ = '0'; *o++ = '0'; *o++ = hex[c >> 4]; *o++ = hex[c & 15];
+            }
+        }
+    }
+    *o++ = '"';
+    b->len = (size_t)(o - b->p);
+}
+
+static void llmcache__json_write(llmcache__buf *b, const llmcache__jv *v) {
+    size_t i;
+    if (!LLMCACHE__JSON_ROOM(b, 32)) return;
+    switch (v->type) {
+    case LLMCACHE__JNULL:  memcpy(b->p + b->len, "null", 4);  b->len += 4; break;
+    case LLMCACHE__JFALSE: memcpy(b->p + b->len, "false", 5); b->len += 5; break;
+    case LLMCACHE__JTRUE:  memcpy(b->p + b->len, "true", 4);  b->len += 4; break;
+    case LLMCACHE__JNUM:   b->len += llmcache__json_fmt_num(v->u.num, b->p + b->len); break;
+    case LLMCACHE__JSTR:   llmcache__json_put_str(b, v); break;
+    case LLMCACHE__JARR:
+        b->p[b->len++] = '[';
+        for (i = 0; i < v->n; i++) {
+            if (i) {
+                if (!LLMCACHE__JSON_ROOM(b, 1)) return;
+                b->p[b->len++] = ',';
+            }
+            llmcache__json_write(b, &v->u.items[i]);
+        }
+        if (!LLMCACHE__JSON_ROOM(b, 1)) return;
+        b->p[b->len++] = ']';
+        break;
+    default:
+        b->p[b->len++] = '{';
+        for (i = 0; i < v->n; i++) {
+            if (i) {
+                if (!LLMCACHE__JSON_ROOM(b, 1)) return;
+                b->p[b->len++] = ',';
+            }
+            llmcache__json_put_str(b, &v->u.mems[i].name);
+            if (!LLMCACHE__JSON_ROOM(b, 1)) return;
+            b->p[b->len++] = ':';
+            llmcache__json_write(b, &v->u.mems[i].val);
+        }
+        if (!LLMCACHE__JSON_ROOM(b, 1)) return;
+        b->p[b->len++] = '}';
+    }
+}
+
+/* Appends the RFC 8785 canonical form of json[0..len) to out. Returns
+   LLMCACHE_OK, LLMCACHE_EINVAL (with *err_off when not NULL) or LLMCACHE_ENOMEM. */
+static int llmcache__jcs(const char *json, size_t len, llmcache__buf *out, size_t *err_off) {
+    llmcache__jdoc doc;
+    const llmcache__jv *root;
+    int rc = llmcache__json_parse(json, len, &doc, &root, err_off);
+    if (rc == LLMCACHE_OK) {
+        llmcache__buf_reserve(out, len + 16);
+        llmcache__json_write(out, root);
+        if (out->oom) rc = LLMCACHE_ENOMEM;
+    }
+    llmcache__json_free(&doc);
+    return rc;
+}
 
 LLMCACHE_API void llmcache_free(void *p) { LLMCACHE_FREE(p); }
 
@@ -1531,7 +2727,7 @@ struct llmcache {
     void   (*on_event)(void *ctx, const llmcache_event *ev);
     void    *event_ctx;
     struct llmcache__callstate *calls;  /* single-flight table; NULL until first needed */
-    struct llmcache__redis *redis;      /* the shared Redis tier (wip/redis.h); NULL = none */
+    struct llmcache__redis *redis;      /* the shared Redis tier (>>redis); NULL = none */
 
     /* log file; path == NULL for a memory-only cache */
     char    *path, *shm_path, *tmp_path;
@@ -2713,7 +3909,7 @@ static char *llmcache__strdup(const char *s) {
 
 struct llmcache__callstate;
 static void llmcache__callstate_free(struct llmcache__callstate *s);
-#ifdef LLMCACHE_REDIS   /* wip/redis.h */
+#ifdef LLMCACHE_REDIS   /* >>redis */
 struct llmcache__redis;
 static int  llmcache__redis_open(llmcache *c, const llmcache_redis_config *cfg);
 static void llmcache__redis_free(struct llmcache__redis *r);
@@ -3261,8 +4457,1489 @@ LLMCACHE_API int llmcache_repair(const char *path, llmcache_verify_report *repor
 #endif
 }
 
-#include "wip/redis.h"
-#include "wip/call.h"
+/* >>redis (the shared tier below memory and file; LLMCACHE_REDIS, hiredis) --------------
+ * docs/REDIS.md is the reference. A Redis value is exactly one log record (section
+ * >>record, padding included) under prefix + 64 hex digits of the key, with the
+ * entry's time to live given to Redis (SET ... PX). A get that misses locally asks
+ * Redis and fills the memory tier (and the log, if any) through the ordinary put
+ * path; a put writes through after the local put; a delete deletes in Redis too.
+ * Fail open, never hang: connect and command timeouts on every connection, and a
+ * circuit breaker that stops asking Redis for a while after repeated failures. No
+ * Redis I/O ever happens with c->mu held. */
+#ifdef LLMCACHE_REDIS
+#include <hiredis/hiredis.h>
+#include <stdio.h>      /* snprintf */
+#if !defined(_WIN32)
+#  include <signal.h>
+#  include <sys/time.h>
+#endif
+
+#define LLMCACHE__REDIS_POOL       8     /* idle connections kept per handle */
+#define LLMCACHE__REDIS_PREFIX_MAX 1024
+#define LLMCACHE__REDIS_NAME_MAX   (LLMCACHE__REDIS_PREFIX_MAX + 5 + 64 + 1)
+#define LLMCACHE__REDIS_POLL_MS    20    /* single-flight followers look this often */
+#define LLMCACHE__REDIS_PX_MAX     ((int64_t)1 << 45)  /* ~1100 years: beyond, no PX */
+#define LLMCACHE__REDIS_LOCK_MAX   ((int64_t)86400000) /* redis_lock_ms is capped at a day */
+
+enum { LLMCACHE__BRK_CLOSED = 0, LLMCACHE__BRK_OPEN = 1, LLMCACHE__BRK_PROBE = 2 };
+
+struct llmcache__redis {
+    /* settings, fixed at open */
+    char    *host, *password, *prefix;
+    size_t   prefix_len;
+    int      port, db, max_failures;
+    int64_t  connect_ms, command_ms, cooldown_ms;
+    /* guarded by mu, which is held for a few instructions only: never during I/O,
+       never while taking c->mu (the order is c->mu, then mu) */
+    llmcache__mutex mu;
+    redisContext *idle[LLMCACHE__REDIS_POOL];
+    int      n_idle;
+    int      breaker;             /* LLMCACHE__BRK_*; PROBE: one caller is trying Redis again */
+    int      failures;            /* consecutive failed operations */
+    int64_t  open_until_us;       /* monotonic time when an open breaker lets a probe through */
+    uint64_t tokens;              /* lock tokens given out */
+    uint64_t hits, misses, puts, errors, skipped, opens, connects;
+};
+
+static char *llmcache__memdup_nul(const void *p, size_t n);   /* >>call-through */
+
+/* Redis command arguments (binary-safe). */
+typedef struct llmcache__rcmd { int argc; const char *argv[6]; size_t len[6]; } llmcache__rcmd;
+
+static void llmcache__rcmd_arg(llmcache__rcmd *cmd, const void *p, size_t n) {
+    cmd->argv[cmd->argc] = (const char *)p;
+    cmd->len[cmd->argc++] = n;
+}
+
+static void llmcache__redis_free(struct llmcache__redis *r) {
+    int i;
+    if (!r) return;
+    for (i = 0; i < r->n_idle; i++) redisFree(r->idle[i]);
+    LLMCACHE_FREE(r->host);
+    LLMCACHE_FREE(r->password);
+    LLMCACHE_FREE(r->prefix);
+    llmcache__mutex_destroy(&r->mu);
+    LLMCACHE_FREE(r);
+}
+
+/* Sets up c->redis from cfg; connects lazily (Redis being down is no reason to fail). */
+static int llmcache__redis_open(llmcache *c, const llmcache_redis_config *cfg) {
+    struct llmcache__redis *r;
+    size_t ns_len = strlen(c->ns);
+    if (cfg->port < 0 || cfg->port > 65535 || cfg->db < 0 || cfg->connect_timeout_ms < 0 ||
+        cfg->command_timeout_ms < 0 || cfg->breaker_failures < 0 || cfg->breaker_cooldown_ms < 0 ||
+        (cfg->host && !cfg->host[0]))
+        return LLMCACHE_EINVAL;
+    if ((cfg->prefix ? strlen(cfg->prefix) : ns_len + 10) > LLMCACHE__REDIS_PREFIX_MAX) return LLMCACHE_EINVAL;
+    r = (struct llmcache__redis *)LLMCACHE_MALLOC(sizeof *r);
+    if (!r) return LLMCACHE_ENOMEM;
+    memset(r, 0, sizeof *r);
+    r->host = r->password = r->prefix = NULL;
+    if (llmcache__mutex_init(&r->mu) != 0) { LLMCACHE_FREE(r); return LLMCACHE_ENOMEM; }
+    c->redis = r;
+    r->port = LLMCACHE__DEF(cfg->port, 6379);
+    r->db = cfg->db;
+    r->max_failures = LLMCACHE__DEF(cfg->breaker_failures, 3);
+    r->connect_ms = LLMCACHE__DEF(cfg->connect_timeout_ms, 200);
+    r->command_ms = LLMCACHE__DEF(cfg->command_timeout_ms, 200);
+    r->cooldown_ms = LLMCACHE__DEF(cfg->breaker_cooldown_ms, 5000);
+    r->host = llmcache__strdup(cfg->host ? cfg->host : "127.0.0.1");
+    if (cfg->password) r->password = llmcache__strdup(cfg->password);
+    if (cfg->prefix) {
+        r->prefix = llmcache__strdup(cfg->prefix);
+    } else if ((r->prefix = (char *)LLMCACHE_MALLOC(ns_len + 11)) != NULL) {
+        memcpy(r->prefix, "llmcache:", 9);              /* "llmcache:" + namespace + ":" */
+        memcpy(r->prefix + 9, c->ns, ns_len);
+        memcpy(r->prefix + 9 + ns_len, ":", 2);
+    }
+    if (!r->host || !r->prefix || (cfg->password && !r->password)) return LLMCACHE_ENOMEM;
+    r->prefix_len = strlen(r->prefix);
+    return LLMCACHE_OK;
+}
+
+/* The Redis name of key: prefix [+ "lock:"] + 64 lowercase hex digits; returns its length. */
+static size_t llmcache__redis_name(const struct llmcache__redis *r, const llmcache_key *key, int lock,
+                                   char name[LLMCACHE__REDIS_NAME_MAX]) {
+    size_t n = r->prefix_len;
+    memcpy(name, r->prefix, n);
+    if (lock) { memcpy(name + n, "lock:", 5); n += 5; }
+    llmcache_key_hex(key, name + n);
+    return n + 64;
+}
+
+/* hiredis writes with write(2), so a connection the server reset would raise SIGPIPE
+ * and kill the process. Redis I/O runs with SIGPIPE blocked in the calling thread and
+ * a SIGPIPE it raised is taken back before unblocking: no process-wide handler changes. */
+#if !defined(_WIN32)
+#  ifdef LLMCACHE_NO_THREADS
+#    define LLMCACHE__SIGMASK sigprocmask
+#  else
+#    define LLMCACHE__SIGMASK pthread_sigmask
+#  endif
+typedef struct llmcache__nopipe { sigset_t old; int pending; } llmcache__nopipe;
+
+static void llmcache__nopipe_begin(llmcache__nopipe *g) {
+    sigset_t set, pend;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    LLMCACHE__SIGMASK(SIG_BLOCK, &set, &g->old);
+    g->pending = sigpending(&pend) == 0 && sigismember(&pend, SIGPIPE) == 1;
+}
+
+static void llmcache__nopipe_end(llmcache__nopipe *g) {
+    sigset_t set, pend;
+    if (!g->pending && sigpending(&pend) == 0 && sigismember(&pend, SIGPIPE) == 1) {
+        sigemptyset(&set);
+        sigaddset(&set, SIGPIPE);
+#  if defined(__linux__)
+        {
+            struct timespec zero = {0, 0};
+            while (sigtimedwait(&set, NULL, &zero) < 0 && errno == EINTR) {}
+        }
+#  else
+        {
+            int sig;
+            sigwait(&set, &sig);
+        }
+#  endif
+    }
+    LLMCACHE__SIGMASK(SIG_SETMASK, &g->old, NULL);
+}
+#else
+typedef int llmcache__nopipe;
+#  define llmcache__nopipe_begin(g) ((void)(g))
+#  define llmcache__nopipe_end(g)   ((void)(g))
+#endif
+
+static struct timeval llmcache__redis_tv(int64_t ms) {
+    struct timeval tv;
+    tv.tv_sec = (time_t)(ms / 1000);
+    tv.tv_usec = (suseconds_t)(ms % 1000 * 1000);
+    return tv;
+}
+
+/* A new connection (AUTH and SELECT done), or NULL. */
+static redisContext *llmcache__redis_connect(struct llmcache__redis *r) {
+    redisContext *ctx = redisConnectWithTimeout(r->host, r->port, llmcache__redis_tv(r->connect_ms));
+    llmcache__rcmd cmd[2];
+    char db[16];
+    int n = 0, i, ok;
+    if (!ctx) return NULL;
+    ok = !ctx->err && redisSetTimeout(ctx, llmcache__redis_tv(r->command_ms)) == REDIS_OK;
+    if (r->password) {
+        cmd[n].argc = 0;
+        llmcache__rcmd_arg(&cmd[n], "AUTH", 4);
+        llmcache__rcmd_arg(&cmd[n], r->password, strlen(r->password));
+        n++;
+    }
+    if (r->db) {
+        snprintf(db, sizeof db, "%d", r->db);
+        cmd[n].argc = 0;
+        llmcache__rcmd_arg(&cmd[n], "SELECT", 6);
+        llmcache__rcmd_arg(&cmd[n], db, strlen(db));
+        n++;
+    }
+    for (i = 0; ok && i < n; i++) ok = redisAppendCommandArgv(ctx, cmd[i].argc, cmd[i].argv, cmd[i].len) == REDIS_OK;
+    for (i = 0; ok && i < n; i++) {
+        void *p = NULL;
+        ok = redisGetReply(ctx, &p) == REDIS_OK && p && ((redisReply *)p)->type == REDIS_REPLY_STATUS;
+        if (p) freeReplyObject(p);
+    }
+    if (!ok) { redisFree(ctx); return NULL; }
+    llmcache__lock(&r->mu);
+    r->connects++;
+    llmcache__unlock(&r->mu);
+    return ctx;
+}
+
+/* Whether to try Redis now (an idle connection in *ctx, or NULL: connect). An open
+ * breaker says no (counted) until its cooldown is over; then one caller probes. */
+static int llmcache__redis_take(struct llmcache__redis *r, redisContext **ctx) {
+    int go = 1;
+    *ctx = NULL;
+    llmcache__lock(&r->mu);
+    if (r->breaker == LLMCACHE__BRK_OPEN && llmcache__mono_us() >= r->open_until_us) {
+        r->breaker = LLMCACHE__BRK_PROBE;     /* half-open: this caller tries */
+    } else if (r->breaker != LLMCACHE__BRK_CLOSED) {
+        r->skipped++;
+        go = 0;
+    }
+    if (go && r->n_idle) *ctx = r->idle[--r->n_idle];
+    llmcache__unlock(&r->mu);
+    return go;
+}
+
+/* Ends an attempt: a success closes the breaker and keeps the connection; a failure
+ * is counted, closes the connection and may open the breaker. */
+static void llmcache__redis_done(llmcache *c, const llmcache_key *key, redisContext *ctx, int ok) {
+    struct llmcache__redis *r = c->redis;
+    redisContext *drop[LLMCACHE__REDIS_POOL];
+    int n_drop = 0, opened = 0;
+    llmcache__lock(&r->mu);
+    if (ok) {
+        r->failures = 0;
+        r->breaker = LLMCACHE__BRK_CLOSED;
+        if (ctx && r->n_idle < LLMCACHE__REDIS_POOL) { r->idle[r->n_idle++] = ctx; ctx = NULL; }
+    } else {
+        r->errors++;
+        r->failures++;
+        if (r->breaker == LLMCACHE__BRK_PROBE ||
+            (r->breaker == LLMCACHE__BRK_CLOSED && r->failures >= r->max_failures)) {
+            r->breaker = LLMCACHE__BRK_OPEN;
+            r->open_until_us = llmcache__mono_us() + r->cooldown_ms * 1000;
+            r->opens++;
+            opened = 1;
+            while (r->n_idle) drop[n_drop++] = r->idle[--r->n_idle];   /* likely dead too */
+        }
+    }
+    llmcache__unlock(&r->mu);
+    if (ctx) redisFree(ctx);
+    while (n_drop) redisFree(drop[--n_drop]);
+    if (!ok) llmcache__emit(c, LLMCACHE_EVENT_ERROR, key, LLMCACHE_EIO,
+                            opened ? "redis: command failed; circuit breaker open, Redis not tried for a while"
+                                   : "redis: command failed (down, slow or an error reply); failing open");
+}
+
+/* Sends n commands in one round trip and reads their replies into rep[0..n).
+ * LLMCACHE_OK: all arrived and none is an error reply (release each with
+ * freeReplyObject). LLMCACHE_EIO: Redis failed or was not tried (open breaker);
+ * rep is all NULL then. Call without c->mu held. */
+static int llmcache__redis_exec(llmcache *c, const llmcache_key *key, int n, llmcache__rcmd *cmd,
+                                redisReply **rep) {
+    struct llmcache__redis *r = c->redis;
+    llmcache__nopipe g;
+    redisContext *ctx;
+    int i, ok = 1;
+    for (i = 0; i < n; i++) rep[i] = NULL;
+    if (!llmcache__redis_take(r, &ctx)) return LLMCACHE_EIO;
+    llmcache__nopipe_begin(&g);
+    if (!ctx) ctx = llmcache__redis_connect(r);
+    if (!ctx) ok = 0;
+    for (i = 0; ok && i < n; i++) ok = redisAppendCommandArgv(ctx, cmd[i].argc, cmd[i].argv, cmd[i].len) == REDIS_OK;
+    for (i = 0; ok && i < n; i++) {
+        void *p = NULL;
+        ok = redisGetReply(ctx, &p) == REDIS_OK && p != NULL;
+        rep[i] = (redisReply *)p;
+        if (ok && rep[i]->type == REDIS_REPLY_ERROR) ok = 0;
+    }
+    llmcache__nopipe_end(&g);
+    if (!ok) for (i = 0; i < n; i++) { if (rep[i]) freeReplyObject(rep[i]); rep[i] = NULL; }
+    llmcache__redis_done(c, key, ctx, ok);
+    return ok ? LLMCACHE_OK : LLMCACHE_EIO;
+}
+
+/* One command; the reply or NULL (failed, counted). */
+static redisReply *llmcache__redis_cmd(llmcache *c, const llmcache_key *key, llmcache__rcmd *cmd) {
+    redisReply *rep;
+    return llmcache__redis_exec(c, key, 1, cmd, &rep) == LLMCACHE_OK ? rep : NULL;
+}
+
+static void llmcache__redis_count(struct llmcache__redis *r, uint64_t *counter) {
+    llmcache__lock(&r->mu);
+    (*counter)++;
+    llmcache__unlock(&r->mu);
+}
+
+/* Reads key from Redis; when it is there, fills the memory tier (and the log) unless
+ * it holds the key in a version at least as new, and copies it into *out (if not
+ * NULL). LLMCACHE_OK, LLMCACHE_MISS (also when Redis fails or holds a value that is
+ * not an intact record of this key: both counted as errors), or LLMCACHE_ENOMEM.
+ * Call without c->mu held. */
+static int llmcache__redis_load(llmcache *c, const llmcache_key *key, llmcache_value *out) {
+    struct llmcache__redis *r = c->redis;
+    char name[LLMCACHE__REDIS_NAME_MAX];
+    llmcache__rcmd cmd;
+    llmcache__record rec;
+    llmcache_meta meta;
+    redisReply *rep;
+    uint32_t i;
+    int rc = LLMCACHE_MISS;
+    cmd.argc = 0;
+    llmcache__rcmd_arg(&cmd, "GET", 3);
+    llmcache__rcmd_arg(&cmd, name, llmcache__redis_name(r, key, 0, name));
+    rep = llmcache__redis_cmd(c, key, &cmd);
+    if (!rep) return LLMCACHE_MISS;
+    if (rep->type == REDIS_REPLY_NIL) {
+        llmcache__redis_count(r, &r->misses);
+        freeReplyObject(rep);
+        return LLMCACHE_MISS;
+    }
+    if (rep->type != REDIS_REPLY_STRING ||
+        !llmcache__rec_check((const unsigned char *)rep->str, (uint64_t)rep->len, &rec) ||
+        rec.type != LLMCACHE__R_PUT || llmcache__pad8(rec.len) != (uint64_t)rep->len ||
+        memcmp(rec.key.bytes, key->bytes, 32) != 0) {
+        llmcache__redis_count(r, &r->errors);
+        freeReplyObject(rep);
+        llmcache__emit(c, LLMCACHE_EVENT_ERROR, key, LLMCACHE_ECORRUPT,
+                       "redis: the value is not an intact record of this key; treated as a miss");
+        return LLMCACHE_MISS;
+    }
+    memset(&meta, 0, sizeof meta);
+    if (rec.meta) llmcache__meta_decode(rec.meta, &meta);
+    llmcache__lock(&c->mu);
+    if (rec.expires_ms == 0 || llmcache__now(c) < rec.expires_ms) {
+        rc = LLMCACHE_OK;
+        if (out) {
+            out->data = llmcache__memdup_nul(rec.value, rec.value_len);
+            if (!out->data) rc = LLMCACHE_ENOMEM;
+            out->len = rec.value_len;
+            out->created_ms = rec.created_ms;
+            out->expires_ms = rec.expires_ms;
+            out->meta = meta;
+        }
+        if (rc == LLMCACHE_OK && llmcache__refresh(c) == LLMCACHE_OK) {
+            i = llmcache__find(c, key);
+            if (i == LLMCACHE__NIL || llmcache__expired(&c->ents[i], llmcache__now(c)) ||
+                c->ents[i].created_ms < rec.created_ms)   /* a put may have raced us: keep the newer */
+                (void)llmcache__put_locked(c, key, rec.value, rec.value_len, rec.created_ms, rec.expires_ms,
+                                           rec.meta ? &meta : NULL);
+        }
+    }
+    llmcache__unlock(&c->mu);
+    llmcache__redis_count(r, rc == LLMCACHE_OK ? &r->hits : &r->misses);
+    freeReplyObject(rep);
+    return rc;
+}
+
+/* llmcache_get's miss path, entered and left with c->mu held (dropped meanwhile). */
+static int llmcache__redis_get(llmcache *c, const llmcache_key *key, llmcache_value *out) {
+    int rc;
+    if (!c->redis) return LLMCACHE_MISS;
+    llmcache__unlock(&c->mu);
+    rc = llmcache__redis_load(c, key, out);
+    llmcache__lock(&c->mu);
+    return rc;
+}
+
+/* Writes a put through to Redis after the local put returned rc (called without
+ * c->mu). A Redis failure never changes rc; a value too big for a memory-only cache
+ * (LLMCACHE_ETOOBIG) is stored in Redis alone, and then the put succeeds. */
+static int llmcache__redis_put(llmcache *c, const llmcache_key *key, const void *data, size_t len,
+                               int64_t created_ms, int64_t expires_ms, const llmcache_meta *meta, int rc) {
+    char name[LLMCACHE__REDIS_NAME_MAX], px[24];
+    unsigned char *buf;
+    llmcache__rcmd cmd;
+    redisReply *rep;
+    size_t size;
+    int64_t ttl = 0;
+    if (!c->redis || (rc != LLMCACHE_OK && (rc != LLMCACHE_ETOOBIG || c->path))) return rc;
+    if (expires_ms) {
+        ttl = expires_ms - llmcache__now(c);
+        if (ttl <= 0) return rc;                /* already expired: not written */
+    }
+    size = (size_t)llmcache__rec_size(len, meta != NULL);
+    buf = (unsigned char *)LLMCACHE_MALLOC(size);
+    if (!buf) return rc;
+    llmcache__rec_encode(buf, LLMCACHE__R_PUT, 0, 0, key, created_ms, expires_ms, meta, data, len);
+    cmd.argc = 0;
+    llmcache__rcmd_arg(&cmd, "SET", 3);
+    llmcache__rcmd_arg(&cmd, name, llmcache__redis_name(c->redis, key, 0, name));
+    llmcache__rcmd_arg(&cmd, buf, size);
+    if (ttl > 0 && ttl < LLMCACHE__REDIS_PX_MAX) {
+        snprintf(px, sizeof px, "%lld", (long long)ttl);
+        llmcache__rcmd_arg(&cmd, "PX", 2);
+        llmcache__rcmd_arg(&cmd, px, strlen(px));
+    }
+    rep = llmcache__redis_cmd(c, key, &cmd);
+    LLMCACHE_FREE(buf);
+    if (!rep) return rc;
+    freeReplyObject(rep);
+    llmcache__redis_count(c->redis, &c->redis->puts);
+    if (rc == LLMCACHE_ETOOBIG) {
+        llmcache__lock(&c->mu);
+        c->st.puts++;
+        llmcache__unlock(&c->mu);
+        rc = LLMCACHE_OK;
+    }
+    return rc;
+}
+
+/* Deletes key in Redis after the local delete returned rc (called without c->mu):
+ * a key only Redis held makes a local LLMCACHE_MISS an LLMCACHE_OK. */
+static int llmcache__redis_del(llmcache *c, const llmcache_key *key, int rc) {
+    char name[LLMCACHE__REDIS_NAME_MAX];
+    llmcache__rcmd cmd;
+    redisReply *rep;
+    if (!c->redis || (rc != LLMCACHE_OK && rc != LLMCACHE_MISS)) return rc;
+    cmd.argc = 0;
+    llmcache__rcmd_arg(&cmd, "DEL", 3);
+    llmcache__rcmd_arg(&cmd, name, llmcache__redis_name(c->redis, key, 0, name));
+    rep = llmcache__redis_cmd(c, key, &cmd);
+    if (!rep) return rc;
+    if (rc == LLMCACHE_MISS && rep->type == REDIS_REPLY_INTEGER && rep->integer > 0) {
+        rc = LLMCACHE_OK;
+        llmcache__lock(&c->mu);
+        c->st.deletes++;
+        llmcache__unlock(&c->mu);
+    }
+    freeReplyObject(rep);
+    return rc;
+}
+
+/* Adds the Redis counters to *out; called with c->mu held. */
+static void llmcache__redis_stats(llmcache *c, llmcache_stats *out) {
+    struct llmcache__redis *r = c->redis;
+    if (!r) return;
+    llmcache__lock(&r->mu);
+    out->redis_hits = r->hits;
+    out->redis_misses = r->misses;
+    out->redis_puts = r->puts;
+    out->redis_errors = r->errors;
+    out->redis_skipped = r->skipped;
+    out->redis_breaker_opens = r->opens;
+    out->redis_breaker_open = r->breaker != LLMCACHE__BRK_CLOSED;
+    out->redis_connects = r->connects;
+    llmcache__unlock(&r->mu);
+}
+
+/* ---- single-flight across machines (llmcache_call_options.redis_lock_ms) */
+struct llmcache__result;
+static int llmcache__lookup(llmcache *c, const llmcache_key *key, const llmcache_call_options *o,
+                            struct llmcache__result *res);
+
+/* A lock token unlikely to be anybody else's: a hash of the time, process, handle
+ * and a counter, as 16 hex digits. */
+static uint64_t llmcache__redis_token(llmcache *c) {
+    unsigned char seed[40], h[32];
+    uint64_t n, t = 0;
+    int i;
+    llmcache__lock(&c->redis->mu);
+    n = ++c->redis->tokens;
+    llmcache__unlock(&c->redis->mu);
+    llmcache__st64(seed, (uint64_t)llmcache__mono_us());
+    llmcache__st64(seed + 8, (uint64_t)llmcache__system_clock_ms());
+    llmcache__st64(seed + 16, (uint64_t)(uintptr_t)c);
+    llmcache__st64(seed + 24, n);
+#if !defined(_WIN32)
+    llmcache__st64(seed + 32, (uint64_t)getpid());
+#else
+    llmcache__st64(seed + 32, (uint64_t)GetCurrentProcessId());
+#endif
+    llmcache_sha256(seed, sizeof seed, h);
+    for (i = 0; i < 8; i++) t = t << 8 | h[i];
+    return t ? t : 1;
+}
+
+static void llmcache__redis_token_hex(uint64_t t, char hex[17]) {
+    static const char digits[] = "0123456789abcdef";
+    int i;
+    for (i = 15; i >= 0; i--, t >>= 4) hex[i] = digits[t & 15u];
+    hex[16] = '\0';
+}
+
+/* On a miss of llmcache_call with o->redis_lock_ms > 0: takes the lock key
+ * (SET prefix+"lock:"+hex token NX PX ms) and returns LLMCACHE_MISS with *token set:
+ * the caller calls the provider, stores, then calls llmcache__redis_unlock. When
+ * another worker holds the lock, polls until it is released and then looks the key up:
+ * LLMCACHE_OK with res filled as by a hit. Redis failing, the wait reaching
+ * redis_lock_ms, or a lookup error: LLMCACHE_MISS with *token 0 (go alone). */
+static int llmcache__redis_flight(llmcache *c, const llmcache_key *key, const llmcache_call_options *o,
+                                  struct llmcache__result *res, uint64_t *token) {
+    char name[LLMCACHE__REDIS_NAME_MAX], hex[17], px[24];
+    int64_t lock_ms = o->redis_lock_ms < LLMCACHE__REDIS_LOCK_MAX ? o->redis_lock_ms : LLMCACHE__REDIS_LOCK_MAX;
+    int64_t deadline = llmcache__mono_us() + lock_ms * 1000;
+    llmcache__rcmd set, exists;
+    uint64_t t;
+    *token = 0;
+    if (!c->redis || lock_ms <= 0) return LLMCACHE_MISS;
+    t = llmcache__redis_token(c);
+    llmcache__redis_token_hex(t, hex);
+    snprintf(px, sizeof px, "%lld", (long long)lock_ms);
+    set.argc = 0;
+    llmcache__rcmd_arg(&set, "SET", 3);
+    llmcache__rcmd_arg(&set, name, llmcache__redis_name(c->redis, key, 1, name));
+    llmcache__rcmd_arg(&set, hex, 16);
+    llmcache__rcmd_arg(&set, "NX", 2);
+    llmcache__rcmd_arg(&set, "PX", 2);
+    llmcache__rcmd_arg(&set, px, strlen(px));
+    exists.argc = 0;
+    llmcache__rcmd_arg(&exists, "EXISTS", 6);
+    llmcache__rcmd_arg(&exists, name, set.len[1]);
+    for (;;) {
+        redisReply *rep = llmcache__redis_cmd(c, key, &set);
+        int won, held = 1, rc;
+        if (!rep) return LLMCACHE_MISS;
+        won = rep->type == REDIS_REPLY_STATUS;    /* "OK"; nil when the key exists */
+        freeReplyObject(rep);
+        if (won) { *token = t; return LLMCACHE_MISS; }
+        while (held) {                            /* another worker is calling the provider */
+            int64_t left = (deadline - llmcache__mono_us()) / 1000;
+            if (left <= 0) return LLMCACHE_MISS;
+            llmcache__sleep_ms(left < LLMCACHE__REDIS_POLL_MS ? left : LLMCACHE__REDIS_POLL_MS);
+            rep = llmcache__redis_cmd(c, key, &exists);
+            if (!rep) return LLMCACHE_MISS;
+            held = rep->type == REDIS_REPLY_INTEGER && rep->integer > 0;
+            freeReplyObject(rep);
+        }
+        (void)llmcache__redis_load(c, key, NULL); /* the memory tier may hold an older version */
+        rc = llmcache__lookup(c, key, o, res);
+        llmcache__lock(&c->mu);                   /* count one lookup per call */
+        if (c->st.misses) c->st.misses--;
+        llmcache__unlock(&c->mu);
+        if (rc != LLMCACHE_MISS) return rc == LLMCACHE_OK ? LLMCACHE_OK : LLMCACHE_MISS;
+        /* released without an answer (the provider failed): try to take over */
+    }
+}
+
+/* Releases the lock key if it still holds our token (it may have expired and been
+ * taken by another worker meanwhile). */
+static void llmcache__redis_unlock(llmcache *c, const llmcache_key *key, uint64_t token) {
+    static const char script[] =
+        "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0";
+    char name[LLMCACHE__REDIS_NAME_MAX], hex[17];
+    llmcache__rcmd cmd;
+    redisReply *rep;
+    if (!c->redis || !token) return;
+    llmcache__redis_token_hex(token, hex);
+    cmd.argc = 0;
+    llmcache__rcmd_arg(&cmd, "EVAL", 4);
+    llmcache__rcmd_arg(&cmd, script, sizeof script - 1);
+    llmcache__rcmd_arg(&cmd, "1", 1);
+    llmcache__rcmd_arg(&cmd, name, llmcache__redis_name(c->redis, key, 1, name));
+    llmcache__rcmd_arg(&cmd, hex, 16);
+    rep = llmcache__redis_cmd(c, key, &cmd);
+    if (rep) freeReplyObject(rep);
+}
+#endif /* LLMCACHE_REDIS */
+/* >>call-through (llmcache_call, sink, SSE, envelope, single-flight) -----------------
+ * A call looks its key up; on a miss it becomes the leader of a "flight" for the key
+ * (concurrent identical calls wait for it and share its result), runs the transport
+ * into a sink that splits SSE events as they arrive, checks the answer, packs it
+ * into an envelope (docs/ENVELOPE.md), stores it, and decodes the envelope into the
+ * caller's response: hits, fresh answers and shared ones all come back one way. */
+
+/* ---- envelope (docs/ENVELOPE.md) */
+#define LLMCACHE__ENV_HEADER 24u
+#define LLMCACHE__ENV_VERSION 1u
+#define LLMCACHE__ENV_STREAM 1u
+#define LLMCACHE__ENV_MODEL  2u
+
+typedef struct llmcache__env {
+    int32_t status;
+    unsigned flags;                /* LLMCACHE__ENV_* */
+    uint32_t n_chunks;
+    const unsigned char *table;    /* n_chunks x (u32 len, u32 at_ms) */
+    const char *model; uint32_t model_len;
+    const char *body;  uint32_t body_len;
+} llmcache__env;
+
+/* Checks p[0..n) and points e into it. Never reads outside p[0..n). */
+static int llmcache__env_parse(const unsigned char *p, size_t n, llmcache__env *e) {
+    uint64_t hlen, need, sum = 0;
+    uint32_t i;
+    memset(e, 0, sizeof *e);
+    if (!p || n < LLMCACHE__ENV_HEADER || memcmp(p, "llce", 4) != 0) return LLMCACHE_ECORRUPT;
+    if (p[4] != LLMCACHE__ENV_VERSION) return p[4] > LLMCACHE__ENV_VERSION ? LLMCACHE_EVERSION : LLMCACHE_ECORRUPT;
+    if (p[5] & ~(LLMCACHE__ENV_STREAM | LLMCACHE__ENV_MODEL)) return LLMCACHE_ECORRUPT;
+    hlen = (uint64_t)p[6] | (uint64_t)p[7] << 8;
+    e->flags = p[5];
+    e->status = (int32_t)llmcache__ld32(p + 8);
+    e->n_chunks = llmcache__ld32(p + 12);
+    e->model_len = llmcache__ld32(p + 16);
+    e->body_len = llmcache__ld32(p + 20);
+    if (hlen < LLMCACHE__ENV_HEADER) return LLMCACHE_ECORRUPT;
+    if (!(e->flags & LLMCACHE__ENV_STREAM) && e->n_chunks) return LLMCACHE_ECORRUPT;
+    if (!(e->flags & LLMCACHE__ENV_MODEL) && e->model_len) return LLMCACHE_ECORRUPT;
+    /* 64-bit sums of 32-bit fields cannot overflow */
+    need = hlen + (uint64_t)e->n_chunks * 8u + (e->flags & LLMCACHE__ENV_MODEL ? (uint64_t)e->model_len + 1u : 0u)
+         + e->body_len;
+    if (need != (uint64_t)n) return LLMCACHE_ECORRUPT;
+    e->table = p + (size_t)hlen;
+    for (i = 0; i < e->n_chunks; i++) sum += llmcache__ld32(e->table + (size_t)i * 8u);
+    if (sum > e->body_len) return LLMCACHE_ECORRUPT;
+    e->model = (const char *)e->table + (size_t)e->n_chunks * 8u;
+    if (e->flags & LLMCACHE__ENV_MODEL) {
+        if (e->model[e->model_len] != '\0') return LLMCACHE_ECORRUPT;
+        e->body = e->model + (size_t)e->model_len + 1u;
+    } else {
+        e->body = e->model;
+        e->model = NULL;
+    }
+    return LLMCACHE_OK;
+}
+
+/* Appends the envelope of a response to b. chunks point into body, in order. */
+static void llmcache__env_build(llmcache__buf *b, int status, int stream, const llmcache_chunk *chunks,
+                                size_t n_chunks, const char *model, size_t model_len,
+                                const char *body, size_t body_len) {
+    unsigned char h[LLMCACHE__ENV_HEADER];
+    size_t i;
+    if (n_chunks > 0xffffffffu || model_len >= 0xffffffffu || body_len > 0xffffffffu) { b->oom = 1; return; }
+    memcpy(h, "llce", 4);
+    h[4] = (unsigned char)LLMCACHE__ENV_VERSION;
+    h[5] = (unsigned char)((stream ? LLMCACHE__ENV_STREAM : 0u) | (model ? LLMCACHE__ENV_MODEL : 0u));
+    h[6] = (unsigned char)LLMCACHE__ENV_HEADER; h[7] = 0;
+    llmcache__st32(h + 8, (uint32_t)status);
+    llmcache__st32(h + 12, (uint32_t)(stream ? n_chunks : 0));
+    llmcache__st32(h + 16, (uint32_t)(model ? model_len : 0));
+    llmcache__st32(h + 20, (uint32_t)body_len);
+    llmcache__buf_put(b, h, sizeof h);
+    for (i = 0; stream && i < n_chunks; i++) {
+        unsigned char rec[8];
+        int64_t at = chunks[i].at_ms;
+        llmcache__st32(rec, (uint32_t)chunks[i].len);
+        llmcache__st32(rec + 4, at < 0 ? 0u : at > 0xffffffffll ? 0xffffffffu : (uint32_t)at);
+        llmcache__buf_put(b, rec, 8);
+    }
+    if (model) { llmcache__buf_put(b, model, model_len); llmcache__buf_putc(b, '\0'); }
+    llmcache__buf_put(b, body, body_len);
+    if (llmcache__buf_reserve(b, 0)) b->p[b->len] = '\0';   /* so the body ends with a NUL */
+}
+
+LLMCACHE_API void llmcache_response_free(llmcache_response *r) {
+    if (!r) return;
+    LLMCACHE_FREE(r->mem_);
+    LLMCACHE_FREE(r->chunks);
+    memset(r, 0, sizeof *r);
+}
+
+/* Makes *out a view of the envelope mem[0..len) (mem[len] must be a NUL) and takes
+ * ownership of mem, also on failure. */
+static int llmcache__response_adopt(llmcache_response *out, char *mem, size_t len) {
+    llmcache__env e;
+    size_t i, off = 0;
+    int rc = llmcache__env_parse((const unsigned char *)mem, len, &e);
+    out->mem_ = mem;
+    if (rc != LLMCACHE_OK) return rc;
+    if (e.n_chunks) {
+        out->chunks = (llmcache_chunk *)LLMCACHE_MALLOC((size_t)e.n_chunks * sizeof *out->chunks);
+        if (!out->chunks) return LLMCACHE_ENOMEM;
+    }
+    out->status = (int)e.status;
+    out->body = mem + (e.body - mem);
+    out->len = e.body_len;
+    if (e.model) { out->model = mem + (e.model - mem); out->model_len = e.model_len; }
+    for (i = 0; i < e.n_chunks; i++) {
+        out->chunks[i].data = out->body + off;
+        out->chunks[i].len = llmcache__ld32(e.table + i * 8u);
+        out->chunks[i].at_ms = (int64_t)llmcache__ld32(e.table + i * 8u + 4u);
+        off += out->chunks[i].len;
+    }
+    out->n_chunks = e.n_chunks;
+    return LLMCACHE_OK;
+}
+
+static char *llmcache__memdup_nul(const void *p, size_t n) {
+    char *q = (char *)LLMCACHE_MALLOC(n + 1);
+    if (!q) return NULL;
+    if (n) memcpy(q, p, n);
+    q[n] = '\0';
+    return q;
+}
+
+LLMCACHE_API int llmcache_response_decode(const void *data, size_t len, llmcache_response *out) {
+    char *mem;
+    int rc;
+    if (out) memset(out, 0, sizeof *out);
+    if (!out || (!data && len)) return LLMCACHE_EINVAL;
+    mem = llmcache__memdup_nul(data, len);
+    if (!mem) return LLMCACHE_ENOMEM;
+    rc = llmcache__response_adopt(out, mem, len);
+    if (rc != LLMCACHE_OK) llmcache_response_free(out);
+    return rc;
+}
+
+/* ---- sink: the body buffer, and the SSE event splitter */
+typedef struct llmcache__sserec { size_t off, len; int64_t at_ms; } llmcache__sserec;
+
+struct llmcache_sink {
+    llmcache__buf buf;
+    int err;                     /* the first write error */
+    int stream;                  /* split the bytes into SSE events */
+    int model;                   /* the output of a parse callback: plain bytes */
+    size_t line, ev;             /* start of the line being scanned, of the current event */
+    size_t scan;                 /* the line has no end before this offset (avoids rescans) */
+    int ev_lines, ev_term, terminated;
+    llmcache__sserec *recs; size_t n_recs, cap_recs;
+    int64_t t0_us;
+    void (*on_chunk)(void *ctx, const llmcache_chunk *chunk);
+    void *chunk_ctx;
+};
+
+static int llmcache__line_is(const char *p, size_t n, const char *field, const char *value) {
+    size_t fl = strlen(field), vl = strlen(value);
+    if (n < fl + 1 || memcmp(p, field, fl) != 0 || p[fl] != ':') return 0;
+    p += fl + 1; n -= fl + 1;
+    if (n && *p == ' ') { p++; n--; }
+    return n == vl && memcmp(p, value, vl) == 0;
+}
+
+/* Finds the events completed in buf[line..len) and records (and forwards) each.
+ * An event ends with a blank line; lines end with CRLF, LF or CR (RFC: SSE). */
+static void llmcache__sse_scan(llmcache_sink *s, int final) {
+    const char *p = s->buf.p;
+    size_t n = s->buf.len, i = s->line;
+    while (i < n && !s->err) {
+        size_t j = s->scan > i ? s->scan : i, end;
+        while (j < n && p[j] != '\n' && p[j] != '\r') j++;
+        s->scan = j;
+        if (j == n) break;                                   /* the line is not complete yet */
+        if (p[j] == '\r' && j + 1 == n && !final) break;     /* a CR whose LF may follow */
+        end = (p[j] == '\r' && j + 1 < n && p[j + 1] == '\n') ? j + 2 : j + 1;
+        if (j > i) {
+            s->ev_lines++;
+            if (llmcache__line_is(p + i, j - i, "data", "[DONE]") ||              /* OpenAI chat */
+                llmcache__line_is(p + i, j - i, "event", "message_stop") ||       /* Anthropic */
+                llmcache__line_is(p + i, j - i, "event", "response.completed"))   /* OpenAI responses */
+                s->ev_term = 1;
+        } else if (s->ev_lines) {                            /* a blank line ends the event */
+            llmcache__sserec *r;
+            if (s->n_recs == s->cap_recs) {
+                size_t cap = s->cap_recs ? s->cap_recs * 2 : 32;
+                llmcache__sserec *nr = (llmcache__sserec *)LLMCACHE_REALLOC(s->recs, cap * sizeof *nr);
+                if (!nr) { s->err = LLMCACHE_ENOMEM; break; }
+                s->recs = nr; s->cap_recs = cap;
+            }
+            r = &s->recs[s->n_recs++];
+            r->off = s->ev;
+            r->len = end - s->ev;
+            r->at_ms = (llmcache__mono_us() - s->t0_us) / 1000;
+            if (s->ev_term) s->terminated = 1;
+            s->ev = end;
+            s->ev_lines = s->ev_term = 0;
+            if (s->on_chunk) {
+                llmcache_chunk ch;
+                ch.data = p + r->off; ch.len = r->len; ch.at_ms = r->at_ms;
+                s->on_chunk(s->chunk_ctx, &ch);
+            }
+        }
+        i = end;
+    }
+    s->line = i;
+}
+
+LLMCACHE_API int llmcache_sink_write(llmcache_sink *s, const void *data, size_t len) {
+    if (!s || (!data && len)) return LLMCACHE_EINVAL;
+    if (s->err) return s->err;
+    if (len > LLMCACHE_MAX_VALUE - s->buf.len) { s->err = LLMCACHE_ETOOBIG; return s->err; }
+    llmcache__buf_put(&s->buf, data, len);
+    if (s->buf.oom) { s->err = LLMCACHE_ENOMEM; return s->err; }
+    if (s->stream) llmcache__sse_scan(s, 0);
+    return s->err;
+}
+
+static int llmcache__ieq(const char *a, const char *b, size_t n) {
+    size_t i;
+    for (i = 0; i < n; i++) {
+        int x = (unsigned char)a[i], y = (unsigned char)b[i];
+        if (x >= 'A' && x <= 'Z') x += 32;
+        if (y >= 'A' && y <= 'Z') y += 32;
+        if (x != y) return 0;
+    }
+    return 1;
+}
+
+LLMCACHE_API int llmcache_sink_header(llmcache_sink *s, const char *name, const char *value) {
+    static const char sse[] = "text/event-stream";
+    if (!s || !name || !value) return LLMCACHE_EINVAL;
+    while (*value == ' ' || *value == '\t') value++;
+    if (!s->model && s->buf.len == 0 && strlen(name) == 12 && llmcache__ieq(name, "content-type", 12) &&
+        strlen(value) >= sizeof sse - 1 && llmcache__ieq(value, sse, sizeof sse - 1)) s->stream = 1;
+    return LLMCACHE_OK;
+}
+
+static void llmcache__sink_free(llmcache_sink *s) {
+    llmcache__buf_free(&s->buf);
+    LLMCACHE_FREE(s->recs);
+    s->recs = NULL;
+}
+
+/* ---- token usage, read from a response body or from the events of a stream */
+
+/* Usage counters of one JSON document: its "usage" object, or that of its
+ * "message" (Anthropic message_start) or "response" (OpenAI responses events).
+ * Prompt: prompt_tokens, else input_tokens + cache_creation_input_tokens +
+ * cache_read_input_tokens (Anthropic counts those apart); completion:
+ * completion_tokens, else output_tokens. Counters the document lacks leave *pt /
+ * *ct as they are (a stream's later events update earlier ones). Returns 0, or -1
+ * when the text is not JSON. */
+static int64_t llmcache__count(const llmcache__jv *obj, const char *name, int *found) {
+    const llmcache__jv *v = llmcache__json_get(obj, name);
+    double d = llmcache__json_num(v);
+    if (llmcache__json_type(v) != LLMCACHE__JNUM || d < 0 || d > 9e15) return 0;
+    *found = 1;
+    return (int64_t)d;
+}
+
+static int llmcache__usage(const char *json, size_t len, int64_t *pt, int64_t *ct) {
+    llmcache__jdoc doc;
+    const llmcache__jv *root, *u;
+    int64_t n;
+    int found = 0;
+    if (llmcache__json_parse(json, len, &doc, &root, NULL) != LLMCACHE_OK) {
+        llmcache__json_free(&doc);
+        return -1;
+    }
+    u = llmcache__json_get(root, "usage");
+    if (llmcache__json_type(u) != LLMCACHE__JOBJ) u = llmcache__json_get(llmcache__json_get(root, "message"), "usage");
+    if (llmcache__json_type(u) != LLMCACHE__JOBJ) u = llmcache__json_get(llmcache__json_get(root, "response"), "usage");
+    n = llmcache__count(u, "prompt_tokens", &found);
+    if (!found) {
+        n = llmcache__count(u, "input_tokens", &found);
+        n += llmcache__count(u, "cache_creation_input_tokens", &found);
+        n += llmcache__count(u, "cache_read_input_tokens", &found);
+    }
+    if (found) *pt = n;
+    found = 0;
+    n = llmcache__count(u, "completion_tokens", &found);
+    if (!found) n = llmcache__count(u, "output_tokens", &found);
+    if (found) *ct = n;
+    llmcache__json_free(&doc);
+    return 0;
+}
+
+/* The data of an SSE event (its "data:" lines joined by LF) into b. */
+static void llmcache__sse_data(const char *p, size_t n, llmcache__buf *b) {
+    size_t i = 0, lines = 0;
+    b->len = 0;
+    while (i < n) {
+        size_t j = i, end;
+        while (j < n && p[j] != '\n' && p[j] != '\r') j++;
+        end = j < n && p[j] == '\r' && j + 1 < n && p[j + 1] == '\n' ? j + 2 : j + 1;
+        if (j - i >= 5 && memcmp(p + i, "data:", 5) == 0) {
+            size_t k = i + 5;
+            if (k < j && p[k] == ' ') k++;
+            if (lines++) llmcache__buf_putc(b, '\n');
+            llmcache__buf_put(b, p + k, j - k);
+        }
+        i = end;
+    }
+}
+
+static int llmcache__contains(const char *p, size_t n, const char *needle) {
+    size_t m = strlen(needle), i;
+    for (i = 0; i + m <= n; i++)
+        if (p[i] == needle[0] && memcmp(p + i, needle, m) == 0) return 1;
+    return 0;
+}
+
+/* ---- events and stats */
+/* Tells the event callback, if any; never called with a lock held. */
+static void llmcache__call_event(llmcache *c, int type, const llmcache_key *key, int result, const char *msg) {
+    llmcache_event ev;
+    if (!c->on_event) return;
+    ev.type = type; ev.key = key; ev.result = result; ev.message = msg;
+    c->on_event(c->event_ctx, &ev);
+}
+/* A store failure survived by failing open: counted and reported. */
+static void llmcache__store_error(llmcache *c, const llmcache_key *key, int rc, const char *msg) {
+    llmcache__lock(&c->mu);
+    c->st.errors++;
+    llmcache__unlock(&c->mu);
+    llmcache__call_event(c, LLMCACHE_EVENT_ERROR, key, rc, msg);
+}
+
+static uint64_t llmcache__tokens(const llmcache_meta *m) {
+    return (uint64_t)(m->prompt_tokens > 0 ? m->prompt_tokens : 0) +
+           (uint64_t)(m->completion_tokens > 0 ? m->completion_tokens : 0);
+}
+
+/* ---- results, shared between a flight's leader and its followers */
+typedef struct llmcache__result {
+    int rc;
+    char *env; size_t env_len;     /* owned envelope; env[env_len] is a NUL; NULL = none */
+    llmcache_meta meta;
+    int from_cache, stored;
+    int64_t created_ms, expires_ms;
+} llmcache__result;
+
+/* Moves res into *out (which keeps its key). Returns res->rc, or the decoding error. */
+static int llmcache__result_out(llmcache__result *res, llmcache_response *out) {
+    int rc = res->rc;
+    if (res->env) {
+        int drc = llmcache__response_adopt(out, res->env, res->env_len);
+        if (drc != LLMCACHE_OK) rc = drc;
+    }
+    res->env = NULL;
+    out->meta = res->meta;
+    out->from_cache = res->from_cache;
+    out->stored = res->stored;
+    out->created_ms = res->created_ms;
+    out->expires_ms = res->expires_ms;
+    if (!out->status) out->status = res->meta.status;
+    return rc;
+}
+
+/* The recorded pace never waits past the stored provider latency, nor ten minutes:
+ * arrival times come from stored bytes, which may be damaged or hostile. */
+#define LLMCACHE__REPLAY_MAX_MS 600000
+
+static void llmcache__replay(const llmcache_call_options *o, const llmcache_response *r) {
+    int64_t t0 = llmcache__mono_us(), cap_ms = LLMCACHE__REPLAY_MAX_MS;
+    size_t i;
+    if (!o->on_chunk) return;
+    if (r->meta.latency_ms > 0 && r->meta.latency_ms < cap_ms) cap_ms = r->meta.latency_ms;
+    for (i = 0; i < r->n_chunks; i++) {
+        if (o->replay_pace == LLMCACHE_REPLAY_RECORDED) {
+            int64_t at_ms = r->chunks[i].at_ms < cap_ms ? r->chunks[i].at_ms : cap_ms;
+            int64_t wait_us = at_ms * 1000 - (llmcache__mono_us() - t0);
+            if (wait_us >= 1000) llmcache__sleep_ms(wait_us / 1000);
+        }
+        o->on_chunk(o->chunk_ctx, &r->chunks[i]);
+    }
+}
+
+/* ---- single-flight */
+#define LLMCACHE__FLIGHT_BUCKETS 64u
+
+typedef struct llmcache__flight {
+    struct llmcache__flight *next;
+    llmcache_key key;
+    unsigned waiters;            /* followers that still have to read res */
+    int fetching;                /* the leader is calling the transport (its answer is fresh) */
+    int done;
+    llmcache__result res;        /* a copy for the followers, set before done */
+} llmcache__flight;
+
+struct llmcache__callstate {
+    llmcache__mutex mu;          /* guards the table and the flights; never held with c->mu */
+    llmcache__cond cv;           /* broadcast when a flight is done */
+    llmcache__flight *buckets[LLMCACHE__FLIGHT_BUCKETS];
+};
+
+static void llmcache__callstate_free(struct llmcache__callstate *s) {
+    size_t i;
+    if (!s) return;
+    for (i = 0; i < LLMCACHE__FLIGHT_BUCKETS; i++) {
+        while (s->buckets[i]) {
+            llmcache__flight *f = s->buckets[i];
+            s->buckets[i] = f->next;
+            LLMCACHE_FREE(f->res.env);
+            LLMCACHE_FREE(f);
+        }
+    }
+    llmcache__cond_destroy(&s->cv);
+    llmcache__mutex_destroy(&s->mu);
+    LLMCACHE_FREE(s);
+}
+
+/* The handle's call state, created on first use; NULL when out of memory. */
+static LLMCACHE__MAYBE_UNUSED struct llmcache__callstate *llmcache__callstate_get(llmcache *c) {
+    struct llmcache__callstate *s;
+    llmcache__lock(&c->mu);
+    s = c->calls;
+    if (!s) {
+        s = (struct llmcache__callstate *)LLMCACHE_MALLOC(sizeof *s);
+        if (s) {
+            size_t i;
+            memset(s, 0, sizeof *s);
+            for (i = 0; i < LLMCACHE__FLIGHT_BUCKETS; i++) s->buckets[i] = NULL;
+            if (llmcache__mutex_init(&s->mu) != 0) { LLMCACHE_FREE(s); s = NULL; }
+            else if (llmcache__cond_init(&s->cv) != 0) {
+                llmcache__mutex_destroy(&s->mu);
+                LLMCACHE_FREE(s);
+                s = NULL;
+            } else c->calls = s;
+        }
+    }
+    llmcache__unlock(&c->mu);
+    return s;
+}
+
+/* Joins the flight of key (*leader = 0), or starts one (*leader = 1). NULL when
+ * out of memory, or when a fresh answer is wanted (refresh, max-age) and the
+ * flight in progress may still answer from the cache: then the caller goes alone. */
+static LLMCACHE__MAYBE_UNUSED llmcache__flight *llmcache__flight_join(struct llmcache__callstate *s,
+                                                                      const llmcache_key *key, int fresh,
+                                                                      int refresh, int *leader) {
+    llmcache__flight **head = &s->buckets[key->bytes[0] % LLMCACHE__FLIGHT_BUCKETS], *f;
+    llmcache__lock(&s->mu);
+    for (f = *head; f; f = f->next)
+        if (memcmp(f->key.bytes, key->bytes, 32) == 0) break;
+    if (f && fresh && !f->fetching) {
+        f = NULL;
+    } else if (f) {
+        f->waiters++;
+        *leader = 0;
+    } else {
+        f = (llmcache__flight *)LLMCACHE_MALLOC(sizeof *f);
+        if (f) {
+            memset(f, 0, sizeof *f);
+            f->res.env = NULL;
+            f->key = *key;
+            f->fetching = refresh;           /* no lookup first: the answer will be fresh */
+            f->next = *head;
+            *head = f;
+            *leader = 1;
+        }
+    }
+    llmcache__unlock(&s->mu);
+    return f;
+}
+
+/* Leader: from now on its answer comes from the transport. */
+static LLMCACHE__MAYBE_UNUSED void llmcache__flight_fetching(struct llmcache__callstate *s, llmcache__flight *f) {
+    llmcache__lock(&s->mu);
+    f->fetching = 1;
+    llmcache__unlock(&s->mu);
+}
+
+/* Leader: takes the flight out of the table and hands a copy of res to its followers. */
+static LLMCACHE__MAYBE_UNUSED void llmcache__flight_finish(struct llmcache__callstate *s, llmcache__flight *f,
+                                                           const llmcache__result *res) {
+    llmcache__flight **pp = &s->buckets[f->key.bytes[0] % LLMCACHE__FLIGHT_BUCKETS];
+    unsigned waiters;
+    llmcache__lock(&s->mu);
+    while (*pp != f) pp = &(*pp)->next;
+    *pp = f->next;                           /* no follower can join from now on */
+    waiters = f->waiters;
+    llmcache__unlock(&s->mu);
+    if (!waiters) { LLMCACHE_FREE(f); return; }
+    f->res = *res;                           /* followers read it only after done */
+    f->res.stored = 0;
+    if (res->env) {
+        f->res.env = llmcache__memdup_nul(res->env, res->env_len);
+        if (!f->res.env) f->res.rc = LLMCACHE_ENOMEM;
+    }
+    llmcache__lock(&s->mu);
+    f->done = 1;
+    llmcache__cond_broadcast(&s->cv);
+    llmcache__unlock(&s->mu);
+}
+
+/* Follower: waits for the leader and takes a copy of its result. */
+static LLMCACHE__MAYBE_UNUSED void llmcache__flight_wait(struct llmcache__callstate *s, llmcache__flight *f,
+                                                         llmcache__result *res) {
+    int last;
+    llmcache__lock(&s->mu);
+    while (!f->done) llmcache__cond_wait(&s->cv, &s->mu);
+    llmcache__unlock(&s->mu);
+    *res = f->res;                           /* immutable once done */
+    res->env = NULL;
+    if (f->res.env) {
+        res->env = llmcache__memdup_nul(f->res.env, f->res.env_len);
+        if (!res->env) res->rc = LLMCACHE_ENOMEM;
+    }
+    llmcache__lock(&s->mu);
+    last = --f->waiters == 0;
+    llmcache__unlock(&s->mu);
+    if (last) { LLMCACHE_FREE(f->res.env); LLMCACHE_FREE(f); }
+}
+
+/* ---- the call */
+
+/* Looks key up for a call. LLMCACHE_OK fills res with the hit; LLMCACHE_MISS when
+ * absent or older than max_age; a negative code when the store failed or held an
+ * undecodable value (reported here: the call fails open and goes on as a miss). */
+static int llmcache__lookup(llmcache *c, const llmcache_key *key, const llmcache_call_options *o,
+                            llmcache__result *res) {
+    llmcache_value v;
+    llmcache__env e;
+    int rc = llmcache_get(c, key, &v);
+    const char *why = NULL;
+    if (rc == LLMCACHE_MISS) return LLMCACHE_MISS;
+    if (rc != LLMCACHE_OK) {
+        llmcache__store_error(c, key, rc, "llmcache_call: lookup failed; calling the provider");
+        return rc;
+    }
+    rc = llmcache__env_parse((const unsigned char *)v.data, v.len, &e);
+    if (rc != LLMCACHE_OK) why = "llmcache_call: stored value is not a valid envelope; calling the provider";
+    else if (o->max_age_ms > 0 && llmcache__now(c) - v.created_ms >= o->max_age_ms) rc = LLMCACHE_MISS;
+    if (rc != LLMCACHE_OK) {
+        llmcache_value_free(&v);
+        llmcache__lock(&c->mu);             /* the call misses: count it so */
+        if (c->st.hits) c->st.hits--;
+        c->st.misses++;
+        if (why) c->st.errors++;
+        llmcache__unlock(&c->mu);
+        if (why) llmcache__call_event(c, LLMCACHE_EVENT_ERROR, key, rc, why);
+        return rc;
+    }
+    res->rc = LLMCACHE_OK;
+    res->env = v.data;
+    res->env_len = v.len;
+    res->meta = v.meta;
+    res->meta.status = e.status;
+    res->from_cache = 1;
+    res->stored = 0;
+    res->created_ms = v.created_ms;
+    res->expires_ms = v.expires_ms;
+    return LLMCACHE_OK;
+}
+
+/* Runs the parse callback on r; on success *model holds what it wrote (NUL-terminated). */
+static int llmcache__run_parse(const llmcache_call_options *o, const llmcache_response *r, llmcache__buf *model) {
+    llmcache_sink ms;
+    int rc;
+    memset(&ms, 0, sizeof ms);
+    ms.buf.p = NULL; ms.recs = NULL; ms.on_chunk = NULL; ms.chunk_ctx = NULL;
+    ms.model = 1;
+    rc = o->parse(o->parse_ctx, r, &ms) != 0 ? LLMCACHE_EREJECTED : ms.err;
+    if (rc == LLMCACHE_OK && !llmcache__buf_reserve(&ms.buf, 0)) rc = LLMCACHE_ENOMEM;
+    if (rc == LLMCACHE_OK) { *model = ms.buf; ms.buf.p = NULL; }
+    llmcache__sink_free(&ms);
+    return rc;
+}
+
+/* The leader's miss path: runs the transport and builds res (envelope, meta, rc). */
+static void llmcache__fetch(llmcache *c, const llmcache_request *req, llmcache_transport_fn fn, void *fn_ctx,
+                            const llmcache_call_options *o, const unsigned char schema_hash[32],
+                            llmcache__result *res) {
+    llmcache_sink s;
+    llmcache_response view;
+    llmcache__buf env = {NULL, 0, 0, 0}, model = {NULL, 0, 0, 0}, data = {NULL, 0, 0, 0};
+    llmcache_chunk *chunks = NULL;
+    int status, rc = LLMCACHE_OK, have_model = 0;
+    size_t i;
+    int64_t t0;
+
+    memset(&s, 0, sizeof s);
+    s.buf.p = NULL; s.recs = NULL;
+    s.stream = req->stream != 0;
+    s.on_chunk = o->on_chunk;
+    s.chunk_ctx = o->chunk_ctx;
+    memset(res, 0, sizeof *res);
+    res->env = NULL;
+    memcpy(res->meta.schema_hash, schema_hash, 32);
+    res->meta.prompt_tokens = res->meta.completion_tokens = -1;
+
+    t0 = s.t0_us = llmcache__mono_us();
+    status = fn(fn_ctx, req, &s);
+    res->meta.latency_ms = (llmcache__mono_us() - t0) / 1000;
+    llmcache__lock(&c->mu);
+    c->st.transport_calls++;
+    llmcache__unlock(&c->mu);
+    if (s.stream && !s.err) llmcache__sse_scan(&s, 1);
+    if (!llmcache__buf_reserve(&s.buf, 0) && !s.err) s.err = LLMCACHE_ENOMEM;
+    if (s.buf.p) s.buf.p[s.buf.len] = '\0';
+
+    if (status < 100 || status > 999) status = 0;      /* a transport failure */
+    if (s.err) rc = s.err;
+    else if (!status) rc = LLMCACHE_ETRANSPORT;
+    else if (status < 200 || status > 299) rc = LLMCACHE_EHTTP;
+    else if (s.stream && !s.terminated) rc = LLMCACHE_ETRANSPORT;  /* the stream ended early */
+
+    if (s.n_recs) {
+        chunks = (llmcache_chunk *)LLMCACHE_MALLOC(s.n_recs * sizeof *chunks);
+        if (!chunks) { rc = LLMCACHE_ENOMEM; s.n_recs = 0; }
+    }
+    for (i = 0; i < s.n_recs; i++) {
+        chunks[i].data = s.buf.p + s.recs[i].off;
+        chunks[i].len = s.recs[i].len;
+        chunks[i].at_ms = s.recs[i].at_ms;
+    }
+
+    res->meta.status = (int32_t)status;
+    res->meta.flags = LLMCACHE_META_ENVELOPE | (s.stream ? LLMCACHE_META_STREAM : 0u);
+    if (rc == LLMCACHE_OK) {
+        if (s.stream) {
+            for (i = 0; i < s.n_recs; i++)
+                if (llmcache__contains(chunks[i].data, chunks[i].len, "usage")) {
+                    llmcache__sse_data(chunks[i].data, chunks[i].len, &data);
+                    if (!data.oom) (void)llmcache__usage(data.p ? data.p : "", data.len,
+                                                         &res->meta.prompt_tokens, &res->meta.completion_tokens);
+                }
+        } else if (llmcache__usage(s.buf.p ? s.buf.p : "", s.buf.len, &res->meta.prompt_tokens,
+                                   &res->meta.completion_tokens) != 0 && !o->raw_body) {
+            rc = LLMCACHE_EREJECTED;
+        }
+    }
+    memset(&view, 0, sizeof view);
+    view.status = status;
+    view.body = s.buf.p;
+    view.len = s.buf.len;
+    view.chunks = chunks;
+    view.n_chunks = s.n_recs;
+    view.meta = res->meta;
+    if (rc == LLMCACHE_OK && o->validate && o->validate(o->validate_ctx, &view) != 0) rc = LLMCACHE_EREJECTED;
+    if (rc == LLMCACHE_OK && o->parse) {
+        rc = llmcache__run_parse(o, &view, &model);
+        have_model = rc == LLMCACHE_OK;
+    }
+    if (have_model) res->meta.flags |= LLMCACHE_META_HAS_MODEL;
+    llmcache__env_build(&env, status, s.stream, chunks, s.n_recs, have_model ? (model.p ? model.p : "") : NULL,
+                        model.len, s.buf.p ? s.buf.p : "", s.buf.len);
+    if (env.oom) { llmcache__buf_free(&env); rc = LLMCACHE_ENOMEM; }
+    res->env = env.p;
+    res->env_len = env.len;
+    res->rc = rc;
+    LLMCACHE_FREE(chunks);
+    llmcache__buf_free(&model);
+    llmcache__buf_free(&data);
+    llmcache__sink_free(&s);
+}
+
+/* Stores a fresh successful result (failing open) and reports it. */
+static void llmcache__store(llmcache *c, const llmcache_key *key, const llmcache_call_options *o,
+                            llmcache__result *res) {
+    int64_t now;
+    int rc;
+    if (res->rc != LLMCACHE_OK || o->no_store || !res->env) return;
+    now = llmcache__now(c);   /* one clock reading: the stored times are the reported ones */
+    rc = llmcache_put_at(c, key, res->env, res->env_len, now, llmcache__expiry(c, now, o->ttl_ms), &res->meta);
+    if (rc != LLMCACHE_OK) {
+        llmcache__store_error(c, key, rc, "llmcache_call: storing the response failed; returning it anyway");
+        return;
+    }
+    res->stored = 1;
+    res->created_ms = now;
+    res->expires_ms = llmcache__expiry(c, now, o->ttl_ms);
+    llmcache__call_event(c, LLMCACHE_EVENT_STORE, key, LLMCACHE_OK, "llmcache_call: stored the response");
+}
+
+/* A hit: model on demand, stats, event, replay. */
+static int llmcache__serve_hit(llmcache *c, const llmcache_call_options *o, llmcache__result *res,
+                               llmcache_response *out) {
+    int rc = llmcache__result_out(res, out);
+    if (rc != LLMCACHE_OK) return rc;
+    if (o->parse && !out->model) {
+        llmcache__buf model = {NULL, 0, 0, 0}, env = {NULL, 0, 0, 0};
+        rc = llmcache__run_parse(o, out, &model);
+        if (rc == LLMCACHE_OK) {
+            llmcache_response fresh;
+            llmcache__env_build(&env, out->status, (out->meta.flags & LLMCACHE_META_STREAM) != 0, out->chunks,
+                                out->n_chunks, model.p ? model.p : "", model.len, out->body, out->len);
+            memset(&fresh, 0, sizeof fresh);
+            rc = env.oom ? LLMCACHE_ENOMEM : llmcache__response_adopt(&fresh, env.p, env.len);
+            if (env.oom) llmcache__buf_free(&env);
+            if (rc == LLMCACHE_OK) {
+                LLMCACHE_FREE(out->mem_); LLMCACHE_FREE(out->chunks);
+                out->mem_ = fresh.mem_; out->chunks = fresh.chunks; out->n_chunks = fresh.n_chunks;
+                out->body = fresh.body; out->len = fresh.len;
+                out->model = fresh.model; out->model_len = fresh.model_len;
+            } else llmcache_response_free(&fresh);
+        }
+        llmcache__buf_free(&model);
+        if (rc != LLMCACHE_OK) return rc;
+    }
+    llmcache__lock(&c->mu);
+    c->st.time_saved_ms += (uint64_t)(out->meta.latency_ms > 0 ? out->meta.latency_ms : 0);
+    c->st.tokens_saved += llmcache__tokens(&out->meta);
+    llmcache__unlock(&c->mu);
+    llmcache__call_event(c, LLMCACHE_EVENT_HIT, &out->key, LLMCACHE_OK, "llmcache_call: served from the cache");
+    llmcache__replay(o, out);
+    return LLMCACHE_OK;
+}
+
+LLMCACHE_API int llmcache_call(llmcache *c, const llmcache_request *req, llmcache_transport_fn fn,
+                               void *fn_ctx, const llmcache_call_options *opts, llmcache_response *out) {
+    llmcache_call_options defaults;
+    llmcache__result res;
+    unsigned char sh[32];
+    llmcache_key key;
+    int rc;
+#ifndef LLMCACHE_NO_THREADS
+    struct llmcache__callstate *cs = NULL;
+    llmcache__flight *flight = NULL;
+#endif
+#ifdef LLMCACHE_REDIS
+    uint64_t redis_lock = 0;                /* our lock token in Redis; 0 = none held */
+#endif
+    if (out) memset(out, 0, sizeof *out);
+    if (!c || !req || !fn || !out) return LLMCACHE_EINVAL;
+    if (!opts) { memset(&defaults, 0, sizeof defaults); opts = &defaults; }
+    rc = llmcache_schema_hash(req->schema, req->schema_len, sh);
+    if (rc == LLMCACHE_OK) rc = llmcache__key_with_schema_hash(&key, c->ns, req->endpoint, sh, req->body, req->body_len);
+    if (rc != LLMCACHE_OK) return rc;
+    out->key = key;
+    llmcache__lock(&c->mu);
+    c->st.calls++;
+    llmcache__unlock(&c->mu);
+    memset(&res, 0, sizeof res);
+    res.env = NULL;
+
+    rc = opts->refresh ? LLMCACHE_MISS : llmcache__lookup(c, &key, opts, &res);
+    if (rc == LLMCACHE_OK) return llmcache__serve_hit(c, opts, &res, out);
+
+#ifndef LLMCACHE_NO_THREADS
+    if (!opts->no_single_flight && (cs = llmcache__callstate_get(c)) != NULL) {
+        int leader = 0;
+        flight = llmcache__flight_join(cs, &key, opts->refresh || opts->max_age_ms > 0, opts->refresh != 0,
+                                       &leader);
+        if (flight && !leader) {
+            llmcache__flight_wait(cs, flight, &res);
+            rc = llmcache__result_out(&res, out);
+            out->shared = 1;
+            llmcache__lock(&c->mu);
+            c->st.shared++;
+            if (rc == LLMCACHE_OK) c->st.tokens_saved += llmcache__tokens(&out->meta);
+            llmcache__unlock(&c->mu);
+            llmcache__call_event(c, LLMCACHE_EVENT_SHARED, &out->key, rc, "llmcache_call: shared a concurrent identical call");
+            llmcache__replay(opts, out);
+            return rc;
+        }
+        /* a leader: an earlier flight may have stored the answer since our lookup */
+        if (flight && rc == LLMCACHE_MISS && !opts->refresh) {
+            rc = llmcache__lookup(c, &key, opts, &res);
+            llmcache__lock(&c->mu);             /* count one lookup per call */
+            if (c->st.misses) c->st.misses--;
+            llmcache__unlock(&c->mu);
+            if (rc == LLMCACHE_OK) {
+                llmcache__flight_finish(cs, flight, &res);
+                return llmcache__serve_hit(c, opts, &res, out);
+            }
+        }
+        if (flight && !opts->refresh) llmcache__flight_fetching(cs, flight);
+    }
+#endif
+#ifdef LLMCACHE_REDIS   /* >>redis single-flight across machines: another worker's answer */
+    if (!opts->refresh && llmcache__redis_flight(c, &key, opts, &res, &redis_lock) == LLMCACHE_OK) {
+#  ifndef LLMCACHE_NO_THREADS
+        if (flight) llmcache__flight_finish(cs, flight, &res);
+#  endif
+        return llmcache__serve_hit(c, opts, &res, out);
+    }
+#endif
+    llmcache__call_event(c, LLMCACHE_EVENT_MISS, &key, LLMCACHE_OK,
+                   opts->refresh ? "llmcache_call: refresh; calling the provider" : "llmcache_call: miss; calling the provider");
+    llmcache__fetch(c, req, fn, fn_ctx, opts, sh, &res);
+    llmcache__store(c, &key, opts, &res);
+#ifdef LLMCACHE_REDIS   /* >>redis: the answer is in Redis (or the call failed): let the others go */
+    llmcache__redis_unlock(c, &key, redis_lock);
+#endif
+#ifndef LLMCACHE_NO_THREADS
+    if (flight) llmcache__flight_finish(cs, flight, &res);
+#endif
+    return llmcache__result_out(&res, out);
+}
+
+/* ---- schema invalidation */
+typedef struct llmcache__keylist {
+    const unsigned char *schema_hash;
+    llmcache_key *keys;
+    size_t n, cap;
+} llmcache__keylist;
+
+static int llmcache__collect_schema(void *ctx, const llmcache_entry_info *info) {
+    llmcache__keylist *l = (llmcache__keylist *)ctx;
+    if (memcmp(info->meta.schema_hash, l->schema_hash, 32) != 0) return 0;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        llmcache_key *nk = (llmcache_key *)LLMCACHE_REALLOC(l->keys, cap * sizeof *nk);
+        if (!nk) return LLMCACHE_ENOMEM;
+        l->keys = nk;
+        l->cap = cap;
+    }
+    l->keys[l->n++] = info->key;
+    return 0;
+}
+
+LLMCACHE_API int llmcache_purge_schema(llmcache *c, const unsigned char schema_hash[32], size_t *removed) {
+    llmcache__keylist l;
+    size_t i, gone = 0;
+    int rc;
+    if (removed) *removed = 0;
+    if (!c || !schema_hash) return LLMCACHE_EINVAL;
+    /* collect first (foreach holds the lock), then delete through llmcache_del */
+    memset(&l, 0, sizeof l);
+    l.schema_hash = schema_hash;
+    l.keys = NULL;
+    rc = llmcache_foreach(c, 0, llmcache__collect_schema, &l);
+    for (i = 0; rc == LLMCACHE_OK && i < l.n; i++) {
+        int d = llmcache_del(c, &l.keys[i]);
+        if (d == LLMCACHE_OK) gone++;
+        else if (d != LLMCACHE_MISS) rc = d;
+    }
+    LLMCACHE_FREE(l.keys);
+    if (removed) *removed = gone;
+    return rc;
+}
+
+#ifdef LLMCACHE_CURL
+/* >>curl transport ------------------------------------------------------------------ */
+#include <curl/curl.h>
+
+static size_t llmcache__curl_body(char *p, size_t size, size_t n, void *ud) {
+    size_t len = size * n;
+    return llmcache_sink_write((llmcache_sink *)ud, p, len) == LLMCACHE_OK ? len : 0;  /* 0 aborts */
+}
+
+/* Passes "Name: value" header lines of a sensible size on to the sink. */
+static size_t llmcache__curl_header(char *p, size_t size, size_t n, void *ud) {
+    size_t len = size * n, colon = 0, end = len;
+    char name[64], value[256];
+    while (colon < len && p[colon] != ':') colon++;
+    while (end > colon && (p[end - 1] == '\r' || p[end - 1] == '\n' || p[end - 1] == ' ')) end--;
+    if (colon > 0 && colon < sizeof name && colon < len && end - colon - 1 < sizeof value) {
+        memcpy(name, p, colon);
+        name[colon] = '\0';
+        memcpy(value, p + colon + 1, end - colon - 1);
+        value[end - colon - 1] = '\0';
+        llmcache_sink_header((llmcache_sink *)ud, name, value);
+    }
+    return len;
+}
+
+static struct curl_slist *llmcache__curl_add(struct curl_slist *list, int *oom, const char *a, const char *b) {
+    llmcache__buf line = {NULL, 0, 0, 0};
+    struct curl_slist *l;
+    if (*oom) return list;
+    llmcache__buf_put(&line, a, strlen(a));
+    if (b) llmcache__buf_put(&line, b, strlen(b));
+    llmcache__buf_putc(&line, '\0');
+    l = line.oom ? NULL : curl_slist_append(list, line.p);
+    llmcache__buf_free(&line);
+    if (!l) { *oom = 1; return list; }
+    return l;
+}
+
+LLMCACHE_API int llmcache_curl_transport(void *ctx, const llmcache_request *req, llmcache_sink *sink) {
+    const llmcache_curl *cfg = (const llmcache_curl *)ctx;
+    llmcache_curl defaults;
+    llmcache__buf url = {NULL, 0, 0, 0};
+    struct curl_slist *hdrs = NULL;
+    const char *base, *ep;
+    const char *const *h;
+    int anthropic, oom = 0, rc = LLMCACHE_ETRANSPORT;
+    int64_t total, conn;
+    size_t blen;
+    CURL *curl;
+    if (!req || !sink) return LLMCACHE_EINVAL;
+    if (!cfg) { memset(&defaults, 0, sizeof defaults); cfg = &defaults; }
+    anthropic = cfg->kind == LLMCACHE_CURL_ANTHROPIC;
+    base = cfg->base_url ? cfg->base_url : anthropic ? "https://api.anthropic.com/v1" : "https://api.openai.com/v1";
+    ep = req->endpoint;
+    if (ep && (strncmp(ep, "http://", 7) == 0 || strncmp(ep, "https://", 8) == 0)) {
+        llmcache__buf_put(&url, ep, strlen(ep));
+    } else {
+        blen = strlen(base);
+        while (blen && base[blen - 1] == '/') blen--;
+        llmcache__buf_put(&url, base, blen);
+        if (!ep || ep[0] != '/') ep = anthropic ? "/messages" : "/chat/completions";
+        llmcache__buf_put(&url, ep, strlen(ep));
+    }
+    llmcache__buf_putc(&url, '\0');
+
+    hdrs = llmcache__curl_add(hdrs, &oom, "Content-Type: application/json", NULL);
+    hdrs = llmcache__curl_add(hdrs, &oom, "Expect:", NULL);          /* no 100-continue round trip */
+    if (anthropic) {
+        if (cfg->api_key) hdrs = llmcache__curl_add(hdrs, &oom, "x-api-key: ", cfg->api_key);
+        hdrs = llmcache__curl_add(hdrs, &oom, "anthropic-version: ",
+                                  cfg->anthropic_version ? cfg->anthropic_version : "2023-06-01");
+    } else if (cfg->api_key) {
+        hdrs = llmcache__curl_add(hdrs, &oom, "Authorization: Bearer ", cfg->api_key);
+    }
+    for (h = req->headers; h && *h; h++) hdrs = llmcache__curl_add(hdrs, &oom, *h, NULL);
+
+    curl = url.oom || oom ? NULL : curl_easy_init();
+    if (curl) {
+        long status = 0;
+        total = req->timeout_ms > 0 ? req->timeout_ms : LLMCACHE__DEF(cfg->timeout_ms, 600000);
+        conn = LLMCACHE__DEF(cfg->connect_timeout_ms, 10000);
+        curl_easy_setopt(curl, CURLOPT_URL, url.p);
+        curl_easy_setopt(curl, CURLOPT_POST, 1L);
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(req->body ? req->body_len : 0));
+        curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
+        curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, llmcache__curl_body);
+        curl_easy_setopt(curl, CURLOPT_WRITEDATA, (void *)sink);
+        curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, llmcache__curl_header);
+        curl_easy_setopt(curl, CURLOPT_HEADERDATA, (void *)sink);
+        curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);                /* threads: no SIGALRM */
+        curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, (long)(conn > 0x7fffffff ? 0x7fffffff : conn));
+        curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)(total > 0x7fffffff ? 0x7fffffff : total));
+        curl_easy_setopt(curl, CURLOPT_USERAGENT, "llmcache/" LLMCACHE_VERSION_STRING);
+        /* a transfer that fails after the status line (cut, timeout) is a failure, whatever the status */
+        if (curl_easy_perform(curl) == CURLE_OK &&
+            curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK && status >= 100 && status <= 999)
+            rc = (int)status;
+        curl_easy_cleanup(curl);
+    }
+    curl_slist_free_all(hdrs);
+    llmcache__buf_free(&url);
+    return rc;
+}
+#endif /* LLMCACHE_CURL */
 
 #endif /* LLMCACHE_IMPLEMENTATION */
 

@@ -16,7 +16,7 @@ FUZZ_REGRESS_SECONDS ?= 10
 FUZZ_REGRESS_RUNS    ?= 200000
 FUZZ_OUT              = build/fuzz
 FUZZ_TARGETS          = $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
-FUZZ_DEPS             = llmcache.h $(wildcard wip/*.h) $(wildcard fuzz/*.h)
+FUZZ_DEPS             = llmcache.h $(wildcard fuzz/*.h)
 FUZZ_WARN             = -std=c99 -Wall -Wextra -Wpedantic -Werror
 FUZZ_SAN              = -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_LIBFUZZER        = -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all

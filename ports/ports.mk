@@ -36,6 +36,9 @@ PORT_ENV     = PORT_B='$(PORT_B)' PORT_TIMEOUT='$(PORT_TIMEOUT)' PORT_WARN='$(PO
                PORT_MIPS_CC='$(PORT_MIPS_CC)' PORT_MIPS_QEMU='$(PORT_MIPS_QEMU)' PORT_ARM_CC='$(PORT_ARM_CC)' \
                PORT_ARM_QEMU='$(PORT_ARM_QEMU)' PORT_MINGW_CC='$(PORT_MINGW_CC)' PORT_WINE='$(PORT_WINE)'
 
+# (wherever the Makefile includes this file, it leaves the default goal alone)
+PORT_GOAL   := $(.DEFAULT_GOAL)
+
 .PHONY: portability $(PORT_STEPS:%=port-%)
 
 # (the steps run in a make of this file alone, so the including Makefile's own
@@ -47,3 +50,5 @@ portability:
 
 $(PORT_STEPS:%=port-%):
 	@$(PORT_ENV) sh ports/portability.sh step $(@:port-%=%) || true
+
+.DEFAULT_GOAL := $(PORT_GOAL)

@@ -10,9 +10,11 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
-#include <signal.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
+#ifndef _WIN32   /* fork and RLIMIT_FSIZE: test_fail_open_full_disk */
+#  include <signal.h>
+#  include <sys/resource.h>
+#  include <sys/wait.h>
+#endif
 
 /* ---- a scripted transport */
 typedef struct fake {
@@ -559,6 +561,7 @@ static void check_stream(const char *stream, const char *sep, size_t piece, int6
  * in a child process) still answers every call through the transport, stores
  * nothing, and reports each failed store. The child reports its failed checks in
  * its exit status. */
+#ifndef _WIN32
 static void test_fail_open_full_disk(void) {
     char dir[] = "/tmp/llmcache-call-XXXXXX", path[80], shm[96];
     pid_t pid;
@@ -609,6 +612,7 @@ static void test_fail_open_full_disk(void) {
     unlink(shm);
     rmdir(dir);
 }
+#endif
 
 static void test_streams(void) {
     size_t pieces[4] = {0, 1, 5, 64}, i;
@@ -1258,7 +1262,9 @@ int main(void) {
     test_controls();
     test_failures_not_stored();
     test_fail_open();
+#ifndef _WIN32
     test_fail_open_full_disk();
+#endif
     test_streams();
     test_stream_by_header();
     test_stream_cut();
