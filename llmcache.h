@@ -2660,6 +2660,7 @@ typedef struct llmcache__entry {
     unsigned char *blob;          /* the value in memory (see llmcache__blobhdr); NULL = on disk only */
     uint64_t off;                 /* offset of the entry's record in the log */
     uint32_t rec_len;             /* length of that record, padding excluded */
+    uint32_t slot;                /* where the entry sits in the table (kept when slots move) */
 } llmcache__entry;
 
 /* A value held in memory: a header repeating what a hit needs from the entry, then
@@ -2809,11 +2810,8 @@ static uint32_t llmcache__find(const llmcache *c, const llmcache_key *k) {
 
 /* The slot of entry i (which is in the table). */
 static llmcache__slot *llmcache__slot_of(llmcache *c, uint32_t i) {
-    int found;
-    size_t s = llmcache__probe(c, &c->ents[i].key, llmcache__hash(c, &c->ents[i].key), &found);
-    LLMCACHE_ASSERT(found);
-    (void)found;
-    return &c->slots[s];
+    LLMCACHE_ASSERT((uint32_t)c->slots[c->ents[i].slot].tag_idx - 1 == i);
+    return &c->slots[c->ents[i].slot];
 }
 
 static int llmcache__table_grow(llmcache *c) {
@@ -2831,6 +2829,7 @@ static int llmcache__table_grow(llmcache *c) {
         j = (size_t)(old[i].tag_idx >> 32) & c->slot_mask;
         while (fresh[j].tag_idx) j = (j + 1) & c->slot_mask;
         fresh[j] = old[i];
+        c->ents[(uint32_t)old[i].tag_idx - 1].slot = (uint32_t)j;
     }
     LLMCACHE_FREE(old);
     return LLMCACHE_OK;
@@ -2956,6 +2955,7 @@ static void llmcache__remove(llmcache *c, uint32_t i) {
         /* move j to hole unless its home lies cyclically in (hole, j] */
         if (((j - home) & c->slot_mask) >= ((j - hole) & c->slot_mask)) {
             c->slots[hole] = c->slots[j];
+            c->ents[(uint32_t)c->slots[hole].tag_idx - 1].slot = (uint32_t)hole;
             hole = j;
         }
     }
@@ -3015,6 +3015,7 @@ static uint32_t llmcache__upsert(llmcache *c, const llmcache_key *key, int *crea
     slot = llmcache__probe(c, key, h, &found);
     c->slots[slot].tag_idx = (uint64_t)(uint32_t)(h >> 32) << 32 | ((uint64_t)i + 1);
     c->slots[slot].blob = NULL;
+    c->ents[i].slot = (uint32_t)slot;
     c->count++;
     llmcache__touch(c, i);
     c->bytes += LLMCACHE__ENTRY_CHARGE(c);
