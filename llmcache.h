@@ -1436,6 +1436,38 @@ static uint32_t llmcache__crc32c_hw(uint32_t crc, const unsigned char *p, size_t
     while (n--) c = __builtin_ia32_crc32qi((uint32_t)c, *p++);
     return (uint32_t)c;
 }
+
+/* The crc32 instruction has a latency of three cycles and a throughput of one, so
+ * three independent streams over adjacent 256-byte blocks run three times as fast;
+ * their CRCs are joined by carry-less multiplication: appending L zero bytes to a
+ * CRC register v gives crc32q(0, clmul(v, x^(8L-33) mod P)) in the instruction's
+ * bit-reflected form. The two constants are x^(8*512-33) and x^(8*256-33) mod P. */
+#  include <immintrin.h>
+#  define LLMCACHE__CRC_BLOCK 256
+__attribute__((target("sse4.2,pclmul")))
+static uint32_t llmcache__crc32c_hw3(uint32_t crc, const unsigned char *p, size_t n) {
+    const __m128i k = _mm_set_epi64x(0xb9e02b86ll, 0xdd7e3b0cll);   /* high: 256 bytes, low: 512 */
+    uint64_t a = crc;
+    while (n && ((uintptr_t)p & 7)) { a = __builtin_ia32_crc32qi((uint32_t)a, *p++); n--; }
+    for (; n >= 3 * LLMCACHE__CRC_BLOCK; p += 3 * LLMCACHE__CRC_BLOCK, n -= 3 * LLMCACHE__CRC_BLOCK) {
+        uint64_t b = 0, c = 0, x, y, z;
+        __m128i ab;
+        size_t i;
+        for (i = 0; i < LLMCACHE__CRC_BLOCK; i += 8) {
+            memcpy(&x, p + i, 8);
+            memcpy(&y, p + LLMCACHE__CRC_BLOCK + i, 8);
+            memcpy(&z, p + 2 * LLMCACHE__CRC_BLOCK + i, 8);
+            a = __builtin_ia32_crc32di(a, x);
+            b = __builtin_ia32_crc32di(b, y);
+            c = __builtin_ia32_crc32di(c, z);
+        }
+        ab = _mm_set_epi64x((long long)b, (long long)a);
+        x = (uint64_t)_mm_cvtsi128_si64(_mm_xor_si128(_mm_clmulepi64_si128(ab, k, 0x00),
+                                                      _mm_clmulepi64_si128(ab, k, 0x11)));
+        a = __builtin_ia32_crc32di(0, x) ^ c;
+    }
+    return llmcache__crc32c_hw((uint32_t)a, p, n);
+}
 #endif
 
 /* Continues a CRC-32C: start with crc = 0. */
@@ -1443,6 +1475,8 @@ static uint32_t llmcache__crc32c(uint32_t crc, const void *data, size_t n) {
     const unsigned char *p = (const unsigned char *)data;
     crc = ~crc;
 #ifdef LLMCACHE__CRC_HW
+    if (n >= 3 * LLMCACHE__CRC_BLOCK && __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.2"))
+        return ~llmcache__crc32c_hw3(crc, p, n);
     if (__builtin_cpu_supports("sse4.2")) return ~llmcache__crc32c_hw(crc, p, n);
 #endif
     return ~llmcache__crc32c_sw(crc, p, n);
@@ -2740,6 +2774,7 @@ struct llmcache {
     uint64_t compact_after;       /* after a failed compaction, no automatic one before this end */
     int      dirty;               /* this handle wrote since the last sync */
     int      loading;             /* the open is reading the log (counts records_recovered) */
+    uint64_t last_seq_seen;       /* highest sequence number applied */
 #ifdef LLMCACHE__FILES
     llmcache__shm *shm;
 #endif
@@ -3303,6 +3338,7 @@ static void llmcache__apply(void *ctx, uint64_t off, const llmcache__record *r) 
     uint32_t i;
     int created;
     if (c->loading) c->st.records_recovered++;
+    if (r->seq > c->last_seq_seen) c->last_seq_seen = r->seq;
     if (r->type == LLMCACHE__R_DEL) {
         i = llmcache__find(c, &r->key);
         if (i != LLMCACHE__NIL) llmcache__remove(c, i);
@@ -3751,16 +3787,9 @@ static int llmcache__log_open_alone(llmcache *c, uint64_t size) {
     }
     rc = llmcache__log_map(c, size);
     if (rc != LLMCACHE_OK) return rc;
+    c->last_seq_seen = 0;
     end = llmcache__log_apply_range(c, LLMCACHE__HDR_SIZE, size);
-    {   /* the sequence number continues from the last intact record */
-        uint64_t last = 0, off = LLMCACHE__HDR_SIZE;
-        llmcache__record r;
-        while (off < end) {
-            if (llmcache__rec_check(c->map + off, end - off, &r)) { last = r.seq; off += llmcache__pad8(r.len); }
-            else off = llmcache__resync(c->map, off + 8, end);
-        }
-        c->shm->last_seq = last;
-    }
+    c->shm->last_seq = c->last_seq_seen;   /* the sequence continues from the last intact record */
     if (end < size) {
         c->st.bytes_truncated = size - end;
         llmcache__f_unmap(c->map, c->map_len);   /* Win32 shrinks no mapped file */

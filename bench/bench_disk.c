@@ -18,10 +18,8 @@
  *   (b) LMDB: MDB_NOSYNC, 1 GiB map, one write transaction per put; a get is a read
  *       transaction (reused with mdb_txn_reset/mdb_txn_renew, LMDB's fast path),
  *       mdb_get and a copy of the value into a buffer.
- *   (c) llmcache with cfg.path, max_entries = 200,000 and max_bytes = 1 MiB for values
- *       plus the bytes llmcache charges against max_bytes for its index of 100,000
- *       entries (measured first by filling a cache with empty values; llmcache counts its
- *       index in max_bytes and would evict entries without it), in LLMCACHE_FSYNC_NEVER
+ *   (c) llmcache with cfg.path, max_entries = 200,000 and max_bytes = 1 MiB (values
+ *       held in memory; the rest stay on disk only), in LLMCACHE_FSYNC_NEVER
  *       (compare with LMDB's NOSYNC) and LLMCACHE_FSYNC_INTERVAL (compare with SQLite's
  *       synchronous=NORMAL). The handle is closed and reopened (untimed) between the puts
  *       and the gets, so no value is in llmcache's memory tier and, each key being read
@@ -326,11 +324,8 @@ static void lm_close(store *s) {
 }
 
 /* (c) llmcache */
-/* cfg.max_bytes for the llmcache runs: BENCH_LC_VALUE_BYTES plus what llmcache charges
- * against max_bytes for its in-memory index of BENCH_N entries (it counts the index in
- * max_bytes and, with a path, evicts entries when the index alone outgrows it), measured
- * by lc_index_bytes(). */
-static size_t g_lc_max_bytes = BENCH_LC_VALUE_BYTES, g_lc_index;
+/* cfg.max_bytes for the llmcache runs: the values it may hold in memory. */
+static const size_t g_lc_max_bytes = BENCH_LC_VALUE_BYTES;
 
 static int lc_open_cfg(llmcache **c, const char *path, int mode, size_t max_bytes) {
     llmcache_config cfg;
@@ -394,39 +389,6 @@ static void lc_diag(store *s, char *out, size_t n) {
 static void lc_close(store *s) {
     llmcache_close((llmcache *)s->h);
     s->h = NULL;
-}
-
-/* The bytes llmcache charges against max_bytes for BENCH_N entries with empty values
- * (its index), in a path-backed cache with room for everything; 0 if unknown. */
-static size_t lc_index_bytes(const char *dir) {
-    char path[4096];
-    llmcache *c = NULL;
-    llmcache_stats st;
-    size_t i, out = 0;
-    snprintf(path, sizeof path, "%s/calibrate.llc", dir);
-    if (lc_open_cfg(&c, path, LLMCACHE_FSYNC_NEVER, (size_t)1 << 30) != LLMCACHE_OK) return 0;
-    for (i = 0; i < BENCH_N; i++) {
-        llmcache_key k;
-        memcpy(k.bytes, g_keys[i], 32);
-        if (llmcache_put(c, &k, "", 0, 0) != LLMCACHE_OK) break;
-    }
-    llmcache_stats_get(c, &st);
-    if (i == BENCH_N && st.entries == BENCH_N) out = (size_t)st.bytes;
-    llmcache_close(c);
-    rm_rf(path);
-    {   /* and whatever else the log left beside it (-shm, temporaries) */
-        DIR *d = opendir(dir);
-        struct dirent *e;
-        if (d) {
-            while ((e = readdir(d)) != NULL)
-                if (strncmp(e->d_name, "calibrate.llc", 13) == 0) {
-                    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-                    rm_rf(path);
-                }
-            closedir(d);
-        }
-    }
-    return out;
 }
 
 /* Is the log backend there? A value put through a path-backed handle must be in
@@ -597,8 +559,6 @@ int main(void) {
         char why[256] = "";
         if (lc_probe(root, why, sizeof why)) {
             g_avail[S_LC_NEVER] = g_avail[S_LC_INTERVAL] = 1;
-            g_lc_index = lc_index_bytes(root);
-            g_lc_max_bytes = BENCH_LC_VALUE_BYTES + g_lc_index;
         } else {
             snprintf(g_unavail[S_LC_NEVER], sizeof g_unavail[0], "%s", why);
             snprintf(g_unavail[S_LC_INTERVAL], sizeof g_unavail[0], "%s", why);
@@ -611,10 +571,9 @@ int main(void) {
            sqlite3_libversion());
     printf("   LMDB %s, MDB_NOSYNC, one write txn per put\n", MDB_VERSION_STRING);
     if (g_avail[S_LC_NEVER])
-        printf("   llmcache %s: cfg.path set, max_entries=%d, max_bytes=%lu = %lu for values + %lu that\n"
-               "     llmcache charges for the index of %d entries (measured); reopened before the gets: all cold\n",
-               LLMCACHE_VERSION_STRING, 2 * BENCH_N, (unsigned long)g_lc_max_bytes,
-               (unsigned long)BENCH_LC_VALUE_BYTES, (unsigned long)g_lc_index, BENCH_N);
+        printf("   llmcache %s: cfg.path set, max_entries=%d, max_bytes=%lu for values in memory;\n"
+               "     reopened before the gets: all cold\n",
+               LLMCACHE_VERSION_STRING, 2 * BENCH_N, (unsigned long)g_lc_max_bytes);
     for (k = 0; k < S_COUNT; k++)
         if (!g_avail[k]) printf("   %s: unavailable: %s\n", names[k], g_unavail[k]);
 

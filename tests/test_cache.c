@@ -415,6 +415,16 @@ static void test_crc32c(void) {
     b = llmcache__crc32c(llmcache__crc32c(0, buf, 333), buf + 333, sizeof buf - 333);
     CHECK_EQ(a, b);
     CHECK_EQ(~llmcache__crc32c_sw(~0u, buf + 1, 999), llmcache__crc32c(0, buf + 1, 999));
+    {   /* every length and alignment through the three-stream path and its tail */
+        static unsigned char big[4000];
+        size_t n, off;
+        int agree = 1;
+        for (n = 0; n < sizeof big; n++) big[n] = (unsigned char)(n * 131 + (n >> 7));
+        for (off = 0; off < 8; off++)
+            for (n = 0; n + off <= sizeof big; n += 1 + off)
+                if (~llmcache__crc32c_sw(~0u, big + off, n) != llmcache__crc32c(0, big + off, n)) agree = 0;
+        CHECK(agree);
+    }
 }
 
 int main(void) {
