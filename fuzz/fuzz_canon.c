@@ -15,14 +15,8 @@
  * when the input is accepted, its canonical form is accepted too and is a fixed
  * point (canonicalizing it again gives the same bytes), and it parses into a DOM;
  * numbers: text -> double -> shortest text -> the same double. */
-#define LLMCACHE_IMPLEMENTATION
-#include "../llmcache.h"
-
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#define FUZZ_ASSERT(x) do { if (!(x)) { fprintf(stderr, "fuzz_canon: %s:%d: %s\n", __FILE__, __LINE__, #x); abort(); } } while (0)
+#define FUZZ_NAME "fuzz_canon"
+#include "fuzz_util.h"
 
 static uint64_t fuzz_bits(double d) { uint64_t u; memcpy(&u, &d, 8); return u; }
 
@@ -36,7 +30,6 @@ static void fuzz_roundtrip(double d) {
     FUZZ_ASSERT(fuzz_bits(back) == (fuzz_bits(d) == 0x8000000000000000u ? 0 : fuzz_bits(d)));
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *in = (const char *)data;
     char *out = NULL, *again = NULL;
@@ -71,54 +64,3 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     return 0;
 }
-
-#ifdef LLMCACHE_FUZZ_MAIN
-#include <dirent.h>
-#include <sys/stat.h>
-
-static int fuzz_file(const char *path) {
-    FILE *f = fopen(path, "rb");
-    unsigned char *buf = NULL;
-    size_t cap = 0, len = 0, got;
-    if (!f) { perror(path); return 1; }
-    do {
-        if (cap - len < 4096) {
-            unsigned char *nb = (unsigned char *)realloc(buf, cap = cap * 2 + 4096);
-            if (!nb) { fclose(f); free(buf); return 1; }
-            buf = nb;
-        }
-        got = fread(buf + len, 1, cap - len, f);
-        len += got;
-    } while (got > 0);
-    fclose(f);
-    LLVMFuzzerTestOneInput(buf, len);
-    free(buf);
-    return 0;
-}
-
-int main(int argc, char **argv) {
-    int i, files = 0, bad = 0;
-    for (i = 1; i < argc; i++) {
-        struct stat st;
-        if (stat(argv[i], &st) != 0) { perror(argv[i]); bad++; continue; }
-        if (S_ISDIR(st.st_mode)) {
-            DIR *dir = opendir(argv[i]);
-            struct dirent *e;
-            if (!dir) { perror(argv[i]); bad++; continue; }
-            while ((e = readdir(dir)) != NULL) {
-                char path[4096];
-                struct stat fst;
-                if (e->d_name[0] == '.') continue;
-                snprintf(path, sizeof path, "%s/%s", argv[i], e->d_name);
-                if (stat(path, &fst) == 0 && S_ISREG(fst.st_mode)) { bad += fuzz_file(path); files++; }
-            }
-            closedir(dir);
-        } else {
-            bad += fuzz_file(argv[i]);
-            files++;
-        }
-    }
-    printf("fuzz_canon: %d inputs, %d unreadable\n", files, bad);
-    return bad ? 1 : 0;
-}
-#endif
