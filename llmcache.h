@@ -4081,11 +4081,12 @@ LLMCACHE_API int llmcache_get(llmcache *c, const llmcache_key *key, llmcache_val
     return rc;
 }
 
-/* The put itself, for both kinds of cache; the caller holds c->mu. */
+/* The put itself, for both kinds of cache; the caller holds c->mu. With a log the
+ * value goes to the file only: values enter memory when they are read. */
 static int llmcache__put_locked(llmcache *c, const llmcache_key *key, const void *data, size_t len,
                                 int64_t created_ms, int64_t expires_ms, const llmcache_meta *meta) {
-    size_t blob_size = (meta ? sizeof(llmcache_meta) : 0) + len + 1;
-    int fits = llmcache__value_fits(c, blob_size), created;
+    size_t blob_size = LLMCACHE__BLOB_HDR + (meta ? sizeof(llmcache_meta) : 0) + len + 1;
+    int fits = !c->path && llmcache__value_fits(c, blob_size), created;
     unsigned char *blob = NULL;
     uint32_t i;
     if (!c->path && !fits) return LLMCACHE_ETOOBIG;
