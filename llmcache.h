@@ -4229,18 +4229,23 @@ static int llmcache__delete_locked(llmcache *c, const llmcache_key *key, unsigne
     return LLMCACHE_OK;
 }
 
-LLMCACHE_API int llmcache_del(llmcache *c, const llmcache_key *key) {
+/* llmcache_del with the reason its delete record carries (user or purge). */
+static int llmcache__del_why(llmcache *c, const llmcache_key *key, unsigned reason) {
     int rc;
     if (!c || !key) return LLMCACHE_EINVAL;
     llmcache__lock(&c->mu);
     rc = llmcache__refresh(c);
-    if (rc == LLMCACHE_OK) rc = llmcache__delete_locked(c, key, LLMCACHE__WHY_USER);
+    if (rc == LLMCACHE_OK) rc = llmcache__delete_locked(c, key, reason);
     if (rc == LLMCACHE_OK) c->st.deletes++;
     llmcache__unlock(&c->mu);
 #ifdef LLMCACHE_REDIS
     rc = llmcache__redis_del(c, key, rc);
 #endif
     return rc;
+}
+
+LLMCACHE_API int llmcache_del(llmcache *c, const llmcache_key *key) {
+    return llmcache__del_why(c, key, LLMCACHE__WHY_USER);
 }
 
 LLMCACHE_API void llmcache_value_free(llmcache_value *v) {
@@ -5851,13 +5856,13 @@ LLMCACHE_API int llmcache_purge_schema(llmcache *c, const unsigned char schema_h
     int rc;
     if (removed) *removed = 0;
     if (!c || !schema_hash) return LLMCACHE_EINVAL;
-    /* collect first (foreach holds the lock), then delete through llmcache_del */
+    /* collect first (foreach holds the lock), then delete (records say "purged") */
     memset(&l, 0, sizeof l);
     l.schema_hash = schema_hash;
     l.keys = NULL;
     rc = llmcache_foreach(c, 0, llmcache__collect_schema, &l);
     for (i = 0; rc == LLMCACHE_OK && i < l.n; i++) {
-        int d = llmcache_del(c, &l.keys[i]);
+        int d = llmcache__del_why(c, &l.keys[i], LLMCACHE__WHY_PURGE);
         if (d == LLMCACHE_OK) gone++;
         else if (d != LLMCACHE_MISS) rc = d;
     }
