@@ -4173,14 +4173,13 @@ static int llmcache__put_locked(llmcache *c, const llmcache_key *key, const void
     return LLMCACHE_OK;
 }
 
-LLMCACHE_API int llmcache_put_at(llmcache *c, const llmcache_key *key, const void *data, size_t len,
-                                 int64_t created_ms, int64_t expires_ms, const llmcache_meta *meta) {
-    int64_t now;
+/* llmcache_put_at with the clock already read (puts read it once). */
+static int llmcache__put_now(llmcache *c, const llmcache_key *key, const void *data, size_t len,
+                             int64_t created_ms, int64_t expires_ms, const llmcache_meta *meta, int64_t now) {
     int rc;
-    if (!c || !key || (!data && len) || expires_ms < 0) return LLMCACHE_EINVAL;
+    if (!key || (!data && len) || expires_ms < 0) return LLMCACHE_EINVAL;
     if (len > LLMCACHE_MAX_VALUE) return LLMCACHE_ETOOBIG;
     llmcache__lock(&c->mu);
-    now = llmcache__now(c);
     rc = llmcache__refresh(c);
     if (rc == LLMCACHE_OK) {
         llmcache__sweep_some(c, now, 4);
@@ -4200,12 +4199,18 @@ LLMCACHE_API int llmcache_put_at(llmcache *c, const llmcache_key *key, const voi
     return rc;
 }
 
+LLMCACHE_API int llmcache_put_at(llmcache *c, const llmcache_key *key, const void *data, size_t len,
+                                 int64_t created_ms, int64_t expires_ms, const llmcache_meta *meta) {
+    if (!c) return LLMCACHE_EINVAL;
+    return llmcache__put_now(c, key, data, len, created_ms, expires_ms, meta, llmcache__now(c));
+}
+
 LLMCACHE_API int llmcache_put_ex(llmcache *c, const llmcache_key *key, const void *data, size_t len,
                                  int64_t ttl_ms, const llmcache_meta *meta) {
     int64_t now;
     if (!c) return LLMCACHE_EINVAL;
     now = llmcache__now(c);
-    return llmcache_put_at(c, key, data, len, now, llmcache__expiry(c, now, ttl_ms), meta);
+    return llmcache__put_now(c, key, data, len, now, llmcache__expiry(c, now, ttl_ms), meta, now);
 }
 
 LLMCACHE_API int llmcache_put(llmcache *c, const llmcache_key *key, const void *data, size_t len,
