@@ -3,8 +3,8 @@
 Redis without the C library, as docs/REDIS.md describes it.
 
 The C side (tests/redis_writer.c, built by tests/test_redis_python.sh) stores entries
-through llmcache_call / llmcache_put; this script derives each key itself (CONTRACT.md:
-RFC 8785 canonical JSON, SHA-256), reads the Redis value, checks the record (docs/FORMAT.md,
+through llmcache_call / llmcache_put; this script derives each key with the Python reference
+(tools/llmcache_key.py: RFC 8785 canonical JSON, SHA-256), reads the Redis value, checks the record (docs/FORMAT.md,
 CRC-32C in pure Python) and the envelope (docs/ENVELOPE.md), and compares the body. It
 also writes a record itself that the C side then reads, and a damaged one it refuses.
 
@@ -14,8 +14,6 @@ Starts its own redis-server on 127.0.0.1 (a free port, no persistence) and stops
 Needs python3-redis (Debian). Prints "N passed, N failed" last.
 """
 import hashlib
-import json
-import math
 import os
 import shutil
 import socket
@@ -30,71 +28,9 @@ import redis
 # ---- the part a Python or Node service needs (docs/REDIS.md, "Cross-language access")
 
 
-def _es_number(x):
-    """A double as ECMAScript's Number.prototype.toString writes it (RFC 8785 section 3.2.2.3)."""
-    if math.isnan(x) or math.isinf(x):
-        raise ValueError("NaN and Infinity are not JSON")
-    if x == 0:
-        return "0"
-    if x < 0:
-        return "-" + _es_number(-x)
-    digits, _, exp = repr(x).replace("e+", "e").partition("e")   # shortest round-trip digits
-    whole, _, frac = digits.partition(".")
-    frac = "" if frac == "0" else frac
-    ds = (whole + frac).lstrip("0")
-    n = len(whole) + int(exp or 0) - (len(whole + frac) - len((whole + frac).lstrip("0")))  # x = 0.ds * 10^n
-    ds = ds.rstrip("0")
-    k = len(ds)
-    if k <= n <= 21:
-        return ds + "0" * (n - k)
-    if 0 < n <= 21:
-        return ds[:n] + "." + ds[n:]
-    if -6 < n <= 0:
-        return "0." + "0" * (-n) + ds
-    e = n - 1
-    return ds[0] + ("." + ds[1:] if k > 1 else "") + "e" + ("+" if e > 0 else "-") + str(abs(e))
-
-
-def _jcs(v):
-    if v is None:
-        return "null"
-    if v is True:
-        return "true"
-    if v is False:
-        return "false"
-    if isinstance(v, float):
-        return _es_number(v)
-    if isinstance(v, str):
-        return json.dumps(v, ensure_ascii=False)        # the same escapes as JSON.stringify
-    if isinstance(v, list):
-        return "[" + ",".join(_jcs(x) for x in v) + "]"
-    if isinstance(v, dict):                              # members sorted by UTF-16 code units
-        keys = sorted(v, key=lambda s: s.encode("utf-16-be"))
-        return "{" + ",".join(_jcs(k) + ":" + _jcs(v[k]) for k in keys) + "}"
-    raise TypeError(type(v))
-
-
-def _no_duplicates(pairs):
-    d = {}
-    for k, val in pairs:
-        if k in d:
-            raise ValueError("duplicate member name %r" % k)
-        d[k] = val
-    return d
-
-
-def canonical(text):
-    """RFC 8785 canonical form (UTF-8 bytes) of a JSON text. Numbers are doubles."""
-    doc = json.loads(text, parse_int=float, parse_float=float, parse_constant=lambda c: float("nan"),
-                     object_pairs_hook=_no_duplicates)
-    return _jcs(doc).encode("utf-8")
-
-
-def llmcache_key(body, ns="", endpoint="", schema=None):
-    """The 32-byte key of CONTRACT.md."""
-    schema_hash = hashlib.sha256(canonical(schema)).digest() if schema is not None else bytes(32)
-    return hashlib.sha256(b"llmcache/key/v1\0" + ns.encode() + b"\0" + endpoint.encode() + b"\0"
-                          + schema_hash + canonical(body)).digest()
+# Keys: the reference implementation in tools/llmcache_key.py (RFC 8785 + SHA-256).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from llmcache_key import canonical_text as canonical, key_bytes as llmcache_key  # noqa: E402
 
 
 def redis_name(key, ns="", prefix=None):
