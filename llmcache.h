@@ -4079,7 +4079,7 @@ LLMCACHE_API int llmcache_get(llmcache *c, const llmcache_key *key, llmcache_val
         }
     } else if (i != LLMCACHE__NIL) {
         llmcache__entry *e = &c->ents[i];
-        if (llmcache__expired(e, llmcache__now(c))) {
+        if (e->expires_ms && llmcache__expired(e, llmcache__now(c))) {
             llmcache__remove(c, i);
             c->st.expirations++;
         } else {
