@@ -2790,6 +2790,8 @@ struct llmcache {
     uint64_t compact_after;       /* after a failed compaction, no automatic one before this end */
     int      dirty;               /* this handle wrote since the last sync */
     int      loading;             /* the open is reading the log (counts records_recovered) */
+    int      partial;             /* the index lacks live entries of the log (out of memory while
+                                     applying): no compaction, which would drop them, until a reload */
     uint64_t last_seq_seen;       /* highest sequence number applied */
     uint64_t prefaulted;          /* the mapping is faulted in up to here (appends) */
 #ifdef LLMCACHE__FILES
@@ -3332,24 +3334,6 @@ static int llmcache__log_map(llmcache *c, uint64_t need) {
     return LLMCACHE_OK;
 }
 
-/* Holds the bounds in this process only, writing no records (load and catch-up):
- * values leave memory first, then the least recently used entries other than
- * keep; slack entries over the bounds are let be. */
-static void llmcache__log_trim(llmcache *c, uint32_t keep, size_t slack) {
-    for (;;) {
-        uint32_t victim;
-        if (c->bytes > c->max_bytes && c->val_tail != LLMCACHE__NIL) {
-            llmcache__drop_value(c, c->val_tail);
-            continue;
-        }
-        if (c->count <= c->max_entries + slack) return;
-        victim = llmcache__lru_oldest(c, keep);
-        if (victim == LLMCACHE__NIL) return;
-        llmcache__remove(c, victim);
-        c->st.evictions++;
-    }
-}
-
 /* Applies one record to the index (load and catch-up). */
 static void llmcache__apply(void *ctx, uint64_t off, const llmcache__record *r) {
     llmcache *c = (llmcache *)ctx;
@@ -3368,7 +3352,7 @@ static void llmcache__apply(void *ctx, uint64_t off, const llmcache__record *r) 
         return;
     }
     i = llmcache__upsert(c, &r->key, &created);
-    if (i == LLMCACHE__NIL) return;   /* out of memory: the entry stays on disk only */
+    if (i == LLMCACHE__NIL) { c->partial = 1; return; }   /* out of memory: the entry stays on disk only */
     if (!created) {
         llmcache__drop_value(c, i);
         c->live_bytes -= llmcache__pad8(c->ents[i].rec_len);
@@ -3381,9 +3365,6 @@ static void llmcache__apply(void *ctx, uint64_t off, const llmcache__record *r) 
     c->ents[i].created_ms = r->created_ms;
     c->ents[i].expires_ms = r->expires_ms;
     c->live_bytes += llmcache__pad8(r->len);
-    /* bounds hold locally, with one entry of slack: the writer's own eviction
-       arrives as a delete record right after its put */
-    llmcache__log_trim(c, i, 1);
 }
 
 static void llmcache__count_skip(void *ctx, uint64_t off, uint64_t len, int zero_tail) {
@@ -3400,7 +3381,6 @@ static uint64_t llmcache__log_apply_range(llmcache *c, uint64_t from, uint64_t t
     w.on_damage = llmcache__count_skip;
     w.ctx = c;
     end = llmcache__walk(c->map, from, to, &w);
-    llmcache__log_trim(c, LLMCACHE__NIL, 0);   /* a range ends where a writer's operation did */
     return end;
 }
 
@@ -3415,6 +3395,7 @@ static void llmcache__clear(llmcache *c) {
     c->count = 0;
     c->bytes = 0;
     c->live_bytes = 0;
+    c->partial = 0;
 }
 
 /* Opens path, checks its header and returns the file id. */
@@ -3612,26 +3593,35 @@ static int llmcache__log_publish(llmcache *c, uint64_t wend) {
     return LLMCACHE_OK;
 }
 
-/* Appends a delete record for entry i (when possible) and removes it. */
-static void llmcache__log_drop(llmcache *c, uint64_t *wend, uint32_t i, unsigned reason) {
-    uint64_t off;
-    uint32_t rl;
-    llmcache__entry *e = &c->ents[i];
-    llmcache__log_append(c, wend, LLMCACHE__R_DEL, reason, &e->key, llmcache__now(c), 0, NULL, NULL, 0, &off, &rl);
-    llmcache__remove(c, i);
-}
-
-/* Holds the bounds after a write: values leave memory for max_bytes (they stay
- * on disk); entries leave the cache for max_entries, with a delete record so that
- * every process and the next open agree. */
-static void llmcache__log_bound(llmcache *c, uint64_t *wend, uint32_t keep) {
+/* Holds the bounds after a write. Values leave memory for max_bytes (they stay on
+ * disk). Entries leave the cache for max_entries only through a delete record
+ * (reason "evicted") appended before they go, so that every process and the next
+ * open agree (docs/FORMAT.md, "Liveness"); an expired victim is dead for everyone
+ * already and goes without one. A failed append stops here and is returned. */
+static int llmcache__log_bound(llmcache *c, uint64_t *wend, uint32_t keep) {
+    int64_t now = 0;
     while (c->bytes > c->max_bytes && c->val_tail != LLMCACHE__NIL) llmcache__drop_value(c, c->val_tail);
     while (c->count > c->max_entries) {
         uint32_t victim = llmcache__lru_oldest(c, keep);
+        llmcache__entry *e;
+        uint64_t off;
+        uint32_t rl;
+        int rc;
         if (victim == LLMCACHE__NIL) break;
-        llmcache__log_drop(c, wend, victim, LLMCACHE__WHY_EVICT);
+        e = &c->ents[victim];
+        if (!now) now = llmcache__now(c);
+        if (llmcache__expired(e, now)) {
+            llmcache__remove(c, victim);
+            c->st.expirations++;
+            continue;
+        }
+        rc = llmcache__log_append(c, wend, LLMCACHE__R_DEL, LLMCACHE__WHY_EVICT, &e->key, now, 0, NULL, NULL, 0,
+                                  &off, &rl);
+        if (rc != LLMCACHE_OK) return rc;
+        llmcache__remove(c, victim);
         c->st.evictions++;
     }
+    return LLMCACHE_OK;
 }
 
 /* Reads entry i's value from its record, checksum verified; on damage the entry
@@ -3677,6 +3667,7 @@ static int llmcache__log_compact_locked(llmcache *c) {
     uint32_t i;
     size_t n, q, m_len = 0;
     int rc;
+    if (c->partial) return LLMCACHE_ENOMEM;
     llmcache__f_unlink(c->tmp_path);
     rc = llmcache__f_open(c->tmp_path, LLMCACHE__F_CREATE, &fd);
     if (rc != LLMCACHE_OK) return rc;
@@ -3841,6 +3832,21 @@ static int llmcache__log_open_alone(llmcache *c, uint64_t size) {
     return LLMCACHE_OK;
 }
 
+/* A handle whose bound is below the live entries of the log it opened (written with
+ * a larger max_entries) evicts down to it at once, with delete records as every
+ * writer does. On failure the next operation reloads and the bound waits for the
+ * next write. */
+static void llmcache__log_enforce_bound(llmcache *c) {
+    uint64_t wend;
+    int rc;
+    if (c->count <= c->max_entries || llmcache__log_lock(c) != LLMCACHE_OK) return;
+    wend = c->end;
+    rc = llmcache__log_bound(c, &wend, LLMCACHE__NIL);
+    if (rc == LLMCACHE_OK) rc = llmcache__log_publish(c, wend);
+    llmcache__log_unlock(c);
+    if (rc != LLMCACHE_OK) c->gen = 0;
+}
+
 static char *llmcache__concat(const char *a, const char *b) {
     size_t n = strlen(a), m = strlen(b);
     char *p = (char *)LLMCACHE_MALLOC(n + m + 1);
@@ -3908,6 +3914,7 @@ static int llmcache__log_open(llmcache *c, const char *path) {
     }
     llmcache__f_lock(c->shm_fd, 0, 0, 0);
     c->loading = 0;
+    if (rc == LLMCACHE_OK) llmcache__log_enforce_bound(c);
 #if !defined(LLMCACHE_NO_THREADS)
     if (rc == LLMCACHE_OK && c->fsync_mode == LLMCACHE_FSYNC_INTERVAL) {
         if (llmcache__cond_init(&c->flusher_cv) != 0) return LLMCACHE_ENOMEM;
@@ -4144,12 +4151,11 @@ static int llmcache__put_locked(llmcache *c, const llmcache_key *key, const void
         c->ents[i].created_ms = created_ms;
         c->ents[i].expires_ms = expires_ms;
         if (blob) llmcache__set_value(c, i, blob);
-        llmcache__log_bound(c, &wend, i);
-        rc = llmcache__log_publish(c, wend);
+        rc = llmcache__log_bound(c, &wend, i);
+        if (rc == LLMCACHE_OK) rc = llmcache__log_publish(c, wend);
         llmcache__log_unlock(c);
-        if (rc != LLMCACHE_OK) {   /* not durable as asked: forget it */
-            i = llmcache__find(c, key);
-            if (i != LLMCACHE__NIL) llmcache__remove(c, i);
+        if (rc != LLMCACHE_OK) {   /* not committed: the next operation rebuilds the index from the log */
+            c->gen = 0;
             return rc;
         }
         llmcache__log_maybe_compact(c);

@@ -1478,6 +1478,47 @@ static void test_max_entries(void) {
     rm_log(path);
 }
 
+/* Issue 10, defect 1: two processes, max_entries 3, an entry that expires. The
+ * reader's view must be a function of the log and the clock, never of its own
+ * history: when A expires and the writer puts D, the reader must not evict its own
+ * least recently used live entry (B) without a record, and a compaction by the
+ * reader must keep every entry that is live in the log. */
+static void test_ttl_evictions_agree(void) {
+    char path[300];
+    fclock clk = { 1700000000000 };
+    llmcache *w, *r;
+    llmcache_key a = lc_key(970000);
+    unsigned char buf[LC_VALUE_MAX];
+    size_t len = lc_value(970000, buf);
+    uint32_t n;
+    pathf(path, sizeof path, "agree.log");
+    rm_log(path);
+    w = open_log(path, LLMCACHE_FSYNC_NEVER, 3, 0, &clk);
+    r = open_log(path, LLMCACHE_FSYNC_NEVER, 3, 0, &clk);
+    if (!w || !r) { llmcache_close(w); llmcache_close(r); return; }
+    CHECK_EQ(llmcache_put(w, &a, buf, len, 150), LLMCACHE_OK);
+    CHECK_EQ(lc_put(w, 970001), LLMCACHE_OK);
+    CHECK_EQ(lc_put(w, 970002), LLMCACHE_OK);
+    CHECK(lc_is(r, 970001));
+    CHECK(lc_is(r, 970002));
+    CHECK(get_is(r, &a, buf, len, "A before it expires"));
+    clk.now += 300;
+    CHECK_EQ(lc_put(w, 970003), LLMCACHE_OK);
+    for (n = 970001; n <= 970003; n++) { CHECK(lc_is(w, n)); CHECK(lc_is(r, n)); }
+    CHECK(get_miss(w, &a, "A expired, writer"));
+    CHECK(get_miss(r, &a, "A expired, reader"));
+    CHECK_EQ(llmcache_compact(r), LLMCACHE_OK);
+    for (n = 970001; n <= 970003; n++) { CHECK(lc_is(w, n)); CHECK(lc_is(r, n)); }
+    llmcache_close(w);
+    llmcache_close(r);
+    w = open_log(path, LLMCACHE_FSYNC_NEVER, 3, 0, &clk);
+    if (!w) return;
+    for (n = 970001; n <= 970003; n++) CHECK(lc_is(w, n));
+    CHECK(get_miss(w, &a, "A expired, reopened"));
+    llmcache_close(w);
+    rm_log(path);
+}
+
 /* ---- 13. model-based random test ------------------------------------------------------------- */
 
 #define MODEL_KEYS 200
@@ -1774,6 +1815,7 @@ int main(void) {
     RUN(test_visibility);
     if (robust) RUN(test_compaction_crash);
     RUN(test_max_entries);
+    RUN(test_ttl_evictions_agree);
     RUN(test_model);
     RUN(test_verify_repair);
     printf("  total %lld ms\n", (long long)(mono_ms() - t0));
