@@ -2824,9 +2824,29 @@ static LLMCACHE__MAYBE_UNUSED void llmcache__emit(llmcache *c, int type, const l
     c->on_event(c->event_ctx, &ev);
 }
 
+/* A per-handle secret for the table hash: random where the file layer has a source
+ * of randomness, else the handle's address and the clock. */
+static uint64_t llmcache__handle_seed(const llmcache *c) {
+    uint64_t v = (uint64_t)(uintptr_t)c * 0x9e3779b97f4a7c15ull ^ (uint64_t)llmcache__mono_us();
+#ifdef LLMCACHE__FILES
+    v ^= llmcache__f_random64();
+#endif
+    return v;
+}
+
+/* The table hash: all 32 bytes of the key, mixed with the handle's random seed, so
+ * that keys chosen to collide (counters from llmcache_key_parse, a crafted import)
+ * cannot pile up in one cluster. Each step is a bijection of h for a fixed word, so
+ * keys differing in one word never collide in all 64 bits. */
 static uint64_t llmcache__hash(const llmcache *c, const llmcache_key *k) {
-    uint64_t h = llmcache__ld64(k->bytes) ^ c->seed;
-    h ^= h >> 33; h *= 0xff51afd7ed558ccdull; h ^= h >> 33;
+    uint64_t h = c->seed;
+    int i;
+    for (i = 0; i < 32; i += 8) {
+        h = (h ^ llmcache__ld64(k->bytes + i)) * 0x9e3779b97f4a7c15ull;
+        h ^= h >> 29;
+    }
+    h *= 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 32;
     return h;
 }
 
@@ -4033,7 +4053,7 @@ LLMCACHE_API int llmcache_open(llmcache **out, const llmcache_config *cfg) {
     c->event_ctx = cfg->event_ctx;
     c->free_head = c->val_head = c->val_tail = LLMCACHE__NIL;
     c->fd = c->shm_fd = LLMCACHE__NOFD;
-    c->seed = (uint64_t)(uintptr_t)c * 0x9e3779b97f4a7c15ull ^ (uint64_t)llmcache__mono_us();
+    c->seed = llmcache__handle_seed(c);
     c->ns = llmcache__strdup(cfg->ns ? cfg->ns : "");
     if (!c->ns || llmcache__mutex_init(&c->mu) != 0) {
         LLMCACHE_FREE(c->ns);

@@ -427,6 +427,61 @@ static void test_crc32c(void) {
     }
 }
 
+/* Mean distance of the table's entries from their home slot (linear probing). */
+static double mean_probe(const llmcache *c) {
+    size_t i, n = 0, sum = 0;
+    for (i = 0; i <= c->slot_mask; i++) {
+        size_t home;
+        if (!c->slots[i].tag_idx) continue;
+        home = (size_t)(c->slots[i].tag_idx >> 32) & c->slot_mask;
+        sum += (i - home) & c->slot_mask;
+        n++;
+    }
+    return n ? (double)sum / (double)n : 0.0;
+}
+
+/* Issue 10, defect 8: keys chosen to collide (a counter in one 8-byte word, the
+ * rest equal: llmcache_key_parse of counters, a crafted import) must spread over
+ * the table as random keys do. Counted in probe distance, not time. */
+static void test_adversarial_keys(void) {
+    static const int where[4] = { 0, 8, 16, 24 };
+    llmcache_config cfg;
+    llmcache *c;
+    double random_mean;
+    uint32_t n, bad;
+    int w;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.max_entries = 50000;
+    CHECK_EQ(llmcache_open(&c, &cfg), LLMCACHE_OK);
+    for (n = 0; n < 40000; n++) put_n(c, n, 0);
+    random_mean = mean_probe(c);
+    llmcache_close(c);
+    CHECK_MSG(random_mean < 2.0, "random keys: mean probe %.2f", random_mean);
+    for (w = 0; w < 4; w++) {
+        double m;
+        CHECK_EQ(llmcache_open(&c, &cfg), LLMCACHE_OK);
+        for (n = 0, bad = 0; n < 40000; n++) {
+            llmcache_key k;
+            memset(k.bytes, 0xab, 32);
+            llmcache__st32(k.bytes + where[w] + 4, n);   /* counters in the word's high half */
+            if (llmcache_put(c, &k, "v", 1, 0) != LLMCACHE_OK) bad++;
+        }
+        CHECK_EQ(bad, 0);
+        m = mean_probe(c);
+        CHECK_MSG(m < 2.0 * random_mean + 1.0, "counter in bytes %d..%d: mean probe %.2f, random keys %.2f",
+                  where[w], where[w] + 7, m, random_mean);
+        for (n = 0; n < 40000; n += 997) {
+            llmcache_key k;
+            llmcache_value v;
+            memset(k.bytes, 0xab, 32);
+            llmcache__st32(k.bytes + where[w] + 4, n);
+            CHECK_EQ(llmcache_get(c, &k, &v), LLMCACHE_OK);
+            llmcache_value_free(&v);
+        }
+        llmcache_close(c);
+    }
+}
+
 int main(void) {
     test_crc32c();
     test_basic();
@@ -436,6 +491,7 @@ int main(void) {
     test_ttl();
     test_bytes();
     test_many();
+    test_adversarial_keys();
     test_sha256();
     test_sha256_paths();
     test_key_hex();
