@@ -95,6 +95,11 @@ compile-test:
 	@printf '#define LLMCACHE_MALLOC(s) malloc(s)\n#include "llmcache.h"\n' > $(B)/compile/partial_alloc.c
 	@if $(CC) $(CSTD) -DLLMCACHE_IMPLEMENTATION -I. -c $(B)/compile/partial_alloc.c -o $(B)/compile/partial.o 2>/dev/null; \
 	  then echo "LLMCACHE_MALLOC alone was accepted"; exit 1; else echo "LLMCACHE_MALLOC alone is refused, as it should be"; fi
+	@printf '#define LLMCACHE_IMPLEMENTATION\n#define LLMCACHE_MAX_VALUE 5000000000ull\n#include "llmcache.h"\n' > $(B)/compile/big_value.c
+	@if $(CC) $(CSTD) -I. -c $(B)/compile/big_value.c -o $(B)/compile/big.o 2>$(B)/compile/big.err; \
+	  then echo "a LLMCACHE_MAX_VALUE over the format's 32-bit lengths was accepted"; exit 1; \
+	  elif grep -q max_value_fits_the_format $(B)/compile/big.err; then echo "a LLMCACHE_MAX_VALUE over the format's 32-bit lengths is refused, as it should be"; \
+	  else cat $(B)/compile/big.err; exit 1; fi
 	@echo "compile: 1 passed, 0 failed"
 
 TEST_HELPERS = $(B)/tests/log_writer $(B)/tests/powerloss_shim.so

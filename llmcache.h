@@ -36,7 +36,10 @@
  *     LLMCACHE_CURL          the bundled libcurl transport (link -lcurl)
  *     LLMCACHE_REDIS         the shared Redis tier through hiredis (link -lhiredis)
  *     LLMCACHE_MAX_DEPTH     JSON nesting limit (default 256)
- *     LLMCACHE_MAX_VALUE     largest value accepted by put (default 1 GiB)
+ *     LLMCACHE_MAX_VALUE     largest value this build puts or loads (default 1 GiB; at most
+ *                            4 GiB less 152 bytes, the file format's bound). An intact
+ *                            larger record written by another build is kept on disk and
+ *                            its get returns LLMCACHE_ETOOBIG
  *
  * What it does NOT do:
  *     - talk to a provider by itself: you pass your own HTTP call (a transport)
@@ -3169,7 +3172,12 @@ static int llmcache__copy_out(const unsigned char *blob, llmcache_value *out) {
 #define LLMCACHE__REC_MAGIC    0xABC41ED7u
 #define LLMCACHE__REC_HDR      80u
 #define LLMCACHE__META_SIZE    64u
-#define LLMCACHE__REC_MAX      ((uint64_t)LLMCACHE__REC_HDR + LLMCACHE__META_SIZE + LLMCACHE_MAX_VALUE)
+/* The format's own bound on a record (lengths are 32-bit): it alone decides which
+ * records on disk are intact. LLMCACHE_MAX_VALUE only bounds what this build puts
+ * and loads; a larger intact record stays on disk and reads as LLMCACHE_ETOOBIG. */
+#define LLMCACHE__REC_MAX      ((uint64_t)0xfffffff8u)
+typedef char llmcache__max_value_fits_the_format
+    [(uint64_t)LLMCACHE_MAX_VALUE <= LLMCACHE__REC_MAX - LLMCACHE__REC_HDR - LLMCACHE__META_SIZE ? 1 : -1];
 enum { LLMCACHE__R_PUT = 1, LLMCACHE__R_DEL = 2 };
 enum { LLMCACHE__WHY_USER = 0, LLMCACHE__WHY_EVICT = 1, LLMCACHE__WHY_PURGE = 2 };
 
@@ -3657,6 +3665,7 @@ static int llmcache__log_read(llmcache *c, uint32_t i, llmcache_value *out, unsi
         c->st.records_skipped++;
         return LLMCACHE_MISS;
     }
+    if (r.value_len > LLMCACHE_MAX_VALUE) return LLMCACHE_ETOOBIG;   /* intact, kept: another build's */
     memset(&meta, 0, sizeof meta);
     if (r.meta) llmcache__meta_decode(r.meta, &meta);
     *blob_out = llmcache__make_blob(r.value, r.value_len, r.meta ? &meta : NULL);
@@ -4401,6 +4410,7 @@ LLMCACHE_API int llmcache_foreach(llmcache *c, int with_values,
         if (!e->blob && c->path && ((e->flags & LLMCACHE__E_META) || with_values)) {
             int r2 = llmcache__log_read(c, i, NULL, &blob);
             if (r2 == LLMCACHE_MISS) continue;   /* damaged: dropped */
+            if (r2 == LLMCACHE_ETOOBIG && !with_values) r2 = LLMCACHE_OK;   /* listed without its meta */
             if (r2 != LLMCACHE_OK) { rc = r2; break; }
         }
 #endif
