@@ -3119,11 +3119,14 @@ static int llmcache__value_fits(const llmcache *c, size_t blob_size) {
     return c->path ? cost <= c->max_bytes / 4 : cost + LLMCACHE__ENTRY_COST <= c->max_bytes;
 }
 
+/* now + ttl, saturated to [1, INT64_MAX]: 0 means "never" and a negative time is
+ * no expiry at all, so a clock near either end of its range still gives an entry
+ * that expires (at the first representable time). */
 static int64_t llmcache__expiry(const llmcache *c, int64_t now, int64_t ttl_ms) {
     if (ttl_ms == 0) ttl_ms = c->ttl_ms;
     if (ttl_ms <= 0) return 0;
     if (now > INT64_MAX - ttl_ms) return INT64_MAX;
-    return now + ttl_ms;
+    return now + ttl_ms < 1 ? 1 : now + ttl_ms;
 }
 
 /* Looks at a few entries past the sweep cursor and drops the expired ones, so that

@@ -482,6 +482,43 @@ static void test_adversarial_keys(void) {
     }
 }
 
+/* TTLs at the ends of the clock's range saturate: every put with a positive TTL
+ * stores an entry that is live now and expires (issue 10, "Also"). */
+static void test_ttl_extremes(void) {
+    static const int64_t nows[] = { INT64_MIN, INT64_MIN + 1, -1000, -1, 0, 1, INT64_MAX - 1000, INT64_MAX - 1 };
+    static const int64_t ttls[] = { 1, 100, INT64_MAX };
+    size_t i, j;
+    for (i = 0; i < sizeof nows / sizeof *nows; i++) {
+        for (j = 0; j < sizeof ttls / sizeof *ttls; j++) {
+            fake_clock clk;
+            llmcache_config cfg;
+            llmcache *c;
+            llmcache_key k = key_n(7);
+            llmcache_value v;
+            int rc;
+            memset(&cfg, 0, sizeof cfg);
+            cfg.clock = fake_now;
+            cfg.clock_ctx = &clk;
+            clk.now = nows[i];
+            if (llmcache_open(&c, &cfg) != LLMCACHE_OK) { CHECK(0); return; }
+            rc = llmcache_put(c, &k, "x", 1, ttls[j]);
+            CHECK_MSG(rc == LLMCACHE_OK, "now %lld ttl %lld: put %s", (long long)nows[i], (long long)ttls[j],
+                      llmcache_result_string(rc));
+            rc = llmcache_get(c, &k, &v);
+            CHECK_MSG(rc == LLMCACHE_OK && v.expires_ms > 0 && v.expires_ms > nows[i],
+                      "now %lld ttl %lld: get %s, expires %lld", (long long)nows[i], (long long)ttls[j],
+                      llmcache_result_string(rc), (long long)v.expires_ms);
+            if (rc == LLMCACHE_OK && v.expires_ms > 0) {
+                clk.now = v.expires_ms;
+                llmcache_value_free(&v);
+                CHECK_EQ(llmcache_get(c, &k, &v), LLMCACHE_MISS);
+            }
+            llmcache_value_free(&v);
+            llmcache_close(c);
+        }
+    }
+}
+
 int main(void) {
     test_crc32c();
     test_basic();
@@ -492,6 +529,7 @@ int main(void) {
     test_bytes();
     test_many();
     test_adversarial_keys();
+    test_ttl_extremes();
     test_sha256();
     test_sha256_paths();
     test_key_hex();
