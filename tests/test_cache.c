@@ -519,6 +519,29 @@ static void test_ttl_extremes(void) {
     }
 }
 
+/* Request bodies and schemas over LLMCACHE_MAX_BODY are refused before parsing. */
+static void test_max_body(void) {
+    char *big = (char *)malloc(LLMCACHE_MAX_BODY + 1);   /* never read: refused by its length */
+    llmcache_request req;
+    llmcache_key k;
+    unsigned char sh[32];
+    if (!big) { CHECK(0); return; }
+    memset(&req, 0, sizeof req);
+    req.body = big;
+    req.body_len = LLMCACHE_MAX_BODY + 1;
+    CHECK_EQ(llmcache_key_for(&k, NULL, &req), LLMCACHE_ETOOBIG);
+    req.body = "{}";
+    req.body_len = 2;
+    req.schema = big;
+    req.schema_len = LLMCACHE_MAX_BODY + 1;
+    CHECK_EQ(llmcache_key_for(&k, NULL, &req), LLMCACHE_ETOOBIG);
+    CHECK_EQ(llmcache_schema_hash(big, LLMCACHE_MAX_BODY + 1, sh), LLMCACHE_ETOOBIG);
+    req.schema = NULL;
+    req.schema_len = 0;
+    CHECK_EQ(llmcache_key_for(&k, NULL, &req), LLMCACHE_OK);
+    free(big);
+}
+
 int main(void) {
     test_crc32c();
     test_basic();
@@ -530,6 +553,7 @@ int main(void) {
     test_many();
     test_adversarial_keys();
     test_ttl_extremes();
+    test_max_body();
     test_sha256();
     test_sha256_paths();
     test_key_hex();
