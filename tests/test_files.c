@@ -26,6 +26,9 @@
 #  include <errno.h>
 #  include <pthread.h>
 #endif
+#ifdef _WIN32
+#  include <process.h>
+#endif
 
 static char g_self[1024];     /* this program, as a command */
 static char g_base[512];      /* prefix of every file this run makes */
@@ -74,21 +77,38 @@ static int exists(const char *path) {
     return 1;
 }
 
-/* Runs this program with args; its exit status (-1 when it could not run). */
-static int run_child(const char *args) {
-    char cmd[2048];
+/* Runs this program with the arguments argv[0..] (NULL-terminated); its exit
+ * status, or -1 when it could not be started. On Win32 the child is spawned
+ * directly (no cmd.exe, which under a busy wine sometimes fails to start), and a
+ * spawn that fails is tried again: the test checks the child, not the spawner. */
+static int run_child(const char *const *argv) {
     const char *runner = getenv("LLMCACHE_TEST_RUNNER");
-    int st;
+    char cmd[2048];
+    size_t n = 0;
+    int st = -1, i, attempt;
     fflush(stdout);
     fflush(stderr);
 #ifdef _WIN32
-    /* cmd.exe: a quoted command line must itself be quoted */
-    snprintf(cmd, sizeof cmd, "\"%s%s\"%s\" %s\"", runner ? runner : "", runner ? " " : "", g_self, args);
+    {
+        char quoted[8][600];
+        const char *av[10];
+        (void)runner; (void)cmd; (void)n;
+        snprintf(quoted[0], sizeof quoted[0], "\"%s\"", g_self);
+        av[0] = quoted[0];
+        for (i = 0; argv[i] && i < 7; i++) {
+            snprintf(quoted[i + 1], sizeof quoted[i + 1], "\"%s\"", argv[i]);
+            av[i + 1] = quoted[i + 1];
+        }
+        av[i + 1] = NULL;
+        for (attempt = 0; attempt < 5 && st == -1; attempt++) {
+            if (attempt) Sleep(200);
+            st = (int)_spawnv(_P_WAIT, g_self, av);
+        }
+    }
 #else
-    snprintf(cmd, sizeof cmd, "%s%s'%s' %s", runner ? runner : "", runner ? " " : "", g_self, args);
-#endif
-    st = system(cmd);
-#if !defined(_WIN32)
+    n += (size_t)snprintf(cmd + n, sizeof cmd - n, "%s%s'%s'", runner ? runner : "", runner ? " " : "", g_self);
+    for (i = 0; argv[i] && n < sizeof cmd; i++) n += (size_t)snprintf(cmd + n, sizeof cmd - n, " '%s'", argv[i]);
+    for (attempt = 0; attempt < 5 && st == -1; attempt++) st = system(cmd);
     if (st != -1) st = (st >> 8) & 0xff;   /* WEXITSTATUS, without <sys/wait.h> */
 #endif
     return st;
@@ -359,7 +379,7 @@ static int child_put(const char *path, uint32_t from, uint32_t n, uint32_t del) 
 }
 
 static void test_processes(void) {
-    char path[600], args[700];
+    char path[600];
     llmcache *c;
     uint32_t i;
     int bad = 0;
@@ -369,8 +389,10 @@ static void test_processes(void) {
     if (!c) return;
     for (i = 0; i < 50; i++) bad += lc_put(c, i) != LLMCACHE_OK;
     CHECK(lc_is(c, 3));
-    snprintf(args, sizeof args, "put \"%s\" 500 300 3", path);
-    CHECK_EQ(run_child(args), 0);
+    {
+        const char *av[] = { "put", path, "500", "300", "3", NULL };
+        CHECK_EQ(run_child(av), 0);
+    }
     /* seen without reopening */
     for (i = 500; i < 800; i++) bad += !lc_is(c, i);
     CHECK_EQ(bad, 0);
@@ -490,7 +512,7 @@ static int child_crash(const char *path, int point) {
  * the file (POSIX cuts it at the committed end; Win32, which shrinks no mapped
  * file, voids the record instead). */
 static void test_dead_appender(void) {
-    char path[600], args[700];
+    char path[600];
     llmcache *p, *q, *c;
     llmcache__record r;
     unsigned char *f;
@@ -511,8 +533,10 @@ static void test_dead_appender(void) {
     llmcache_close(c);
     p = open_log(path, LLMCACHE_FSYNC_NEVER, NULL, NULL);
     if (!p) return;
-    snprintf(args, sizeof args, "crash \"%s\" 5", path);
-    CHECK_EQ(run_child(args), 3);
+    {
+        const char *av[] = { "crash", path, "5", NULL };
+        CHECK_EQ(run_child(av), 3);
+    }
     CHECK(lc_absent(p, 2000));
     CHECK_EQ(llmcache_sync(p), LLMCACHE_OK);   /* takes the lock: heals */
     end = p->end;
@@ -542,7 +566,7 @@ static void test_dead_appender(void) {
 }
 
 static void test_dead_writer(void) {
-    char path[600], tmp[620], args[700];
+    char path[600], tmp[620], point_s[16];
     int point, hold;
     if (!dead_owner_detected()) {
         printf("  skipped test_dead_writer: a robust mutex whose owner died does not report it here "
@@ -565,8 +589,11 @@ static void test_dead_writer(void) {
             /* with hold, this process keeps the log open while the child dies, and
                its next write must heal; without, the next open recovers alone */
             if (hold && !(p = open_log(path, LLMCACHE_FSYNC_NEVER, NULL, NULL))) return;
-            snprintf(args, sizeof args, "crash \"%s\" %d", path, point);
-            st = run_child(args);
+            snprintf(point_s, sizeof point_s, "%d", point);
+            {
+                const char *av[] = { "crash", path, point_s, NULL };
+                st = run_child(av);
+            }
             /* 3: died at the point; 1: the compaction failed before it (Win32 at 3 and 4
                with hold: this process maps the file, so the child cannot replace it) */
             CHECK_MSG(st == 3 || (st == 1 && hold), "crash child at point %d: status %d", point, st);
