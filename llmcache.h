@@ -115,7 +115,10 @@ enum {
     LLMCACHE_ETRANSPORT=  -9,  /* the transport callback failed */
     LLMCACHE_EHTTP     = -10,  /* the provider answered with a non-2xx status */
     LLMCACHE_EREJECTED = -11,  /* the validate callback refused the response */
-    LLMCACHE_EUNSUPPORTED = -12 /* the feature was compiled out */
+    LLMCACHE_EUNSUPPORTED = -12,/* the feature was compiled out */
+    LLMCACHE_ESYMLINK  = -13   /* a file beside the log (path-shm, a temporary file), or
+                                  the log under its resolved name, is a symbolic link:
+                                  refused, nothing written through it */
 };
 
 /* The name and a one-line description of a result code; never NULL. Thread-safe. */
@@ -228,6 +231,11 @@ typedef struct llmcache_config {
     void      (*on_event)(void *ctx, const llmcache_event *ev);
     void       *event_ctx;
     const llmcache_redis_config *redis;  /* shared tier below memory and file; NULL = none */
+    unsigned    file_mode;   /* POSIX permission bits (at most 0777) of the log and path-shm
+                                when this open creates them, set as given (the umask does not
+                                narrow them); 0 = 0600. Existing files keep theirs; compaction
+                                and repair give the new file the log's mode and owner.
+                                Ignored on Windows (files take the directory's ACL) */
 } llmcache_config;
 
 /* Metadata stored beside a value. The call-through layer fills it; plain
@@ -284,7 +292,9 @@ typedef struct llmcache_stats {
 } llmcache_stats;
 
 /* Opens a cache. cfg may be NULL (memory only, default bounds). On success *out
- * is a handle to release with llmcache_close. */
+ * is a handle to release with llmcache_close. A cfg->path that is a symbolic link
+ * to a log (POSIX) is resolved here: path-shm and the temporary files live beside
+ * the target. A link at path-shm fails with LLMCACHE_ESYMLINK. */
 LLMCACHE_API int  llmcache_open(llmcache **out, const llmcache_config *cfg);
 
 /* Releases the handle and everything it holds. NULL is allowed. Not thread-safe:
@@ -324,7 +334,9 @@ LLMCACHE_API void llmcache_stats_get(llmcache *c, llmcache_stats *out);
 LLMCACHE_API int  llmcache_sweep(llmcache *c);
 
 /* Rewrites the log with the live entries only: expired, deleted and evicted
- * entries are dropped. Crash-safe (new file, fsync, rename, fsync directory).
+ * entries are dropped. Crash-safe (new file, fsync, rename, fsync directory); the
+ * new file (path.compact- and 16 random hex digits, created exclusively, never
+ * through a link) gets the log's mode and, where permitted, its owner.
  * OK without a path. Thread-safe. Puts also compact automatically once dead
  * records outweigh live ones (and the file exceeds 1 MiB). On Windows a file
  * that another handle or process has open cannot be replaced: then this returns
@@ -376,7 +388,8 @@ LLMCACHE_API int  llmcache_verify(const char *path, llmcache_verify_report *repo
 
 /* Rewrites the log at path keeping every intact record (damaged regions and a
  * torn tail are dropped), then swaps the clean copy in (fsync, rename, fsync
- * directory). Other processes must not have the file open. report may be NULL. */
+ * directory), with the log's mode and owner; a path that is a link keeps pointing
+ * at the log. Other processes must not have the file open. report may be NULL. */
 LLMCACHE_API int  llmcache_repair(const char *path, llmcache_verify_report *report);
 
 /* >>call-through (llmcache_call, transports, streaming) -------------------------
@@ -596,6 +609,23 @@ LLMCACHE_API int llmcache_curl_transport(void *ctx, const llmcache_request *req,
 #  define LLMCACHE__MAYBE_UNUSED
 #endif
 
+static char *llmcache__strdup(const char *s) {
+    size_t n = strlen(s) + 1;
+    char *p = (char *)LLMCACHE_MALLOC(n);
+    if (p) memcpy(p, s, n);
+    return p;
+}
+
+/* The first n bytes of a, then b (file names: a path and a suffix, a directory and a name). */
+static LLMCACHE__MAYBE_UNUSED char *llmcache__concat(const char *a, size_t n, const char *b) {
+    size_t m = strlen(b);
+    char *p = (char *)LLMCACHE_MALLOC(n + m + 1);
+    if (!p) return NULL;
+    memcpy(p, a, n);
+    memcpy(p + n, b, m + 1);
+    return p;
+}
+
 /* >>platform ---------------------------------------------------------------------
  * Everything that differs between POSIX and Win32 lives here: the clock, sleeping,
  * mutexes and condition variables. The file layer (log backend) sits below. */
@@ -795,6 +825,7 @@ static LLMCACHE__MAYBE_UNUSED void llmcache__store_release(uint64_t *p, uint64_t
 #    include <sys/mman.h>
 #    include <sys/stat.h>
 #    include <sys/types.h>
+#    include <dirent.h>
 #    include <stdio.h>   /* rename */
 #    if defined(__linux__) && !defined(F_OFD_SETLK)
 #      define F_OFD_SETLK  37   /* Linux ABI; glibc hides it without _GNU_SOURCE */
@@ -809,9 +840,25 @@ typedef intptr_t llmcache__fd;   /* a HANDLE */
 typedef int llmcache__fd;
 #endif
 #define LLMCACHE__NOFD (-1)
+#define LLMCACHE__FILE_MODE 0600u   /* new logs and path-shm when cfg.file_mode is 0 */
 
 #ifdef LLMCACHE__FILES
-enum { LLMCACHE__F_CREATE = 1, LLMCACHE__F_RDONLY = 2 };
+/* llmcache__f_open: _CREATE makes the file when it is absent, _EXCL makes a new one
+ * only (any name that exists, a link included, fails), _NOFOLLOW refuses a symbolic
+ * link at path (LLMCACHE_ESYMLINK), _RDONLY opens for reading only. */
+enum { LLMCACHE__F_CREATE = 1, LLMCACHE__F_RDONLY = 2, LLMCACHE__F_EXCL = 4, LLMCACHE__F_NOFOLLOW = 8 };
+
+/* Where the base name of path starts (after its last separator). */
+static const char *llmcache__f_base(const char *path) {
+    const char *b = path, *p;
+    for (p = path; *p; p++) {
+        if (*p == '/') b = p + 1;
+#if defined(_WIN32)
+        if (*p == '\\' || *p == ':') b = p + 1;
+#endif
+    }
+    return b;
+}
 
 #if !defined(_WIN32)
 static int llmcache__errno_result(int e) {
@@ -826,14 +873,87 @@ static int llmcache__errno_result(int e) {
     }
 }
 
-static int llmcache__f_open(const char *path, int flags, llmcache__fd *fd) {
-    int o = (flags & LLMCACHE__F_RDONLY) ? O_RDONLY : O_RDWR;
-    if (flags & LLMCACHE__F_CREATE) o |= O_CREAT;
+static int llmcache__f_is_link(const char *path) {
+    struct stat st;
+    return lstat(path, &st) == 0 && S_ISLNK(st.st_mode);
+}
+
+/* Opens path (flags: LLMCACHE__F_*). A file this call creates gets the permission
+ * bits mode exactly: it is created exclusively, so that the mode goes to no file
+ * that was there before, and the umask is undone with fchmod (when that fails the
+ * file keeps the narrower mode the umask left). A name that vanishes or appears
+ * between the two tries is tried again, a few times. */
+static int llmcache__f_open(const char *path, int flags, unsigned mode, llmcache__fd *fd) {
+    int o = (flags & LLMCACHE__F_RDONLY) ? O_RDONLY : O_RDWR, tries, e = ENOENT;
 #ifdef O_CLOEXEC
     o |= O_CLOEXEC;
 #endif
-    do { *fd = open(path, o, 0644); } while (*fd < 0 && errno == EINTR);
-    return *fd < 0 ? llmcache__errno_result(errno) : LLMCACHE_OK;
+    if (flags & LLMCACHE__F_NOFOLLOW) o |= O_NOFOLLOW;
+    for (tries = 0; tries < 8; tries++) {
+        if (flags & (LLMCACHE__F_CREATE | LLMCACHE__F_EXCL)) {
+            do { *fd = open(path, o | O_CREAT | O_EXCL, (mode_t)mode); } while (*fd < 0 && errno == EINTR);
+            if (*fd >= 0) {
+                if (fchmod(*fd, (mode_t)mode) != 0) { /* the umask's narrower mode stays */ }
+                return LLMCACHE_OK;
+            }
+            e = errno;
+            if (e != EEXIST || (flags & LLMCACHE__F_EXCL)) break;
+        }
+        do { *fd = open(path, o); } while (*fd < 0 && errno == EINTR);
+        if (*fd >= 0) return LLMCACHE_OK;
+        e = errno;
+        if (e != ENOENT || !(flags & LLMCACHE__F_CREATE)) break;
+    }
+    *fd = LLMCACHE__NOFD;
+    /* O_NOFOLLOW says ELOOP on Linux, EMLINK or EFTYPE elsewhere: ask lstat */
+    if ((flags & LLMCACHE__F_NOFOLLOW) && llmcache__f_is_link(path)) return LLMCACHE_ESYMLINK;
+    return llmcache__errno_result(e);
+}
+
+/* Gives fd the permission bits and, where permitted, the owner and group of the
+ * file open as from (a compacted or repaired log replaces that file). A change of
+ * owner that is not permitted is skipped; the group alone is tried then. */
+static int llmcache__f_copy_owner(llmcache__fd fd, llmcache__fd from) {
+    struct stat st;
+    if (fstat(from, &st) != 0) return LLMCACHE_EIO;
+    if (fchown(fd, st.st_uid, st.st_gid) != 0) {
+        if (errno != EPERM) return llmcache__errno_result(errno);
+        if (fchown(fd, (uid_t)-1, st.st_gid) != 0) { /* not a member of the group: keep ours */ }
+    }
+    return fchmod(fd, st.st_mode & 0777) == 0 ? LLMCACHE_OK : llmcache__errno_result(errno);
+}
+
+/* The name of the file path leads to once every symbolic link on the way is
+ * followed, so that every opener, through a link or not, meets the same files
+ * beside it; path as given when it does not resolve (it does not exist yet).
+ * Release with LLMCACHE_FREE; NULL when out of memory. */
+static char *llmcache__f_resolve(const char *path) {
+    char *r = realpath(path, NULL), *out = llmcache__strdup(r ? r : path);
+    free(r);   /* realpath's buffer comes from malloc, whatever LLMCACHE_MALLOC is */
+    return out;
+}
+
+/* Calls fn(ctx, file, suffix) for each regular file (no link, no directory) that
+ * this user owns in the directory of path and whose name is path's base name
+ * followed by a non-empty suffix. */
+static void llmcache__f_each_own(const char *path, void (*fn)(void *ctx, const char *file, const char *suffix),
+                                 void *ctx) {
+    const char *base = llmcache__f_base(path);
+    size_t dir_len = (size_t)(base - path), base_len = strlen(base);
+    char *dir = dir_len ? llmcache__concat(path, dir_len, "") : llmcache__strdup(".");
+    DIR *d = dir ? opendir(dir) : NULL;
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        struct stat st;
+        char *file;
+        if (strncmp(e->d_name, base, base_len) != 0 || !e->d_name[base_len]) continue;
+        file = llmcache__concat(path, dir_len, e->d_name);
+        if (file && lstat(file, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid())
+            fn(ctx, file, file + dir_len + base_len);
+        LLMCACHE_FREE(file);
+    }
+    if (d) closedir(d);
+    LLMCACHE_FREE(dir);
 }
 
 static void llmcache__f_close(llmcache__fd fd) { if (fd >= 0) close(fd); }
@@ -949,16 +1069,12 @@ static int llmcache__f_lock(llmcache__fd fd, int byte, int mode, int wait) {
 
 /* Renames from over to and makes the rename durable (fsync of the directory). */
 static int llmcache__f_replace(const char *from, const char *to) {
+    size_t n = (size_t)(llmcache__f_base(to) - to);
     char *dir;
-    const char *slash = strrchr(to, '/');
-    size_t n = slash ? (size_t)(slash - to) : 1;
     int dfd, rc = LLMCACHE_OK;
     if (rename(from, to) != 0) return llmcache__errno_result(errno);
-    dir = (char *)LLMCACHE_MALLOC(n + 1);
+    dir = n ? llmcache__concat(to, n, "") : llmcache__strdup(".");   /* "/": the root itself */
     if (!dir) return LLMCACHE_ENOMEM;
-    if (slash) memcpy(dir, to, n); else dir[0] = '.';
-    if (slash && n == 0) { dir[0] = '/'; n = 1; }
-    dir[n] = '\0';
     dfd = open(dir, O_RDONLY);
     if (dfd >= 0) {
         if (fsync(dfd) != 0) rc = LLMCACHE_EIO;
@@ -1007,20 +1123,72 @@ static int llmcache__wpath(const char *path, wchar_t **out) {
 }
 
 /* Every open shares read, write and delete, as POSIX does: other handles may
- * rename the file or write to it. Handles are not inherited by child processes. */
-static int llmcache__f_open(const char *path, int flags, llmcache__fd *fd) {
+ * rename the file or write to it. Handles are not inherited by child processes.
+ * _NOFOLLOW opens a reparse point (symbolic link, junction) itself, to refuse it;
+ * mode is not used (a new file takes the directory's ACL). */
+static int llmcache__f_open(const char *path, int flags, unsigned mode, llmcache__fd *fd) {
     wchar_t *w;
     HANDLE h;
+    DWORD attrs = FILE_ATTRIBUTE_NORMAL | ((flags & LLMCACHE__F_NOFOLLOW) ? FILE_FLAG_OPEN_REPARSE_POINT : 0), err;
+    BY_HANDLE_FILE_INFORMATION info;
     int rc = llmcache__wpath(path, &w);
+    (void)mode;
     *fd = LLMCACHE__NOFD;
     if (rc != LLMCACHE_OK) return rc;
     h = CreateFileW(w, GENERIC_READ | ((flags & LLMCACHE__F_RDONLY) ? 0 : GENERIC_WRITE),
                     FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
-                    (flags & LLMCACHE__F_CREATE) ? OPEN_ALWAYS : OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, NULL);
+                    (flags & LLMCACHE__F_EXCL) ? CREATE_NEW : (flags & LLMCACHE__F_CREATE) ? OPEN_ALWAYS : OPEN_EXISTING,
+                    attrs, NULL);
+    err = GetLastError();
+    if (h == INVALID_HANDLE_VALUE) {
+        DWORD a = GetFileAttributesW(w);
+        LLMCACHE_FREE(w);
+        if ((flags & LLMCACHE__F_NOFOLLOW) && a != INVALID_FILE_ATTRIBUTES && (a & FILE_ATTRIBUTE_REPARSE_POINT))
+            return LLMCACHE_ESYMLINK;
+        return llmcache__win_result(err);
+    }
     LLMCACHE_FREE(w);
-    if (h == INVALID_HANDLE_VALUE) return llmcache__win_result(GetLastError());
+    if ((flags & LLMCACHE__F_NOFOLLOW) &&
+        (!GetFileInformationByHandle(h, &info) || (info.dwFileAttributes & FILE_ATTRIBUTE_REPARSE_POINT))) {
+        CloseHandle(h);
+        return LLMCACHE_ESYMLINK;
+    }
     *fd = (llmcache__fd)h;
     return LLMCACHE_OK;
+}
+
+/* Owners and permission bits are POSIX notions; a new file inherits the ACL. */
+static int llmcache__f_copy_owner(llmcache__fd fd, llmcache__fd from) { (void)fd; (void)from; return LLMCACHE_OK; }
+
+/* Links are not resolved on Windows: the path is used as given. */
+static char *llmcache__f_resolve(const char *path) { return llmcache__strdup(path); }
+
+/* As the POSIX one: files (no reparse point, no directory) beside path whose name
+ * is path's base name and a suffix; ownership is left to the ACLs. */
+static void llmcache__f_each_own(const char *path, void (*fn)(void *ctx, const char *file, const char *suffix),
+                                 void *ctx) {
+    const char *base = llmcache__f_base(path);
+    size_t dir_len = (size_t)(base - path), base_len = strlen(base);
+    char *pattern = llmcache__concat(path, strlen(path), "*"), name[1024];
+    wchar_t *w;
+    WIN32_FIND_DATAW fd;
+    HANDLE h;
+    if (!pattern) return;
+    if (llmcache__wpath(pattern, &w) != LLMCACHE_OK) { LLMCACHE_FREE(pattern); return; }
+    LLMCACHE_FREE(pattern);
+    h = FindFirstFileW(w, &fd);
+    LLMCACHE_FREE(w);
+    if (h == INVALID_HANDLE_VALUE) return;
+    do {
+        char *file;
+        if (fd.dwFileAttributes & (FILE_ATTRIBUTE_DIRECTORY | FILE_ATTRIBUTE_REPARSE_POINT)) continue;
+        if (WideCharToMultiByte(CP_UTF8, 0, fd.cFileName, -1, name, (int)sizeof name, NULL, NULL) <= 0) continue;
+        if (strncmp(name, base, base_len) != 0 || !name[base_len]) continue;
+        file = llmcache__concat(path, dir_len, name);
+        if (file) fn(ctx, file, file + dir_len + base_len);
+        LLMCACHE_FREE(file);
+    } while (FindNextFileW(h, &fd));
+    FindClose(h);
 }
 
 static void llmcache__f_close(llmcache__fd fd) { if (fd != LLMCACHE__NOFD) CloseHandle(LLMCACHE__H(fd)); }
@@ -2612,6 +2780,7 @@ LLMCACHE_API const char *llmcache_result_string(int result) {
     case LLMCACHE_EHTTP:       return "LLMCACHE_EHTTP: the provider answered with a non-2xx status";
     case LLMCACHE_EREJECTED:   return "LLMCACHE_EREJECTED: the validate callback refused the response";
     case LLMCACHE_EUNSUPPORTED:return "LLMCACHE_EUNSUPPORTED: compiled out or not supported here";
+    case LLMCACHE_ESYMLINK:    return "LLMCACHE_ESYMLINK: a file beside the log (path-shm or a temporary file) is a symbolic link: refused";
     default:                   return "LLMCACHE_E?: unknown result code";
     }
 }
@@ -2794,7 +2963,8 @@ struct llmcache {
     struct llmcache__redis *redis;      /* the shared Redis tier (>>redis); NULL = none */
 
     /* log file; path == NULL for a memory-only cache */
-    char    *path, *shm_path, *tmp_path;
+    char    *path, *shm_path;     /* path: the log's resolved name (llmcache__f_resolve) */
+    unsigned file_mode;           /* permission bits of a new log and path-shm */
     llmcache__fd fd, shm_fd;
     unsigned char *map;           /* the log, mapped read/write */
     size_t   map_len;
@@ -3439,10 +3609,61 @@ static void llmcache__clear(llmcache *c) {
     c->partial = 0;
 }
 
+/* Temporary files beside a log (the compacted or repaired copy before it is
+ * renamed over the log): path, a kind, and 16 hex digits of a random number, so
+ * that no one can plant a link at the name beforehand; created exclusively and
+ * never through a link, with the log's mode and owner. A crash leaves the file
+ * behind until llmcache__log_remove_temps. */
+#define LLMCACHE__TEMP_COMPACT ".compact-"
+#define LLMCACHE__TEMP_REPAIR  ".repair-"
+#define LLMCACHE__TEMP_DIGITS  16
+static int llmcache__temp_create(const char *path, const char *kind, llmcache__fd log_fd, llmcache__fd *fd,
+                                 char **name) {
+    static const char hex[] = "0123456789abcdef";
+    char sfx[32];
+    uint64_t r = llmcache__f_random64();
+    size_t k = strlen(kind), i;
+    int rc;
+    memcpy(sfx, kind, k);
+    for (i = 0; i < LLMCACHE__TEMP_DIGITS; i++) sfx[k + i] = hex[(r >> (60 - 4 * i)) & 15];
+    sfx[k + LLMCACHE__TEMP_DIGITS] = '\0';
+    *fd = LLMCACHE__NOFD;
+    *name = llmcache__concat(path, strlen(path), sfx);
+    if (!*name) return LLMCACHE_ENOMEM;
+    rc = llmcache__f_open(*name, LLMCACHE__F_EXCL | LLMCACHE__F_NOFOLLOW, LLMCACHE__FILE_MODE, fd);
+    if (rc == LLMCACHE_OK && (rc = llmcache__f_copy_owner(*fd, log_fd)) != LLMCACHE_OK) {
+        llmcache__f_close(*fd);
+        *fd = LLMCACHE__NOFD;
+        llmcache__f_unlink(*name);
+    }
+    if (rc != LLMCACHE_OK) { LLMCACHE_FREE(*name); *name = NULL; }
+    return rc;
+}
+
+static void llmcache__temp_unlink_stale(void *ctx, const char *file, const char *suffix) {
+    static const char *const kinds[] = {LLMCACHE__TEMP_COMPACT, LLMCACHE__TEMP_REPAIR};
+    size_t i, k;
+    (void)ctx;
+    for (i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        k = strlen(kinds[i]);
+        if (strncmp(suffix, kinds[i], k) == 0 && strlen(suffix + k) == LLMCACHE__TEMP_DIGITS &&
+            strspn(suffix + k, "0123456789abcdef") == LLMCACHE__TEMP_DIGITS)
+            llmcache__f_unlink(file);
+    }
+}
+
+/* Removes the temporary files beside the log at path that this user's processes
+ * left when they died in a compaction or repair. Only where none can be under way:
+ * by the first opener (no other handle, so no compaction; repair wants the log
+ * closed everywhere) and by the writer that heals after a dead one. */
+static void llmcache__log_remove_temps(const char *path) {
+    llmcache__f_each_own(path, llmcache__temp_unlink_stale, NULL);
+}
+
 /* Opens path, checks its header and returns the file id. */
 static int llmcache__log_open_file(const char *path, llmcache__fd *fd, uint64_t *file_id, uint64_t *size) {
     unsigned char hdr[LLMCACHE__HDR_SIZE];
-    int rc = llmcache__f_open(path, 0, fd);
+    int rc = llmcache__f_open(path, LLMCACHE__F_NOFOLLOW, 0, fd);
     if (rc != LLMCACHE_OK) return rc;
     rc = llmcache__f_size(*fd, size);
     if (rc == LLMCACHE_OK)
@@ -3509,7 +3730,7 @@ static void llmcache__log_void_tail(llmcache__fd fd, uint64_t from, uint64_t siz
 static void llmcache__log_heal(llmcache *c) {
     llmcache__fd fd;
     uint64_t id, size;
-    llmcache__f_unlink(c->tmp_path);
+    llmcache__log_remove_temps(c->path);
     if (llmcache__log_open_file(c->path, &fd, &id, &size) != LLMCACHE_OK) return;
     /* a compacted file whose switch is unfinished: not yet published, or its
        generation published but not its end (which still is the old file's) */
@@ -3708,10 +3929,10 @@ static int llmcache__log_compact_locked(llmcache *c) {
     int64_t now = llmcache__now(c);
     uint32_t i;
     size_t n, q, m_len = 0;
+    char *tmp;
     int rc;
     if (c->partial) return LLMCACHE_ENOMEM;
-    llmcache__f_unlink(c->tmp_path);
-    rc = llmcache__f_open(c->tmp_path, LLMCACHE__F_CREATE, &fd);
+    rc = llmcache__temp_create(c->path, LLMCACHE__TEMP_COMPACT, c->fd, &fd, &tmp);
     if (rc != LLMCACHE_OK) return rc;
     new_off = (uint64_t *)LLMCACHE_MALLOC(((size_t)c->ents_top + 1) * sizeof(uint64_t));
     if (!new_off) { rc = LLMCACHE_ENOMEM; goto fail; }
@@ -3754,7 +3975,7 @@ static int llmcache__log_compact_locked(llmcache *c) {
     llmcache__f_close(c->fd);
     c->map = NULL;
     c->map_len = 0;
-    rc = llmcache__f_replace(c->tmp_path, c->path);
+    rc = llmcache__f_replace(tmp, c->path);
     if (rc != LLMCACHE_OK) {
         uint64_t old_id, old_size;
         if (llmcache__log_open_file(c->path, &c->fd, &old_id, &old_size) != LLMCACHE_OK || old_id != c->gen ||
@@ -3779,13 +4000,15 @@ static int llmcache__log_compact_locked(llmcache *c) {
     c->st.compactions++;
     llmcache__buf_free(&b);
     LLMCACHE_FREE(new_off);
+    LLMCACHE_FREE(tmp);
     return LLMCACHE_OK;
 fail:
     llmcache__f_unmap(m, m_len);
     llmcache__f_close(fd);
-    llmcache__f_unlink(c->tmp_path);
+    llmcache__f_unlink(tmp);
     llmcache__buf_free(&b);
     LLMCACHE_FREE(new_off);
+    LLMCACHE_FREE(tmp);
     return rc;
 }
 
@@ -3870,7 +4093,7 @@ static int llmcache__log_open_alone(llmcache *c, uint64_t size) {
     llmcache__store_release(&c->shm->end, end);
     c->gen = id;
     c->end = end;
-    llmcache__f_unlink(c->tmp_path);
+    llmcache__log_remove_temps(c->path);
     return LLMCACHE_OK;
 }
 
@@ -3889,26 +4112,17 @@ static void llmcache__log_enforce_bound(llmcache *c) {
     if (rc != LLMCACHE_OK) c->gen = 0;
 }
 
-static char *llmcache__concat(const char *a, const char *b) {
-    size_t n = strlen(a), m = strlen(b);
-    char *p = (char *)LLMCACHE_MALLOC(n + m + 1);
-    if (!p) return NULL;
-    memcpy(p, a, n);
-    memcpy(p + n, b, m + 1);
-    return p;
-}
-
 static int llmcache__log_open(llmcache *c, const char *path) {
     unsigned char head[LLMCACHE__HDR_SIZE];
     uint64_t size, id;
     unsigned char *shm;
     size_t shm_len = LLMCACHE__SHM_SIZE;
     int rc, alone;
-    c->path = llmcache__concat(path, "");
-    c->shm_path = llmcache__concat(path, "-shm");
-    c->tmp_path = llmcache__concat(path, ".compact");
-    if (!c->path || !c->shm_path || !c->tmp_path) return LLMCACHE_ENOMEM;
-    rc = llmcache__f_open(path, LLMCACHE__F_CREATE, &c->fd);
+    /* a path that is a link to a log: the log and its companions live beside the
+       target, where every opener meets them and compaction replaces the target */
+    c->path = llmcache__f_resolve(path);
+    if (!c->path || !(c->shm_path = llmcache__concat(c->path, strlen(c->path), "-shm"))) return LLMCACHE_ENOMEM;
+    rc = llmcache__f_open(c->path, LLMCACHE__F_CREATE | LLMCACHE__F_NOFOLLOW, c->file_mode, &c->fd);
     if (rc != LLMCACHE_OK) return rc;
     /* never touch a file that is not ours: check before anything is written */
     rc = llmcache__f_size(c->fd, &size);
@@ -3922,7 +4136,7 @@ static int llmcache__log_open(llmcache *c, const char *path) {
         if (rc == LLMCACHE_ECORRUPT && n < sizeof head) rc = LLMCACHE_ENOTCACHE;
         if (rc != LLMCACHE_OK) return rc;
     }
-    rc = llmcache__f_open(c->shm_path, LLMCACHE__F_CREATE, &c->shm_fd);
+    rc = llmcache__f_open(c->shm_path, LLMCACHE__F_CREATE | LLMCACHE__F_NOFOLLOW, c->file_mode, &c->shm_fd);
     if (rc != LLMCACHE_OK) return rc;
     c->loading = 1;
     rc = llmcache__f_lock(c->shm_fd, 0, 2, 1);   /* byte 0: one opener or closer at a time */
@@ -4005,13 +4219,6 @@ static void llmcache__log_close(llmcache *c) {
 #endif /* LLMCACHE__FILES */
 
 /* >>api (open, close, get, put, del, stats, foreach, verify, repair) ----------------- */
-static char *llmcache__strdup(const char *s) {
-    size_t n = strlen(s) + 1;
-    char *p = (char *)LLMCACHE_MALLOC(n);
-    if (p) memcpy(p, s, n);
-    return p;
-}
-
 struct llmcache__callstate;
 static void llmcache__callstate_free(struct llmcache__callstate *s);
 #ifdef LLMCACHE_REDIS   /* >>redis */
@@ -4042,7 +4249,6 @@ LLMCACHE_API void llmcache_close(llmcache *c) {
     LLMCACHE_FREE(c->ns);
     LLMCACHE_FREE(c->path);
     LLMCACHE_FREE(c->shm_path);
-    LLMCACHE_FREE(c->tmp_path);
     llmcache__mutex_destroy(&c->mu);
     LLMCACHE_FREE(c);
 }
@@ -4055,7 +4261,8 @@ LLMCACHE_API int llmcache_open(llmcache **out, const llmcache_config *cfg) {
     *out = NULL;
     if (!cfg) { memset(&zero, 0, sizeof zero); cfg = &zero; }
     if (cfg->fsync < 0 || cfg->fsync > LLMCACHE_FSYNC_NEVER || cfg->ttl_ms < 0) return LLMCACHE_EINVAL;
-    if (cfg->max_entries > 0x7ffffffeu || (cfg->path && !cfg->path[0])) return LLMCACHE_EINVAL;
+    if (cfg->max_entries > 0x7ffffffeu || (cfg->path && !cfg->path[0]) || cfg->file_mode > 0777u)
+        return LLMCACHE_EINVAL;
 #ifndef LLMCACHE__FILES
     if (cfg->path) return LLMCACHE_EUNSUPPORTED;
 #endif
@@ -4069,6 +4276,7 @@ LLMCACHE_API int llmcache_open(llmcache **out, const llmcache_config *cfg) {
     c->max_bytes = LLMCACHE__DEF(cfg->max_bytes, LLMCACHE_DEFAULT_MAX_BYTES);
     c->ttl_ms = cfg->ttl_ms;
     c->fsync_mode = cfg->fsync;
+    c->file_mode = LLMCACHE__DEF(cfg->file_mode, LLMCACHE__FILE_MODE);
     c->clock = cfg->clock;
     c->clock_ctx = cfg->clock_ctx;
     c->on_event = cfg->on_event;
@@ -4486,7 +4694,7 @@ static int llmcache__scan_file(const char *path, llmcache_verify_report *rep,
     llmcache_config cfg;
     uint64_t size = 0;
     size_t map_len;
-    int rc = llmcache__f_open(path, LLMCACHE__F_RDONLY, &fd);
+    int rc = llmcache__f_open(path, LLMCACHE__F_RDONLY, 0, &fd);
     memset(rep, 0, sizeof *rep);
     if (rc != LLMCACHE_OK) return rc;
     rc = llmcache__f_size(fd, &size);
@@ -4542,29 +4750,33 @@ LLMCACHE_API int llmcache_repair(const char *path, llmcache_verify_report *repor
 #ifdef LLMCACHE__FILES
     llmcache__buf b = {NULL, 0, 0, 0};
     unsigned char hdr[LLMCACHE__HDR_SIZE];
-    llmcache__fd fd;
-    char *tmp;
+    llmcache__fd fd, log_fd;
+    char *tmp = NULL, *real;
     uint64_t id;
     int rc;
     if (!path) return LLMCACHE_EINVAL;
     if (!report) report = &local;
+    real = llmcache__f_resolve(path);   /* as llmcache_open: a link keeps pointing at the log */
+    if (!real) return LLMCACHE_ENOMEM;
     llmcache__hdr_encode(hdr, llmcache__f_random64(), llmcache__system_clock_ms());
     llmcache__buf_put(&b, hdr, sizeof hdr);
-    rc = llmcache__scan_file(path, report, NULL, NULL, &b, &id);
-    if (rc != LLMCACHE_OK && rc != LLMCACHE_ECORRUPT) { llmcache__buf_free(&b); return rc; }
-    if (rc == LLMCACHE_OK && report->tail_bytes == 0) { llmcache__buf_free(&b); return LLMCACHE_OK; }
-    tmp = llmcache__concat(path, ".repair");
-    if (!tmp) { llmcache__buf_free(&b); return LLMCACHE_ENOMEM; }
-    rc = llmcache__f_open(tmp, LLMCACHE__F_CREATE, &fd);
-    if (rc == LLMCACHE_OK) {
-        rc = llmcache__f_truncate(fd, 0);
-        if (rc == LLMCACHE_OK) rc = llmcache__f_pwrite(fd, b.p, b.len, 0);
-        if (rc == LLMCACHE_OK) rc = llmcache__f_sync(fd);
-        llmcache__f_close(fd);
-        if (rc == LLMCACHE_OK) rc = llmcache__f_replace(tmp, path);
-        if (rc != LLMCACHE_OK) llmcache__f_unlink(tmp);
+    rc = llmcache__scan_file(real, report, NULL, NULL, &b, &id);
+    if (rc == LLMCACHE_ECORRUPT || (rc == LLMCACHE_OK && report->tail_bytes)) {
+        rc = llmcache__f_open(real, LLMCACHE__F_RDONLY | LLMCACHE__F_NOFOLLOW, 0, &log_fd);
+        if (rc == LLMCACHE_OK) {
+            rc = llmcache__temp_create(real, LLMCACHE__TEMP_REPAIR, log_fd, &fd, &tmp);
+            llmcache__f_close(log_fd);
+        }
+        if (rc == LLMCACHE_OK) {
+            rc = llmcache__f_pwrite(fd, b.p, b.len, 0);
+            if (rc == LLMCACHE_OK) rc = llmcache__f_sync(fd);
+            llmcache__f_close(fd);
+            if (rc == LLMCACHE_OK) rc = llmcache__f_replace(tmp, real);
+            if (rc != LLMCACHE_OK) llmcache__f_unlink(tmp);
+        }
     }
     LLMCACHE_FREE(tmp);
+    LLMCACHE_FREE(real);
     llmcache__buf_free(&b);
     return rc;
 #else
