@@ -143,7 +143,7 @@ static size_t chaos_value(char *out, const char *id) {
     memcpy(out, id, n);
     out[n++] = '|';
     len = (size_t)(h % 151);
-    for (i = 0; i < len; i++) out[n + i] = (char)('a' + (h >> 8) % 26 + i % 3);
+    for (i = 0; i < len; i++) out[n + i] = (char)('a' + ((h >> 8) + i) % 26);
     return n + len;
 }
 
@@ -426,9 +426,9 @@ static void *grow(void *p, size_t *cap, size_t n, size_t size) {
     return p;
 }
 
-static void violation(chaos_hist *h, const char *fmt, ...) {
+static void violation(chaos_hist *h, int show, const char *fmt, ...) {
     va_list ap;
-    if (h->violations++ >= MAX_VIOLATIONS_SHOWN) return;
+    if (h->violations++ >= MAX_VIOLATIONS_SHOWN && !show) return;
     va_start(ap, fmt);
     fprintf(stderr, "  violation: ");
     vfprintf(stderr, fmt, ap);
@@ -442,7 +442,8 @@ static void chaos_load(chaos_hist *h, const char *path, int proc, int inc) {
     long cur = -1;   /* the operation in flight */
     if (!f) return;
     while (fgets(line, sizeof line, f)) {
-        long long a, b, c2, d;
+        long long a, b, c2;
+        unsigned long long seq;
         if (!strchr(line, '\n')) break;   /* cut by a kill */
         if (line[0] == 'S') {
             chaos_op *o;
@@ -461,12 +462,12 @@ static void chaos_load(chaos_hist *h, const char *path, int proc, int inc) {
             h->recs = (chaos_rec *)grow(h->recs, &h->caprecs, h->nrecs, sizeof *h->recs);
             r = &h->recs[h->nrecs];
             memset(r, 0, sizeof *r);
-            if (sscanf(line, "R %llu %u %u %d %lld %31s", (unsigned long long *)&d, &ty, &re, &r->key, &a, r->val) != 6) break;
-            r->seq = (uint64_t)d;
+            if (sscanf(line, "R %llu %u %u %d %lld %31s", &seq, &ty, &re, &r->key, &a, r->val) != 6) break;
+            r->seq = (uint64_t)seq;
             r->type = (int)ty; r->reason = (int)re;
             r->expires = a;
             r->op = (int)cur;
-            if (r->key < 0) { violation(h, "a record of a key that was never used (seq %llu)\n", d); continue; }
+            if (r->key < 0) { violation(h, 0, "a record of a key that was never used (seq %llu)\n", seq); continue; }
             h->ops[cur].maxseq = r->seq;
             h->nrecs++;
         } else if (line[0] == 'A' && cur >= 0) {
@@ -481,7 +482,7 @@ static void chaos_load(chaos_hist *h, const char *path, int proc, int inc) {
         } else if (line[0] == 'P') {
             h->plants++;
         } else if (line[0] == 'E') {
-            violation(h, "process %d.%d could not open the log: %s", proc, inc, line);
+            violation(h, 0, "process %d.%d could not open the log: %s", proc, inc, line);
         }
     }
     fclose(f);
@@ -497,10 +498,11 @@ static void chaos_index(chaos_hist *h) {
         for (k = i; k < h->nrecs && h->recs[k].seq == h->recs[i].seq; k++) known += (size_t)h->ops[h->recs[k].op].acked;
         if (k - i == 1) continue;
         for (j = i; j < k; j++) if (known && !h->ops[h->recs[j].op].acked) h->recs[j].dead = 1;
-        if (known > 1) violation(h, "seq %llu appears in %zu acknowledged records\n", (unsigned long long)h->recs[i].seq, known);
+        if (known > 1) violation(h, 0, "seq %llu appears in %zu acknowledged records\n", (unsigned long long)h->recs[i].seq, known);
     }
+    for (i = 0; i < h->nrecs; i++) h->nkey[h->recs[i].key]++;
     for (k = 0; k < NKEYS; k++) {
-        h->by_key[k] = (size_t *)malloc((h->nrecs + 1) * sizeof(size_t));
+        h->by_key[k] = (size_t *)malloc((h->nkey[k] + 1) * sizeof(size_t));
         h->nkey[k] = 0;
     }
     for (i = 0; i < h->nrecs; i++) h->by_key[h->recs[i].key][h->nkey[h->recs[i].key]++] = i;
@@ -584,8 +586,12 @@ static int chaos_legal(chaos_hist *h, size_t gi, int show) {
 }
 
 /* Checks every history of a run; returns the number of violations. */
-static long chaos_check(chaos_run *run, int live, long *ops_out, long *gets_out, size_t *recs_out, long *plants_out,
-                        long *final_out) {
+typedef struct chaos_figures {
+    long ops, checked, plants, by_proc[NPROCS + 1];
+    size_t recs;
+} chaos_figures;
+
+static long chaos_check(chaos_run *run, int live, chaos_figures *fig) {
     chaos_hist h;
     char path[200];
     size_t k;
@@ -602,35 +608,32 @@ static long chaos_check(chaos_run *run, int live, long *ops_out, long *gets_out,
         if (!o->acked) continue;
         if (strcmp(o->res, "ok") != 0 && strcmp(o->res, "miss") != 0) {
             h.errors++;
-            violation(&h, "%c of key %d by %d.%d op %d returned %s\n", o->kind, o->key, o->proc, o->inc, o->n, o->res);
+            violation(&h, 0, "%c of key %d by %d.%d op %d returned %s\n", o->kind, o->key, o->proc, o->inc, o->n, o->res);
             continue;
         }
         if (o->kind == 'p' && !o->maxseq)
-            violation(&h, "put of key %d by %d.%d op %d acknowledged without a record\n", o->key, o->proc, o->inc, o->n);
+            violation(&h, 0, "put of key %d by %d.%d op %d acknowledged without a record\n", o->key, o->proc, o->inc, o->n);
         if (o->kind != 'g' && o->kind != 'd') continue;
         if (o->kind == 'g') h.gets++; else h.dels++;
         if (!chaos_legal(&h, i, 0)) {
-            int saw = o->kind == 'g' && strcmp(o->res, "ok") == 0;
-            violation(&h, "%s of key %d by %s %d.%d op %d (clock %lld..%lld) %s %s\n",
+            int saw = o->kind == 'g' && strcmp(o->res, "ok") == 0, show = o->proc == FINAL;   /* all of those */
+            violation(&h, show, "%s of key %d by %s %d.%d op %d (clock %lld..%lld) %s %s\n",
                       o->kind == 'g' ? "get" : "delete", o->key, o->proc == FINAL ? "the final check" : "process",
                       o->proc, o->inc, o->n, (long long)(o->clk0 - CLOCK0), (long long)(o->clk1 - CLOCK0),
                       saw ? "saw" : "returned", saw ? o->got : o->res);
-            if (h.violations <= MAX_VIOLATIONS_SHOWN) chaos_legal(&h, i, 1);
+            if (h.violations <= MAX_VIOLATIONS_SHOWN || show) chaos_legal(&h, i, 1);
             h.by_proc[o->proc]++;
         }
     }
     if (live > (int)run->max_entries)
-        violation(&h, "the final log holds %d live entries, max_entries is %zu\n", live, run->max_entries);
+        violation(&h, 0, "the final log holds %d live entries, max_entries is %zu\n", live, run->max_entries);
     if (h.violations > MAX_VIOLATIONS_SHOWN)
         fprintf(stderr, "  ... and %ld more violations\n", h.violations - MAX_VIOLATIONS_SHOWN);
-    *ops_out = (long)h.nops;
-    *gets_out = h.gets + h.dels;
-    *recs_out = h.nrecs;
-    *plants_out = h.plants;
-    printf("  violations of gets and deletes by process:");
-    for (p = 0; p <= NPROCS; p++) printf(" %ld", h.by_proc[p]);
-    printf(" (the compactor does neither; the last one is the final check)\n");
-    *final_out = h.by_proc[FINAL];
+    fig->ops = (long)h.nops;
+    fig->checked = h.gets + h.dels;
+    fig->recs = h.nrecs;
+    fig->plants = h.plants;
+    memcpy(fig->by_proc, h.by_proc, sizeof h.by_proc);
     for (p = 0; p < NKEYS; p++) free(h.by_key[p]);
     free(h.ops); free(h.recs); free(h.acked_by_t1); free(h.all_by_t0); free(h.lo_max); free(h.hi_max);
     return h.violations;
@@ -641,8 +644,8 @@ static long chaos_check(chaos_run *run, int live, long *ops_out, long *gets_out,
 /* Runs one chaos run; returns its violations (-1 when it could not run). */
 static long chaos_run_one(const char *name, size_t max_entries, int plant, int64_t ms, uint64_t seed) {
     chaos_run run;
-    long violations, ops, checked, plants, at_end;
-    size_t recs;
+    chaos_figures fig;
+    long violations;
     int fd, live;
     char cmd[200];
     memset(&run, 0, sizeof run);
@@ -664,14 +667,15 @@ static long chaos_run_one(const char *name, size_t max_entries, int plant, int64
     run.sh->clock = CLOCK0;
     chaos_supervise(&run);
     live = chaos_final(&run);
-    violations = chaos_check(&run, live, &ops, &checked, &recs, &plants, &at_end);
+    violations = chaos_check(&run, live, &fig);
     violations += run.crashes + run.hung + (live < 0);
-    printf("chaos %-8s seed %llu, max_entries %zu: %d processes (%d started), %d kills, %ld operations, "
-           "%zu records, %ld gets/deletes checked, %d keys live at the end, %ld planted faults, %ld violations "
-           "(%ld in the final state)\n",
-           name, (unsigned long long)seed, max_entries, NPROCS,
-           run.incs[0] + run.incs[1] + run.incs[2] + run.incs[3] + run.incs[4], run.kills, ops, recs, checked, live,
-           plants, violations, at_end);
+    printf("chaos %s: seed %llu, max_entries %zu, %lld ms: %d processes (%d started), %d kills, %ld operations, "
+           "%zu records, %ld gets and deletes checked, %d keys live at the end, %ld planted faults: %ld violations "
+           "(gets and deletes of workers 0-3: %ld %ld %ld %ld, of the final check: %ld)\n",
+           name, (unsigned long long)seed, max_entries, (long long)ms, NPROCS,
+           run.incs[0] + run.incs[1] + run.incs[2] + run.incs[3] + run.incs[4], run.kills, fig.ops, fig.recs,
+           fig.checked, live, fig.plants, violations, fig.by_proc[0], fig.by_proc[1], fig.by_proc[2], fig.by_proc[3],
+           fig.by_proc[FINAL]);
     if (run.crashes || run.hung) printf("  %d processes crashed, %d hung\n", run.crashes, run.hung);
     munmap((void *)run.sh, 4096);
     if (violations && !plant) {
