@@ -112,7 +112,7 @@ check: test $(TSAN_TESTS)
 	@sh tests/run_all.sh $(B) $(TSAN_TESTS) chaos-long valgrind-test
 
 # The chaos test of tests/test_chaos.c with a main run of CHAOS_LONG seconds
-# (make test runs it for 12 s, 6 s under ASan).
+# (make test runs it for 12 s, 5 s under ASan).
 CHAOS_LONG = 120
 chaos-long: $(B)/tests/test_chaos
 	CHAOS_SECONDS=$(CHAOS_LONG) ./$(B)/tests/test_chaos

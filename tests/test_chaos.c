@@ -35,8 +35,9 @@
  * (the class of bug this is for) and reads it again: the checker must object.
  *
  * CHAOS_SECONDS=n sets the length of the main run (make check runs a long one);
- * LLMCACHE_TEST_SEED=n replays a run's random choices (not its timing). The run
- * directory under /tmp is removed unless a run found violations. */
+ * LLMCACHE_TEST_SEED=n replays a run's random choices (not its timing). Each run
+ * works in a directory under /tmp, removed at the end; CHAOS_KEEP=1 keeps those
+ * of runs with violations (the planted one aside). */
 #define LLMCACHE_TEST_HOOKS
 #define LLMCACHE_IMPLEMENTATION
 #include "../llmcache.h"
@@ -239,7 +240,7 @@ static void chaos_proc_main(const chaos_run *run, int proc, int inc, uint64_t se
     llmcache_config cfg = chaos_config(run);
     llmcache *c;
     chaos_proc w;
-    char path[200], val[VID + 160], id[VID];
+    char path[200], val[VID + 160], id[VID], res[16];
     int op, rc, again = -1;
     hist_path(path, sizeof path, run, proc, inc);
     w.fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_TRUNC, 0644);
@@ -257,7 +258,7 @@ static void chaos_proc_main(const chaos_run *run, int proc, int inc, uint64_t se
             t0 = mono_ns();
             hist(w.fd, "S %d c -1 - 0 %lld %lld\n", op, (long long)chaos_clock(sh), (long long)t0);
             rc = llmcache_compact(c);
-            hist(w.fd, "A %d %s - 0 %lld %lld\n", op, chaos_res(rc, id, sizeof id), (long long)chaos_clock(sh),
+            hist(w.fd, "A %d %s - 0 %lld %lld\n", op, chaos_res(rc, res, sizeof res), (long long)chaos_clock(sh),
                  (long long)mono_ns());
             sleep_us(1000 + (long)below(&seed, 3000));
             continue;
@@ -273,7 +274,7 @@ static void chaos_proc_main(const chaos_run *run, int proc, int inc, uint64_t se
             t0 = mono_ns();
             hist(w.fd, "S %d p %d %s %lld %lld %lld\n", op, key, id, (long long)ttl, (long long)clk0, (long long)t0);
             rc = llmcache_put(c, &k, val, len, ttl);
-            hist(w.fd, "A %d %s - 0 %lld %lld\n", op, chaos_res(rc, id, sizeof id), (long long)chaos_clock(sh),
+            hist(w.fd, "A %d %s - 0 %lld %lld\n", op, chaos_res(rc, res, sizeof res), (long long)chaos_clock(sh),
                  (long long)mono_ns());
         } else if (r < 88) {
             rc = chaos_get(c, &w, sh, op, key, &exp);
@@ -292,7 +293,7 @@ static void chaos_proc_main(const chaos_run *run, int proc, int inc, uint64_t se
             t0 = mono_ns();
             hist(w.fd, "S %d d %d - 0 %lld %lld\n", op, key, (long long)clk0, (long long)t0);
             rc = llmcache_del(c, &k);
-            hist(w.fd, "A %d %s - 0 %lld %lld\n", op, chaos_res(rc, id, sizeof id), (long long)chaos_clock(sh),
+            hist(w.fd, "A %d %s - 0 %lld %lld\n", op, chaos_res(rc, res, sizeof res), (long long)chaos_clock(sh),
                  (long long)mono_ns());
         }
         if (below(&seed, 4) == 0) sleep_us((long)below(&seed, 300));
@@ -678,9 +679,10 @@ static long chaos_run_one(const char *name, size_t max_entries, int plant, int64
            fig.by_proc[FINAL]);
     if (run.crashes || run.hung) printf("  %d processes crashed, %d hung\n", run.crashes, run.hung);
     munmap((void *)run.sh, 4096);
-    if (violations && !plant) {
+    if (violations && !plant && getenv("CHAOS_KEEP")) {
         printf("  histories and log kept in %s\n", run.dir);
     } else {
+        if (violations && !plant) printf("  (CHAOS_KEEP=1 keeps the histories and the log)\n");
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", run.dir);
         if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", run.dir);
     }
@@ -691,8 +693,8 @@ static long chaos_run_one(const char *name, size_t max_entries, int plant, int64
 int main(void) {
     const char *s = getenv("LLMCACHE_TEST_SEED"), *secs = getenv("CHAOS_SECONDS");
     uint64_t seed = s ? strtoull(s, NULL, 10) : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
-    int64_t main_ms = secs ? (int64_t)(atof(secs) * 1000) : CHAOS_SANITIZED ? 6000 : 12000;
-    int64_t short_ms = CHAOS_SANITIZED ? 2500 : 4000;
+    int64_t main_ms = secs ? (int64_t)(atof(secs) * 1000) : CHAOS_SANITIZED ? 5000 : 12000;
+    int64_t short_ms = CHAOS_SANITIZED ? 2000 : 4000;
     long v;
     printf("test_chaos: seed %llu (LLMCACHE_TEST_SEED replays its choices)\n", (unsigned long long)seed);
     fflush(stdout);
