@@ -3,7 +3,7 @@
 #   make demo     runs examples/quickstart.c (no network, no API key)
 #   make test     every test, plain and under ASan+UBSan, the fuzz corpora, the
 #                 portability matrix; last line "N passed, N failed"
-#   make check    make test plus ThreadSanitizer and valgrind runs
+#   make check    make test plus a long chaos run, ThreadSanitizer and valgrind runs
 #   make bench    benchmarks (figures and ratios)
 #   make fuzz     each fuzz target under libFuzzer for FUZZ_SECONDS (see fuzz/fuzz.mk)
 #   make portability  gcc, clang, tcc, C++, MIPS and ARM under qemu, Windows under wine
@@ -36,7 +36,7 @@ include bench/bench.mk
 include fuzz/fuzz.mk
 include ports/ports.mk
 
-.PHONY: all demo test test-build check compile-test valgrind-test bench clean
+.PHONY: all demo test test-build check chaos-long compile-test valgrind-test bench clean
 
 all: $(EXAMPLES) $(TOOL)
 
@@ -114,16 +114,24 @@ test: test-build
 # program under valgrind memcheck.
 TSAN_TESTS = $(B)/tsan/test_call $(B)/tsan/test_cache $(B)/tsan/test_files $(B)/tsan/test_log
 check: test $(TSAN_TESTS)
-	@sh tests/run_all.sh $(B) $(TSAN_TESTS) valgrind-test
+	@sh tests/run_all.sh $(B) $(TSAN_TESTS) chaos-long valgrind-test
+
+# The chaos test of tests/test_chaos.c with a main run of CHAOS_LONG seconds
+# (make test runs it for 12 s, 5 s under ASan).
+CHAOS_LONG = 120
+chaos-long: $(B)/tests/test_chaos
+	CHAOS_SECONDS=$(CHAOS_LONG) ./$(B)/tests/test_chaos
 
 # Any memcheck error, or a block definitely lost, fails a program. test_log runs
 # without the leak check: its forked children exit with the parent's log still
 # mapped (256 MiB, mostly past the end of the file), which the checker scans page
 # by page for minutes; test_files and test_alloc check the log code for leaks.
+# test_chaos runs its main run for 5 s there (its workers are checked too).
 VALGRIND = valgrind -q --error-exitcode=9
 valgrind-test: $(TEST_BINS) $(TEST_HELPERS)
 	@p=0; f=0; for t in $(TEST_BINS); do \
 	  case $$t in */test_log) v="$(VALGRIND) --leak-check=no";; \
+	               */test_chaos) v="env CHAOS_SECONDS=5 $(VALGRIND) --leak-check=full --errors-for-leak-kinds=definite";; \
 	                       *) v="$(VALGRIND) --leak-check=full --errors-for-leak-kinds=definite";; esac; \
 	  if $$v $$t > $(B)/valgrind.log 2>&1; then p=$$((p + 1)); echo "$$t: clean"; \
 	  else f=$$((f + 1)); tail -n 40 $(B)/valgrind.log; echo "$$t: FAILED under valgrind"; fi; done; \

@@ -2988,6 +2988,7 @@ struct llmcache {
 
 #ifdef LLMCACHE_TEST_HOOKS
     void   (*test_point)(void *ctx, int n);   /* tests crash the process here */
+    void   (*test_record)(void *ctx, const unsigned char *rec);  /* told each record appended, uncommitted yet */
     void    *test_ctx;
 #endif
 
@@ -3522,8 +3523,11 @@ static LLMCACHE__MAYBE_UNUSED uint64_t llmcache__walk(const unsigned char *map, 
 #ifdef LLMCACHE_TEST_HOOKS
 /* Tests crash the process at numbered points (see tests/test_log.c). */
 #  define LLMCACHE__TEST_POINT(c, n) do { if ((c)->test_point) (c)->test_point((c)->test_ctx, (n)); } while (0)
+/* Tests log every record as it is appended (see tests/test_chaos.c). */
+#  define LLMCACHE__TEST_RECORD(c, p) do { if ((c)->test_record) (c)->test_record((c)->test_ctx, (p)); } while (0)
 #else
 #  define LLMCACHE__TEST_POINT(c, n) ((void)0)
+#  define LLMCACHE__TEST_RECORD(c, p) ((void)0)
 #endif
 
 /* Makes sure the mapping covers [0, need). */
@@ -3822,6 +3826,7 @@ static int llmcache__log_append(llmcache *c, uint64_t *wend, unsigned type, unsi
         c->prefaulted = to;
     }
     *rec_len = llmcache__rec_encode(c->map + *wend, type, reason, seq, key, created_ms, expires_ms, meta, data, len);
+    LLMCACHE__TEST_RECORD(c, c->map + *wend);
     c->shm->last_seq = seq;
     *off = *wend;
     *wend = need;
