@@ -385,9 +385,9 @@ typedef struct llmcache_verify_report {
     uint64_t records;             /* intact records (puts and deletes) */
     uint64_t puts, deletes;       /* intact records by kind */
     uint64_t live;                /* keys live at the end of the log (ignoring expiry) */
-    uint64_t damaged_regions;     /* runs of bytes that are not intact records */
-    uint64_t damaged_bytes;
-    uint64_t tail_bytes;          /* of which after the last intact record */
+    uint64_t damaged_regions;     /* runs of bytes that are not intact records (a tail of zeros is not one) */
+    uint64_t damaged_bytes;       /* bytes in those runs: a damaged tail included, a zeroed one not */
+    uint64_t tail_bytes;          /* bytes after the last intact record, zeros (preallocated space) or not */
     uint64_t last_seq;
 } llmcache_verify_report;
 
@@ -4501,9 +4501,10 @@ static void llmcache__scan_record(void *ctx, uint64_t off, const llmcache__recor
                                    (size_t)llmcache__pad8(r->len));
 }
 
+/* A tail of zeros is preallocated space: tail (counted by scan_file), not damage. */
 static void llmcache__scan_damage(void *ctx, uint64_t off, uint64_t len, int zero_tail) {
     llmcache__scan *s = (llmcache__scan *)ctx;
-    if (zero_tail) { s->rep->tail_bytes += len; return; }
+    if (zero_tail) return;
     s->rep->damaged_regions++;
     s->rep->damaged_bytes += len;
     if (s->on_damage) s->on_damage(s->ctx, off, len, "not an intact record (bad magic, length or checksum)");
@@ -4547,7 +4548,7 @@ static int llmcache__scan_file(const char *path, llmcache_verify_report *rep,
     if (rc != LLMCACHE_OK) { llmcache__f_unmap(m, (size_t)size); return rc; }
     s.rep = rep; s.on_damage = on_damage; s.ctx = ctx; s.copy = copy;
     w.on_record = llmcache__scan_record; w.on_damage = llmcache__scan_damage; w.ctx = &s;
-    if (m) llmcache__walk(m, LLMCACHE__HDR_SIZE, size, &w);
+    if (m) rep->tail_bytes = size - llmcache__walk(m, LLMCACHE__HDR_SIZE, size, &w);
     rep->live = s.index->count;
     llmcache_close(s.index);
     llmcache__f_unmap(m, (size_t)size);
