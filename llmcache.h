@@ -1586,7 +1586,9 @@ static LLMCACHE__MAYBE_UNUSED void llmcache__buf_free(llmcache__buf *b) {
  * JSON; an ill-formed UTF-8 sequence, a lone surrogate escape or a number that
  * overflows is reported at its first byte; a duplicate name at the opening quote
  * of its later occurrence (found when its object closes, so a syntax error
- * inside that object is reported first). */
+ * inside that object is reported first). Each error carries an LLMCACHE_JSON_*
+ * code, set where it is found; llmcache__json_unexpected names a byte that cannot
+ * stand where it is (end of input, byte-order mark, invalid UTF-8, or syntax). */
 #include <float.h>
 
 typedef char llmcache__json_ieee_double[sizeof(double) == 8 && DBL_MANT_DIG == 53 ? 1 : -1];

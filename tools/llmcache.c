@@ -796,11 +796,11 @@ static const cli_command cli_commands[] = {
       "print the RFC 8785 canonical form of a JSON document",
       "Reads JSON from FILE (or stdin) and prints its RFC 8785 (JCS) canonical form and a\n"
       "newline. Input that RFC 8785 / I-JSON refuses is an error that gives the reason\n"
-      "and where: line, column (in bytes, from 1) and byte offset (from 0). Reasons: empty\n"
-      "input, byte-order mark, unexpected character, unexpected end of input, trailing\n"
-      "data after the value, invalid UTF-8, unescaped control character, invalid escape,\n"
-      "lone surrogate, duplicate member name, malformed number, number out of range\n"
-      "(beyond a double), nesting deeper than the limit.",
+      "and where: line, column (in bytes, from 1) and byte offset (from 0). Reasons:\n"
+      "empty input, byte-order mark, unexpected character, unexpected end of input,\n"
+      "trailing data after the value, invalid UTF-8, unescaped control character,\n"
+      "invalid escape, lone surrogate, duplicate member name, malformed number, number\n"
+      "out of range (beyond a double), nesting deeper than the limit.",
       NULL, "FILE unreadable, invalid JSON" },
     { "key", cmd_key, O_NS | O_ENDPOINT | O_SCHEMA, 0, 1, "key [--ns NS] [--endpoint URL] [--schema FILE] [FILE]",
       "print the cache key of a request body",
