@@ -157,6 +157,41 @@ LLMCACHE_API int llmcache_canonicalize(const char *json, size_t len, char **out,
 LLMCACHE_API int llmcache_canonicalize_ex(const char *json, size_t len, char **out, size_t *out_len,
                                           size_t *err_offset);
 
+/* Why JSON text was refused: llmcache_json_error.code. The values are stable. */
+enum {
+    LLMCACHE_JSON_OK         =  0,  /* no JSON error (success, or a result other than EINVAL) */
+    LLMCACHE_JSON_EEMPTY     =  1,  /* no value: the input is empty or only whitespace */
+    LLMCACHE_JSON_EBOM       =  2,  /* the input starts with a byte-order mark */
+    LLMCACHE_JSON_ESYNTAX    =  3,  /* a character that cannot stand here */
+    LLMCACHE_JSON_ETRUNCATED =  4,  /* the input ends inside a value */
+    LLMCACHE_JSON_ETRAILING  =  5,  /* more than whitespace after the value */
+    LLMCACHE_JSON_EUTF8      =  6,  /* an ill-formed UTF-8 sequence */
+    LLMCACHE_JSON_ECONTROL   =  7,  /* an unescaped control character in a string */
+    LLMCACHE_JSON_EESCAPE    =  8,  /* an invalid escape in a string */
+    LLMCACHE_JSON_ESURROGATE =  9,  /* a \u escape of a surrogate that is not in a pair */
+    LLMCACHE_JSON_EDUPLICATE = 10,  /* a member name that occurs twice in one object */
+    LLMCACHE_JSON_ENUMBER    = 11,  /* a malformed number */
+    LLMCACHE_JSON_ERANGE     = 12,  /* a number beyond the range of a double */
+    LLMCACHE_JSON_EDEPTH     = 13   /* arrays and objects nested deeper than LLMCACHE_MAX_DEPTH */
+};
+
+/* Where and why JSON text was refused. */
+typedef struct llmcache_json_error {
+    size_t      offset;  /* byte offset of the first offending byte (as llmcache_canonicalize_ex) */
+    int         code;    /* LLMCACHE_JSON_* */
+    const char *reason;  /* llmcache_json_error_string(code): static, never NULL */
+} llmcache_json_error;
+
+/* As llmcache_canonicalize_ex; *err (if not NULL) is always filled: on
+ * LLMCACHE_EINVAL for refused JSON with its offset, code and reason, otherwise
+ * with LLMCACHE_JSON_OK and offset 0. Thread-safe. */
+LLMCACHE_API int llmcache_canonicalize_err(const char *json, size_t len, char **out, size_t *out_len,
+                                           llmcache_json_error *err);
+
+/* A one-line description of an LLMCACHE_JSON_* code, such as "duplicate member
+ * name"; never NULL (unknown codes get a generic text). Thread-safe. */
+LLMCACHE_API const char *llmcache_json_error_string(int code);
+
 /* SHA-256 of canonical(schema): the schema_hash part of a key. */
 LLMCACHE_API int llmcache_schema_hash(const char *schema, size_t len, unsigned char out[32]);
 
@@ -370,9 +405,9 @@ typedef struct llmcache_verify_report {
     uint64_t records;             /* intact records (puts and deletes) */
     uint64_t puts, deletes;       /* intact records by kind */
     uint64_t live;                /* keys live at the end of the log (ignoring expiry) */
-    uint64_t damaged_regions;     /* runs of bytes that are not intact records */
-    uint64_t damaged_bytes;
-    uint64_t tail_bytes;          /* of which after the last intact record */
+    uint64_t damaged_regions;     /* runs of bytes that are not intact records (a tail of zeros is not one) */
+    uint64_t damaged_bytes;       /* bytes in those runs: a damaged tail included, a zeroed one not */
+    uint64_t tail_bytes;          /* bytes after the last intact record, zeros (preallocated space) or not */
     uint64_t last_seq;
 } llmcache_verify_report;
 
@@ -1730,7 +1765,9 @@ static LLMCACHE__MAYBE_UNUSED void llmcache__buf_free(llmcache__buf *b) {
  * JSON; an ill-formed UTF-8 sequence, a lone surrogate escape or a number that
  * overflows is reported at its first byte; a duplicate name at the opening quote
  * of its later occurrence (found when its object closes, so a syntax error
- * inside that object is reported first). */
+ * inside that object is reported first). Each error carries an LLMCACHE_JSON_*
+ * code, set where it is found; llmcache__json_unexpected names a byte that cannot
+ * stand where it is (end of input, byte-order mark, invalid UTF-8, or syntax). */
 #include <float.h>
 
 typedef char llmcache__json_ieee_double[sizeof(double) == 8 && DBL_MANT_DIG == 53 ? 1 : -1];
@@ -2232,12 +2269,26 @@ typedef struct llmcache__jparser {
     llmcache__jmem *stk;           /* pending items and members of open containers */
     size_t stk_n, stk_cap;
     size_t err;                    /* offset of the error */
+    int err_code;                  /* LLMCACHE_JSON_* */
     llmcache__jmem stk0[32];
 } llmcache__jparser;
 
-static int llmcache__json_fail(llmcache__jparser *P, const unsigned char *at) {
+static int llmcache__json_fail(llmcache__jparser *P, const unsigned char *at, int code) {
     P->err = (size_t)(at - P->s);
+    P->err_code = code;
     return LLMCACHE_EINVAL;
+}
+
+static size_t llmcache__json_utf8(const unsigned char *p, const unsigned char *end);
+
+/* A byte that cannot come at `at` (or the end): names what it is. */
+static int llmcache__json_unexpected(llmcache__jparser *P, const unsigned char *at) {
+    int code = LLMCACHE_JSON_ESYNTAX;
+    if (at == P->end) code = LLMCACHE_JSON_ETRUNCATED;
+    else if (at == P->s && P->end - at >= 3 && at[0] == 0xef && at[1] == 0xbb && at[2] == 0xbf)
+        code = LLMCACHE_JSON_EBOM;
+    else if (*at >= 0x80 && !llmcache__json_utf8(at, P->end)) code = LLMCACHE_JSON_EUTF8;
+    return llmcache__json_fail(P, at, code);
 }
 
 /* Doubles the pending-entry stack (it starts inside the parser). */
@@ -2326,23 +2377,23 @@ static int llmcache__json_str_parse(llmcache__jparser *P, llmcache__jv *out) {
             if (llmcache__json_special8(w)) break;
             p += 8;
         }
-        if (p == end) return llmcache__json_fail(P, p);
+        if (p == end) return llmcache__json_fail(P, p, LLMCACHE_JSON_ETRUNCATED);
         c = *p;
         if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') { p++; continue; }
         if (c >= 0x80) {
             size_t n;
             if (c >= 0xc2 && c < 0xe0 && end - p >= 2 && (p[1] & 0xc0) == 0x80) { p += 2; continue; }
             n = llmcache__json_utf8(p, end);
-            if (!n) return llmcache__json_fail(P, p);
+            if (!n) return llmcache__json_fail(P, p, LLMCACHE_JSON_EUTF8);
             p += n;
             continue;
         }
         memcpy(d, run, (size_t)(p - run));
         d += p - run;
         if (c == '"') break;
-        if (c < 0x20) return llmcache__json_fail(P, p);
+        if (c < 0x20) return llmcache__json_fail(P, p, LLMCACHE_JSON_ECONTROL);
         /* an escape */
-        if (end - p < 2) return llmcache__json_fail(P, end);
+        if (end - p < 2) return llmcache__json_fail(P, end, LLMCACHE_JSON_ETRUNCATED);
         switch (p[1]) {
         case '"':  *d++ = '"';  esc = 1; p += 2; break;
         case '\\': *d++ = '\\'; esc = 1; p += 2; break;
@@ -2355,12 +2406,12 @@ static int llmcache__json_str_parse(llmcache__jparser *P, llmcache__jv *out) {
         case 'u': {
             unsigned cp, lo;
             const unsigned char *bad;
-            if (!llmcache__json_hex4(p + 2, end, &cp, &bad)) return llmcache__json_fail(P, bad);
-            if (cp >= 0xdc00 && cp <= 0xdfff) return llmcache__json_fail(P, p);
+            if (!llmcache__json_hex4(p + 2, end, &cp, &bad)) return llmcache__json_fail(P, bad, LLMCACHE_JSON_EESCAPE);
+            if (cp >= 0xdc00 && cp <= 0xdfff) return llmcache__json_fail(P, p, LLMCACHE_JSON_ESURROGATE);
             if (cp >= 0xd800 && cp <= 0xdbff) {
                 if (end - p < 12 || p[6] != '\\' || p[7] != 'u' ||
                     !llmcache__json_hex4(p + 8, end, &lo, &bad) || lo < 0xdc00 || lo > 0xdfff)
-                    return llmcache__json_fail(P, p);
+                    return llmcache__json_fail(P, p, LLMCACHE_JSON_ESURROGATE);
                 cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
                 p += 6;
             }
@@ -2383,7 +2434,7 @@ static int llmcache__json_str_parse(llmcache__jparser *P, llmcache__jv *out) {
             }
             break;
         }
-        default: return llmcache__json_fail(P, p + 1);
+        default: return llmcache__json_fail(P, p + 1, LLMCACHE_JSON_EESCAPE);
         }
         run = p;
     }
@@ -2459,7 +2510,7 @@ static int llmcache__json_close(llmcache__jparser *P, size_t base, int obj, llmc
                 memcmp(src[i].name.u.str, src[i - 1].name.u.str, src[i].name.n) == 0 &&
                 src[i].off < dup)
                 dup = src[i].off;
-        if (dup != (size_t)-1) { P->err = dup; return LLMCACHE_EINVAL; }
+        if (dup != (size_t)-1) return llmcache__json_fail(P, P->s + dup, LLMCACHE_JSON_EDUPLICATE);
         memcpy(mems, src, n * sizeof *mems);
         out->u.mems = mems;
     } else {
@@ -2485,10 +2536,10 @@ static int llmcache__json_array(llmcache__jparser *P, llmcache__jv *out, int dep
         if ((rc = llmcache__json_value(P, &m.val, depth + 1)) != LLMCACHE_OK) return rc;
         if (!LLMCACHE__JSON_PUSH(P, m)) return LLMCACHE_ENOMEM;
         P->p = llmcache__json_ws(P->p, P->end);
-        if (P->p == P->end) return llmcache__json_fail(P, P->p);
+        if (P->p == P->end) return llmcache__json_unexpected(P, P->p);
         if (*P->p == ',') { P->p++; continue; }
         if (*P->p == ']') { P->p++; return llmcache__json_close(P, base, 0, out); }
-        return llmcache__json_fail(P, P->p);
+        return llmcache__json_unexpected(P, P->p);
     }
 }
 
@@ -2500,19 +2551,19 @@ static int llmcache__json_object(llmcache__jparser *P, llmcache__jv *out, int de
     if (P->p < P->end && *P->p == '}') { P->p++; return llmcache__json_close(P, base, 1, out); }
     for (;;) {
         P->p = llmcache__json_ws(P->p, P->end);
-        if (P->p == P->end || *P->p != '"') return llmcache__json_fail(P, P->p);
+        if (P->p == P->end || *P->p != '"') return llmcache__json_unexpected(P, P->p);
         m.off = (size_t)(P->p - P->s);
         if ((rc = llmcache__json_str_parse(P, &m.name)) != LLMCACHE_OK) return rc;
         P->p = llmcache__json_ws(P->p, P->end);
-        if (P->p == P->end || *P->p != ':') return llmcache__json_fail(P, P->p);
+        if (P->p == P->end || *P->p != ':') return llmcache__json_unexpected(P, P->p);
         P->p++;
         if ((rc = llmcache__json_value(P, &m.val, depth + 1)) != LLMCACHE_OK) return rc;
         if (!LLMCACHE__JSON_PUSH(P, m)) return LLMCACHE_ENOMEM;
         P->p = llmcache__json_ws(P->p, P->end);
-        if (P->p == P->end) return llmcache__json_fail(P, P->p);
+        if (P->p == P->end) return llmcache__json_unexpected(P, P->p);
         if (*P->p == ',') { P->p++; continue; }
         if (*P->p == '}') { P->p++; return llmcache__json_close(P, base, 1, out); }
-        return llmcache__json_fail(P, P->p);
+        return llmcache__json_unexpected(P, P->p);
     }
 }
 
@@ -2522,12 +2573,12 @@ static int llmcache__json_value(llmcache__jparser *P, llmcache__jv *out, int dep
     const char *lit = NULL;
     size_t i, avail = (size_t)(P->end - p);
     P->p = p;
-    if (p == P->end) return llmcache__json_fail(P, p);
+    if (p == P->end) return llmcache__json_fail(P, p, depth ? LLMCACHE_JSON_ETRUNCATED : LLMCACHE_JSON_EEMPTY);
     out->esc = 0;
     out->n = 0;
     switch (*p) {
     case '{': case '[':
-        if (depth >= LLMCACHE_MAX_DEPTH) return llmcache__json_fail(P, p);
+        if (depth >= LLMCACHE_MAX_DEPTH) return llmcache__json_fail(P, p, LLMCACHE_JSON_EDEPTH);
         return *p == '{' ? llmcache__json_object(P, out, depth) : llmcache__json_array(P, out, depth);
     case '"': return llmcache__json_str_parse(P, out);
     case 't': lit = "true";  out->type = LLMCACHE__JTRUE;  break;
@@ -2536,16 +2587,16 @@ static int llmcache__json_value(llmcache__jparser *P, llmcache__jv *out, int dep
     default: {
         size_t used;
         int rc;
-        if (*p != '-' && !llmcache__json_isdigit((char)*p)) return llmcache__json_fail(P, p);
+        if (*p != '-' && !llmcache__json_isdigit((char)*p)) return llmcache__json_unexpected(P, p);
         rc = llmcache__json_scan_num((const char *)p, avail, &used, &out->u.num);
-        if (rc) return llmcache__json_fail(P, rc == 2 ? p : p + used);
+        if (rc) return llmcache__json_fail(P, rc == 2 ? p : p + used, rc == 2 ? LLMCACHE_JSON_ERANGE : LLMCACHE_JSON_ENUMBER);
         out->type = LLMCACHE__JNUM;
         P->p = p + used;
         return LLMCACHE_OK;
     }
     }
     for (i = 0; lit[i]; i++)
-        if (i >= avail || p[i] != (unsigned char)lit[i]) return llmcache__json_fail(P, p + i);
+        if (i >= avail || p[i] != (unsigned char)lit[i]) return llmcache__json_unexpected(P, p + i);
     out->u.str = NULL;
     P->p = p + i;
     return LLMCACHE_OK;
@@ -2553,16 +2604,16 @@ static int llmcache__json_value(llmcache__jparser *P, llmcache__jv *out, int dep
 
 /* Parses json[0..len) into doc (released with llmcache__json_free, also after
    an error). *root points into doc. Returns LLMCACHE_OK, LLMCACHE_EINVAL (with
-   *err_off, when not NULL) or LLMCACHE_ENOMEM. */
+   *err, when not NULL) or LLMCACHE_ENOMEM. */
 static int llmcache__json_parse(const char *json, size_t len, llmcache__jdoc *doc,
-                                const llmcache__jv **root, size_t *err_off) {
+                                const llmcache__jv **root, llmcache_json_error *err) {
     llmcache__jparser P;
     llmcache__jv *top;
     int rc;
     doc->chunks = NULL;
     doc->grow = 0;
     *root = NULL;
-    if (err_off) *err_off = 0;
+    if (err) { err->offset = 0; err->code = LLMCACHE_JSON_OK; err->reason = llmcache_json_error_string(0); }
     if (!json) {
         if (len) return LLMCACHE_EINVAL;
         json = "";
@@ -2575,6 +2626,7 @@ static int llmcache__json_parse(const char *json, size_t len, llmcache__jdoc *do
     P.stk_n = 0;
     P.stk_cap = sizeof P.stk0 / sizeof P.stk0[0];
     P.err = 0;
+    P.err_code = LLMCACHE_JSON_OK;
     /* one chunk: the string block first, then room for a typical number of nodes */
     doc->grow = len + 16 + len / 2 + 1024;
     P.sp = (char *)llmcache__json_alloc(doc, len + 16);
@@ -2584,11 +2636,15 @@ static int llmcache__json_parse(const char *json, size_t len, llmcache__jdoc *do
         rc = llmcache__json_value(&P, top, 0);
         if (rc == LLMCACHE_OK) {
             P.p = llmcache__json_ws(P.p, P.end);
-            if (P.p != P.end) rc = llmcache__json_fail(&P, P.p);
+            if (P.p != P.end) rc = llmcache__json_fail(&P, P.p, LLMCACHE_JSON_ETRAILING);
         }
     }
     if (P.stk != P.stk0) LLMCACHE_FREE(P.stk);
-    if (rc == LLMCACHE_EINVAL && err_off) *err_off = P.err;
+    if (rc == LLMCACHE_EINVAL && err) {
+        err->offset = P.err;
+        err->code = P.err_code;
+        err->reason = llmcache_json_error_string(P.err_code);
+    }
     if (rc == LLMCACHE_OK) *root = top;
     return rc;
 }
@@ -2726,11 +2782,11 @@ static void llmcache__json_write(llmcache__buf *b, const llmcache__jv *v) {
 }
 
 /* Appends the RFC 8785 canonical form of json[0..len) to out. Returns
-   LLMCACHE_OK, LLMCACHE_EINVAL (with *err_off when not NULL) or LLMCACHE_ENOMEM. */
-static int llmcache__jcs(const char *json, size_t len, llmcache__buf *out, size_t *err_off) {
+   LLMCACHE_OK, LLMCACHE_EINVAL (with *err when not NULL) or LLMCACHE_ENOMEM. */
+static int llmcache__jcs(const char *json, size_t len, llmcache__buf *out, llmcache_json_error *err) {
     llmcache__jdoc doc;
     const llmcache__jv *root;
-    int rc = llmcache__json_parse(json, len, &doc, &root, err_off);
+    int rc = llmcache__json_parse(json, len, &doc, &root, err);
     if (rc == LLMCACHE_OK) {
         llmcache__buf_reserve(out, len + 16);
         llmcache__json_write(out, root);
@@ -2742,21 +2798,49 @@ static int llmcache__jcs(const char *json, size_t len, llmcache__buf *out, size_
 
 LLMCACHE_API void llmcache_free(void *p) { LLMCACHE_FREE(p); }
 
-LLMCACHE_API int llmcache_canonicalize_ex(const char *json, size_t len, char **out, size_t *out_len,
-                                          size_t *err_offset) {
+LLMCACHE_API const char *llmcache_json_error_string(int code) {
+    switch (code) {
+    case LLMCACHE_JSON_OK:         return "no JSON error";
+    case LLMCACHE_JSON_EEMPTY:     return "empty input: no JSON value";
+    case LLMCACHE_JSON_EBOM:       return "byte-order mark (JSON text starts without one)";
+    case LLMCACHE_JSON_ESYNTAX:    return "unexpected character";
+    case LLMCACHE_JSON_ETRUNCATED: return "unexpected end of input";
+    case LLMCACHE_JSON_ETRAILING:  return "trailing data after the JSON value";
+    case LLMCACHE_JSON_EUTF8:      return "invalid UTF-8";
+    case LLMCACHE_JSON_ECONTROL:   return "unescaped control character in a string";
+    case LLMCACHE_JSON_EESCAPE:    return "invalid escape in a string";
+    case LLMCACHE_JSON_ESURROGATE: return "lone surrogate (a \\u escape of U+D800..U+DFFF not in a pair)";
+    case LLMCACHE_JSON_EDUPLICATE: return "duplicate member name";
+    case LLMCACHE_JSON_ENUMBER:    return "malformed number";
+    case LLMCACHE_JSON_ERANGE:     return "number out of range (beyond a double)";
+    case LLMCACHE_JSON_EDEPTH:     return "nesting deeper than the limit (LLMCACHE_MAX_DEPTH)";
+    default:                       return "unknown JSON error";
+    }
+}
+
+LLMCACHE_API int llmcache_canonicalize_err(const char *json, size_t len, char **out, size_t *out_len,
+                                           llmcache_json_error *err) {
     llmcache__buf b = {NULL, 0, 0, 0};
     int rc;
     if (out) *out = NULL;
     if (out_len) *out_len = 0;
-    if (err_offset) *err_offset = 0;
+    if (err) { err->offset = 0; err->code = LLMCACHE_JSON_OK; err->reason = llmcache_json_error_string(0); }
     if ((!json && len) || !out) return LLMCACHE_EINVAL;
-    rc = llmcache__jcs(json ? json : "", len, &b, err_offset);
+    rc = llmcache__jcs(json ? json : "", len, &b, err);
     if (rc == LLMCACHE_OK && !llmcache__buf_reserve(&b, 0)) rc = LLMCACHE_ENOMEM;
     if (rc != LLMCACHE_OK) { llmcache__buf_free(&b); return rc; }
     b.p[b.len] = '\0';
     *out = b.p;
     if (out_len) *out_len = b.len;
     return LLMCACHE_OK;
+}
+
+LLMCACHE_API int llmcache_canonicalize_ex(const char *json, size_t len, char **out, size_t *out_len,
+                                          size_t *err_offset) {
+    llmcache_json_error err;
+    int rc = llmcache_canonicalize_err(json, len, out, out_len, &err);
+    if (err_offset) *err_offset = err.offset;
+    return rc;
 }
 
 LLMCACHE_API int llmcache_canonicalize(const char *json, size_t len, char **out, size_t *out_len) {
@@ -4681,9 +4765,10 @@ static void llmcache__scan_record(void *ctx, uint64_t off, const llmcache__recor
                                    (size_t)llmcache__pad8(r->len));
 }
 
+/* A tail of zeros is preallocated space: tail (counted by scan_file), not damage. */
 static void llmcache__scan_damage(void *ctx, uint64_t off, uint64_t len, int zero_tail) {
     llmcache__scan *s = (llmcache__scan *)ctx;
-    if (zero_tail) { s->rep->tail_bytes += len; return; }
+    if (zero_tail) return;
     s->rep->damaged_regions++;
     s->rep->damaged_bytes += len;
     if (s->on_damage) s->on_damage(s->ctx, off, len, "not an intact record (bad magic, length or checksum)");
@@ -4727,7 +4812,7 @@ static int llmcache__scan_file(const char *path, llmcache_verify_report *rep,
     if (rc != LLMCACHE_OK) { llmcache__f_unmap(m, (size_t)size); return rc; }
     s.rep = rep; s.on_damage = on_damage; s.ctx = ctx; s.copy = copy;
     w.on_record = llmcache__scan_record; w.on_damage = llmcache__scan_damage; w.ctx = &s;
-    if (m) llmcache__walk(m, LLMCACHE__HDR_SIZE, size, &w);
+    if (m) rep->tail_bytes = size - llmcache__walk(m, LLMCACHE__HDR_SIZE, size, &w);
     rep->live = s.index->count;
     llmcache_close(s.index);
     llmcache__f_unmap(m, (size_t)size);

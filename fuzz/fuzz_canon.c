@@ -11,7 +11,8 @@
  *     cc -g -DLLMCACHE_FUZZ_MAIN -fsanitize=address,undefined -o build/fuzz_canon_replay fuzz/fuzz_canon.c
  *     build/fuzz_canon_replay fuzz/corpus/canon
  *
- * Checks: no crash or sanitizer report; an error offset lies within the input;
+ * Checks: no crash or sanitizer report; an error has a reason (llmcache_canonicalize_err)
+ * and an offset within the input, the one llmcache_canonicalize_ex reports;
  * when the input is accepted, its canonical form is accepted too and is a fixed
  * point (canonicalizing it again gives the same bytes), and it parses into a DOM;
  * numbers: text -> double -> shortest text -> the same double. */
@@ -34,8 +35,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *in = (const char *)data;
     char *out = NULL, *again = NULL;
     size_t n = 0, n2 = 0, off = 0;
+    llmcache_json_error err;
     double d;
-    int rc = llmcache_canonicalize_ex(in, size, &out, &n, &off);
+    int rc = llmcache_canonicalize_err(in, size, &out, &n, &err);
     if (rc == LLMCACHE_OK) {
         llmcache__jdoc doc;
         const llmcache__jv *root = NULL;
@@ -43,12 +45,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         rc = llmcache_canonicalize_ex(out, n, &again, &n2, &off);
         FUZZ_ASSERT(rc == LLMCACHE_OK);
         FUZZ_ASSERT(n2 == n && memcmp(again, out, n) == 0);
-        FUZZ_ASSERT(llmcache__json_parse(out, n, &doc, &root, &off) == LLMCACHE_OK && root != NULL);
+        FUZZ_ASSERT(llmcache__json_parse(out, n, &doc, &root, &err) == LLMCACHE_OK && root != NULL);
         llmcache__json_free(&doc);
     } else {
         FUZZ_ASSERT(rc == LLMCACHE_EINVAL || rc == LLMCACHE_ENOMEM);
         FUZZ_ASSERT(out == NULL);
-        if (rc == LLMCACHE_EINVAL) FUZZ_ASSERT(off <= size);
+        if (rc == LLMCACHE_EINVAL) {   /* a reason, and the offset _ex reports */
+            FUZZ_ASSERT(err.offset <= size && err.code > LLMCACHE_JSON_OK && err.code <= LLMCACHE_JSON_EDEPTH);
+            FUZZ_ASSERT(llmcache_canonicalize_ex(in, size, &again, NULL, &off) == LLMCACHE_EINVAL && off == err.offset);
+        }
     }
     llmcache_free(out);
     llmcache_free(again);

@@ -59,17 +59,23 @@ static void canon_is(const char *in, size_t in_len, const char *want) {
 }
 #define CANON(in, want) canon_is((in), sizeof(in) - 1, (want))
 
-/* canonical(in) is refused with LLMCACHE_EINVAL at byte offset want_off */
-static void canon_err_at(const char *in, size_t len, size_t want_off, int line) {
+/* canonical(in) is refused with LLMCACHE_EINVAL at byte offset want_off for the
+   reason want_code (llmcache_canonicalize_err), and _ex reports the same offset */
+static void canon_err_at(const char *in, size_t len, size_t want_off, int want_code, int line) {
     char *out = (char *)"untouched";
     size_t n = 7, off = (size_t)-1;
-    int rc = llmcache_canonicalize_ex(in, len, &out, &n, &off);
-    CHECK_MSG(rc == LLMCACHE_EINVAL && off == want_off && out == NULL,
-              "line %d: input \"%.*s\": rc %d, offset %zu (want EINVAL at %zu)", line,
-              (int)(len > 60 ? 60 : len), in, rc, off, want_off);
+    llmcache_json_error err;
+    int rc = llmcache_canonicalize_err(in, len, &out, &n, &err);
+    CHECK_MSG(rc == LLMCACHE_EINVAL && err.offset == want_off && err.code == want_code && out == NULL &&
+              strcmp(err.reason, llmcache_json_error_string(want_code)) == 0,
+              "line %d: input \"%.*s\": rc %d, offset %zu, code %d (%s) (want EINVAL at %zu, code %d)", line,
+              (int)(len > 60 ? 60 : len), in, rc, err.offset, err.code, err.reason, want_off, want_code);
+    if (rc == LLMCACHE_OK) llmcache_free(out);
+    rc = llmcache_canonicalize_ex(in, len, &out, &n, &off);
+    CHECK_MSG(rc == LLMCACHE_EINVAL && off == want_off, "line %d: _ex: rc %d, offset %zu", line, rc, off);
     if (rc == LLMCACHE_OK) llmcache_free(out);
 }
-#define CANON_ERR(in, off) canon_err_at((in), sizeof(in) - 1, (off), __LINE__)
+#define CANON_ERR(in, off, code) canon_err_at((in), sizeof(in) - 1, (off), LLMCACHE_JSON_##code, __LINE__)
 
 static int parse_hex64(const char *s, uint64_t *out) {
     uint64_t v = 0;
@@ -378,102 +384,107 @@ static void test_numbers(void) {
 static void test_errors(void) {
     char *deep;
     size_t i, n;
-    CANON_ERR("", 0);
-    CANON_ERR("   ", 3);
-    CANON_ERR(" \n\t\r", 4);
-    CANON_ERR("\xef\xbb\xbf{}", 0);           /* a BOM */
-    CANON_ERR("{} x", 3);
-    CANON_ERR("[1] [2]", 4);
-    CANON_ERR("[1,2,]", 5);
-    CANON_ERR("{\"a\":1,}", 7);
-    CANON_ERR("[,1]", 1);
-    CANON_ERR("01", 1);
-    CANON_ERR("[01]", 2);
-    CANON_ERR("-01", 2);
-    CANON_ERR("1.", 2);
-    CANON_ERR("[1.]", 3);
-    CANON_ERR(".5", 0);
-    CANON_ERR("-", 1);
-    CANON_ERR("+1", 0);
-    CANON_ERR("1e", 2);
-    CANON_ERR("1e+", 3);
-    CANON_ERR("NaN", 0);
-    CANON_ERR("[NaN]", 1);
-    CANON_ERR("Infinity", 0);
-    CANON_ERR("-Infinity", 1);
-    CANON_ERR("0x1F", 1);
-    CANON_ERR("/* c */ 1", 0);
-    CANON_ERR("[1 // c\n]", 3);
-    CANON_ERR("{\"a\":1 # c\n}", 7);
-    CANON_ERR("'a'", 0);
-    CANON_ERR("tru", 3);
-    CANON_ERR("trUe", 2);
-    CANON_ERR("nul", 3);
-    CANON_ERR("[true false]", 6);
-    CANON_ERR("{\"a\" 1}", 5);
-    CANON_ERR("{a:1}", 1);
-    CANON_ERR("{\"a\":}", 5);
-    CANON_ERR("{\"a\"}", 4);
-    CANON_ERR("[", 1);
-    CANON_ERR("[1", 2);
-    CANON_ERR("{", 1);
-    CANON_ERR("{\"a\":1", 6);
-    CANON_ERR("[1}", 2);
-    CANON_ERR("{\"a\":1]", 6);
-    CANON_ERR("\"abc", 4);
-    CANON_ERR("\"abc\\", 5);
-    CANON_ERR("1\0", 1);
-    CANON_ERR("[1]\0", 3);
+    CANON_ERR("", 0, EEMPTY);
+    CANON_ERR("   ", 3, EEMPTY);
+    CANON_ERR(" \n\t\r", 4, EEMPTY);
+    CANON_ERR("\xef\xbb\xbf{}", 0, EBOM);           /* a BOM */
+    CANON_ERR("{} x", 3, ETRAILING);
+    CANON_ERR("[1] [2]", 4, ETRAILING);
+    CANON_ERR("[1,2,]", 5, ESYNTAX);
+    CANON_ERR("{\"a\":1,}", 7, ESYNTAX);
+    CANON_ERR("[,1]", 1, ESYNTAX);
+    CANON_ERR("01", 1, ETRAILING);
+    CANON_ERR("[01]", 2, ESYNTAX);
+    CANON_ERR("-01", 2, ETRAILING);
+    CANON_ERR("1.", 2, ENUMBER);
+    CANON_ERR("[1.]", 3, ENUMBER);
+    CANON_ERR(".5", 0, ESYNTAX);
+    CANON_ERR("-", 1, ENUMBER);
+    CANON_ERR("+1", 0, ESYNTAX);
+    CANON_ERR("1e", 2, ENUMBER);
+    CANON_ERR("1e+", 3, ENUMBER);
+    CANON_ERR("NaN", 0, ESYNTAX);
+    CANON_ERR("[NaN]", 1, ESYNTAX);
+    CANON_ERR("Infinity", 0, ESYNTAX);
+    CANON_ERR("-Infinity", 1, ENUMBER);
+    CANON_ERR("0x1F", 1, ETRAILING);
+    CANON_ERR("/* c */ 1", 0, ESYNTAX);
+    CANON_ERR("[1 // c\n]", 3, ESYNTAX);
+    CANON_ERR("{\"a\":1 # c\n}", 7, ESYNTAX);
+    CANON_ERR("'a'", 0, ESYNTAX);
+    CANON_ERR("tru", 3, ETRUNCATED);
+    CANON_ERR("trUe", 2, ESYNTAX);
+    CANON_ERR("nul", 3, ETRUNCATED);
+    CANON_ERR("[true false]", 6, ESYNTAX);
+    CANON_ERR("{\"a\" 1}", 5, ESYNTAX);
+    CANON_ERR("{a:1}", 1, ESYNTAX);
+    CANON_ERR("{\"a\":}", 5, ESYNTAX);
+    CANON_ERR("{\"a\"}", 4, ESYNTAX);
+    CANON_ERR("[", 1, ETRUNCATED);
+    CANON_ERR("[1", 2, ETRUNCATED);
+    CANON_ERR("{", 1, ETRUNCATED);
+    CANON_ERR("{\"a\":1", 6, ETRUNCATED);
+    CANON_ERR("[1}", 2, ESYNTAX);
+    CANON_ERR("{\"a\":1]", 6, ESYNTAX);
+    CANON_ERR("\"abc", 4, ETRUNCATED);
+    CANON_ERR("\"abc\\", 5, ETRUNCATED);
+    CANON_ERR("1\0", 1, ETRAILING);
+    CANON_ERR("[1]\0", 3, ETRAILING);
     /* control characters in strings */
-    CANON_ERR("\"a\tb\"", 2);
-    CANON_ERR("\"a\nb\"", 2);
-    CANON_ERR("\"\x01\"", 1);
-    CANON_ERR("{\"\x1f\":1}", 2);
-    CANON_ERR("[\"\0\"]", 2);
+    CANON_ERR("\"a\tb\"", 2, ECONTROL);
+    CANON_ERR("\"a\nb\"", 2, ECONTROL);
+    CANON_ERR("\"\x01\"", 1, ECONTROL);
+    CANON_ERR("{\"\x1f\":1}", 2, ECONTROL);
+    CANON_ERR("[\"\0\"]", 2, ECONTROL);
     /* bad escapes */
-    CANON_ERR("\"\\x\"", 2);
-    CANON_ERR("\"\\U0041\"", 2);
-    CANON_ERR("\"\\u12g4\"", 5);
-    CANON_ERR("\"\\u12\"", 5);
-    CANON_ERR("\"\\'\"", 2);
+    CANON_ERR("\"\\x\"", 2, EESCAPE);
+    CANON_ERR("\"\\U0041\"", 2, EESCAPE);
+    CANON_ERR("\"\\u12g4\"", 5, EESCAPE);
+    CANON_ERR("\"\\u12\"", 5, EESCAPE);
+    CANON_ERR("\"\\'\"", 2, EESCAPE);
     /* invalid UTF-8, at the first byte of the ill-formed sequence */
-    CANON_ERR("\"\x80\"", 1);                 /* a lone continuation byte */
-    CANON_ERR("\"\xc0\xaf\"", 1);             /* overlong '/' */
-    CANON_ERR("\"\xc1\xbf\"", 1);             /* overlong */
-    CANON_ERR("\"\xe0\x80\xaf\"", 1);         /* overlong, 3 bytes */
-    CANON_ERR("\"\xf0\x80\x80\xaf\"", 1);     /* overlong, 4 bytes */
-    CANON_ERR("\"\xed\xa0\x80\"", 1);         /* U+D800 encoded in UTF-8 */
-    CANON_ERR("\"\xed\xbf\xbf\"", 1);         /* U+DFFF encoded in UTF-8 */
-    CANON_ERR("\"\xf4\x90\x80\x80\"", 1);     /* U+110000 */
-    CANON_ERR("\"\xf5\x80\x80\x80\"", 1);
-    CANON_ERR("\"\xff\"", 1);
-    CANON_ERR("\"ab\xe2\x82\"", 3);           /* truncated by the closing quote */
-    CANON_ERR("\"ab\xe2\x82", 3);             /* truncated by the end */
-    CANON_ERR("\"\xc3\"", 1);
-    CANON_ERR("\"ok \xc3\xa9 \xe2\x28\xa1\"", 7);
-    CANON_ERR("{\"\xc3\xa9\":1,\"\xc3\":2}", 9);
-    CANON_ERR("[\xc3\xa9]", 1);               /* non-ASCII outside a string */
+    CANON_ERR("\"\x80\"", 1, EUTF8);                 /* a lone continuation byte */
+    CANON_ERR("\"\xc0\xaf\"", 1, EUTF8);             /* overlong '/' */
+    CANON_ERR("\"\xc1\xbf\"", 1, EUTF8);             /* overlong */
+    CANON_ERR("\"\xe0\x80\xaf\"", 1, EUTF8);         /* overlong, 3 bytes */
+    CANON_ERR("\"\xf0\x80\x80\xaf\"", 1, EUTF8);     /* overlong, 4 bytes */
+    CANON_ERR("\"\xed\xa0\x80\"", 1, EUTF8);         /* U+D800 encoded in UTF-8 */
+    CANON_ERR("\"\xed\xbf\xbf\"", 1, EUTF8);         /* U+DFFF encoded in UTF-8 */
+    CANON_ERR("\"\xf4\x90\x80\x80\"", 1, EUTF8);     /* U+110000 */
+    CANON_ERR("\"\xf5\x80\x80\x80\"", 1, EUTF8);
+    CANON_ERR("\"\xff\"", 1, EUTF8);
+    CANON_ERR("\"ab\xe2\x82\"", 3, EUTF8);           /* truncated by the closing quote */
+    CANON_ERR("\"ab\xe2\x82", 3, EUTF8);             /* truncated by the end */
+    CANON_ERR("\"\xc3\"", 1, EUTF8);
+    CANON_ERR("\"ok \xc3\xa9 \xe2\x28\xa1\"", 7, EUTF8);
+    CANON_ERR("{\"\xc3\xa9\":1,\"\xc3\":2}", 9, EUTF8);
+    CANON_ERR("[\xc3\xa9]", 1, ESYNTAX);               /* non-ASCII outside a string */
+    CANON_ERR("\xff", 0, EUTF8);                      /* ... and not even UTF-8 */
+    CANON_ERR("[1,\xe2\x82]", 3, EUTF8);
+    CANON_ERR("\xef\xbb\xbf", 0, EBOM);                /* a BOM alone */
+    CANON_ERR("\xef\xbb\xbf ", 0, EBOM);
+    CANON_ERR(" \xef\xbb\xbf{}", 1, ESYNTAX);           /* U+FEFF later is just a wrong character */
     /* lone surrogates, at the backslash of the offending escape */
-    CANON_ERR("\"\\ud800\"", 1);
-    CANON_ERR("\"\\udc00\"", 1);
-    CANON_ERR("\"\\ud800\\u0041\"", 1);
-    CANON_ERR("\"x\\uDBFF\"", 2);
-    CANON_ERR("\"\\ud800\\ud800\"", 1);
-    CANON_ERR("\"\\ude00\\ud83d\"", 1);       /* a pair in the wrong order */
-    CANON_ERR("\"\\ud83d\\", 1);
+    CANON_ERR("\"\\ud800\"", 1, ESURROGATE);
+    CANON_ERR("\"\\udc00\"", 1, ESURROGATE);
+    CANON_ERR("\"\\ud800\\u0041\"", 1, ESURROGATE);
+    CANON_ERR("\"x\\uDBFF\"", 2, ESURROGATE);
+    CANON_ERR("\"\\ud800\\ud800\"", 1, ESURROGATE);
+    CANON_ERR("\"\\ude00\\ud83d\"", 1, ESURROGATE);       /* a pair in the wrong order */
+    CANON_ERR("\"\\ud83d\\", 1, ESURROGATE);
     /* duplicate names, at the opening quote of the later one */
-    CANON_ERR("{\"a\":1,\"a\":2}", 7);
-    CANON_ERR("{\"a\":1,\"\\u0061\":2}", 7);
-    CANON_ERR("{\"x\":{\"b\":1,\"c\":2,\"b\":3}}", 18);
-    CANON_ERR("{\"\xc3\xa9\":1,\"\\u00e9\":2}", 8);
-    CANON_ERR("{\"\\ud83d\\ude00\":1,\"\xf0\x9f\x98\x80\":2}", 18);
-    CANON_ERR("{\"b\":1,\"a\":1,\"b\":2,\"a\":2}", 13);
-    CANON_ERR("[{}, {\"\":1, \"\":2}]", 12);
+    CANON_ERR("{\"a\":1,\"a\":2}", 7, EDUPLICATE);
+    CANON_ERR("{\"a\":1,\"\\u0061\":2}", 7, EDUPLICATE);
+    CANON_ERR("{\"x\":{\"b\":1,\"c\":2,\"b\":3}}", 18, EDUPLICATE);
+    CANON_ERR("{\"\xc3\xa9\":1,\"\\u00e9\":2}", 8, EDUPLICATE);
+    CANON_ERR("{\"\\ud83d\\ude00\":1,\"\xf0\x9f\x98\x80\":2}", 18, EDUPLICATE);
+    CANON_ERR("{\"b\":1,\"a\":1,\"b\":2,\"a\":2}", 13, EDUPLICATE);
+    CANON_ERR("[{}, {\"\":1, \"\":2}]", 12, EDUPLICATE);
     /* numbers that overflow, at the first byte of the number */
-    CANON_ERR("1e400", 0);
-    CANON_ERR("[1e400]", 1);
-    CANON_ERR("{\"t\": -1e400}", 6);
-    CANON_ERR("[1.7976931348623159e308]", 1);
+    CANON_ERR("1e400", 0, ERANGE);
+    CANON_ERR("[1e400]", 1, ERANGE);
+    CANON_ERR("{\"t\": -1e400}", 6, ERANGE);
+    CANON_ERR("[1.7976931348623159e308]", 1, ERANGE);
     CANON("[1e-400,-1e-400]", "[0,0]");
 
     /* depth: 256 levels are fine, 257 are not */
@@ -489,10 +500,10 @@ static void test_errors(void) {
         llmcache_free(out);
     }
     for (n = 257, i = 0; i < n; i++) { deep[i] = '['; deep[2 * n - 1 - i] = ']'; }
-    canon_err_at(deep, 2 * n, 256, __LINE__);
+    canon_err_at(deep, 2 * n, 256, LLMCACHE_JSON_EDEPTH, __LINE__);
     for (n = 257, i = 0; i < n; i++) { memcpy(deep + 5 * i, "{\"a\":", 5); deep[5 * n + 1 + i] = '}'; }
     deep[5 * n] = '1';
-    canon_err_at(deep, 6 * n + 1, 5 * 256, __LINE__);
+    canon_err_at(deep, 6 * n + 1, 5 * 256, LLMCACHE_JSON_EDEPTH, __LINE__);
     {   /* the same with 256 objects is fine */
         char *out = NULL;
         size_t out_len = 0;
@@ -503,16 +514,37 @@ static void test_errors(void) {
     }
     /* 100000 levels: an error, not a stack overflow */
     memset(deep, '[', 100000);
-    canon_err_at(deep, 100000, 256, __LINE__);
+    canon_err_at(deep, 100000, 256, LLMCACHE_JSON_EDEPTH, __LINE__);
     memset(deep, '[', 200000);
     for (i = 0; i < 200000; i += 2) deep[i + 1] = ' ';
-    canon_err_at(deep, 200000, 512, __LINE__);
+    canon_err_at(deep, 200000, 512, LLMCACHE_JSON_EDEPTH, __LINE__);
     free(deep);
 
     {   /* error offsets are NOT touched with NULL, and out stays NULL */
         char *out = (char *)"x";
         CHECK_EQ(llmcache_canonicalize("[1,]", 4, &out, NULL), LLMCACHE_EINVAL);
         CHECK(out == NULL);
+        CHECK_EQ(llmcache_canonicalize_err("[1,]", 4, &out, NULL, NULL), LLMCACHE_EINVAL);
+        CHECK(out == NULL);
+    }
+    {   /* success and errors other than refused JSON leave the reason "no JSON error" */
+        llmcache_json_error err;
+        char *out = NULL;
+        err.offset = 9; err.code = 9; err.reason = NULL;
+        CHECK_EQ(llmcache_canonicalize_err("[1]", 3, &out, NULL, &err), LLMCACHE_OK);
+        CHECK(err.offset == 0 && err.code == LLMCACHE_JSON_OK && err.reason != NULL);
+        llmcache_free(out);
+        err.code = 9;
+        CHECK_EQ(llmcache_canonicalize_err("[1]", 3, NULL, NULL, &err), LLMCACHE_EINVAL);
+        CHECK(err.code == LLMCACHE_JSON_OK && err.reason != NULL);
+    }
+    {   /* every code has its own text */
+        int a, b;
+        for (a = LLMCACHE_JSON_OK; a <= LLMCACHE_JSON_EDEPTH; a++)
+            for (b = a + 1; b <= LLMCACHE_JSON_EDEPTH + 1; b++)
+                CHECK_MSG(strcmp(llmcache_json_error_string(a), llmcache_json_error_string(b)) != 0, "%d %d", a, b);
+        CHECK_STR(llmcache_json_error_string(LLMCACHE_JSON_EDUPLICATE), "duplicate member name");
+        CHECK(llmcache_json_error_string(-5) != NULL);
     }
 }
 
@@ -582,9 +614,10 @@ static void test_dom(void) {
         "\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":7.5},\"ok\":true,\"none\":null}";
     llmcache__jdoc jd;
     const llmcache__jv *root = NULL, *usage, *v;
-    size_t off = 1, n = 0;
+    llmcache_json_error err;
+    size_t n = 0;
     const char *s;
-    CHECK_EQ(llmcache__json_parse(doc, sizeof doc - 1, &jd, &root, &off), LLMCACHE_OK);
+    CHECK_EQ(llmcache__json_parse(doc, sizeof doc - 1, &jd, &root, &err), LLMCACHE_OK);
     CHECK(root != NULL);
     CHECK_EQ(llmcache__json_type(root), LLMCACHE__JOBJ);
     CHECK_EQ(llmcache__json_len(root), 5);
@@ -620,8 +653,9 @@ static void test_dom(void) {
     }
     llmcache__json_free(&jd);
     llmcache__json_free(&jd);   /* twice is harmless */
-    CHECK_EQ(llmcache__json_parse("[1,", 3, &jd, &root, &off), LLMCACHE_EINVAL);
-    CHECK_EQ(off, 3);
+    CHECK_EQ(llmcache__json_parse("[1,", 3, &jd, &root, &err), LLMCACHE_EINVAL);
+    CHECK_EQ(err.offset, 3);
+    CHECK_EQ(err.code, LLMCACHE_JSON_ETRUNCATED);
     CHECK(root == NULL);
     llmcache__json_free(&jd);
 }

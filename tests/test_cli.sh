@@ -14,6 +14,7 @@ if [ ! -x "$BIN" ]; then
     BIN=build/llmcache
 fi
 L="$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")"
+ROOT=$(pwd)
 T=$(mktemp -d) || exit 1
 trap 'rm -rf "$T"' EXIT
 trap 'exit 1' HUP INT TERM
@@ -46,7 +47,14 @@ check "--version prints the version" has "llmcache [0-9]" out
 for c in canon key stats ls get put rm purge verify repair compact export import; do
     run 0 "$c --help" "$L" "$c" --help
     check "$c --help shows its usage" has "usage: llmcache $c" out
+    check "$c --help lists exit status 0" has "^  0  success" out
+    check "$c --help lists exit status 2" has "^  2  usage error; or a failure: ." out
+    check "README's exit status table has $c" grep -q "^| \`$c\` |" "$ROOT/README.md"
     run 0 "help $c" "$L" help "$c"
+done
+for c in get rm verify; do
+    "$L" "$c" --help > out
+    check "$c --help lists exit status 1" has "^  1  [a-z]" out
 done
 run 2 "no command" "$L"
 run 2 "unknown command" "$L" frobnicate
@@ -77,6 +85,31 @@ check "canon names the line of the error" has "line 2" err
 printf '{"a":1,"a":2}' > dup.json
 run 2 "canon refuses duplicate names" "$L" canon dup.json
 
+# invalid JSON: the reason, then line, column (bytes, from 1) and byte offset (from 0)
+# json_err REASON LINE COLUMN BYTE FORMAT [ARG]: canon of printf FORMAT [ARG] says so
+json_err() {
+    if [ $# -ge 6 ]; then printf "$5" "$6"; else printf "$5"; fi > j.json
+    run 2 "canon refuses ($1)" "$L" canon j.json
+    check "canon says: $1 at line $2, column $3 (byte $4)" \
+        has "^llmcache canon: j.json: invalid JSON: $1.* at line $2, column $3 (byte $4)\$" err
+}
+json_err "empty input" 1 1 0 ''
+json_err "empty input" 2 3 4 ' \n  '
+json_err "byte-order mark" 1 1 0 '\357\273\277{}'
+json_err "duplicate member name" 2 2 9 '{"a":1,\n "a":2}'
+json_err "lone surrogate" 1 3 2 '["\\ud800"]'
+json_err "number out of range" 1 2 1 '[1e400]'
+json_err "nesting deeper than the limit" 1 257 256 '%s' "$(py "print('[' * 300, end='')")"
+json_err "invalid UTF-8" 1 4 3 '["a\377"]'
+json_err "trailing data after the JSON value" 2 1 3 '{}\n{}'
+json_err "unexpected end of input" 1 9 8 '{"a":tru'
+json_err "unexpected character" 2 5 12 '{"a":1,\n "b"}'
+json_err "unescaped control character in a string" 1 3 2 '["\t"]'
+json_err "invalid escape in a string" 1 4 3 '["\\x"]'
+json_err "malformed number" 1 4 3 '[1.]'
+run 2 "key refuses a body with a lone surrogate" sh -c "printf '{\"a\":\"\\\\udc00\"}' | '$L' key"
+check "key gives the reason and place" has "stdin: invalid JSON: lone surrogate.* at line 1, column 7 (byte 6)" err
+
 want=$(py "import hashlib; print(hashlib.sha256(b'llmcache/key/v1\0' + b'\0' + b'\0' + bytes(32) + b'$CANON').hexdigest())")
 run 0 "key FILE" "$L" key req.json
 check "key matches the normative derivation" test "$(cat out)" = "$want"
@@ -98,13 +131,37 @@ printf '{\n  "pretty": true\n}\n' > v3
 : > v4
 run 0 "put binary" sh -c "'$L' put c.log $(key 1) < v1"
 run 0 "put JSON with --ttl 1h" sh -c "'$L' put c.log $(key 2) --ttl 1h < v2"
-run 0 "put pretty JSON" sh -c "'$L' put c.log $(key 3) < v3"
-run 0 "put an empty value" sh -c "'$L' put c.log $(key 4) < v4"
+run 0 "put pretty JSON --raw" sh -c "'$L' put --raw c.log $(key 3) < v3"
+run 2 "put of an empty stdin" sh -c "'$L' put c.log $(key 4) < v4"
+check "put says --empty stores an empty value" has "stdin is empty.*--empty" err
+run 1 "an empty stdin stores nothing" "$L" get c.log $(key 4)
+run 0 "put --empty" sh -c "'$L' put c.log $(key 4) --empty < v4"
 run 0 "put the request's response" sh -c "'$L' put c.log $KEY_REQ --ttl=2d < v2"
 for i in 1 2 3 4; do
     run 0 "get $i" sh -c "'$L' get c.log $(key $i) > got$i"
     check "get $i returns the exact bytes" same got$i v$i
 done
+# a JSON text and one newline (LF or CRLF): the newline is not stored (--raw keeps it); other input is kept whole
+# put_is N INPUT WANT: printf INPUT | put under key N stores printf WANT
+put_is() {
+    printf "$2" > put.in
+    printf "$3" > put.want
+    "$L" put c.log "$(key $1)" < put.in && "$L" get c.log "$(key $1)" > put.got
+    check "put of '$2' stores '$3'" same put.got put.want
+}
+put_is 10 '{"a":1}\n' '{"a":1}'
+put_is 11 '[1,2]\n\n' '[1,2]\n'
+put_is 12 'text\n' 'text\n'
+put_is 13 '{"a":1}' '{"a":1}'
+put_is 14 '{"a":1}\r\n' '{"a":1}'
+put_is 15 '\n' '\n'
+put_is 16 '{"a":1,"a":2}\n' '{"a":1,"a":2}\n'
+run 0 "put --raw of JSON and a newline" sh -c "printf '{\"a\":1}\\n' | '$L' put --raw c.log $(key 20)"
+run 0 "get it" sh -c "'$L' get c.log $(key 20) > pj7.got"
+check "put --raw keeps the newline" test "$(od -An -c pj7.got | tr -d ' ')" = '{"a":1}\n'
+"$L" rm c.log $(key 10) $(key 11) $(key 12) $(key 13) $(key 14) $(key 15) $(key 16) $(key 20) > /dev/null
+run 2 "put of an empty stdin into a new file" sh -c "'$L' put new.log $(key 1) < /dev/null"
+check "an empty put creates no file" test ! -e new.log
 run 0 "get -v" sh -c "'$L' get -v c.log $(key 2) > got2v"
 check "get -v keeps stdout the value" same got2v v2
 check "get -v prints metadata on stderr" has "expires" err
@@ -119,11 +176,24 @@ check "ls --json has the size" has "\"key\":\"$(key 1)\",\"size\":13," out
 run 0 "stats" "$L" stats c.log
 check "stats counts the entries" has "^entries  *5 " out
 check "stats counts the TTLs" has "2 with a TTL" out
+run 0 "stats --json" "$L" stats --json c.log
+check "stats --json is one line of JSON with the figures" py "
+import json, os
+lines = open('out').read().splitlines()
+assert len(lines) == 1, lines
+d = json.loads(lines[0])
+assert d['entries'] == 5 and d['with_ttl'] == 2 and d['file_bytes'] > 0 and d['value_bytes'] == sum(os.path.getsize(v) for v in ['v1', 'v2', 'v2', 'v3', 'v4']), d
+assert d['records_skipped'] == 0 and d['oldest_ms'] <= d['newest_ms'], d"
 run 0 "rm" "$L" rm c.log $(key 4)
+check "rm says what it removed" has "^removed: $(key 4)$" out
+check "rm counts it" has "^1 entry removed, 0 keys were not there$" out
 run 1 "get after rm" "$L" get c.log $(key 4)
 run 1 "rm of an absent key" "$L" rm c.log $(key 4) $(key 3)
+check "rm names the key that was not there" has "^not there: $(key 4)$" out
+check "rm names the key it removed" has "^removed: $(key 3)$" out
+check "rm counts both" has "^1 entry removed, 1 key was not there$" out
 run 1 "the other key of that rm went" "$L" get c.log $(key 3)
-run 0 "put again" sh -c "'$L' put c.log $(key 3) < v3"
+run 0 "put again" sh -c "'$L' put --raw c.log $(key 3) < v3"
 
 # ---- purge ----------------------------------------------------------------------------
 run 0 "put with --ttl 1ms" sh -c "echo short | '$L' put c.log $(key 5) --ttl 1ms"
@@ -146,6 +216,38 @@ run 0 "purge --schema" "$L" purge c.log --schema "$SH"
 check "purge --schema counts them" has "purged 2 entries" out
 run 1 "a purged entry is gone" "$L" get c.log $(key 7)
 run 0 "other entries survive purge --schema" "$L" get c.log $(key 1)
+
+# ---- entries stored by llmcache_call: get writes the body, --raw the envelope -------------
+if cc -std=c99 -Wall -Wextra -Werror -O1 -I"$ROOT" -o cli_call_writer "$ROOT/tests/cli_call_writer.c" -lpthread -lm; then
+    EK=$(./cli_call_writer env.log json) || fail "cli_call_writer json"
+    SK=$(./cli_call_writer envs.log stream) || fail "cli_call_writer stream"
+    printf '{"id":"c1","choices":[{"message":{"content":"hello"}}],"usage":{"prompt_tokens":12,"completion_tokens":3}}' > env.want
+    printf 'data: {"choices":[{"delta":{"content":"he"}}]}\n\ndata: {"choices":[{"delta":{"content":"llo"}}]}\n\ndata: [DONE]\n\n' > envs.want
+    run 0 "get of a call entry" sh -c "'$L' get env.log $EK > env.got"
+    check "get writes the response body, not the envelope" same env.got env.want
+    run 0 "get --raw of a call entry" sh -c "'$L' get --raw env.log $EK > env.raw"
+    check "get --raw writes the stored envelope" test "$(head -c 4 env.raw)" = "llce"
+    check "the envelope holds the body" test "$(tail -c "$(wc -c < env.want)" env.raw)" = "$(cat env.want)"
+    run 0 "get -v of a call entry" sh -c "'$L' get -v env.log $EK > env.gotv"
+    check "get -v keeps stdout the body" same env.gotv env.want
+    check "get -v names the envelope flag" has "^flags  *1 (call envelope)$" err
+    check "get -v shows status, sizes and not a stream" has "^response  *HTTP 200, body $(wc -c < env.want | tr -d ' ') bytes, not a stream$" err
+    check "get -v shows the tokens" has "12 prompt, 3 completion" err
+    run 0 "get of a streamed call entry" sh -c "'$L' get -v envs.log $SK > envs.got"
+    check "get writes the stream's bytes" same envs.got envs.want
+    check "get -v says it is a stream of 3 events" has "^response  *HTTP 200, body .* a stream of 3 events over [0-9]* ms$" err
+    check "get -v names the stream flag" has "^flags  *3 (call envelope, stream)$" err
+    py "
+d = bytearray(open('env.log', 'rb').read()); i = d.find(b'llce'); d[i + 4] = 0; open('bad.raw', 'wb').write(bytes(d[i:i + 24]))"
+    run 0 "put an undecodable envelope" sh -c "'$L' put --raw env.log $(key 30) < bad.raw"
+    run 0 "import it with the envelope flag" sh -c "'$L' export env.log | sed 's/\"flags\":0/\"flags\":1/' | '$L' import env.log"
+    run 2 "get of an undecodable envelope" "$L" get env.log $(key 30)
+    check "get says the envelope cannot be decoded and offers --raw" has "cannot be decoded.*--raw" err
+    run 0 "get --raw of an undecodable envelope" sh -c "'$L' get --raw env.log $(key 30) > bad.got"
+    check "get --raw writes it anyway" same bad.got bad.raw
+else
+    fail "cannot build tests/cli_call_writer.c"
+fi
 
 # ---- export, import ------------------------------------------------------------------
 cp schema_entries.jsonl meta.jsonl
@@ -188,6 +290,23 @@ while [ $i -le 20 ]; do
 done
 run 0 "verify of a clean file" "$L" verify d.log
 check "verify says clean" has "clean" out
+# the tail: junk after the last record is damage and tail; zeros are tail only
+cp d.log tail.log
+py "open('tail.log', 'ab').write(bytes(range(1, 101)))"
+run 1 "verify of random bytes after the last record" "$L" verify tail.log
+check "verify counts them as the tail" has "^tail:  *100 B after the last intact record" out
+run 1 "verify --json of random bytes after the last record" "$L" verify --json tail.log
+check "verify --json: the junk is damage and tail" py "
+import json; d = json.loads(open('out').read())
+assert d['clean'] is False and d['damaged_regions'] == 1 and d['damaged_bytes'] == 100 and d['tail_bytes'] == 100, d
+assert d['damage'][0]['length'] == 100 and d['damage'][0]['offset'] == d['file_bytes'] - 100, d"
+cp d.log tail.log
+py "open('tail.log', 'ab').write(bytes(4096))"
+run 0 "verify of zeros after the last record" "$L" verify --json tail.log
+check "verify --json: zeros are tail, not damage" py "
+import json; d = json.loads(open('out').read())
+assert d['clean'] is True and d['damaged_regions'] == 0 and d['damaged_bytes'] == 0 and d['tail_bytes'] == 4096, d
+assert d['damage'] == [] and d['records'] == 20, d"
 off=$(py "print(open('d.log','rb').read().find(b'record-07-'))")
 py "
 f = open('d.log', 'r+b'); f.seek($off + 4); b = f.read(1); f.seek($off + 4); f.write(bytes([b[0] ^ 0xff])); f.close()"
@@ -241,6 +360,16 @@ run 2 "put refuses a text file" sh -c "echo x | '$L' put text.txt $(key 1)"
 run 2 "import refuses a text file" "$L" import text.txt e1.jsonl
 check "the refusal names the problem" has "not an llmcache" err
 check "the text file is unchanged" test "$(sum text.txt)" = "$before"
+
+# ---- put: a value over the limit is refused before anything is created -----------------
+if cc -std=c99 -Wall -Wextra -Werror -O1 -DLLMCACHE_MAX_VALUE=4096 -I"$ROOT" -o small_llmcache "$ROOT"/tools/*.c -lpthread -lm; then
+    run 2 "put over LLMCACHE_MAX_VALUE" sh -c "head -c 5000 /dev/zero | ./small_llmcache put big.log $(key 1)"
+    check "put names the limit" has "more than 4096 bytes.*LLMCACHE_MAX_VALUE" err
+    check "a refused put creates no file" test ! -e big.log
+    run 0 "put of exactly LLMCACHE_MAX_VALUE" sh -c "head -c 4096 /dev/zero | ./small_llmcache put big.log $(key 1)"
+else
+    fail "cannot build the tool with a small LLMCACHE_MAX_VALUE"
+fi
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -18,8 +18,9 @@ const char *cli_result(int rc);                  /* llmcache_result_string witho
 
 /* >>files (cli_util.c) */
 /* Reads a whole file (NULL or "-" = stdin) into a NUL-terminated malloc'd buffer.
- * Returns 0, or -1 after reporting the error. */
-int cli_read_all(const char *path, char **out, size_t *len);
+ * Input longer than max bytes is refused as soon as it passes max (named in the
+ * message as limit_name). Returns 0, or -1 after reporting the error. */
+int cli_read_all(const char *path, char **out, size_t *len, size_t max, const char *limit_name);
 
 /* An output that appears whole or not at all: a temporary file beside path,
  * renamed over path by cli_output_commit. path NULL or "-" is stdout. */
@@ -54,9 +55,13 @@ void cli_progress_end(cli_progress *p);
 void cli_write_entry(FILE *f, const llmcache_entry_info *e, int with_value);
 
 /* Parses one export line into *e. e->data points into line (a "value") or to a
- * malloc'd *owned (a "value_b64"; free it). Returns 0, or -1 with *err set. */
+ * malloc'd *owned (a "value_b64"; free it). Returns 0, or -1 with *err set and
+ * *err_at the offset in line where reading stopped. */
 int cli_parse_entry(const char *line, size_t len, llmcache_entry_info *e, char **owned,
-                    const char **err);
+                    const char **err, size_t *err_at);
+
+/* s, a UTF-8 message such as a verify reason, as a JSON string with its quotes. */
+void cli_write_json_string(FILE *f, const char *s);
 
 /* 64 hex digits into 32 bytes (keys and schema hashes); 0 or -1. And back. */
 int  cli_parse_hash(const char *hex, size_t len, unsigned char out[32]);

@@ -51,10 +51,10 @@ static int cli_base64_decode(char *s, size_t n, size_t *out_len) {
 }
 
 /* >>reader -------------------------------------------------------------------------- */
-typedef struct cli_jr { const char *p, *end; const char *err; } cli_jr;
+typedef struct cli_jr { const char *p, *end; const char *err, *err_p; } cli_jr;   /* err_p: where err arose */
 
 static int cli_jr_fail(cli_jr *r, const char *err) {
-    if (!r->err) r->err = err;
+    if (!r->err) { r->err = err; r->err_p = r->p; }
     return -1;
 }
 
@@ -290,7 +290,8 @@ static int cli_entry_member(cli_jr *r, const char *name, void *ctx) {
     }
 }
 
-int cli_parse_entry(const char *line, size_t len, llmcache_entry_info *e, char **owned, const char **err) {
+int cli_parse_entry(const char *line, size_t len, llmcache_entry_info *e, char **owned, const char **err,
+                    size_t *err_at) {
     cli_jr r;
     cli_entry_ctx x;
     r.p = line; r.end = line + len; r.err = NULL;
@@ -305,6 +306,7 @@ int cli_parse_entry(const char *line, size_t len, llmcache_entry_info *e, char *
         else if (!(x.seen & 6)) cli_jr_fail(&r, "no \"value\" or \"value_b64\"");
     }
     *err = r.err;
+    *err_at = r.err ? (size_t)(r.err_p - line) : 0;
     if (!r.err) return 0;
     free(*owned);
     *owned = NULL;
@@ -334,6 +336,16 @@ static int cli_inline_json(const char *data, size_t len) {
     ok = llmcache_canonicalize(data, len, &canon, NULL) == LLMCACHE_OK;
     llmcache_free(canon);
     return ok;
+}
+
+void cli_write_json_string(FILE *f, const char *s) {
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') fprintf(f, "\\%c", *s);
+        else if ((unsigned char)*s < 0x20) fprintf(f, "\\u%04x", (unsigned)(unsigned char)*s);
+        else fputc(*s, f);
+    }
+    fputc('"', f);
 }
 
 void cli_hash_hex(const unsigned char hash[32], char out[65]) {

@@ -28,11 +28,11 @@ const char *cli_result(int rc) {
 }
 
 /* >>input ------------------------------------------------------------------------ */
-int cli_read_all(const char *path, char **out, size_t *len) {
+int cli_read_all(const char *path, char **out, size_t *len, size_t max, const char *limit_name) {
     int use_stdin = !path || strcmp(path, "-") == 0;
     FILE *f = use_stdin ? stdin : fopen(path, "rb");
     const char *name = use_stdin ? "stdin" : path;
-    size_t n = 0, cap = 1 << 16;
+    size_t n = 0, cap = 1 << 16, room;
     char *buf = NULL;
     *out = NULL;
     *len = 0;
@@ -45,8 +45,16 @@ int cli_read_all(const char *path, char **out, size_t *len) {
             if (!nb) { cli_error("%s: out of memory", name); break; }
             buf = nb;
         }
-        n += fread(buf + n, 1, cap - n - 1, f);
+        room = cap - n - 1;
+        if (max - n < room) room = max - n + 1;   /* one byte past max tells that it was passed */
+        n += fread(buf + n, 1, room, f);
         if (ferror(f)) { cli_error("%s: %s", name, strerror(errno)); break; }
+        if (n > max) {
+            char size[32];
+            cli_format_size(max, size);
+            cli_error("%s: more than %zu bytes (%s), the limit %s", name, max, size, limit_name);
+            break;
+        }
         if (feof(f)) {
             if (!use_stdin) fclose(f);
             buf[n] = '\0';

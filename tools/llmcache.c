@@ -22,11 +22,11 @@ typedef struct cli_args {
     char **pos;                  /* positional arguments, compacted in place in argv */
     int npos;
     const char *ns, *endpoint, *schema, *ttl, *out;
-    int json, verbose, expired, help;
+    int json, verbose, expired, raw, empty, help;
 } cli_args;
 
 enum { O_NS = 1, O_ENDPOINT = 2, O_SCHEMA = 4, O_TTL = 8, O_OUT = 16, O_JSON = 32, O_VERBOSE = 64,
-       O_EXPIRED = 128 };
+       O_EXPIRED = 128, O_RAW = 256, O_EMPTY = 512 };
 
 static const struct cli_option {
     const char *name, *alias;
@@ -42,6 +42,8 @@ static const struct cli_option {
     { "--json",     NULL, O_JSON,     0, offsetof(cli_args, json) },
     { "--verbose",  "-v", O_VERBOSE,  0, offsetof(cli_args, verbose) },
     { "--expired",  NULL, O_EXPIRED,  0, offsetof(cli_args, expired) },
+    { "--raw",      NULL, O_RAW,      0, offsetof(cli_args, raw) },
+    { "--empty",    NULL, O_EMPTY,    0, offsetof(cli_args, empty) },
 };
 
 typedef struct cli_command {
@@ -50,6 +52,8 @@ typedef struct cli_command {
     unsigned opts;               /* O_* accepted */
     int min_pos, max_pos;        /* max_pos -1: any number */
     const char *usage, *summary, *help;
+    const char *exit1;           /* what status 1 means; NULL: the command does not use it */
+    const char *exit2;           /* the failures of status 2 besides usage errors */
 } cli_command;
 
 /* Options may come anywhere; "--name=value" and "--name value" both work; "--" ends them. */
@@ -83,16 +87,18 @@ static int cli_parse_args(const cli_command *cmd, int argc, char **argv, cli_arg
 }
 
 /* >>shared steps ------------------------------------------------------------------- */
-/* Canonical form of json (out NULL: just check it); reports where invalid JSON breaks. */
+/* Canonical form of json (out NULL: just check it); reports why and where invalid
+ * JSON breaks: "NAME: invalid JSON: REASON at line L, column C (byte B)", with the
+ * column counted in bytes from 1 and B from 0. */
 static int cli_canon(const char *name, const char *json, size_t len, char **out, size_t *out_len) {
     char *canon = NULL;
-    size_t off = 0, i, line = 1, col = 1;
-    int rc = llmcache_canonicalize_ex(json, len, &canon, out_len, &off);
+    size_t i, line = 1, col = 1;
+    llmcache_json_error err;
+    int rc = llmcache_canonicalize_err(json, len, &canon, out_len, &err);
     if (rc == LLMCACHE_EINVAL) {
-        for (i = 0; i < off && i < len; i++, col++)
+        for (i = 0; i < err.offset && i < len; i++, col++)
             if (json[i] == '\n') { line++; col = 0; }
-        cli_error("%s: invalid JSON (or JSON that RFC 8785 refuses) at line %zu, column %zu (byte %zu)",
-                  name, line, col, off);
+        cli_error("%s: invalid JSON: %s at line %zu, column %zu (byte %zu)", name, err.reason, line, col, err.offset);
     } else if (rc != LLMCACHE_OK) {
         cli_error("%s: %s", name, cli_result(rc));
     }
@@ -202,7 +208,7 @@ static int cmd_canon(cli_args *a) {
     char *json, *canon;
     size_t len, canon_len;
     int status = CLI_EXIT_FAIL;
-    if (cli_read_all(path, &json, &len)) return CLI_EXIT_FAIL;
+    if (cli_read_all(path, &json, &len, SIZE_MAX, NULL)) return CLI_EXIT_FAIL;
     if (cli_canon(path ? path : "stdin", json, len, &canon, &canon_len) == 0) {
         fwrite(canon, 1, canon_len, stdout);
         putchar('\n');
@@ -220,8 +226,8 @@ static int cmd_key(cli_args *a) {
     llmcache_request req;
     llmcache_key k;
     int rc, status = CLI_EXIT_FAIL;
-    if (cli_read_all(path, &body, &body_len)) return CLI_EXIT_FAIL;
-    if (a->schema && cli_read_all(a->schema, &schema, &schema_len)) { free(body); return CLI_EXIT_FAIL; }
+    if (cli_read_all(path, &body, &body_len, SIZE_MAX, NULL)) return CLI_EXIT_FAIL;
+    if (a->schema && cli_read_all(a->schema, &schema, &schema_len, SIZE_MAX, NULL)) { free(body); return CLI_EXIT_FAIL; }
     if (cli_canon(path ? path : "stdin", body, body_len, NULL, NULL) == 0 &&
         (!schema || cli_canon(a->schema, schema, schema_len, NULL, NULL) == 0)) {
         memset(&req, 0, sizeof req);
@@ -274,6 +280,16 @@ static int cmd_stats(cli_args *a) {
         if (e->expires_ms && e->expires_ms - l.now <= CLI_SOON_MS) soon++;
     }
     dead = st.dead_bytes;
+    if (a->json) {
+        printf("{\"file_bytes\":%" PRIu64 ",\"entries\":%zu,\"value_bytes\":%" PRIu64 ",\"live_bytes\":%" PRIu64
+               ",\"dead_bytes\":%" PRIu64 ",\"oldest_ms\":%" PRId64 ",\"newest_ms\":%" PRId64
+               ",\"expiring_within_1h\":%" PRIu64 ",\"with_ttl\":%" PRIu64 ",\"records_recovered\":%" PRIu64
+               ",\"records_skipped\":%" PRIu64 ",\"bytes_truncated\":%" PRIu64 "}\n",
+               st.file_bytes, l.n, values, st.live_bytes, dead, oldest, newest, soon, with_ttl,
+               st.records_recovered, st.records_skipped, st.bytes_truncated);
+        free(l.v);
+        return cli_close(c, path, 0, 0);
+    }
     cli_format_size(st.file_bytes, size);
     printf("%-12s %s\n", "file", path);
     printf("%-12s %s (%" PRIu64 " bytes)\n", "size", size, st.file_bytes);
@@ -327,27 +343,42 @@ static int cmd_ls(cli_args *a) {
     return cli_close(c, path, 0, 0);
 }
 
-static void cli_print_value_info(const char *key_hex, const llmcache_value *v) {
+/* The metadata of an entry on stderr; env: its decoded call envelope, or NULL. */
+static void cli_print_value_info(const char *key_hex, const llmcache_value *v, const llmcache_response *env) {
     char stored[96], expires[96], schema[65];
+    static const char *const flag_names[] = { "call envelope", "stream", "model" };   /* LLMCACHE_META_* bits */
     int64_t now = cli_now_ms();
+    uint32_t f = v->meta.flags;
+    unsigned i;
     cli_format_moment(v->created_ms, now, stored);
     cli_format_moment(v->expires_ms, now, expires);
-    fprintf(stderr, "key          %s\nsize         %zu bytes\nstored       %s\nexpires      %s\n", key_hex,
+    fprintf(stderr, "key          %s\nsize         %zu bytes stored\nstored       %s\nexpires      %s\n", key_hex,
             v->len, stored, expires);
     cli_hash_hex(v->meta.schema_hash, schema);
     fprintf(stderr, "schema hash  %s\n", cli_is_zero(v->meta.schema_hash, 32) ? "- (none)" : schema);
-    fprintf(stderr, "status       %" PRId32 "\nflags        %" PRIu32 "\nlatency      %" PRId64 " ms\n",
-            v->meta.status, v->meta.flags, v->meta.latency_ms);
+    fprintf(stderr, "status       %" PRId32 "\nflags        %" PRIu32, v->meta.status, f);
+    for (i = 0; i < 3; i++)
+        if (f & (1u << i)) fprintf(stderr, "%s%s", f & ((1u << i) - 1) ? ", " : " (", flag_names[i]);
+    fprintf(stderr, "%s\nlatency      %" PRId64 " ms\n", f & 7u ? ")" : "", v->meta.latency_ms);
     fprintf(stderr, "tokens       %" PRId64 " prompt, %" PRId64 " completion\n", v->meta.prompt_tokens,
             v->meta.completion_tokens);
+    if (!env) return;
+    fprintf(stderr, "response     HTTP %d, body %zu bytes", env->status, env->len);
+    if (env->model) fprintf(stderr, ", model %zu bytes", env->model_len);
+    if (f & LLMCACHE_META_STREAM)
+        fprintf(stderr, ", a stream of %zu events over %" PRId64 " ms", env->n_chunks,
+                env->n_chunks ? env->chunks[env->n_chunks - 1].at_ms : 0);
+    else fputs(", not a stream", stderr);
+    fputc('\n', stderr);
 }
 
 static int cmd_get(cli_args *a) {
     const char *path = a->pos[0];
     llmcache_key k;
     llmcache_value v;
+    llmcache_response env;
+    int decode, rc;
     llmcache *c;
-    int rc;
     if (cli_key_arg(a->pos[1], &k) || !(c = cli_open(path, 1))) return CLI_EXIT_FAIL;
     rc = llmcache_get(c, &k, &v);
     if (rc == LLMCACHE_MISS) {
@@ -358,13 +389,33 @@ static int cmd_get(cli_args *a) {
         cli_error("%s: %s", path, cli_result(rc));
         return cli_close(c, path, 0, CLI_EXIT_FAIL);
     }
-    if (a->verbose) cli_print_value_info(a->pos[1], &v);
-    fwrite(v.data, 1, v.len, stdout);
+    decode = (v.meta.flags & LLMCACHE_META_ENVELOPE) && (!a->raw || a->verbose);
+    rc = decode ? llmcache_response_decode(v.data, v.len, &env) : LLMCACHE_OK;
+    if (rc != LLMCACHE_OK) {
+        cli_error("%s: the stored call envelope cannot be decoded: %s%s", path, cli_result(rc),
+                  a->raw ? "" : " (`get --raw` writes the stored bytes)");
+        if (!a->raw) { llmcache_value_free(&v); return cli_close(c, path, 0, CLI_EXIT_FAIL); }
+        decode = 0;
+    }
+    if (a->verbose) cli_print_value_info(a->pos[1], &v, decode ? &env : NULL);
+    if (decode && !a->raw) fwrite(env.body, 1, env.len, stdout);
+    else fwrite(v.data, 1, v.len, stdout);
+    if (decode) llmcache_response_free(&env);
     llmcache_value_free(&v);
     return cli_close(c, path, 0, 0);
 }
 
 /* >>put, rm, purge ------------------------------------------------------------------- */
+/* The length of the newline ending data ("\n" 1, "\r\n" 2) when the rest is a JSON
+ * text that llmcache accepts; else 0. */
+static size_t cli_json_newline(const char *data, size_t len) {
+    size_t nl = len >= 2 && data[len - 2] == '\r' && data[len - 1] == '\n' ? 2 : len >= 1 && data[len - 1] == '\n';
+    char *canon = NULL;
+    if (nl && llmcache_canonicalize(data, len - nl, &canon, NULL) != LLMCACHE_OK) nl = 0;
+    llmcache_free(canon);
+    return nl;
+}
+
 static int cmd_put(cli_args *a) {
     const char *path = a->pos[0];
     llmcache_key k;
@@ -378,7 +429,14 @@ static int cmd_put(cli_args *a) {
         cli_error("--ttl %s: expected a positive duration such as 1h, 30m, 10s, 500ms, 2d or 1h30m", a->ttl);
         return CLI_EXIT_FAIL;
     }
-    if (cli_read_all(NULL, &value, &len)) return CLI_EXIT_FAIL;
+    /* everything is read and checked before the file is opened (and maybe created) */
+    if (cli_read_all(NULL, &value, &len, LLMCACHE_MAX_VALUE, "LLMCACHE_MAX_VALUE")) return CLI_EXIT_FAIL;
+    if (len == 0 && !a->empty) {
+        cli_error("stdin is empty: nothing stored (`--empty` stores an empty value)");
+        free(value);
+        return CLI_EXIT_FAIL;
+    }
+    if (!a->raw) len -= cli_json_newline(value, len);
     if (!(c = cli_open(path, 0))) { free(value); return CLI_EXIT_FAIL; }
     rc = llmcache_put(c, &k, value, len, ttl);
     free(value);
@@ -391,6 +449,7 @@ static int cmd_rm(cli_args *a) {
     const char *path = a->pos[0];
     llmcache_key k;
     llmcache *c;
+    uint64_t removed = 0, absent = 0;
     int i, rc, status = 0;
     for (i = 1; i < a->npos; i++)
         if (cli_key_arg(a->pos[i], &k)) return CLI_EXIT_FAIL;
@@ -398,9 +457,13 @@ static int cmd_rm(cli_args *a) {
     for (i = 1; i < a->npos && status != CLI_EXIT_FAIL; i++) {
         cli_key_arg(a->pos[i], &k);
         rc = llmcache_del(c, &k);
-        if (rc == LLMCACHE_MISS) { cli_error("%s: no entry for key %s", path, a->pos[i]); status = CLI_EXIT_NOTCLEAN; }
-        else if (rc != LLMCACHE_OK) { cli_error("%s: %s", path, cli_result(rc)); status = CLI_EXIT_FAIL; }
+        if (rc == LLMCACHE_OK) { printf("removed: %s\n", a->pos[i]); removed++; }
+        else if (rc == LLMCACHE_MISS) { printf("not there: %s\n", a->pos[i]); absent++; status = CLI_EXIT_NOTCLEAN; }
+        else { cli_error("%s: %s", path, cli_result(rc)); status = CLI_EXIT_FAIL; }
     }
+    if (status != CLI_EXIT_FAIL)
+        printf("%" PRIu64 " %s removed, %" PRIu64 " %s not there\n", removed, cli_entries(removed), absent,
+               absent == 1 ? "key was" : "keys were");
     return cli_close(c, path, 1, status);
 }
 
@@ -470,37 +533,82 @@ static int cli_file_size(const char *path, uint64_t *size) {
     return 0;
 }
 
+/* What verify found, kept for --json (printed as it comes otherwise). */
+typedef struct cli_damage { uint64_t offset, len; char *reason; } cli_damage;
+typedef struct cli_verify { cli_progress p; int json, oom; cli_damage *v; size_t n, cap; } cli_verify;
+
 static void cli_on_damage(void *ctx, uint64_t offset, uint64_t len, const char *reason) {
+    cli_verify *x = (cli_verify *)ctx;
     char size[32];
-    cli_progress_end((cli_progress *)ctx);   /* the report takes the line over */
+    cli_progress_end(&x->p);   /* the report takes the line over */
+    if (x->json) {
+        if (x->n == x->cap) {
+            size_t cap = x->cap ? x->cap * 2 : 16;
+            cli_damage *v = (cli_damage *)realloc(x->v, cap * sizeof *v);
+            if (!v) { x->oom = 1; return; }
+            x->v = v;
+            x->cap = cap;
+        }
+        x->v[x->n].offset = offset;
+        x->v[x->n].len = len;
+        x->v[x->n].reason = (char *)malloc(strlen(reason) + 1);
+        if (!x->v[x->n].reason) { x->oom = 1; return; }
+        strcpy(x->v[x->n++].reason, reason);
+        return;
+    }
     cli_format_size(len, size);
     printf("damaged: bytes %" PRIu64 "-%" PRIu64 " (%s): %s\n", offset, offset + len - (len > 0), size, reason);
 }
 
 static void cli_print_report(const llmcache_verify_report *r) {
-    char size[32], tail[32];
+    char size[32];
     printf("records: %" PRIu64 " intact (%" PRIu64 " puts, %" PRIu64 " deletes), %" PRIu64
            " live keys, last seq %" PRIu64 "\n", r->records, r->puts, r->deletes, r->live, r->last_seq);
     cli_format_size(r->damaged_bytes, size);
-    cli_format_size(r->tail_bytes, tail);
-    printf("damage:  %" PRIu64 " region%s, %s (%s of it in the tail)\n", r->damaged_regions,
-           r->damaged_regions == 1 ? "" : "s", size, tail);
+    printf("damage:  %" PRIu64 " region%s, %s\n", r->damaged_regions, r->damaged_regions == 1 ? "" : "s", size);
+    cli_format_size(r->tail_bytes, size);
+    printf("tail:    %s after the last intact record\n", size);
+}
+
+static void cli_print_report_json(const llmcache_verify_report *r, const cli_verify *x) {
+    size_t i;
+    printf("{\"clean\":%s,\"file_bytes\":%" PRIu64 ",\"records\":%" PRIu64 ",\"puts\":%" PRIu64
+           ",\"deletes\":%" PRIu64 ",\"live\":%" PRIu64 ",\"last_seq\":%" PRIu64 ",\"damaged_regions\":%" PRIu64
+           ",\"damaged_bytes\":%" PRIu64 ",\"tail_bytes\":%" PRIu64 ",\"damage\":[",
+           r->damaged_regions ? "false" : "true", r->file_bytes, r->records, r->puts, r->deletes, r->live,
+           r->last_seq, r->damaged_regions, r->damaged_bytes, r->tail_bytes);
+    for (i = 0; i < x->n; i++) {
+        printf("%s{\"offset\":%" PRIu64 ",\"length\":%" PRIu64 ",\"reason\":", i ? "," : "", x->v[i].offset,
+               x->v[i].len);
+        cli_write_json_string(stdout, x->v[i].reason);
+        putchar('}');
+    }
+    printf("]}\n");
 }
 
 static int cmd_verify(cli_args *a) {
     const char *path = a->pos[0];
     llmcache_verify_report r;
-    cli_progress p;
+    cli_verify x;
     uint64_t size;
+    size_t i;
     int rc;
     if (cli_file_size(path, &size)) return CLI_EXIT_FAIL;
-    cli_progress_start(&p, "verifying", size);
-    rc = llmcache_verify(path, &r, cli_on_damage, &p);
-    cli_progress_end(&p);
-    if (rc != LLMCACHE_OK && rc != LLMCACHE_ECORRUPT) { cli_error("%s: %s", path, cli_result(rc)); return CLI_EXIT_FAIL; }
-    printf("%s: %s\n", path, rc == LLMCACHE_OK ? "clean" : "DAMAGED (`llmcache repair` keeps every intact record)");
-    cli_print_report(&r);
-    return rc == LLMCACHE_OK ? 0 : CLI_EXIT_NOTCLEAN;
+    memset(&x, 0, sizeof x);
+    x.json = a->json;
+    cli_progress_start(&x.p, "verifying", size);
+    rc = llmcache_verify(path, &r, cli_on_damage, &x);
+    cli_progress_end(&x.p);
+    if (rc == LLMCACHE_ECORRUPT && x.oom) rc = LLMCACHE_ENOMEM;
+    if (rc != LLMCACHE_OK && rc != LLMCACHE_ECORRUPT) cli_error("%s: %s", path, cli_result(rc));
+    else if (a->json) cli_print_report_json(&r, &x);
+    else {
+        printf("%s: %s\n", path, rc == LLMCACHE_OK ? "clean" : "DAMAGED (`llmcache repair` keeps every intact record)");
+        cli_print_report(&r);
+    }
+    for (i = 0; i < x.n; i++) free(x.v[i].reason);
+    free(x.v);
+    return rc == LLMCACHE_OK ? 0 : rc == LLMCACHE_ECORRUPT ? CLI_EXIT_NOTCLEAN : CLI_EXIT_FAIL;
 }
 
 static int cmd_repair(cli_args *a) {
@@ -638,12 +746,13 @@ static int cli_import_lines(llmcache *c, const char *name, const char *buf, size
     for (; line < end && rc == LLMCACHE_OK; line++) {
         const char *eol = (const char *)memchr(line, '\n', (size_t)(end - line)), *err;
         llmcache_entry_info e;
+        size_t at;
         char *owned;
         if (!eol) eol = end;
         lineno++;
         if (strspn(line, " \t\r") >= (size_t)(eol - line)) { line = eol; continue; }
-        if (cli_parse_entry(line, (size_t)(eol - line), &e, &owned, &err)) {
-            cli_error("%s: line %zu: %s", name, lineno, err);
+        if (cli_parse_entry(line, (size_t)(eol - line), &e, &owned, &err, &at)) {
+            cli_error("%s: line %zu, column %zu: %s", name, lineno, at + 1, err);
             rc = LLMCACHE_EINVAL;
             break;
         }
@@ -668,7 +777,7 @@ static int cmd_import(cli_args *a) {
     char *buf;
     size_t len;
     int failed;
-    if (cli_read_all(input, &buf, &len)) return CLI_EXIT_FAIL;
+    if (cli_read_all(input, &buf, &len, SIZE_MAX, NULL)) return CLI_EXIT_FAIL;
     if (cli_import_lines(NULL, name, buf, len, &n) || !(c = cli_open(path, 0))) { free(buf); return CLI_EXIT_FAIL; }
     failed = cli_import_lines(c, name, buf, len, &n);
     free(buf);
@@ -679,51 +788,84 @@ static int cmd_import(cli_args *a) {
 }
 
 /* >>commands and help --------------------------------------------------------------- */
+#define CLI_FAIL_OPEN   "FILE missing or unreadable, not an llmcache file (or of a newer version), an I/O error"
+#define CLI_FAIL_CREATE "FILE unreadable or not creatable, not an llmcache file (or of a newer version), " \
+                        "an I/O error"
 static const cli_command cli_commands[] = {
     { "canon", cmd_canon, 0, 0, 1, "canon [FILE]",
       "print the RFC 8785 canonical form of a JSON document",
       "Reads JSON from FILE (or stdin) and prints its RFC 8785 (JCS) canonical form and a\n"
-      "newline. Input that RFC 8785 / I-JSON refuses (malformed JSON, duplicate names,\n"
-      "lone surrogates, invalid UTF-8, numbers that overflow a double) is an error that\n"
-      "names the line and column." },
+      "newline. Input that RFC 8785 / I-JSON refuses is an error that gives the reason\n"
+      "and where: line, column (in bytes, from 1) and byte offset (from 0). Reasons:\n"
+      "empty input, byte-order mark, unexpected character, unexpected end of input,\n"
+      "trailing data after the value, invalid UTF-8, unescaped control character,\n"
+      "invalid escape, lone surrogate, duplicate member name, malformed number, number\n"
+      "out of range (beyond a double), nesting deeper than the limit.",
+      NULL, "FILE unreadable, invalid JSON" },
     { "key", cmd_key, O_NS | O_ENDPOINT | O_SCHEMA, 0, 1, "key [--ns NS] [--endpoint URL] [--schema FILE] [FILE]",
       "print the cache key of a request body",
       "Prints the key (64 hex digits) llmcache stores a request under:\n"
       "  SHA-256(\"llmcache/key/v1\" 0x00 NS 0x00 URL 0x00 schema_hash canonical(body))\n"
       "with schema_hash = SHA-256(canonical(schema)), or 32 zero bytes without --schema.\n"
-      "The request body is read from FILE (or stdin).\n\n"
+      "The request body is read from FILE (or stdin). Invalid JSON is reported as by\n"
+      "`canon`.\n\n"
       "  --ns NS          namespace (tenant); default empty\n"
       "  --endpoint URL   provider URL or name of the model service; default empty\n"
-      "  --schema FILE    JSON Schema of the expected result" },
-    { "stats", cmd_stats, 0, 1, 1, "stats FILE",
+      "  --schema FILE    JSON Schema of the expected result",
+      NULL, "FILE or the schema unreadable, invalid JSON in either" },
+    { "stats", cmd_stats, O_JSON, 1, 1, "stats FILE [--json]",
       "size, live and dead bytes, ages, expiry and recovery of a cache file",
       "Prints the file size; the entries and the bytes of their values; live and dead\n"
       "bytes (dead: overwritten, deleted or expired records, which `compact` drops); the\n"
       "oldest and newest entries; how many entries expire within the hour; and what\n"
       "recovery skipped when reading the file (damaged records, a torn tail). Like every\n"
       "command that opens the cache, it cuts off a tail torn by a crash; `verify` is the\n"
-      "read-only check." },
+      "read-only check.\n\n"
+      "  --json   one JSON object on one line instead: file_bytes, entries, value_bytes,\n"
+      "           live_bytes, dead_bytes, oldest_ms, newest_ms (0: no entries),\n"
+      "           expiring_within_1h, with_ttl, records_recovered, records_skipped,\n"
+      "           bytes_truncated",
+      NULL, CLI_FAIL_OPEN },
     { "ls", cmd_ls, O_JSON, 1, 1, "ls FILE [--json]",
       "list the entries: key, size, stored, expires, schema hash",
       "Lists the live entries sorted by key: key, value size, age, time left to expiry\n"
       "and the first 16 hex digits of the schema hash ('-': none), then a total.\n\n"
       "  --json   one JSON object per line instead, with key, size, created_ms,\n"
-      "           expires_ms (0: never), seq and meta (as in `export --help`)" },
-    { "get", cmd_get, O_VERBOSE, 2, 2, "get FILE KEY [-v]",
+      "           expires_ms (0: never), seq and meta (as in `export --help`)",
+      NULL, CLI_FAIL_OPEN },
+    { "get", cmd_get, O_VERBOSE | O_RAW, 2, 2, "get FILE KEY [--raw] [-v]",
       "write the value stored under KEY to stdout",
-      "Writes the value stored under KEY to stdout, byte for byte.\n\n"
-      "  -v, --verbose   also print the metadata on stderr: times, schema hash, HTTP\n"
-      "                  status, latency and token counts" },
-    { "put", cmd_put, O_TTL, 2, 2, "put FILE KEY [--ttl DURATION]",
+      "Writes the value stored under KEY to stdout, byte for byte. An entry stored by\n"
+      "llmcache_call holds a call envelope (flag 1; docs/ENVELOPE.md): for it, get writes\n"
+      "the response body the provider sent (for a stream, all its bytes).\n\n"
+      "  --raw           write the stored bytes as they are, envelope included\n"
+      "  -v, --verbose   also print the metadata on stderr, as \"name  value\" lines: key,\n"
+      "                  stored size, stored and expiry times, schema hash, HTTP status,\n"
+      "                  flags (call envelope, stream, model), latency, token counts;\n"
+      "                  for an envelope also a \"response\" line: its HTTP status, body\n"
+      "                  and model sizes, and stream or not (events, last one's ms)",
+      "no live entry for KEY", CLI_FAIL_OPEN ", a call envelope that cannot be decoded (without --raw)" },
+    { "put", cmd_put, O_TTL | O_RAW | O_EMPTY, 2, 2, "put FILE KEY [--ttl DURATION] [--raw] [--empty]",
       "store stdin as the value of KEY",
       "Stores the bytes read from stdin under KEY, replacing any previous value.\n"
-      "Creates FILE when it does not exist.\n\n"
+      "Creates FILE when it does not exist. What is stored: stdin byte for byte, except\n"
+      "that when stdin is a JSON text (one `canon` accepts) followed by a single newline\n"
+      "(LF or CRLF, as echo, jq and editors end it), that one newline is not stored.\n"
+      "Binary data, plain text and JSON without a final newline are stored exactly.\n"
+      "Stdin is read whole before FILE is opened: an empty stdin, or one longer than the\n"
+      "largest value (LLMCACHE_MAX_VALUE, 1 GiB by default), is refused and nothing is\n"
+      "created.\n\n"
       "  --ttl DURATION   time to live: 500ms, 10s, 30m, 1h, 2d, or a sum such as 1h30m;\n"
-      "                   a bare number is seconds. Default: the entry never expires." },
+      "                   a bare number is seconds. Default: the entry never expires.\n"
+      "  --raw            store every byte, a final newline after JSON included\n"
+      "  --empty          allow an empty stdin: store an empty value",
+      NULL, "stdin empty (without --empty) or over the limit, " CLI_FAIL_CREATE },
     { "rm", cmd_rm, 0, 2, -1, "rm FILE KEY...",
       "delete the entries stored under the KEYs",
-      "Deletes the entry stored under each KEY; a KEY without a live entry is reported\n"
-      "and the others are still deleted." },
+      "Deletes the entry stored under each KEY, printing \"removed: KEY\" or, for a KEY\n"
+      "without a live entry, \"not there: KEY\" (the other KEYs are still deleted), then\n"
+      "a count of both.",
+      "a KEY had no live entry", CLI_FAIL_OPEN ", a write error" },
     { "purge", cmd_purge, O_SCHEMA | O_EXPIRED, 1, 1, "purge FILE (--schema HASH | --expired)",
       "delete the entries of one schema, or the expired ones",
       "Deletes a group of entries and prints how many went.\n\n"
@@ -731,22 +873,32 @@ static const cli_command cli_commands[] = {
       "                  `ls --json` shows it; 64 zeros: the entries without a schema);\n"
       "                  `compact` then reclaims the space they took in the file\n"
       "  --expired       every entry whose time to live has passed; expired entries\n"
-      "                  are never served, and this compacts the file to drop them" },
-    { "verify", cmd_verify, 0, 1, 1, "verify FILE",
+      "                  are never served, and this compacts the file to drop them",
+      NULL, CLI_FAIL_OPEN ", a write error" },
+    { "verify", cmd_verify, O_JSON, 1, 1, "verify FILE [--json]",
       "check a cache file record by record; never modifies it",
       "Reads the log read-only and checks every record. Prints each damaged region as\n"
       "  damaged: bytes FIRST-LAST (SIZE): REASON\n"
-      "then a summary: intact records, live keys, damaged regions and bytes." },
+      "then a summary: intact records, live keys, damaged regions and their bytes, and\n"
+      "the tail: the bytes after the last intact record. A tail of zeros is space\n"
+      "reserved ahead of writes, not damage; any other tail is also a damaged region\n"
+      "(its bytes count in both figures).\n\n"
+      "  --json   one JSON object on one line instead: clean, file_bytes, records, puts,\n"
+      "           deletes, live, last_seq, damaged_regions, damaged_bytes, tail_bytes and\n"
+      "           damage, a list of {offset, length, reason}",
+      "the file is damaged", CLI_FAIL_OPEN },
     { "repair", cmd_repair, 0, 1, 1, "repair FILE",
       "rewrite a damaged cache file keeping every intact record",
       "Writes a clean copy of FILE holding every intact record (damaged regions and a\n"
       "torn tail are dropped), syncs it and renames it over FILE. No other process may\n"
-      "have FILE open meanwhile. Then prints what was found, as `verify` does." },
+      "have FILE open meanwhile. Then prints what was found, as `verify` does.",
+      NULL, CLI_FAIL_OPEN ", a write error" },
     { "compact", cmd_compact, 0, 1, 1, "compact FILE",
       "rewrite a cache file with its live entries only",
       "Rewrites the log keeping the live entries only: overwritten, deleted and expired\n"
       "records go. Crash-safe (new file, sync, rename); processes that have the file\n"
-      "open switch to the new one." },
+      "open switch to the new one.",
+      NULL, CLI_FAIL_OPEN ", a write error" },
     { "export", cmd_export, O_OUT, 1, 1, "export FILE [-o OUT]",
       "write every entry as JSON Lines",
       "Writes one JSON object per line, sorted by key:\n"
@@ -759,25 +911,19 @@ static const cli_command cli_commands[] = {
       "\"value_b64\":\"<base64>\" instead. Times are milliseconds since the Unix epoch;\n"
       "expires_ms 0 means never. `import` reads this format back exactly.\n\n"
       "  -o, --output OUT   write to OUT instead of stdout; OUT appears complete or not\n"
-      "                     at all (a temporary file beside it, renamed at the end)" },
+      "                     at all (a temporary file beside it, renamed at the end)",
+      NULL, CLI_FAIL_OPEN ", OUT cannot be written" },
     { "import", cmd_import, 0, 1, 2, "import FILE [INPUT]",
       "store the entries of a JSON Lines export",
       "Reads the JSON Lines of `export` from INPUT (or stdin) and stores every entry in\n"
       "FILE (created when absent) with its times and metadata. An entry already expired\n"
       "is skipped; a key already in FILE is replaced. Every line is checked before\n"
-      "anything is stored, so a malformed line (reported with its number) leaves FILE\n"
-      "untouched. Blank lines and unknown members are ignored; a missing created_ms\n"
-      "means now." },
+      "anything is stored, so a malformed line (reported with its line and column and\n"
+      "the reason) leaves FILE untouched. Blank lines and unknown members are ignored; a\n"
+      "missing created_ms means now.",
+      NULL, "INPUT unreadable, a malformed line, " CLI_FAIL_CREATE },
 };
 #define CLI_NCOMMANDS (sizeof cli_commands / sizeof cli_commands[0])
-
-/* What status 1 means for a command; NULL when it does not use it. */
-static const char *cli_exit1(const cli_command *cmd) {
-    if (cmd->run == cmd_verify) return "the file is damaged";
-    if (cmd->run == cmd_get) return "no live entry for KEY";
-    if (cmd->run == cmd_rm) return "a KEY had no live entry";
-    return NULL;
-}
 
 static void cli_usage(FILE *f) {
     size_t i;
@@ -792,14 +938,24 @@ static void cli_usage(FILE *f) {
                "  0  success\n"
                "  1  verify: the file is damaged; get, rm: no live entry for a KEY\n"
                "  2  usage error, or a failure: unreadable file, not an llmcache file,\n"
-               "     invalid JSON, input/output error\n");
+               "     invalid JSON, input refused by put, input/output error\n"
+               "(`llmcache COMMAND --help` says what each status means for COMMAND)\n");
 }
 
 static void cli_command_help(const cli_command *cmd) {
-    const char *exit1 = cli_exit1(cmd);
-    printf("usage: llmcache %s\n\n%s\n\n  -h, --help   this help\n\nexit status: 0 success, ", cmd->usage, cmd->help);
-    if (exit1) printf("1 %s, ", exit1);
-    printf("2 usage error or failure\n");
+    const char *p = cmd->exit2;
+    size_t col;
+    printf("usage: llmcache %s\n\n%s\n\n  -h, --help   this help\n\nexit status:\n  0  success\n", cmd->usage, cmd->help);
+    if (cmd->exit1) printf("  1  %s\n", cmd->exit1);
+    printf("  2  usage error; or a failure:");
+    for (col = 30; *p; ) {   /* the failures, wrapped at 80 columns */
+        size_t word = strcspn(p, " ");
+        if (col + 1 + word > 80) { printf("\n    "); col = 4; }
+        printf(" %.*s", (int)word, p);
+        col += 1 + word;
+        p += word + (p[word] == ' ');
+    }
+    putchar('\n');
 }
 
 int main(int argc, char **argv) {
