@@ -884,8 +884,11 @@ static void acks_feed(acks *a, const char *p, size_t n) {
 /* Runs the writer on path for run_ms, kills it with SIGKILL and collects what it
  * acknowledged. shim: run it under the power-loss shim. Returns 1 when it ran and
  * was killed (not exited on its own). */
+/* Runs the writer for run_ms and then until at least min_old of its writes were
+ * acknowledged more than old_ms ago (so a slow machine lengthens the run instead of
+ * failing the test; two minutes more at most), and kills it. */
 static int run_writer(const char *path, const char *mode, uint32_t start, unsigned delay_us, int64_t run_ms,
-                      int shim, acks *a, int64_t *kill_ms) {
+                      uint32_t min_old, int64_t old_ms, int shim, acks *a, int64_t *kill_ms) {
     int p[2], st = 0;
     pid_t pid;
     char sstart[32], sdelay[32], env1[PATH_MAX + 32], env2[PATH_MAX + 32], buf[4096];
@@ -915,9 +918,11 @@ static int run_writer(const char *path, const char *mode, uint32_t start, unsign
         struct pollfd pf;
         int64_t now = mono_ms();
         ssize_t r;
-        if (now >= deadline) break;
+        if (now >= deadline &&
+            (min_old == 0 || (a->n >= min_old && a->ms[min_old - 1] < now - old_ms) || now >= deadline + 120000))
+            break;
         pf.fd = p[0]; pf.events = POLLIN; pf.revents = 0;
-        if (poll(&pf, 1, (int)(deadline - now)) <= 0) continue;
+        if (poll(&pf, 1, now < deadline ? (int)(deadline - now) : 50) <= 0) continue;
         r = read(p[0], buf, sizeof buf);
         if (r > 0) acks_feed(a, buf, (size_t)r);
         else if (r == 0) break;   /* the writer died on its own */
@@ -982,7 +987,7 @@ static void test_kill9(void) {
            takes over (EOWNERDEAD); it must see every acknowledged write, without
            reopening */
         held = r % 2 ? open_log(path, LLMCACHE_FSYNC_NEVER, 0, 0, NULL) : NULL;
-        if (!run_writer(path, mode, start, 0, 5 + rnd_below(146), 0, &a, &kill_ms)) {
+        if (!run_writer(path, mode, start, 0, 5 + rnd_below(146), 0, 0, 0, &a, &kill_ms)) {
             free(a.ms);
             llmcache_close(held);
             rstart[r] = start; rmust[r] = 0;
@@ -1038,7 +1043,8 @@ static void test_power_loss(void) {
         int bad = 0;
         rm_log(path);
         if (!run_writer(path, interval ? "interval" : "always", start, interval ? 300u : 0u,
-                        interval ? 3000 : 100 + rnd_below(200), 1, &a, &kill_ms)) { free(a.ms); continue; }
+                        interval ? 3000 : 100 + rnd_below(200), interval ? 1001u : 6u, interval ? 1500 : 0, 1,
+                        &a, &kill_ms)) { free(a.ms); continue; }
         CHECK_MSG(exists(durable), "no snapshot %s", durable);
         /* the power goes out: the file is what the last sync made durable */
         if (rename(durable, path) != 0) unlink(path);
