@@ -3483,7 +3483,9 @@ static void llmcache__log_void_tail(llmcache__fd fd, uint64_t from, uint64_t siz
 }
 
 /* After a writer died holding the lock: drop what it left uncommitted beyond the
- * end, or finish the switch to a compacted file it had already renamed in place. */
+ * end, or finish the switch to a compacted file it had already renamed in place.
+ * Leaves nothing durable past the end in the page (the dead writer may have synced
+ * a record it never published: later syncs must not take it for theirs). */
 static void llmcache__log_heal(llmcache *c) {
     llmcache__fd fd;
     uint64_t id, size;
@@ -3509,6 +3511,7 @@ static void llmcache__log_heal(llmcache *c) {
         if (llmcache__f_truncate(fd, c->shm->end) != LLMCACHE_OK) llmcache__log_void_tail(fd, c->shm->end, size);
         c->shm->alloc = c->shm->end;
     }
+    if (c->shm->synced_end > c->shm->end) c->shm->synced_end = c->shm->end;
     llmcache__f_close(fd);
 }
 
