@@ -324,6 +324,9 @@ typedef struct llmcache_stats {
     uint64_t redis_breaker_opens; /* times the circuit breaker opened */
     uint64_t redis_breaker_open;  /* 1 while the breaker is open (or probing), else 0 */
     uint64_t redis_connects;      /* connections made to Redis */
+    /* log file (cfg.path), continued */
+    uint64_t shm_rebuilds;        /* times this handle found the shared page (PATH-shm) not
+                                     describing the log and rebuilt it from the file */
 } llmcache_stats;
 
 /* Opens a cache. cfg may be NULL (memory only, default bounds). On success *out
@@ -3006,6 +3009,7 @@ static size_t llmcache__blob_cost(size_t blob_size) { return ((blob_size + 15) &
 /* The process-shared page beside a log (path + "-shm"): host-endian, rebuilt by
  * the first process that opens the log, never a carrier of cached data. */
 #define LLMCACHE__SHM_MAGIC "llmcshm1"
+#define LLMCACHE__SHM_VERSION 1u
 #define LLMCACHE__SHM_SIZE 4096
 #ifdef LLMCACHE__FILES
 typedef struct llmcache__shm {
@@ -3059,8 +3063,9 @@ struct llmcache {
     int      loading;             /* the open is reading the log (counts records_recovered) */
     int      partial;             /* the index lacks live entries of the log (out of memory while
                                      applying): no compaction, which would drop them, until a reload */
-    uint64_t last_seq_seen;       /* highest sequence number applied */
+    uint64_t last_seq_seen;       /* highest sequence number applied or appended */
     uint64_t prefaulted;          /* the mapping is faulted in up to here (appends) */
+    uint64_t size_seen;           /* the log's size when this handle last looked (fstat) */
 #ifdef LLMCACHE__FILES
     llmcache__shm *shm;
 #endif
@@ -3761,14 +3766,40 @@ static int llmcache__log_open_file(const char *path, llmcache__fd *fd, uint64_t 
     return rc;
 }
 
-/* Re-reads the log at path from scratch: after another process compacted it.
+/* The shared page is a hint: an end read from it is used only if it is 8-aligned,
+ * past the header, not before from (a record boundary known from the file) and
+ * within the file's size bytes; then a walk from `from` must end exactly there. */
+static int llmcache__log_end_fits(uint64_t end, uint64_t from, uint64_t size) {
+    return end % 8 == 0 && end >= LLMCACHE__HDR_SIZE && end >= from && end <= size;
+}
+
+/* Describes the log in the shared page: its file id, committed end, the sequence
+ * number reached (the caller has just read the whole file), the file's length and
+ * how much of it is known durable. The caller is alone or holds the writer lock. */
+static void llmcache__log_set_page(llmcache *c, uint64_t id, uint64_t end, uint64_t alloc, uint64_t synced_end) {
+    c->shm->last_seq = c->last_seq_seen;
+    c->shm->alloc = alloc;
+    c->shm->synced_end = synced_end;
+    c->shm->last_sync_ms = llmcache__system_clock_ms();
+    llmcache__store_release(&c->shm->gen, id);
+    llmcache__store_release(&c->shm->end, end);
+}
+
+/* Re-reads the log at path from scratch: after another process compacted it, or,
+ * with rebuild, to rebuild the shared page from the file (every intact record up
+ * to its size; nothing past the header taken as durable) when the page does not
+ * describe it. LLMCACHE_MISS: the page's generation or end do not fit the file.
  * The caller holds the writer lock. */
-static int llmcache__log_reload(llmcache *c) {
+static int llmcache__log_reload(llmcache *c, int rebuild) {
     llmcache__fd fd;
-    uint64_t id, size, end = llmcache__load_acquire(&c->shm->end);
+    uint64_t id, size, good, end = llmcache__load_acquire(&c->shm->end);
     int rc = llmcache__log_open_file(c->path, &fd, &id, &size);
     if (rc != LLMCACHE_OK) return rc;
-    if (id != c->shm->gen || size < end) { llmcache__f_close(fd); return LLMCACHE_ECORRUPT; }
+    if (rebuild) end = size;
+    else if (id != c->shm->gen || !llmcache__log_end_fits(end, LLMCACHE__HDR_SIZE, size)) {
+        llmcache__f_close(fd);
+        return LLMCACHE_MISS;
+    }
     llmcache__f_unmap(c->map, c->map_len);
     llmcache__f_close(c->fd);
     c->map = NULL; c->map_len = 0;
@@ -3777,25 +3808,65 @@ static int llmcache__log_reload(llmcache *c) {
     c->gen = 0;
     rc = llmcache__log_map(c, end);
     if (rc != LLMCACHE_OK) return rc;
-    llmcache__log_apply_range(c, LLMCACHE__HDR_SIZE, end);
+    good = llmcache__log_apply_range(c, LLMCACHE__HDR_SIZE, end);
+    if (rebuild) {
+        llmcache__log_set_page(c, id, good, size, LLMCACHE__HDR_SIZE);
+        c->st.shm_rebuilds++;
+    } else if (good != end) {
+        return LLMCACHE_MISS;   /* c->gen stays 0 */
+    } else {
+        c->st.reloads++;
+    }
     c->gen = id;
-    c->end = end;
-    c->st.reloads++;
+    c->end = good;
+    c->size_seen = size;
     return LLMCACHE_OK;
 }
 
-/* Brings the index up to the committed end of the log; the caller holds the
- * writer lock (so the generation cannot change under it). */
-static int llmcache__log_catch_up_locked(llmcache *c) {
-    uint64_t end = c->shm->end;
+/* Applies what other processes committed up to end, an end read from the shared
+ * page, if it fits the file and ends the intact records that follow c->end (one
+ * fstat, only when the end moved). LLMCACHE_MISS when it does not (the index may
+ * then hold some of the records walked: the caller rebuilds). */
+static int llmcache__log_advance(llmcache *c, uint64_t end) {
+    uint64_t size;
     int rc;
-    if (c->shm->gen != c->gen || end < c->end) return llmcache__log_reload(c);
     if (end == c->end) return LLMCACHE_OK;
+    rc = llmcache__f_size(c->fd, &size);
+    if (rc != LLMCACHE_OK) return rc;
+    if (!llmcache__log_end_fits(end, c->end, size)) return LLMCACHE_MISS;
     rc = llmcache__log_map(c, end);
     if (rc != LLMCACHE_OK) return rc;
-    llmcache__log_apply_range(c, c->end, end);
+    if (llmcache__log_apply_range(c, c->end, end) != end) return LLMCACHE_MISS;
     c->end = end;
     return LLMCACHE_OK;
+}
+
+/* The rest of the shared page, once its generation and end are checked (c->end is
+ * the end): the sequence number not behind a record applied, nothing durable past
+ * the end, the preallocated length between the end and the file's size (one fstat
+ * when it changed), and no intact record at the end (an end behind the file's
+ * records, where an append would overwrite committed ones). */
+static int llmcache__log_page_ok(llmcache *c) {
+    const llmcache__shm *s = c->shm;
+    llmcache__record r;
+    if (s->last_seq < c->last_seq_seen || s->synced_end > c->end || s->alloc < c->end) return 0;
+    if (s->alloc != c->size_seen && llmcache__f_size(c->fd, &c->size_seen) != LLMCACHE_OK) return 0;
+    if (s->alloc > c->size_seen) return 0;
+    return s->alloc - c->end < LLMCACHE__REC_HDR || llmcache__log_map(c, s->alloc) != LLMCACHE_OK ||
+           llmcache__ld32(c->map + c->end) != LLMCACHE__REC_MAGIC ||
+           !llmcache__rec_check(c->map + c->end, s->alloc - c->end, &r);
+}
+
+/* Brings the index up to the committed end of the log; the caller holds the
+ * writer lock (so the generation cannot change under it). A shared page that does
+ * not describe the file is rebuilt from it, so every handle recovers. */
+static int llmcache__log_catch_up_locked(llmcache *c) {
+    int rc;
+    if (!c->gen || c->shm->gen != c->gen) rc = llmcache__log_reload(c, 0);
+    else rc = llmcache__log_advance(c, c->shm->end);
+    if (rc == LLMCACHE_OK && !llmcache__log_page_ok(c)) rc = LLMCACHE_MISS;
+    if (rc == LLMCACHE_MISS) rc = llmcache__log_reload(c, 1);
+    return rc;
 }
 
 /* When the file cannot be cut at the committed end (Win32 shrinks no file that a
@@ -3814,32 +3885,41 @@ static void llmcache__log_void_tail(llmcache__fd fd, uint64_t from, uint64_t siz
 }
 
 /* After a writer died holding the lock: drop what it left uncommitted beyond the
- * end, or finish the switch to a compacted file it had already renamed in place. */
+ * end, or finish the switch to a compacted file it had already renamed in place.
+ * Leaves nothing durable past the end in the page (the dead writer may have synced
+ * a record it never published: later syncs must not take it for theirs). */
 static void llmcache__log_heal(llmcache *c) {
     llmcache__fd fd;
-    uint64_t id, size;
+    uint64_t id, size, end = c->shm->end;
+    unsigned char *m;
+    size_t n;
     llmcache__log_remove_temps(c->path);
     if (llmcache__log_open_file(c->path, &fd, &id, &size) != LLMCACHE_OK) return;
-    /* a compacted file whose switch is unfinished: not yet published, or its
-       generation published but not its end (which still is the old file's) */
-    if (id != c->shm->gen || size < c->shm->end) {
-        unsigned char *m;
-        size_t n = (size_t)size;
-        if (llmcache__f_map(fd, &n, 0, &m) == LLMCACHE_OK) {
-            llmcache__walker w;
-            uint64_t end;
-            memset(&w, 0, sizeof w);
+    n = (size_t)size;
+    if ((uint64_t)n == size && llmcache__f_map(fd, &n, 0, &m) == LLMCACHE_OK) {
+        llmcache__walker w;
+        uint64_t from = c->gen == id ? c->end : LLMCACHE__HDR_SIZE;
+        memset(&w, 0, sizeof w);
+        /* a compacted file whose switch is unfinished (not yet published, or its
+           generation published but not its end, which still is the old file's),
+           or a page whose end does not fit the file: cut after the last intact record */
+        if (id != c->shm->gen || !llmcache__log_end_fits(end, from, size) || llmcache__walk(m, from, end, &w) != end) {
             end = llmcache__walk(m, LLMCACHE__HDR_SIZE, n, &w);
             llmcache__f_unmap(m, n);
             llmcache__f_truncate(fd, end);
-            c->shm->alloc = c->shm->synced_end = end;
+            c->shm->alloc = end;
+            c->shm->synced_end = LLMCACHE__HDR_SIZE;
             llmcache__store_release(&c->shm->gen, id);
             llmcache__store_release(&c->shm->end, end);
+        } else {
+            llmcache__f_unmap(m, n);
+            if (size > end) {
+                if (llmcache__f_truncate(fd, end) != LLMCACHE_OK) llmcache__log_void_tail(fd, end, size);
+                c->shm->alloc = end;
+            }
         }
-    } else if (size > c->shm->end) {
-        if (llmcache__f_truncate(fd, c->shm->end) != LLMCACHE_OK) llmcache__log_void_tail(fd, c->shm->end, size);
-        c->shm->alloc = c->shm->end;
     }
+    if (c->shm->synced_end > c->shm->end) c->shm->synced_end = c->shm->end;
     llmcache__f_close(fd);
 }
 
@@ -3868,13 +3948,11 @@ static int llmcache__log_refresh(llmcache *c) {
     int rc;
     if (g1 == c->gen && g2 == g1 && end == c->end) return LLMCACHE_OK;
     if (g1 == c->gen && g2 == g1 && end > c->end) {
-        rc = llmcache__log_map(c, end);
-        if (rc != LLMCACHE_OK) return rc;
-        llmcache__log_apply_range(c, c->end, end);
-        c->end = end;
-        return LLMCACHE_OK;
+        rc = llmcache__log_advance(c, end);
+        if (rc != LLMCACHE_MISS) return rc;
     }
-    rc = llmcache__log_lock(c);   /* the generation changed: reload under the lock */
+    /* the generation changed (reload), or the end does not fit the file: under the lock */
+    rc = llmcache__log_lock(c);
     if (rc == LLMCACHE_OK) llmcache__log_unlock(c);
     return rc;
 }
@@ -3897,6 +3975,7 @@ static int llmcache__log_append(llmcache *c, uint64_t *wend, unsigned type, unsi
         if (rc != LLMCACHE_OK) return rc;
         rc = llmcache__f_size(c->fd, &c->shm->alloc);
         if (rc != LLMCACHE_OK) return rc;
+        c->size_seen = c->shm->alloc;
         if (c->shm->alloc < need) return LLMCACHE_EIO;
     }
     rc = llmcache__log_map(c, need);
@@ -3911,7 +3990,7 @@ static int llmcache__log_append(llmcache *c, uint64_t *wend, unsigned type, unsi
     }
     *rec_len = llmcache__rec_encode(c->map + *wend, type, reason, seq, key, created_ms, expires_ms, meta, data, len);
     LLMCACHE__TEST_RECORD(c, c->map + *wend);
-    c->shm->last_seq = seq;
+    c->shm->last_seq = c->last_seq_seen = seq;
     *off = *wend;
     *wend = need;
     return LLMCACHE_OK;
@@ -4158,9 +4237,8 @@ static int llmcache__log_open_alone(llmcache *c, uint64_t size) {
     }
     rc = llmcache__log_map(c, size);
     if (rc != LLMCACHE_OK) return rc;
-    c->last_seq_seen = 0;
+    c->last_seq_seen = 0;   /* the sequence continues from the last intact record */
     end = llmcache__log_apply_range(c, LLMCACHE__HDR_SIZE, size);
-    c->shm->last_seq = c->last_seq_seen;   /* the sequence continues from the last intact record */
     if (end < size) {
         c->st.bytes_truncated = size - end;
         llmcache__f_unmap(c->map, c->map_len);   /* Win32 shrinks no mapped file */
@@ -4174,12 +4252,9 @@ static int llmcache__log_open_alone(llmcache *c, uint64_t size) {
     rc = llmcache__pmutex_init(&c->shm->mu);
     if (rc != LLMCACHE_OK) return rc;
     memcpy(c->shm->magic, LLMCACHE__SHM_MAGIC, 8);
-    c->shm->version = 1;
+    c->shm->version = LLMCACHE__SHM_VERSION;
     c->shm->mutex_size = (uint32_t)sizeof(llmcache__pmutex);
-    c->shm->alloc = c->shm->synced_end = end;
-    c->shm->last_sync_ms = llmcache__system_clock_ms();
-    llmcache__store_release(&c->shm->gen, id);
-    llmcache__store_release(&c->shm->end, end);
+    llmcache__log_set_page(c, id, end, end, end);
     c->gen = id;
     c->end = end;
     llmcache__log_remove_temps(c->path);
@@ -4245,13 +4320,13 @@ static int llmcache__log_open(llmcache *c, const char *path) {
             rc = llmcache__f_size(c->fd, &size);
             if (rc == LLMCACHE_OK) rc = llmcache__log_open_alone(c, size);
             if (rc == LLMCACHE_OK) rc = llmcache__f_lock(c->shm_fd, 1, 1, 0);
-        } else if (memcmp(c->shm->magic, LLMCACHE__SHM_MAGIC, 8) != 0 ||
+        } else if (memcmp(c->shm->magic, LLMCACHE__SHM_MAGIC, 8) != 0 || c->shm->version != LLMCACHE__SHM_VERSION ||
                    c->shm->mutex_size != (uint32_t)sizeof(llmcache__pmutex)) {
             rc = LLMCACHE_EIO;
         } else {
             rc = llmcache__f_lock(c->shm_fd, 1, 1, 0);
             if (rc == LLMCACHE_OK) {
-                c->gen = (uint64_t)-1;   /* forces a load of the current file */
+                c->gen = 0;   /* forces a load of the current file */
                 rc = llmcache__log_lock(c);
                 if (rc == LLMCACHE_OK) llmcache__log_unlock(c);
             }
@@ -4289,10 +4364,15 @@ static void llmcache__log_close(llmcache *c) {
         c->map = NULL;
         if (c->dirty && c->fsync_mode != LLMCACHE_FSYNC_NEVER) llmcache__f_sync(c->fd);
         if (llmcache__f_lock(c->shm_fd, 0, 2, 1) == LLMCACHE_OK) {
-            /* the last one out gives back the preallocated space */
+            /* the last one out gives back the preallocated space, past an end
+               checked against the file (the catch-up may map the log again) */
             if (llmcache__f_lock(c->shm_fd, 1, 2, 0) == LLMCACHE_OK && c->shm->gen == c->gen &&
-                c->shm->alloc > c->shm->end) {
-                if (llmcache__f_truncate(c->fd, c->shm->end) == LLMCACHE_OK) c->shm->alloc = c->shm->end;
+                llmcache__log_lock(c) == LLMCACHE_OK) {
+                llmcache__f_unmap(c->map, c->map_len);
+                c->map = NULL;
+                if (c->shm->alloc > c->end && llmcache__f_truncate(c->fd, c->end) == LLMCACHE_OK)
+                    c->shm->alloc = c->end;
+                llmcache__log_unlock(c);
             }
             /* let go of byte 1 before byte 0, or two handles closing at once
                could each see the other still open and neither truncate */

@@ -1,5 +1,5 @@
 /* fuzz/fuzz_util.h: what the file-backed fuzz targets (fuzz_log_open, fuzz_record,
- * fuzz_envelope, fuzz_ops) share. Include it first, instead of llmcache.h: it
+ * fuzz_envelope, fuzz_ops, fuzz_shm) share. Include it first, instead of llmcache.h: it
  * routes the library's allocations through counting hooks, then includes the
  * implementation.
  *

@@ -881,14 +881,14 @@ static void acks_feed(acks *a, const char *p, size_t n) {
     }
 }
 
-/* Runs the writer on path for run_ms, kills it with SIGKILL and collects what it
- * acknowledged. shim: run it under the power-loss shim. Returns 1 when it ran and
- * was killed (not exited on its own). */
-/* Runs the writer for run_ms and then until at least min_old of its writes were
- * acknowledged more than old_ms ago (so a slow machine lengthens the run instead of
- * failing the test; two minutes more at most), and kills it. */
+/* Runs the writer on path for run_ms and then until at least min_old of its writes
+ * were acknowledged more than old_ms ago (a slow machine lengthens the run instead of
+ * failing the test; two minutes more at most), or until it acknowledged max_acks
+ * puts (when not 0); kills it with SIGKILL and collects what it acknowledged. shim:
+ * run it under the power-loss shim. Returns 1 when it ran and was killed (not exited
+ * on its own). */
 static int run_writer(const char *path, const char *mode, uint32_t start, unsigned delay_us, int64_t run_ms,
-                      uint32_t min_old, int64_t old_ms, int shim, acks *a, int64_t *kill_ms) {
+                      uint32_t min_old, int64_t old_ms, uint32_t max_acks, int shim, acks *a, int64_t *kill_ms) {
     int p[2], st = 0;
     pid_t pid;
     char sstart[32], sdelay[32], env1[PATH_MAX + 32], env2[PATH_MAX + 32], buf[4096];
@@ -918,6 +918,7 @@ static int run_writer(const char *path, const char *mode, uint32_t start, unsign
         struct pollfd pf;
         int64_t now = mono_ms();
         ssize_t r;
+        if (max_acks && a->n >= max_acks) break;
         if (now >= deadline &&
             (min_old == 0 || (a->n >= min_old && a->ms[min_old - 1] < now - old_ms) || now >= deadline + 120000))
             break;
@@ -987,7 +988,7 @@ static void test_kill9(void) {
            takes over (EOWNERDEAD); it must see every acknowledged write, without
            reopening */
         held = r % 2 ? open_log(path, LLMCACHE_FSYNC_NEVER, 0, 0, NULL) : NULL;
-        if (!run_writer(path, mode, start, 0, 5 + rnd_below(146), 0, 0, 0, &a, &kill_ms)) {
+        if (!run_writer(path, mode, start, 0, 5 + rnd_below(146), 0, 0, 0, 0, &a, &kill_ms)) {
             free(a.ms);
             llmcache_close(held);
             rstart[r] = start; rmust[r] = 0;
@@ -1043,7 +1044,7 @@ static void test_power_loss(void) {
         int bad = 0;
         rm_log(path);
         if (!run_writer(path, interval ? "interval" : "always", start, interval ? 300u : 0u,
-                        interval ? 3000 : 100 + rnd_below(200), interval ? 1001u : 6u, interval ? 1500 : 0, 1,
+                        interval ? 3000 : 100 + rnd_below(200), interval ? 1001u : 6u, interval ? 1500 : 0, 0, 1,
                         &a, &kill_ms)) { free(a.ms); continue; }
         CHECK_MSG(exists(durable), "no snapshot %s", durable);
         /* the power goes out: the file is what the last sync made durable */
@@ -1075,6 +1076,63 @@ static void test_power_loss(void) {
         llmcache_close(c);
         free(a.ms);
     }
+    rm_log(path);
+}
+
+/* ---- 8b. power loss after a writer died between its sync and its commit ---------------------
+ * (issue 10, defect 2) The dead writer's record was synced, never published: the
+ * heal cuts it, and the page must not keep claiming it durable, or the next
+ * LLMCACHE_FSYNC_ALWAYS puts (smaller than it) would be acknowledged unsynced. */
+
+static void crash_at(void *ctx, int n);
+
+static void test_heal_then_power_loss(void) {
+    char path[300], durable[320], shm[320];
+    uint32_t start = 800000, i;
+    llmcache *held, *c;
+    acks a;
+    int64_t kill_ms;
+    int rfd, bad = 0;
+    pid_t pid;
+    pathf(path, sizeof path, "heal.log");
+    side_path(durable, sizeof durable, path, ".durable");
+    side_path(shm, sizeof shm, path, "-shm");
+    if (!g_have_writer || !g_have_shim) { CHECK_MSG(0, "no %s or %s", WRITER_BIN, SHIM_SO); return; }
+    rm_log(path);
+    held = open_log(path, LLMCACHE_FSYNC_ALWAYS, 0, 0, NULL);   /* keeps the page as the dead writer leaves it */
+    if (!held) return;
+    for (i = 0; i < 10; i++) CHECK_EQ(lc_put(held, start + i), LLMCACHE_OK);
+    pid = fork_child(&rfd);
+    if (pid == 0) {   /* a 1 MiB put, synced, and the writer dies before publishing it */
+        static int point = 5;
+        size_t big = (size_t)1 << 20;
+        unsigned char *v = (unsigned char *)malloc(big);
+        llmcache_key k = lc_key(start + 99);
+        llmcache *w = open_log(path, LLMCACHE_FSYNC_ALWAYS, 0, 0, NULL);
+        if (!w || !v) _exit(2);
+        memset(v, 0x5a, big);
+        w->test_point = crash_at;
+        w->test_ctx = &point;
+        llmcache_put(w, &k, v, big, -1);
+        _exit(3);
+    }
+    if (pid > 0) child_wait(pid, rfd, 0);
+    /* the next writer heals, then acknowledges small FSYNC_ALWAYS puts */
+    if (!run_writer(path, "always", start + 10, 0, 30000, 0, 0, 20, 1, &a, &kill_ms)) { free(a.ms); llmcache_close(held); return; }
+    CHECK_MSG(a.n >= 20, "only %u puts acknowledged", (unsigned)a.n);
+    llmcache_close(held);
+    /* the power goes out: the file is what the last sync made durable */
+    CHECK_MSG(exists(durable), "no sync after the heal: no snapshot %s", durable);
+    if (rename(durable, path) != 0) unlink(path);
+    unlink(shm);
+    c = open_log(path, LLMCACHE_FSYNC_NEVER, 0, 0, NULL);
+    if (c) {
+        for (i = 0; i < 10 + a.n; i++) if (!lc_is(c, start + i)) bad++;
+        CHECK_MSG(bad == 0, "%d of %u acknowledged puts lost", bad, (unsigned)(10 + a.n));
+        CHECK(lc_absent(c, start + 99));
+        llmcache_close(c);
+    }
+    free(a.ms);
     rm_log(path);
 }
 
@@ -1813,10 +1871,11 @@ int main(void) {
     RUN(test_zeroed_tail);
     RUN(test_full_disk);
     if (!robust)
-        printf("  skipped test_kill9, test_power_loss, test_compaction_crash: a robust mutex whose owner "
+        printf("  skipped test_kill9, test_power_loss, test_heal_then_power_loss, test_compaction_crash: a robust mutex whose owner "
                "died does not report it here (qemu-user does not emulate set_robust_list)\n");
     if (robust) RUN(test_kill9);
     if (robust) RUN(test_power_loss);
+    if (robust) RUN(test_heal_then_power_loss);
     RUN(test_four_writers);
     RUN(test_visibility);
     if (robust) RUN(test_compaction_crash);
