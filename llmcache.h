@@ -243,7 +243,7 @@ typedef struct llmcache_redis_config {
     int         db;                /* SELECT db; 0 = default */
     const char *prefix;            /* key prefix; NULL = "llmcache:" + namespace + ":" */
     int64_t     connect_timeout_ms;/* 0 = 200 */
-    int64_t     command_timeout_ms;/* 0 = 200 */
+    int64_t     command_timeout_ms;/* each command as a whole, reply included; 0 = 200 */
     int         breaker_failures;  /* consecutive failures that open the breaker; 0 = 3 */
     int64_t     breaker_cooldown_ms; /* how long it stays open; 0 = 5000 */
 } llmcache_redis_config;
@@ -318,8 +318,9 @@ typedef struct llmcache_stats {
     uint64_t redis_hits;          /* local misses answered by Redis (also counted in hits) */
     uint64_t redis_misses;        /* local misses Redis had no live entry for */
     uint64_t redis_puts;          /* values written to Redis */
-    uint64_t redis_errors;        /* failed Redis commands (down, timeout, error reply) and
-                                     values that are not an intact record of their key */
+    uint64_t redis_errors;        /* failed Redis commands (down, timeout, error reply, a
+                                     reply over a bound or of the wrong type) and values
+                                     that are not an intact record of their key */
     uint64_t redis_skipped;       /* Redis operations not tried because the breaker was open */
     uint64_t redis_breaker_opens; /* times the circuit breaker opened */
     uint64_t redis_breaker_open;  /* 1 while the breaker is open (or probing), else 0 */
@@ -4961,14 +4962,19 @@ LLMCACHE_API int llmcache_repair(const char *path, llmcache_verify_report *repor
  * entry's time to live given to Redis (SET ... PX). A get that misses locally asks
  * Redis and fills the memory tier (and the log, if any) through the ordinary put
  * path; a put writes through after the local put; a delete deletes in Redis too.
- * Fail open, never hang: connect and command timeouts on every connection, and a
- * circuit breaker that stops asking Redis for a while after repeated failures. No
- * Redis I/O ever happens with c->mu held. */
+ * Fail open, never hang: a connect timeout, a deadline for each command as a whole,
+ * bounds on what a reply may announce, and a circuit breaker that stops asking Redis
+ * for a while after repeated failures. No Redis I/O ever happens with c->mu held. */
 #ifdef LLMCACHE_REDIS
 #include <hiredis/hiredis.h>
+#include <limits.h>     /* INT_MAX */
 #include <stdio.h>      /* snprintf */
-#if !defined(_WIN32)
+#if defined(_WIN32)
+#  include <winsock2.h>
+#else
+#  include <poll.h>
 #  include <signal.h>
+#  include <sys/socket.h>
 #  include <sys/time.h>
 #endif
 
@@ -4978,6 +4984,14 @@ LLMCACHE_API int llmcache_repair(const char *path, llmcache_verify_report *repor
 #define LLMCACHE__REDIS_POLL_MS    20    /* single-flight followers look this often */
 #define LLMCACHE__REDIS_PX_MAX     ((int64_t)1 << 45)  /* ~1100 years: beyond, no PX */
 #define LLMCACHE__REDIS_LOCK_MAX   ((int64_t)86400000) /* redis_lock_ms is capped at a day */
+/* Bounds on what a reply may announce, checked before hiredis buffers or allocates it:
+ * one reply is at most a padded record (the largest value with its header and meta
+ * block) and its framing; a status, error or integer line at most 64 KiB; our
+ * commands return no arrays, so 16 elements and one level of nesting are plenty. */
+#define LLMCACHE__REDIS_REPLY_MAX  (llmcache__pad8(LLMCACHE__REC_MAX) + 64)
+#define LLMCACHE__REDIS_LINE_MAX   65536
+#define LLMCACHE__REDIS_ELEMS_MAX  16
+#define LLMCACHE__REDIS_DEPTH_MAX  2
 
 enum { LLMCACHE__BRK_CLOSED = 0, LLMCACHE__BRK_OPEN = 1, LLMCACHE__BRK_PROBE = 2 };
 
@@ -5001,12 +5015,21 @@ struct llmcache__redis {
 
 static char *llmcache__memdup_nul(const void *p, size_t n);   /* >>call-through */
 
-/* Redis command arguments (binary-safe). */
-typedef struct llmcache__rcmd { int argc; const char *argv[6]; size_t len[6]; } llmcache__rcmd;
+/* A Redis command: its arguments (binary-safe) and the reply types it may get, as a
+ * mask of LLMCACHE__RWANT bits; any other type (an error reply included) is a failure. */
+typedef struct llmcache__rcmd { int argc; unsigned want; const char *argv[6]; size_t len[6]; } llmcache__rcmd;
+#define LLMCACHE__RWANT(type) (1u << (type))
 
 static void llmcache__rcmd_arg(llmcache__rcmd *cmd, const void *p, size_t n) {
     cmd->argv[cmd->argc] = (const char *)p;
     cmd->len[cmd->argc++] = n;
+}
+
+/* Starts cmd with its verb and the reply types it accepts. */
+static void llmcache__rcmd_start(llmcache__rcmd *cmd, const char *verb, unsigned want) {
+    cmd->argc = 0;
+    cmd->want = want;
+    llmcache__rcmd_arg(cmd, verb, strlen(verb));
 }
 
 static void llmcache__redis_free(struct llmcache__redis *r) {
@@ -5116,33 +5139,179 @@ static struct timeval llmcache__redis_tv(int64_t ms) {
     return tv;
 }
 
+/* ---- one round trip within the command timeout, replies checked before hiredis
+ * sees them. A socket timeout bounds each wait, not a command (a server dripping a
+ * byte now and then never trips it), and hiredis's reader buffers a bulk string of
+ * whatever length its header announces and allocates an array of whatever count. So
+ * the replies are read here: poll and recv until the command's deadline, and each
+ * chunk goes through a small RESP2 scanner before redisReaderFeed. The scanner only
+ * follows the framing (types, lengths, counts, nesting) and refuses a bulk, line,
+ * count or depth over the LLMCACHE__REDIS_*_MAX bounds as soon as its header shows it
+ * (a bulk header, not its bytes); hiredis still parses. Custom reply functions could
+ * refuse a big array, but only once hiredis had buffered a whole bulk. */
+enum { LLMCACHE__RS_TYPE, LLMCACHE__RS_LINE, LLMCACHE__RS_LINE_CR, LLMCACHE__RS_NUM, LLMCACHE__RS_NUM_LF,
+       LLMCACHE__RS_BULK };
+
+typedef struct llmcache__rscan {
+    int      state;          /* LLMCACHE__RS_*: what the next byte is */
+    int      kind;           /* '$' or '*' while a length or count is read */
+    int      neg, digits;
+    int      depth;          /* open arrays */
+    int      replies;        /* complete replies */
+    uint64_t num;            /* the length or count so far; bytes of a line; bulk bytes left */
+    uint64_t size;           /* bytes of the current reply so far */
+    uint64_t left[LLMCACHE__REDIS_DEPTH_MAX];   /* elements still due in each open array */
+} llmcache__rscan;
+
+/* Scans the next n bytes of the replies (split anywhere); 0 when they break a bound,
+ * are not RESP2, or go past the want-th reply. */
+static int llmcache__rscan_feed(llmcache__rscan *s, const unsigned char *p, size_t n, int want) {
+    size_t i = 0;
+    while (i < n) {
+        if (s->replies >= want) return 0;               /* bytes nobody asked for */
+        if (s->state == LLMCACHE__RS_BULK) {            /* the payload and its CRLF */
+            size_t k = n - i < s->num ? n - i : (size_t)s->num;
+            i += k;
+            s->size += k;
+            s->num -= k;
+            if (s->num) continue;
+        } else {
+            unsigned b = p[i++];
+            if (++s->size > LLMCACHE__REDIS_REPLY_MAX) return 0;
+            switch (s->state) {                         /* continue: more to come; break: element done */
+            case LLMCACHE__RS_TYPE:
+                s->num = 0;
+                s->neg = s->digits = 0;
+                if (b == '+' || b == '-' || b == ':') s->state = LLMCACHE__RS_LINE;
+                else if (b == '$' || b == '*') { s->kind = (int)b; s->state = LLMCACHE__RS_NUM; }
+                else return 0;
+                continue;
+            case LLMCACHE__RS_LINE:
+            case LLMCACHE__RS_LINE_CR:                  /* a line ends at its first CRLF */
+                if (++s->num > LLMCACHE__REDIS_LINE_MAX) return 0;
+                if (b == '\n' && s->state == LLMCACHE__RS_LINE_CR) break;
+                s->state = b == '\r' ? LLMCACHE__RS_LINE_CR : LLMCACHE__RS_LINE;
+                continue;
+            case LLMCACHE__RS_NUM:                      /* digits, or -1 (nil); too big: refused now */
+                if (b >= '0' && b <= '9') {
+                    s->num = s->num * 10 + (b - '0');
+                    s->digits = 1;
+                    if (s->num > (s->kind == '$' ? LLMCACHE__REDIS_REPLY_MAX - s->size
+                                                 : (uint64_t)LLMCACHE__REDIS_ELEMS_MAX)) return 0;
+                    continue;
+                }
+                if (b == '-' && !s->digits && !s->neg) { s->neg = 1; continue; }
+                if (b != '\r' || !s->digits || (s->neg && s->num != 1)) return 0;
+                s->state = LLMCACHE__RS_NUM_LF;
+                continue;
+            default:                                    /* LLMCACHE__RS_NUM_LF */
+                if (b != '\n') return 0;
+                if (s->neg) break;                      /* nil */
+                if (s->kind == '$') { s->num += 2; s->state = LLMCACHE__RS_BULK; continue; }
+                if (s->num == 0) break;                 /* an empty array */
+                if (s->depth == LLMCACHE__REDIS_DEPTH_MAX) return 0;
+                s->left[s->depth++] = s->num;
+                s->state = LLMCACHE__RS_TYPE;
+                continue;
+            }
+        }
+        s->state = LLMCACHE__RS_TYPE;                   /* an element is complete, and each array it ends */
+        while (s->depth && --s->left[s->depth - 1] == 0) s->depth--;
+        if (!s->depth) { s->replies++; s->size = 0; }
+    }
+    return 1;
+}
+
+/* Waits until ctx's socket has bytes or the deadline (monotonic us) passes, then
+ * receives once: the bytes received, 0 when the deadline passed, -1 on an error or
+ * the end of the stream. The one place that tells poll() from WSAPoll(). */
+static long llmcache__redis_recv(redisContext *ctx, char *buf, size_t n, int64_t deadline_us) {
+    for (;;) {
+        int64_t left = (deadline_us - llmcache__mono_us() + 999) / 1000;
+        int ready, again;
+        long got;
+        if (left <= 0) return 0;
+#if defined(_WIN32)
+        {
+            WSAPOLLFD p;
+            p.fd = ctx->fd; p.events = POLLRDNORM; p.revents = 0;
+            ready = WSAPoll(&p, 1, (INT)(left < INT_MAX ? left : INT_MAX));
+            got = ready > 0 ? (long)recv(ctx->fd, buf, (int)(n < INT_MAX ? n : INT_MAX), 0) : 0;
+            again = 0;
+        }
+#else
+        {
+            struct pollfd p;
+            p.fd = ctx->fd; p.events = POLLIN; p.revents = 0;
+            ready = poll(&p, 1, (int)(left < INT_MAX ? left : INT_MAX));
+            got = ready > 0 ? (long)recv(ctx->fd, buf, n, 0) : 0;
+            again = (ready < 0 || got < 0) && errno == EINTR;
+        }
+#endif
+        if (again || ready == 0) continue;             /* the loop's first line ends a passed deadline */
+        return got > 0 ? got : -1;
+    }
+}
+
+/* Sends n commands in one round trip and reads their replies into rep[0..n), all
+ * within command_ms: the writes with the socket's send timeout set to the time left,
+ * the reads through llmcache__redis_recv and the scanner. 1 when every reply arrived
+ * and is of a type its command accepts (release each with freeReplyObject); else 0,
+ * rep all NULL, and ctx is to be dropped. */
+static int llmcache__redis_roundtrip(struct llmcache__redis *r, redisContext *ctx, int n, llmcache__rcmd *cmd,
+                                     redisReply **rep) {
+    int64_t deadline = llmcache__mono_us() + r->command_ms * 1000;
+    llmcache__rscan scan;
+    char buf[16384];
+    int i, got = 0, done = 0, ok = !ctx->err;
+    memset(&scan, 0, sizeof scan);
+    for (i = 0; i < n; i++) rep[i] = NULL;
+    for (i = 0; ok && i < n; i++) ok = redisAppendCommandArgv(ctx, cmd[i].argc, cmd[i].argv, cmd[i].len) == REDIS_OK;
+    while (ok && !done) {
+        int64_t left = (deadline - llmcache__mono_us() + 999) / 1000;
+        ok = left > 0 && redisSetTimeout(ctx, llmcache__redis_tv(left)) == REDIS_OK &&
+             redisBufferWrite(ctx, &done) == REDIS_OK;
+    }
+    while (ok && got < n) {
+        void *p = NULL;
+        long k;
+        if (redisReaderGetReply(ctx->reader, &p) != REDIS_OK) {
+            ok = 0;
+        } else if (p) {
+            rep[got] = (redisReply *)p;
+            ok = (cmd[got].want & LLMCACHE__RWANT(rep[got]->type)) != 0;
+            got++;
+        } else {
+            k = llmcache__redis_recv(ctx, buf, sizeof buf, deadline);
+            ok = k > 0 && llmcache__rscan_feed(&scan, (const unsigned char *)buf, (size_t)k, n) &&
+                 redisReaderFeed(ctx->reader, buf, (size_t)k) == REDIS_OK;
+        }
+    }
+    if (!ok) for (i = 0; i < n; i++) { if (rep[i]) freeReplyObject(rep[i]); rep[i] = NULL; }
+    return ok;
+}
+
 /* A new connection (AUTH and SELECT done), or NULL. */
 static redisContext *llmcache__redis_connect(struct llmcache__redis *r) {
     redisContext *ctx = redisConnectWithTimeout(r->host, r->port, llmcache__redis_tv(r->connect_ms));
     llmcache__rcmd cmd[2];
+    redisReply *rep[2];
     char db[16];
     int n = 0, i, ok;
     if (!ctx) return NULL;
-    ok = !ctx->err && redisSetTimeout(ctx, llmcache__redis_tv(r->command_ms)) == REDIS_OK;
     if (r->password) {
-        cmd[n].argc = 0;
-        llmcache__rcmd_arg(&cmd[n], "AUTH", 4);
+        llmcache__rcmd_start(&cmd[n], "AUTH", LLMCACHE__RWANT(REDIS_REPLY_STATUS));
         llmcache__rcmd_arg(&cmd[n], r->password, strlen(r->password));
         n++;
     }
     if (r->db) {
         snprintf(db, sizeof db, "%d", r->db);
-        cmd[n].argc = 0;
-        llmcache__rcmd_arg(&cmd[n], "SELECT", 6);
+        llmcache__rcmd_start(&cmd[n], "SELECT", LLMCACHE__RWANT(REDIS_REPLY_STATUS));
         llmcache__rcmd_arg(&cmd[n], db, strlen(db));
         n++;
     }
-    for (i = 0; ok && i < n; i++) ok = redisAppendCommandArgv(ctx, cmd[i].argc, cmd[i].argv, cmd[i].len) == REDIS_OK;
-    for (i = 0; ok && i < n; i++) {
-        void *p = NULL;
-        ok = redisGetReply(ctx, &p) == REDIS_OK && p && ((redisReply *)p)->type == REDIS_REPLY_STATUS;
-        if (p) freeReplyObject(p);
-    }
+    ok = llmcache__redis_roundtrip(r, ctx, n, cmd, rep);
+    for (i = 0; ok && i < n; i++) freeReplyObject(rep[i]);
     if (!ok) { redisFree(ctx); return NULL; }
     llmcache__lock(&r->mu);
     r->connects++;
@@ -5199,8 +5368,8 @@ static void llmcache__redis_done(llmcache *c, const llmcache_key *key, redisCont
 }
 
 /* Sends n commands in one round trip and reads their replies into rep[0..n).
- * LLMCACHE_OK: all arrived and none is an error reply (release each with
- * freeReplyObject). LLMCACHE_EIO: Redis failed or was not tried (open breaker);
+ * LLMCACHE_OK: all arrived in time, each of a type its command accepts (release each
+ * with freeReplyObject). LLMCACHE_EIO: Redis failed or was not tried (open breaker);
  * rep is all NULL then. Call without c->mu held. */
 static int llmcache__redis_exec(llmcache *c, const llmcache_key *key, int n, llmcache__rcmd *cmd,
                                 redisReply **rep) {
@@ -5212,16 +5381,8 @@ static int llmcache__redis_exec(llmcache *c, const llmcache_key *key, int n, llm
     if (!llmcache__redis_take(r, &ctx)) return LLMCACHE_EIO;
     llmcache__nopipe_begin(&g);
     if (!ctx) ctx = llmcache__redis_connect(r);
-    if (!ctx) ok = 0;
-    for (i = 0; ok && i < n; i++) ok = redisAppendCommandArgv(ctx, cmd[i].argc, cmd[i].argv, cmd[i].len) == REDIS_OK;
-    for (i = 0; ok && i < n; i++) {
-        void *p = NULL;
-        ok = redisGetReply(ctx, &p) == REDIS_OK && p != NULL;
-        rep[i] = (redisReply *)p;
-        if (ok && rep[i]->type == REDIS_REPLY_ERROR) ok = 0;
-    }
+    ok = ctx && llmcache__redis_roundtrip(r, ctx, n, cmd, rep);
     llmcache__nopipe_end(&g);
-    if (!ok) for (i = 0; i < n; i++) { if (rep[i]) freeReplyObject(rep[i]); rep[i] = NULL; }
     llmcache__redis_done(c, key, ctx, ok);
     return ok ? LLMCACHE_OK : LLMCACHE_EIO;
 }
@@ -5252,8 +5413,7 @@ static int llmcache__redis_load(llmcache *c, const llmcache_key *key, llmcache_v
     redisReply *rep;
     uint32_t i;
     int rc = LLMCACHE_MISS;
-    cmd.argc = 0;
-    llmcache__rcmd_arg(&cmd, "GET", 3);
+    llmcache__rcmd_start(&cmd, "GET", LLMCACHE__RWANT(REDIS_REPLY_STRING) | LLMCACHE__RWANT(REDIS_REPLY_NIL));
     llmcache__rcmd_arg(&cmd, name, llmcache__redis_name(r, key, 0, name));
     rep = llmcache__redis_cmd(c, key, &cmd);
     if (!rep) return LLMCACHE_MISS;
@@ -5262,8 +5422,7 @@ static int llmcache__redis_load(llmcache *c, const llmcache_key *key, llmcache_v
         freeReplyObject(rep);
         return LLMCACHE_MISS;
     }
-    if (rep->type != REDIS_REPLY_STRING ||
-        !llmcache__rec_check((const unsigned char *)rep->str, (uint64_t)rep->len, &rec) ||
+    if (!llmcache__rec_check((const unsigned char *)rep->str, (uint64_t)rep->len, &rec) ||
         rec.type != LLMCACHE__R_PUT || llmcache__pad8(rec.len) != (uint64_t)rep->len ||
         memcmp(rec.key.bytes, key->bytes, 32) != 0) {
         llmcache__redis_count(r, &r->errors);
@@ -5329,8 +5488,7 @@ static int llmcache__redis_put(llmcache *c, const llmcache_key *key, const void 
     buf = (unsigned char *)LLMCACHE_MALLOC(size);
     if (!buf) return rc;
     llmcache__rec_encode(buf, LLMCACHE__R_PUT, 0, 0, key, created_ms, expires_ms, meta, data, len);
-    cmd.argc = 0;
-    llmcache__rcmd_arg(&cmd, "SET", 3);
+    llmcache__rcmd_start(&cmd, "SET", LLMCACHE__RWANT(REDIS_REPLY_STATUS));
     llmcache__rcmd_arg(&cmd, name, llmcache__redis_name(c->redis, key, 0, name));
     llmcache__rcmd_arg(&cmd, buf, size);
     if (ttl > 0 && ttl < LLMCACHE__REDIS_PX_MAX) {
@@ -5359,12 +5517,11 @@ static int llmcache__redis_del(llmcache *c, const llmcache_key *key, int rc) {
     llmcache__rcmd cmd;
     redisReply *rep;
     if (!c->redis || (rc != LLMCACHE_OK && rc != LLMCACHE_MISS)) return rc;
-    cmd.argc = 0;
-    llmcache__rcmd_arg(&cmd, "DEL", 3);
+    llmcache__rcmd_start(&cmd, "DEL", LLMCACHE__RWANT(REDIS_REPLY_INTEGER));
     llmcache__rcmd_arg(&cmd, name, llmcache__redis_name(c->redis, key, 0, name));
     rep = llmcache__redis_cmd(c, key, &cmd);
     if (!rep) return rc;
-    if (rc == LLMCACHE_MISS && rep->type == REDIS_REPLY_INTEGER && rep->integer > 0) {
+    if (rc == LLMCACHE_MISS && rep->integer > 0) {
         rc = LLMCACHE_OK;
         llmcache__lock(&c->mu);
         c->st.deletes++;
@@ -5443,15 +5600,13 @@ static int llmcache__redis_flight(llmcache *c, const llmcache_key *key, const ll
     t = llmcache__redis_token(c);
     llmcache__redis_token_hex(t, hex);
     snprintf(px, sizeof px, "%lld", (long long)lock_ms);
-    set.argc = 0;
-    llmcache__rcmd_arg(&set, "SET", 3);
+    llmcache__rcmd_start(&set, "SET", LLMCACHE__RWANT(REDIS_REPLY_STATUS) | LLMCACHE__RWANT(REDIS_REPLY_NIL));
     llmcache__rcmd_arg(&set, name, llmcache__redis_name(c->redis, key, 1, name));
     llmcache__rcmd_arg(&set, hex, 16);
     llmcache__rcmd_arg(&set, "NX", 2);
     llmcache__rcmd_arg(&set, "PX", 2);
     llmcache__rcmd_arg(&set, px, strlen(px));
-    exists.argc = 0;
-    llmcache__rcmd_arg(&exists, "EXISTS", 6);
+    llmcache__rcmd_start(&exists, "EXISTS", LLMCACHE__RWANT(REDIS_REPLY_INTEGER));
     llmcache__rcmd_arg(&exists, name, set.len[1]);
     for (;;) {
         redisReply *rep = llmcache__redis_cmd(c, key, &set);
@@ -5466,7 +5621,7 @@ static int llmcache__redis_flight(llmcache *c, const llmcache_key *key, const ll
             llmcache__sleep_ms(left < LLMCACHE__REDIS_POLL_MS ? left : LLMCACHE__REDIS_POLL_MS);
             rep = llmcache__redis_cmd(c, key, &exists);
             if (!rep) return LLMCACHE_MISS;
-            held = rep->type == REDIS_REPLY_INTEGER && rep->integer > 0;
+            held = rep->integer > 0;
             freeReplyObject(rep);
         }
         (void)llmcache__redis_load(c, key, NULL); /* the memory tier may hold an older version */
@@ -5489,8 +5644,7 @@ static void llmcache__redis_unlock(llmcache *c, const llmcache_key *key, uint64_
     redisReply *rep;
     if (!c->redis || !token) return;
     llmcache__redis_token_hex(token, hex);
-    cmd.argc = 0;
-    llmcache__rcmd_arg(&cmd, "EVAL", 4);
+    llmcache__rcmd_start(&cmd, "EVAL", LLMCACHE__RWANT(REDIS_REPLY_INTEGER));
     llmcache__rcmd_arg(&cmd, script, sizeof script - 1);
     llmcache__rcmd_arg(&cmd, "1", 1);
     llmcache__rcmd_arg(&cmd, name, llmcache__redis_name(c->redis, key, 1, name));
