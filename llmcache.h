@@ -116,9 +116,14 @@ enum {
     LLMCACHE_EHTTP     = -10,  /* the provider answered with a non-2xx status */
     LLMCACHE_EREJECTED = -11,  /* the validate callback refused the response */
     LLMCACHE_EUNSUPPORTED = -12,/* the feature was compiled out */
-    LLMCACHE_ESYMLINK  = -13   /* a file beside the log (path-shm, a temporary file), or
+    LLMCACHE_ESYMLINK  = -13,  /* a file beside the log (path-shm, a temporary file), or
                                   the log under its resolved name, is a symbolic link:
                                   refused, nothing written through it */
+    LLMCACHE_EREADONLY = -14,  /* a write (put, del, compact) on a handle opened read_only */
+    LLMCACHE_ENOENT    = -16,  /* no such file, or a directory on its path is missing */
+    LLMCACHE_EACCES    = -17,  /* permission denied (or a read-only file system) */
+    LLMCACHE_ENOTFILE  = -18   /* the path names a directory, a device or another non-regular
+                                  file: never a log */
 };
 
 /* The name and a one-line description of a result code; never NULL. Thread-safe. */
@@ -271,6 +276,13 @@ typedef struct llmcache_config {
                                 narrow them); 0 = 0600. Existing files keep theirs; compaction
                                 and repair give the new file the log's mode and owner.
                                 Ignored on Windows (files take the directory's ACL) */
+    int         read_only;   /* 1: never write, create or lock anything for writing (with a
+                                path only): no header on an empty file, no cut of a torn tail,
+                                no path-shm, no flusher thread, no compaction. Gets read the
+                                log, seeing other processes' appends when a live path-shm can
+                                be read, else the file as it was at open. put, del and compact
+                                return LLMCACHE_EREADONLY; llmcache_call answers but does not
+                                store. Works on a file this process may only read */
 } llmcache_config;
 
 /* Metadata stored beside a value. The call-through layer fills it; plain
@@ -326,6 +338,8 @@ typedef struct llmcache_stats {
     uint64_t redis_breaker_open;  /* 1 while the breaker is open (or probing), else 0 */
     uint64_t redis_connects;      /* connections made to Redis */
     /* log file (cfg.path), continued */
+    uint64_t torn_bytes;          /* read_only: bytes after the last intact record left in place
+                                     (garbage or a torn write; a zero-filled tail is not counted) */
     uint64_t shm_rebuilds;        /* times this handle found the shared page (PATH-shm) not
                                      describing the log and rebuilt it from the file */
 } llmcache_stats;
@@ -908,6 +922,9 @@ static int llmcache__errno_result(int e) {
 #endif
         return LLMCACHE_ENOSPC;
     case ENOMEM: return LLMCACHE_ENOMEM;
+    case ENOENT: case ENOTDIR: return LLMCACHE_ENOENT;
+    case EACCES: case EPERM: case EROFS: return LLMCACHE_EACCES;
+    case EISDIR: return LLMCACHE_ENOTFILE;
     default: return LLMCACHE_EIO;
     }
 }
@@ -1106,6 +1123,30 @@ static int llmcache__f_lock(llmcache__fd fd, int byte, int mode, int wait) {
     return (errno == EAGAIN || errno == EACCES) ? LLMCACHE_MISS : LLMCACHE_EIO;
 }
 
+/* Whether another handle holds a lock on byte (asked without taking one, so that a
+ * read-only descriptor can ask too). */
+static int llmcache__f_lock_held(llmcache__fd fd, int byte) {
+    struct flock fl;
+    int r;
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = byte;
+    fl.l_len = 1;
+#ifdef F_OFD_GETLK
+    do { r = fcntl(fd, F_OFD_GETLK, &fl); } while (r != 0 && errno == EINTR);
+#else
+    do { r = fcntl(fd, F_GETLK, &fl); } while (r != 0 && errno == EINTR);
+#endif
+    return r == 0 && fl.l_type != F_UNLCK;
+}
+
+/* Whether fd is a regular file (not a directory, a device, a pipe). */
+static int llmcache__f_regular(llmcache__fd fd) {
+    struct stat st;
+    return fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 /* Renames from over to and makes the rename durable (fsync of the directory). */
 static int llmcache__f_replace(const char *from, const char *to) {
     size_t n = (size_t)(llmcache__f_base(to) - to);
@@ -1142,6 +1183,8 @@ static int llmcache__win_result(DWORD e) {
     switch (e) {
     case ERROR_DISK_FULL: case ERROR_HANDLE_DISK_FULL: case ERROR_FILE_TOO_LARGE: return LLMCACHE_ENOSPC;
     case ERROR_NOT_ENOUGH_MEMORY: case ERROR_OUTOFMEMORY: case ERROR_COMMITMENT_LIMIT: return LLMCACHE_ENOMEM;
+    case ERROR_FILE_NOT_FOUND: case ERROR_PATH_NOT_FOUND: return LLMCACHE_ENOENT;
+    case ERROR_ACCESS_DENIED: case ERROR_WRITE_PROTECT: return LLMCACHE_EACCES;
     default: return LLMCACHE_EIO;
     }
 }
@@ -1184,6 +1227,7 @@ static int llmcache__f_open(const char *path, int flags, unsigned mode, llmcache
         LLMCACHE_FREE(w);
         if ((flags & LLMCACHE__F_NOFOLLOW) && a != INVALID_FILE_ATTRIBUTES && (a & FILE_ATTRIBUTE_REPARSE_POINT))
             return LLMCACHE_ESYMLINK;
+        if (a != INVALID_FILE_ATTRIBUTES && (a & FILE_ATTRIBUTE_DIRECTORY)) return LLMCACHE_ENOTFILE;
         return llmcache__win_result(err);
     }
     LLMCACHE_FREE(w);
@@ -1350,6 +1394,17 @@ static int llmcache__f_lock(llmcache__fd fd, int byte, int mode, int wait) {
     if (held) LockFileEx(h, LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, &ov);
     return err == ERROR_LOCK_VIOLATION || err == ERROR_IO_PENDING ? LLMCACHE_MISS : LLMCACHE_EIO;
 }
+
+/* Whether another handle holds a lock on byte: an exclusive lock is refused then
+ * (one this handle gets is given back at once). */
+static int llmcache__f_lock_held(llmcache__fd fd, int byte) {
+    if (llmcache__f_lock(fd, byte, 2, 0) != LLMCACHE_OK) return 1;
+    llmcache__f_lock(fd, byte, 0, 0);
+    return 0;
+}
+
+/* Whether fd is a regular file on a disk. */
+static int llmcache__f_regular(llmcache__fd fd) { return GetFileType(LLMCACHE__H(fd)) == FILE_TYPE_DISK; }
 
 /* MoveFileExW cannot replace a file that any process still maps or has open:
  * then it fails (LLMCACHE_EIO) instead of waiting. */
@@ -2869,6 +2924,10 @@ LLMCACHE_API const char *llmcache_result_string(int result) {
     case LLMCACHE_EREJECTED:   return "LLMCACHE_EREJECTED: the validate callback refused the response";
     case LLMCACHE_EUNSUPPORTED:return "LLMCACHE_EUNSUPPORTED: compiled out or not supported here";
     case LLMCACHE_ESYMLINK:    return "LLMCACHE_ESYMLINK: a file beside the log (path-shm or a temporary file) is a symbolic link: refused";
+    case LLMCACHE_EREADONLY:   return "LLMCACHE_EREADONLY: the cache was opened read-only";
+    case LLMCACHE_ENOENT:      return "LLMCACHE_ENOENT: no such file or directory";
+    case LLMCACHE_EACCES:      return "LLMCACHE_EACCES: permission denied";
+    case LLMCACHE_ENOTFILE:    return "LLMCACHE_ENOTFILE: not a regular file (a directory or a device): never a log";
     default:                   return "LLMCACHE_E?: unknown result code";
     }
 }
@@ -3054,6 +3113,8 @@ struct llmcache {
     /* log file; path == NULL for a memory-only cache */
     char    *path, *shm_path;     /* path: the log's resolved name (llmcache__f_resolve) */
     unsigned file_mode;           /* permission bits of a new log and path-shm */
+    int      read_only;           /* cfg.read_only; shm_fd is NOFD for a snapshot of the file,
+                                     whose page (shm) is this handle's own copy */
     llmcache__fd fd, shm_fd;
     unsigned char *map;           /* the log, mapped read/write */
     size_t   map_len;
@@ -3630,7 +3691,7 @@ static int llmcache__log_map(llmcache *c, uint64_t need) {
     while (len < need) len *= 2;
     if ((uint64_t)(size_t)len != len) return LLMCACHE_ENOMEM;
     got = (size_t)len;
-    rc = llmcache__f_map(c->fd, &got, 1, &m);
+    rc = llmcache__f_map(c->fd, &got, !c->read_only, &m);
     if (rc != LLMCACHE_OK) return rc;
     if (got < need) { llmcache__f_unmap(m, got); return LLMCACHE_EIO; }   /* Win32: the file is shorter */
     llmcache__f_unmap(c->map, c->map_len);
@@ -3952,7 +4013,14 @@ static int llmcache__log_refresh(llmcache *c) {
         rc = llmcache__log_advance(c, end);
         if (rc != LLMCACHE_MISS) return rc;
     }
-    /* the generation changed (reload), or the end does not fit the file: under the lock */
+    /* the generation changed (reload), or the end does not fit the file: under the
+       lock; a read-only handle, which can neither lock nor rebuild the page, reloads
+       when the page fits the file and else keeps what it has for now (a compaction
+       publishes its generation just before its end) */
+    if (c->read_only) {
+        rc = llmcache__log_reload(c, 0);
+        return rc == LLMCACHE_MISS ? LLMCACHE_OK : rc;
+    }
     rc = llmcache__log_lock(c);
     if (rc == LLMCACHE_OK) llmcache__log_unlock(c);
     return rc;
@@ -4277,6 +4345,58 @@ static void llmcache__log_enforce_bound(llmcache *c) {
     if (rc != LLMCACHE_OK) c->gen = 0;
 }
 
+/* A read-only open writes nothing. With a live shared page (another handle has the
+ * log open: it holds byte 1 of path-shm), the page is mapped read-only and followed
+ * as by any handle, and this handle holds byte 1 shared too; otherwise the handle
+ * reads the file as it is now and keeps that snapshot: a page of its own that never
+ * changes, and the bytes after the last intact record counted, not cut. */
+static int llmcache__log_open_readonly(llmcache *c) {
+    unsigned char hdr[LLMCACHE__HDR_SIZE], *shm = NULL;
+    uint64_t size, id, end;
+    size_t shm_len = LLMCACHE__SHM_SIZE;
+    int rc = llmcache__f_open(c->path, LLMCACHE__F_RDONLY | LLMCACHE__F_NOFOLLOW, 0, &c->fd), live = 0;
+    if (rc == LLMCACHE_OK && !llmcache__f_regular(c->fd)) rc = LLMCACHE_ENOTFILE;
+    if (rc == LLMCACHE_OK) rc = llmcache__f_size(c->fd, &size);
+    if (rc != LLMCACHE_OK) return rc;
+    if (size < LLMCACHE__HDR_SIZE) return LLMCACHE_ENOTCACHE;   /* an empty file too: only a writer makes it a log */
+    rc = llmcache__f_pread(c->fd, hdr, sizeof hdr, 0);
+    if (rc == LLMCACHE_OK) rc = llmcache__hdr_check(hdr, sizeof hdr, &id);
+    if (rc != LLMCACHE_OK) return rc;
+    c->loading = 1;
+    if (llmcache__f_open(c->shm_path, LLMCACHE__F_RDONLY | LLMCACHE__F_NOFOLLOW, 0, &c->shm_fd) == LLMCACHE_OK &&
+        llmcache__f_lock(c->shm_fd, 0, 1, 1) == LLMCACHE_OK) {   /* after any opener or closer */
+        live = llmcache__f_lock_held(c->shm_fd, 1) && llmcache__f_map(c->shm_fd, &shm_len, 0, &shm) == LLMCACHE_OK;
+        if (live && (shm_len < LLMCACHE__SHM_SIZE || memcmp(shm, LLMCACHE__SHM_MAGIC, 8) != 0)) live = 0;
+        if (live) {
+            c->shm = (llmcache__shm *)(void *)shm;
+            live = c->shm->version == LLMCACHE__SHM_VERSION && llmcache__f_lock(c->shm_fd, 1, 1, 0) == LLMCACHE_OK;
+            if (live) {
+                c->gen = 0;
+                rc = llmcache__log_refresh(c);
+                live = rc == LLMCACHE_OK && c->gen != 0;   /* else the page does not fit the file */
+            }
+        }
+        llmcache__f_lock(c->shm_fd, 0, 0, 0);
+    }
+    if (!live) {   /* a snapshot */
+        llmcache__clear(c);
+        if (shm) llmcache__f_unmap(shm, shm_len);
+        llmcache__f_close(c->shm_fd);
+        c->shm_fd = LLMCACHE__NOFD;
+        c->shm = (llmcache__shm *)LLMCACHE_MALLOC(sizeof *c->shm);
+        if (!c->shm) return LLMCACHE_ENOMEM;
+        memset(c->shm, 0, sizeof *c->shm);
+        rc = llmcache__log_map(c, size);
+        if (rc != LLMCACHE_OK) return rc;
+        end = llmcache__log_apply_range(c, LLMCACHE__HDR_SIZE, size);
+        if (end < size && !llmcache__all_zero(c->map + end, size - end)) c->st.torn_bytes = size - end;
+        c->shm->gen = c->gen = id;
+        c->shm->end = c->end = end;
+    }
+    c->loading = 0;
+    return rc;
+}
+
 static int llmcache__log_open(llmcache *c, const char *path) {
     unsigned char head[LLMCACHE__HDR_SIZE];
     uint64_t size, id;
@@ -4287,7 +4407,9 @@ static int llmcache__log_open(llmcache *c, const char *path) {
        target, where every opener meets them and compaction replaces the target */
     c->path = llmcache__f_resolve(path);
     if (!c->path || !(c->shm_path = llmcache__concat(c->path, strlen(c->path), "-shm"))) return LLMCACHE_ENOMEM;
+    if (c->read_only) return llmcache__log_open_readonly(c);
     rc = llmcache__f_open(c->path, LLMCACHE__F_CREATE | LLMCACHE__F_NOFOLLOW, c->file_mode, &c->fd);
+    if (rc == LLMCACHE_OK && !llmcache__f_regular(c->fd)) rc = LLMCACHE_ENOTFILE;
     if (rc != LLMCACHE_OK) return rc;
     /* never touch a file that is not ours: check before anything is written */
     rc = llmcache__f_size(c->fd, &size);
@@ -4350,6 +4472,14 @@ static int llmcache__log_open(llmcache *c, const char *path) {
 }
 
 static void llmcache__log_close(llmcache *c) {
+    if (c->read_only) {
+        llmcache__f_unmap(c->map, c->map_len);
+        if (c->shm_fd == LLMCACHE__NOFD) LLMCACHE_FREE(c->shm);
+        else if (c->shm) llmcache__f_unmap((unsigned char *)(void *)c->shm, LLMCACHE__SHM_SIZE);
+        llmcache__f_close(c->fd);
+        llmcache__f_close(c->shm_fd);
+        return;
+    }
 #if !defined(LLMCACHE_NO_THREADS)
     if (c->flusher_running) {
         llmcache__lock(&c->mu);
@@ -4431,7 +4561,8 @@ LLMCACHE_API int llmcache_open(llmcache **out, const llmcache_config *cfg) {
     *out = NULL;
     if (!cfg) { memset(&zero, 0, sizeof zero); cfg = &zero; }
     if (cfg->fsync < 0 || cfg->fsync > LLMCACHE_FSYNC_NEVER || cfg->ttl_ms < 0) return LLMCACHE_EINVAL;
-    if (cfg->max_entries > 0x7ffffffeu || (cfg->path && !cfg->path[0]) || cfg->file_mode > 0777u)
+    if (cfg->max_entries > 0x7ffffffeu || (cfg->path && !cfg->path[0]) || cfg->file_mode > 0777u ||
+        (cfg->read_only && !cfg->path))
         return LLMCACHE_EINVAL;
 #ifndef LLMCACHE__FILES
     if (cfg->path) return LLMCACHE_EUNSUPPORTED;
@@ -4447,6 +4578,7 @@ LLMCACHE_API int llmcache_open(llmcache **out, const llmcache_config *cfg) {
     c->ttl_ms = cfg->ttl_ms;
     c->fsync_mode = cfg->fsync;
     c->file_mode = LLMCACHE__DEF(cfg->file_mode, LLMCACHE__FILE_MODE);
+    c->read_only = cfg->read_only != 0;
     c->clock = cfg->clock;
     c->clock_ctx = cfg->clock_ctx;
     c->on_event = cfg->on_event;
@@ -4605,6 +4737,7 @@ static int llmcache__put_now(llmcache *c, const llmcache_key *key, const void *d
     int rc;
     if (!key || (!data && len) || expires_ms < 0) return LLMCACHE_EINVAL;
     if (len > LLMCACHE_MAX_VALUE) return LLMCACHE_ETOOBIG;
+    if (c->read_only) return LLMCACHE_EREADONLY;
     llmcache__lock(&c->mu);
     rc = llmcache__refresh(c);
     if (rc == LLMCACHE_OK) {
@@ -4690,6 +4823,7 @@ static int llmcache__delete_locked(llmcache *c, const llmcache_key *key, unsigne
 static int llmcache__del_why(llmcache *c, const llmcache_key *key, unsigned reason) {
     int rc;
     if (!c || !key) return LLMCACHE_EINVAL;
+    if (c->read_only) return LLMCACHE_EREADONLY;
     llmcache__lock(&c->mu);
     rc = llmcache__refresh(c);
     if (rc == LLMCACHE_OK) rc = llmcache__delete_locked(c, key, reason);
@@ -4761,6 +4895,7 @@ static int llmcache__with_log(llmcache *c, int (*fn)(llmcache *c)) {
 
 LLMCACHE_API int llmcache_compact(llmcache *c) {
     if (!c) return LLMCACHE_EINVAL;
+    if (c->read_only) return LLMCACHE_EREADONLY;
 #ifdef LLMCACHE__FILES
     return llmcache__with_log(c, llmcache__log_compact_locked);
 #else
@@ -4770,6 +4905,7 @@ LLMCACHE_API int llmcache_compact(llmcache *c) {
 
 LLMCACHE_API int llmcache_sync(llmcache *c) {
     if (!c) return LLMCACHE_EINVAL;
+    if (c->read_only) return LLMCACHE_OK;   /* nothing of this handle's to make durable */
 #ifdef LLMCACHE__FILES
     return llmcache__with_log(c, llmcache__log_sync_all);
 #else
@@ -6316,7 +6452,7 @@ static void llmcache__store(llmcache *c, const llmcache_key *key, const llmcache
                             llmcache__result *res) {
     int64_t now;
     int rc;
-    if (res->rc != LLMCACHE_OK || o->no_store || !res->env) return;
+    if (res->rc != LLMCACHE_OK || o->no_store || !res->env || c->read_only) return;
     now = llmcache__now(c);   /* one clock reading: the stored times are the reported ones */
     rc = llmcache_put_at(c, key, res->env, res->env_len, now, llmcache__expiry(c, now, o->ttl_ms), &res->meta);
     if (rc != LLMCACHE_OK) {

@@ -110,7 +110,7 @@ static void test_args(void) {
     CHECK(strstr(llmcache_result_string(12345), "unknown") != NULL);
     {   /* every code has its own text */
         int a, b;
-        for (a = LLMCACHE_ESYMLINK; a <= LLMCACHE_MISS; a++)
+        for (a = LLMCACHE_ENOTFILE; a <= LLMCACHE_MISS; a++)
             for (b = a + 1; b <= LLMCACHE_MISS; b++)
                 CHECK(strcmp(llmcache_result_string(a), llmcache_result_string(b)) != 0);
     }

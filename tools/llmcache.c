@@ -114,24 +114,58 @@ static int cli_key_arg(const char *hex, llmcache_key *k) {
     return -1;
 }
 
+/* How cli_open opens: to look only (the file must exist, nothing is written), to
+ * change an existing cache, or to change one that may be new. */
+enum { CLI_READ, CLI_WRITE, CLI_CREATE };
+
+/* Reports why path cannot be opened (rc from llmcache_open), in the words of the
+ * system where there are some. */
+static void cli_open_error(const char *path, int rc) {
+    struct stat st;
+    const char *why = cli_result(rc);
+    if (rc == LLMCACHE_ENOENT) why = "No such file or directory";
+    else if (rc == LLMCACHE_EACCES) why = "Permission denied";
+    else if (rc == LLMCACHE_ENOTFILE) why = stat(path, &st) == 0 && S_ISDIR(st.st_mode) ? "Is a directory"
+                                                                                  : "not a regular file";
+    else if (rc == LLMCACHE_ENOTCACHE && stat(path, &st) == 0 && st.st_size == 0)
+        why = "empty file, not an llmcache log";
+    else if (rc == LLMCACHE_ENOTCACHE) why = "not an llmcache log";
+    cli_error("%s: %s", path, why);
+}
+
 /* Opens the cache at path (values beyond the default memory bound stay on disk).
- * must_exist keeps a mistyped name from becoming a new, empty cache. Returns NULL
- * after reporting the error. */
-static llmcache *cli_open(const char *path, int must_exist) {
+ * CLI_READ opens it read-only: nothing beside it changes, not even a torn tail.
+ * Only CLI_CREATE makes a new, empty cache of a missing name. Returns NULL after
+ * reporting the error. */
+static llmcache *cli_open(const char *path, int how) {
     struct stat st;
     llmcache_config cfg;
     llmcache *c = NULL;
     int rc;
-    if (stat(path, &st) != 0 && (must_exist || errno != ENOENT)) {
-        cli_error("%s: %s", path, strerror(errno));
+    if (how == CLI_WRITE && stat(path, &st) != 0) {
+        cli_open_error(path, errno == ENOENT || errno == ENOTDIR ? LLMCACHE_ENOENT
+                             : errno == EACCES ? LLMCACHE_EACCES : LLMCACHE_EIO);
         return NULL;
     }
     memset(&cfg, 0, sizeof cfg);
     cfg.path = path;
     cfg.max_entries = CLI_MAX_ENTRIES;
+    cfg.read_only = how == CLI_READ;
     rc = llmcache_open(&c, &cfg);
-    if (rc != LLMCACHE_OK) { cli_error("%s: %s", path, cli_result(rc)); return NULL; }
+    if (rc != LLMCACHE_OK) { cli_open_error(path, rc); return NULL; }
     return c;
+}
+
+/* After a read-only listing: a file with damaged records or a torn tail is said so
+ * on stderr, and the status becomes CLI_EXIT_NOTCLEAN (what could be read was). */
+static int cli_damage_status(llmcache *c, const char *path) {
+    llmcache_stats st;
+    llmcache_stats_get(c, &st);
+    if (!st.records_skipped && !st.torn_bytes) return 0;
+    cli_error("%s: DAMAGED: %" PRIu64 " damaged region%s skipped, %" PRIu64 " bytes of torn tail; the output "
+              "lacks what they held (`llmcache verify` shows where, `llmcache repair` keeps every intact record)",
+              path, st.records_skipped, st.records_skipped == 1 ? "" : "s", st.torn_bytes);
+    return CLI_EXIT_NOTCLEAN;
 }
 
 /* Closes c, first making its writes durable when it wrote; returns the exit status. */
@@ -261,7 +295,7 @@ static void cli_print_share(const char *label, uint64_t part, uint64_t whole, co
 
 static int cmd_stats(cli_args *a) {
     const char *path = a->pos[0];
-    llmcache *c = cli_open(path, 1);
+    llmcache *c = cli_open(path, CLI_READ);
     llmcache_stats st;
     cli_list l;
     uint64_t values = 0, soon = 0, with_ttl = 0, dead;
@@ -284,11 +318,11 @@ static int cmd_stats(cli_args *a) {
         printf("{\"file_bytes\":%" PRIu64 ",\"entries\":%zu,\"value_bytes\":%" PRIu64 ",\"live_bytes\":%" PRIu64
                ",\"dead_bytes\":%" PRIu64 ",\"oldest_ms\":%" PRId64 ",\"newest_ms\":%" PRId64
                ",\"expiring_within_1h\":%" PRIu64 ",\"with_ttl\":%" PRIu64 ",\"records_recovered\":%" PRIu64
-               ",\"records_skipped\":%" PRIu64 ",\"bytes_truncated\":%" PRIu64 "}\n",
+               ",\"records_skipped\":%" PRIu64 ",\"torn_bytes\":%" PRIu64 "}\n",
                st.file_bytes, l.n, values, st.live_bytes, dead, oldest, newest, soon, with_ttl,
-               st.records_recovered, st.records_skipped, st.bytes_truncated);
+               st.records_recovered, st.records_skipped, st.torn_bytes);
         free(l.v);
-        return cli_close(c, path, 0, 0);
+        return cli_close(c, path, 0, cli_damage_status(c, path));
     }
     cli_format_size(st.file_bytes, size);
     printf("%-12s %s\n", "file", path);
@@ -305,16 +339,16 @@ static int cmd_stats(cli_args *a) {
     }
     printf("%-12s %" PRIu64 " within 1h; %" PRIu64 " with a TTL, %" PRIu64 " without\n", "expiring",
            soon, with_ttl, (uint64_t)l.n - with_ttl);
-    cli_format_size(st.bytes_truncated, size);
-    printf("%-12s %" PRIu64 " intact, %" PRIu64 " damaged records skipped, %s of torn tail cut off\n",
-           "recovery", st.records_recovered, st.records_skipped, size);
+    cli_format_size(st.torn_bytes, size);
+    printf("%-12s %" PRIu64 " intact, %" PRIu64 " damaged regions skipped, %s of torn tail (left in place)\n",
+           "records", st.records_recovered, st.records_skipped, size);
     free(l.v);
-    return cli_close(c, path, 0, 0);
+    return cli_close(c, path, 0, cli_damage_status(c, path));
 }
 
 static int cmd_ls(cli_args *a) {
     const char *path = a->pos[0];
-    llmcache *c = cli_open(path, 1);
+    llmcache *c = cli_open(path, CLI_READ);
     cli_list l;
     uint64_t total = 0;
     size_t i;
@@ -340,7 +374,7 @@ static int cmd_ls(cli_args *a) {
         printf("%zu %s, %s\n", l.n, cli_entries(l.n), size);
     }
     free(l.v);
-    return cli_close(c, path, 0, 0);
+    return cli_close(c, path, 0, cli_damage_status(c, path));
 }
 
 /* The metadata of an entry on stderr; env: its decoded call envelope, or NULL. */
@@ -379,7 +413,7 @@ static int cmd_get(cli_args *a) {
     llmcache_response env;
     int decode, rc;
     llmcache *c;
-    if (cli_key_arg(a->pos[1], &k) || !(c = cli_open(path, 1))) return CLI_EXIT_FAIL;
+    if (cli_key_arg(a->pos[1], &k) || !(c = cli_open(path, CLI_READ))) return CLI_EXIT_FAIL;
     rc = llmcache_get(c, &k, &v);
     if (rc == LLMCACHE_MISS) {
         cli_error("%s: no entry for key %s", path, a->pos[1]);
@@ -437,7 +471,7 @@ static int cmd_put(cli_args *a) {
         return CLI_EXIT_FAIL;
     }
     if (!a->raw) len -= cli_json_newline(value, len);
-    if (!(c = cli_open(path, 0))) { free(value); return CLI_EXIT_FAIL; }
+    if (!(c = cli_open(path, CLI_CREATE))) { free(value); return CLI_EXIT_FAIL; }
     rc = llmcache_put(c, &k, value, len, ttl);
     free(value);
     if (rc == LLMCACHE_OK) return cli_close(c, path, 1, 0);
@@ -453,7 +487,7 @@ static int cmd_rm(cli_args *a) {
     int i, rc, status = 0;
     for (i = 1; i < a->npos; i++)
         if (cli_key_arg(a->pos[i], &k)) return CLI_EXIT_FAIL;
-    if (!(c = cli_open(path, 1))) return CLI_EXIT_FAIL;
+    if (!(c = cli_open(path, CLI_WRITE))) return CLI_EXIT_FAIL;
     for (i = 1; i < a->npos && status != CLI_EXIT_FAIL; i++) {
         cli_key_arg(a->pos[i], &k);
         rc = llmcache_del(c, &k);
@@ -517,7 +551,7 @@ static int cmd_purge(cli_args *a) {
         cli_error("--schema %s: expected a schema hash of 64 hex digits (see `llmcache ls --json`)", a->schema);
         return CLI_EXIT_FAIL;
     }
-    if (!(c = cli_open(path, 1))) return CLI_EXIT_FAIL;
+    if (!(c = cli_open(path, CLI_WRITE))) return CLI_EXIT_FAIL;
     failed = a->schema ? cli_purge_schema(c, path, hash, &removed) : cli_purge_expired(c, path, &removed);
     if (!failed)
         printf("purged %" PRIu64 " %s%s%s%s\n", removed, a->expired ? "expired " : "", cli_entries(removed),
@@ -630,7 +664,7 @@ static int cmd_repair(cli_args *a) {
 
 static int cmd_compact(cli_args *a) {
     const char *path = a->pos[0];
-    llmcache *c = cli_open(path, 1);
+    llmcache *c = cli_open(path, CLI_WRITE);
     llmcache_stats before, after;
     cli_progress p;
     char from[32], to[32];
@@ -693,7 +727,7 @@ static int cli_unspool(cli_export *x, FILE *out) {
 
 static int cmd_export(cli_args *a) {
     const char *path = a->pos[0];
-    llmcache *c = cli_open(path, 1);
+    llmcache *c = cli_open(path, CLI_READ);
     cli_export x;
     cli_output o;
     uint64_t total = 0, written = 0;
@@ -729,7 +763,7 @@ static int cmd_export(cli_args *a) {
     free(x.off);
     free(x.len);
     free(x.l.v);
-    return cli_close(c, path, 0, failed ? CLI_EXIT_FAIL : 0);
+    return cli_close(c, path, 0, failed ? CLI_EXIT_FAIL : cli_damage_status(c, path));
 }
 
 typedef struct cli_import { uint64_t stored, expired; } cli_import;
@@ -778,7 +812,7 @@ static int cmd_import(cli_args *a) {
     size_t len;
     int failed;
     if (cli_read_all(input, &buf, &len, SIZE_MAX, NULL)) return CLI_EXIT_FAIL;
-    if (cli_import_lines(NULL, name, buf, len, &n) || !(c = cli_open(path, 0))) { free(buf); return CLI_EXIT_FAIL; }
+    if (cli_import_lines(NULL, name, buf, len, &n) || !(c = cli_open(path, CLI_CREATE))) { free(buf); return CLI_EXIT_FAIL; }
     failed = cli_import_lines(c, name, buf, len, &n);
     free(buf);
     if (failed) fprintf(stderr, "(%" PRIu64 " entries were stored before the error)\n", n.stored);
