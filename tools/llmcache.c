@@ -822,7 +822,9 @@ static int cmd_import(cli_args *a) {
 }
 
 /* >>commands and help --------------------------------------------------------------- */
-#define CLI_FAIL_OPEN   "FILE missing or unreadable, not an llmcache file (or of a newer version), an I/O error"
+#define CLI_FAIL_OPEN   "FILE missing or unreadable, empty, a directory, not an llmcache file (or of a newer " \
+                        "version), an I/O error"
+#define CLI_EXIT_DAMAGED "the file is damaged: what could be read was printed, the rest is said on stderr"
 #define CLI_FAIL_CREATE "FILE unreadable or not creatable, not an llmcache file (or of a newer version), " \
                         "an I/O error"
 static const cli_command cli_commands[] = {
@@ -852,21 +854,21 @@ static const cli_command cli_commands[] = {
       "Prints the file size; the entries and the bytes of their values; live and dead\n"
       "bytes (dead: overwritten, deleted or expired records, which `compact` drops); the\n"
       "oldest and newest entries; how many entries expire within the hour; and what\n"
-      "recovery skipped when reading the file (damaged records, a torn tail). Like every\n"
-      "command that opens the cache, it cuts off a tail torn by a crash; `verify` is the\n"
-      "read-only check.\n\n"
+      "reading skipped (damaged regions, a torn tail). It opens the file read-only and\n"
+      "changes nothing beside it; a damaged file is said so on stderr (exit status 1).\n\n"
       "  --json   one JSON object on one line instead: file_bytes, entries, value_bytes,\n"
       "           live_bytes, dead_bytes, oldest_ms, newest_ms (0: no entries),\n"
       "           expiring_within_1h, with_ttl, records_recovered, records_skipped,\n"
-      "           bytes_truncated",
-      NULL, CLI_FAIL_OPEN },
+      "           torn_bytes",
+      CLI_EXIT_DAMAGED, CLI_FAIL_OPEN },
     { "ls", cmd_ls, O_JSON, 1, 1, "ls FILE [--json]",
       "list the entries: key, size, stored, expires, schema hash",
       "Lists the live entries sorted by key: key, value size, age, time left to expiry\n"
-      "and the first 16 hex digits of the schema hash ('-': none), then a total.\n\n"
+      "and the first 16 hex digits of the schema hash ('-': none), then a total. Opens\n"
+      "the file read-only and changes nothing beside it.\n\n"
       "  --json   one JSON object per line instead, with key, size, created_ms,\n"
       "           expires_ms (0: never), seq and meta (as in `export --help`)",
-      NULL, CLI_FAIL_OPEN },
+      CLI_EXIT_DAMAGED, CLI_FAIL_OPEN },
     { "get", cmd_get, O_VERBOSE | O_RAW, 2, 2, "get FILE KEY [--raw] [-v]",
       "write the value stored under KEY to stdout",
       "Writes the value stored under KEY to stdout, byte for byte. An entry stored by\n"
@@ -946,7 +948,7 @@ static const cli_command cli_commands[] = {
       "expires_ms 0 means never. `import` reads this format back exactly.\n\n"
       "  -o, --output OUT   write to OUT instead of stdout; OUT appears complete or not\n"
       "                     at all (a temporary file beside it, renamed at the end)",
-      NULL, CLI_FAIL_OPEN ", OUT cannot be written" },
+      CLI_EXIT_DAMAGED, CLI_FAIL_OPEN ", OUT cannot be written" },
     { "import", cmd_import, 0, 1, 2, "import FILE [INPUT]",
       "store the entries of a JSON Lines export",
       "Reads the JSON Lines of `export` from INPUT (or stdin) and stores every entry in\n"
@@ -970,7 +972,8 @@ static void cli_usage(FILE *f) {
                "prints them and `key` computes them. Options may come anywhere.\n\n"
                "exit status:\n"
                "  0  success\n"
-               "  1  verify: the file is damaged; get, rm: no live entry for a KEY\n"
+               "  1  verify, stats, ls, export: the file is damaged; get, rm: no live entry\n"
+               "     for a KEY\n"
                "  2  usage error, or a failure: unreadable file, not an llmcache file,\n"
                "     invalid JSON, input refused by put, input/output error\n"
                "(`llmcache COMMAND --help` says what each status means for COMMAND)\n");
