@@ -5123,6 +5123,8 @@ LLMCACHE_API int llmcache_repair_ex(const char *path, const llmcache_repair_opti
            header only with force */
         if (rc == LLMCACHE_ECORRUPT && (!report->header_damaged || opts->force)) {
             rc = llmcache__temp_create(real, LLMCACHE__TEMP_REPAIR, log_fd, &fd, &tmp);
+            llmcache__f_close(log_fd);   /* Win32 replaces no file that is open */
+            log_fd = LLMCACHE__NOFD;
             if (rc == LLMCACHE_OK) {
                 rc = llmcache__f_pwrite(fd, b.p, b.len, 0);
                 if (rc == LLMCACHE_OK) rc = llmcache__f_sync(fd);

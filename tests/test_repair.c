@@ -299,7 +299,7 @@ static void test_zero_tail(void) {
     build_log(path, 0, 10, NULL);
     {
         FILE *f = fopen(path, "ab");
-        static const unsigned char zeros[8192];
+        static unsigned char zeros[8192];
         CHECK(f && fwrite(zeros, 1, sizeof zeros, f) == sizeof zeros);
         if (f) fclose(f);
     }
@@ -387,7 +387,7 @@ static void test_damaged_header(void) {
     build_log(path, 0, 20, offs);
     {
         FILE *f = fopen(path, "r+b");
-        static const unsigned char zeros[64];
+        static unsigned char zeros[64];
         CHECK(f && fwrite(zeros, 1, 64, f) == 64);
         if (f) fclose(f);
     }
