@@ -461,7 +461,8 @@ LLMCACHE_API int  llmcache_verify_ex(const char *path, const llmcache_verify_opt
  * directory), with the log's mode and owner; a path that is a link keeps pointing
  * at the log. A clean file, one with a tail of zeros (preallocated space) included,
  * is left as it is (LLMCACHE_OK, report->damaged_regions 0). No handle may have
- * the log open, in this process or another: LLMCACHE_EBUSY, nothing written; it
+ * the log open, in another process or (where byte locks belong to the open file,
+ * as on Linux and Windows) in this one: LLMCACHE_EBUSY, nothing written; it
  * holds path-shm's open lock (making path-shm, with the log's mode and owner, when
  * missing) so that nobody opens the log until the repair is over. A damaged file
  * header (see llmcache_verify) is refused with LLMCACHE_ECORRUPT and

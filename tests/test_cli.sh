@@ -364,7 +364,8 @@ wait_acks() {   # wait_acks N: until the writer acknowledged N writes (bounded: 
 }
 if cc -std=c99 -Wall -Wextra -Werror -O1 -I"$ROOT" -o cli_live_writer "$ROOT/tests/cli_live_writer.c" -lpthread -lm &&
    mkfifo live.cmd; then
-    ./cli_live_writer live.log < live.cmd > live.acks 2> live.err &
+    : > live.acks
+    ./cli_live_writer live.log > live.acks 2> live.err < live.cmd &
     wpid=$!
     exec 3> live.cmd
     for i in 1 2 3 4 5; do echo $i >&3; done
@@ -395,6 +396,26 @@ assert d['records'] == 10 and d['header_damaged'] is False, d"
     check "every acknowledged write is there ($lost lost)" test $lost -eq 0
 else
     fail "cannot build tests/cli_live_writer.c or make a FIFO"
+fi
+
+# ---- progress bars on a terminal (script(1) of util-linux gives the tool one) ---------------
+if script -qec true /dev/null > /dev/null 2>&1; then
+    py "
+import json
+with open('big.jsonl', 'w') as f:
+    for i in range(2500): f.write(json.dumps({'key': '%064x' % i, 'value': 'x' * 4000}) + '\\n')"
+    run 0 "import of a 10 MB cache" "$L" import big.log big.jsonl
+    for c in verify compact repair; do
+        script -qec "'$L' $c big.log" /dev/null > tty.out 2>&1
+        check "$c draws a progress bar that fills up on a terminal" \
+            sh -c "tr '\\r' '\\n' < tty.out | grep -q '^${c%y}[a-z]* \\[#*\\.\\.*\\]  *[1-9][0-9]%' &&
+                   tr '\\r' '\\n' < tty.out | grep -q '^${c%y}[a-z]* \\[#*\\] 100%'"
+    done
+    run 0 "verify of the big file, stderr not a terminal" "$L" verify big.log
+    check "no bar when stderr is not a terminal" test ! -s err
+    rm -f big.log big.log-shm big.jsonl
+else
+    echo "  skipped: progress bars (needs script from util-linux)"
 fi
 
 # ---- a damaged file header: reported, refused, rebuilt with --force -----------------------

@@ -1,7 +1,8 @@
 /* tests/test_repair.c: llmcache_repair and llmcache_verify for operators (issue 11).
  *  - repair refuses (LLMCACHE_EBUSY, nothing written) while a handle has the log
  *    open, in this process or in a live writer process, and nothing that writer
- *    acknowledged is lost;
+ *    acknowledged is lost; without path-shm it makes one (with the log's mode), a
+ *    link there is refused; after a repair the next opener rebuilds the page;
  *  - a clean log whose only oddity is a tail of zeros (a writer killed with its
  *    space preallocated, or zeros appended) is "nothing to repair": byte-identical,
  *    the same file;
@@ -176,6 +177,48 @@ static void test_busy_same_process(void) {
         CHECK(lc_is(c, 500));
         llmcache_close(c);
     }
+    rm_log(path);
+}
+
+/* Without path-shm, repair makes it (with the log's mode) so that the lock holds;
+ * a link planted there is refused and its target left alone. After a repair the
+ * page describes the old file: the next opener rebuilds it, and two handles share
+ * the new file. */
+static void test_shm_companion(void) {
+    char path[300], shm[320], target[320];
+    uint64_t offs[21];
+    llmcache_verify_report rep;
+    struct stat st;
+    llmcache *a, *b;
+    pathf(path, sizeof path, "companion.log");
+    snprintf(shm, sizeof shm, "%s-shm", path);
+    pathf(target, sizeof target, "companion.target");
+    build_log(path, 0, 20, offs);
+    CHECK(poke_xor(path, offs[5] + 88, 0x02));
+    CHECK_EQ(unlink(shm), 0);
+    CHECK_EQ(chmod(path, 0640), 0);
+    CHECK(spit(target, "keep", 4));
+    CHECK_EQ(symlink(target, shm), 0);
+    CHECK_EQ(llmcache_repair(path, &rep), LLMCACHE_ESYMLINK);
+    CHECK(same_file(target, (const unsigned char *)"keep", 4));
+    CHECK_EQ(rep.damaged_regions, 0);   /* not even read */
+    CHECK_EQ(unlink(shm), 0);
+    unlink(target);
+    CHECK_EQ(llmcache_repair(path, &rep), LLMCACHE_OK);
+    CHECK_EQ(rep.damaged_regions, 1);
+    CHECK(lstat(shm, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0777) == 0640);
+    a = open_log(path, LLMCACHE_FSYNC_NEVER, NULL);
+    b = open_log(path, LLMCACHE_FSYNC_NEVER, NULL);
+    if (a && b) {
+        CHECK_EQ(lc_count(a, 0, 20), 19);
+        CHECK_EQ(lc_count(b, 0, 20), 19);
+        CHECK_EQ(lc_put(a, 600), LLMCACHE_OK);
+        CHECK(lc_is(b, 600));
+    }
+    llmcache_close(a);
+    llmcache_close(b);
+    CHECK_EQ(llmcache_verify(path, &rep, NULL, NULL), LLMCACHE_OK);
+    CHECK_EQ(rep.records, 20);
     rm_log(path);
 }
 
@@ -549,6 +592,7 @@ int main(void) {
     if (!mkdtemp(g_dir)) { perror("mkdtemp"); return 1; }
     test_busy_same_process();
     test_busy_live_writer();
+    test_shm_companion();
     test_zero_tail();
     test_damaged_header();
     test_foreign_files();
