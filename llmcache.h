@@ -421,8 +421,10 @@ typedef struct llmcache_verify_report {
     uint64_t records;             /* intact records (puts and deletes) */
     uint64_t puts, deletes;       /* intact records by kind */
     uint64_t live;                /* keys live at the end of the log (ignoring expiry) */
-    uint64_t damaged_regions;     /* runs of bytes that are not intact records (a tail of zeros is not one) */
-    uint64_t damaged_bytes;       /* bytes in those runs: a damaged tail included, a zeroed one not */
+    uint64_t damaged_regions;     /* runs of bytes that are not intact records (a tail of zeros is not
+                                     one), and a damaged file header (header_damaged) */
+    uint64_t damaged_bytes;       /* bytes in those runs: a damaged tail included, a zeroed one not;
+                                     the header's 64 when it is damaged */
     uint64_t tail_bytes;          /* bytes after the last intact record, zeros (preallocated space) or not */
     uint64_t last_seq;
     uint64_t header_damaged;      /* 1: the file header fails its checks but the records show the
