@@ -120,6 +120,8 @@ enum {
                                   the log under its resolved name, is a symbolic link:
                                   refused, nothing written through it */
     LLMCACHE_EREADONLY = -14,  /* a write (put, del, compact) on a handle opened read_only */
+    LLMCACHE_EBUSY     = -15,  /* repair: another process (or handle) has the log open;
+                                  nothing written */
     LLMCACHE_ENOENT    = -16,  /* no such file, or a directory on its path is missing */
     LLMCACHE_EACCES    = -17,  /* permission denied (or a read-only file system) */
     LLMCACHE_ENOTFILE  = -18   /* the path names a directory, a device or another non-regular
@@ -253,6 +255,11 @@ typedef struct llmcache_redis_config {
     int64_t     breaker_cooldown_ms; /* how long it stays open; 0 = 5000 */
 } llmcache_redis_config;
 
+/* Progress of a long job over a file (verify, repair, compaction): done of total
+ * units (bytes), told at most every few MiB with done rising, then once with
+ * done == total when the job finishes. */
+typedef void (*llmcache_progress_fn)(void *ctx, uint64_t done, uint64_t total);
+
 /* Zero-initialize, then set what you need: llmcache_config cfg = {0}; */
 typedef struct llmcache_config {
     const char *path;        /* append-only log file; NULL = memory only */
@@ -283,6 +290,11 @@ typedef struct llmcache_config {
                                 be read, else the file as it was at open. put, del and compact
                                 return LLMCACHE_EREADONLY; llmcache_call answers but does not
                                 store. Works on a file this process may only read */
+    /* optional: told how far each compaction of this handle's log is (llmcache_compact
+       and the automatic ones; bytes of records copied of the live bytes), called with
+       the handle's locks held: it must not call into the cache; NULL = none */
+    llmcache_progress_fn on_progress;
+    void       *progress_ctx;
 } llmcache_config;
 
 /* Metadata stored beside a value. The call-through layer fills it; plain
@@ -423,27 +435,68 @@ typedef struct llmcache_verify_report {
     uint64_t records;             /* intact records (puts and deletes) */
     uint64_t puts, deletes;       /* intact records by kind */
     uint64_t live;                /* keys live at the end of the log (ignoring expiry) */
-    uint64_t damaged_regions;     /* runs of bytes that are not intact records (a tail of zeros is not one) */
-    uint64_t damaged_bytes;       /* bytes in those runs: a damaged tail included, a zeroed one not */
+    uint64_t damaged_regions;     /* runs of bytes that are not intact records (a tail of zeros is not
+                                     one), and a damaged file header (header_damaged) */
+    uint64_t damaged_bytes;       /* bytes in those runs: a damaged tail included, a zeroed one not;
+                                     the header's 64 when it is damaged */
     uint64_t tail_bytes;          /* bytes after the last intact record, zeros (preallocated space) or not */
     uint64_t last_seq;
+    uint64_t header_damaged;      /* 1: the file header fails its checks but the records show the
+                                     file is a log (also one damaged region, bytes 0..63) */
 } llmcache_verify_report;
 
 /* Walks the log at path read-only and reports every damaged region through
  * on_damage (may be NULL: offset, length, reason). Never modifies the file.
  * Returns LLMCACHE_OK when the file is clean, LLMCACHE_ECORRUPT when damage was
  * found (report filled), LLMCACHE_ENOTCACHE / LLMCACHE_EIO / LLMCACHE_EVERSION
- * when it cannot be read as a log. Thread-safe. */
+ * when it cannot be read as a log. A file header that fails its checks (magic,
+ * version, size or checksum) is damage, not a foreign file, when the records show
+ * the file is a log: an intact record right after the header, or intact records
+ * making up at least half of the bytes after it (a tail of zeros not counted);
+ * report->header_damaged then says so. Without such records the file is not a log
+ * (LLMCACHE_ENOTCACHE); LLMCACHE_EVERSION only for a header whose checksum is right.
+ * Thread-safe. */
 LLMCACHE_API int  llmcache_verify(const char *path, llmcache_verify_report *report,
                                   void (*on_damage)(void *ctx, uint64_t offset, uint64_t len,
                                                     const char *reason),
                                   void *ctx);
 
+/* llmcache_verify's callbacks; zero-initialize. */
+typedef struct llmcache_verify_options {
+    void (*on_damage)(void *ctx, uint64_t offset, uint64_t len, const char *reason);  /* NULL = none */
+    llmcache_progress_fn on_progress;   /* bytes of the file walked; NULL = none */
+    void *ctx;                          /* given to both */
+} llmcache_verify_options;
+
+/* As llmcache_verify, with options (NULL = none). */
+LLMCACHE_API int  llmcache_verify_ex(const char *path, const llmcache_verify_options *opts,
+                                     llmcache_verify_report *report);
+
 /* Rewrites the log at path keeping every intact record (damaged regions and a
  * torn tail are dropped), then swaps the clean copy in (fsync, rename, fsync
  * directory), with the log's mode and owner; a path that is a link keeps pointing
- * at the log. Other processes must not have the file open. report may be NULL. */
+ * at the log. A clean file, one with a tail of zeros (preallocated space) included,
+ * is left as it is (LLMCACHE_OK, report->damaged_regions 0). No handle may have
+ * the log open, in another process or (where byte locks belong to the open file,
+ * as on Linux and Windows) in this one: LLMCACHE_EBUSY, nothing written; it
+ * holds path-shm's open lock (making path-shm, with the log's mode and owner, when
+ * missing) so that nobody opens the log until the repair is over. A damaged file
+ * header (see llmcache_verify) is refused with LLMCACHE_ECORRUPT and
+ * report->header_damaged set, nothing written (llmcache_repair_ex with force
+ * rebuilds it); a file that is not a log is never modified. report may be NULL. */
 LLMCACHE_API int  llmcache_repair(const char *path, llmcache_verify_report *report);
+
+/* llmcache_repair's options; zero-initialize. */
+typedef struct llmcache_repair_options {
+    int force;                          /* 1: also rebuild a log whose file header is damaged:
+                                           a fresh header and its intact records */
+    llmcache_progress_fn on_progress;   /* bytes of the file walked; NULL = none */
+    void *ctx;
+} llmcache_repair_options;
+
+/* As llmcache_repair, with options (NULL = none). */
+LLMCACHE_API int  llmcache_repair_ex(const char *path, const llmcache_repair_options *opts,
+                                     llmcache_verify_report *report);
 
 /* >>call-through (llmcache_call, transports, streaming) -------------------------
  * Call-through: one function answers a provider request from the cache or, on a
@@ -2928,6 +2981,7 @@ LLMCACHE_API const char *llmcache_result_string(int result) {
     case LLMCACHE_ENOENT:      return "LLMCACHE_ENOENT: no such file or directory";
     case LLMCACHE_EACCES:      return "LLMCACHE_EACCES: permission denied";
     case LLMCACHE_ENOTFILE:    return "LLMCACHE_ENOTFILE: not a regular file (a directory or a device): never a log";
+    case LLMCACHE_EBUSY:       return "LLMCACHE_EBUSY: the log is open in another process (close it there first)";
     default:                   return "LLMCACHE_E?: unknown result code";
     }
 }
@@ -3107,6 +3161,8 @@ struct llmcache {
     uint64_t seed;
     void   (*on_event)(void *ctx, const llmcache_event *ev);
     void    *event_ctx;
+    llmcache_progress_fn on_progress;   /* compactions (cfg.on_progress) */
+    void    *progress_ctx;
     struct llmcache__callstate *calls;  /* single-flight table; NULL until first needed */
     struct llmcache__redis *redis;      /* the shared Redis tier (>>redis); NULL = none */
 
@@ -3611,13 +3667,14 @@ static LLMCACHE__MAYBE_UNUSED void llmcache__hdr_encode(unsigned char *p, uint64
     llmcache__st32(p + 60, llmcache__crc32c(0, p, 60));
 }
 
-/* LLMCACHE_OK and the file id, or ENOTCACHE / EVERSION / ECORRUPT. */
+/* LLMCACHE_OK and the file id, or ENOTCACHE (no magic) / ECORRUPT (a checksum or
+ * header size that is wrong) / EVERSION (another version, under a right checksum:
+ * a version field damaged in place is ECORRUPT). */
 static LLMCACHE__MAYBE_UNUSED int llmcache__hdr_check(const unsigned char *p, size_t n, uint64_t *file_id) {
     if (n < 8 || memcmp(p, LLMCACHE__FILE_MAGIC, 8) != 0) return LLMCACHE_ENOTCACHE;
-    if (n < LLMCACHE__HDR_SIZE) return LLMCACHE_ECORRUPT;
+    if (n < LLMCACHE__HDR_SIZE || llmcache__ld32(p + 60) != llmcache__crc32c(0, p, 60)) return LLMCACHE_ECORRUPT;
     if (llmcache__ld32(p + 8) != LLMCACHE__FILE_VERSION) return LLMCACHE_EVERSION;
-    if (llmcache__ld32(p + 60) != llmcache__crc32c(0, p, 60) || llmcache__ld32(p + 12) != LLMCACHE__HDR_SIZE)
-        return LLMCACHE_ECORRUPT;
+    if (llmcache__ld32(p + 12) != LLMCACHE__HDR_SIZE) return LLMCACHE_ECORRUPT;
     *file_id = llmcache__ld64(p + 16);
     return LLMCACHE_OK;
 }
@@ -3664,8 +3721,56 @@ static LLMCACHE__MAYBE_UNUSED uint64_t llmcache__walk(const unsigned char *map, 
     return good_end;
 }
 
+static void llmcache__add_rec_bytes(void *ctx, uint64_t off, const llmcache__record *r) {
+    (void)off;
+    *(uint64_t *)ctx += llmcache__pad8(r->len);
+}
+
+/* Whether map[0, size), whose header fails its checks, is still a log (a damaged
+ * header, not a foreign file): an intact record right after the header, or intact
+ * records making up at least half of the bytes after it, a tail of zeros not
+ * counted (docs/FORMAT.md, "Repair and verify"). */
+static LLMCACHE__MAYBE_UNUSED int llmcache__hdr_damaged_log(const unsigned char *map, uint64_t size) {
+    llmcache__walker w;
+    llmcache__record r;
+    uint64_t intact = 0, end;
+    if (size <= LLMCACHE__HDR_SIZE) return 0;
+    if (llmcache__rec_check(map + LLMCACHE__HDR_SIZE, size - LLMCACHE__HDR_SIZE, &r)) return 1;
+    w.on_record = llmcache__add_rec_bytes; w.on_damage = NULL; w.ctx = &intact;
+    end = llmcache__walk(map, LLMCACHE__HDR_SIZE, size, &w);
+    if (llmcache__all_zero(map + end, size - end)) size = end;
+    return intact > 0 && intact * 2 >= size - LLMCACHE__HDR_SIZE;
+}
+
 /* >>log (the log file behind the table: open, recover, catch up, append, compact) -- */
 #ifdef LLMCACHE__FILES
+#define LLMCACHE__PROGRESS_STEP ((uint64_t)4 << 20)
+
+/* A caller's progress callback (llmcache_progress_fn), told at most every
+ * LLMCACHE__PROGRESS_STEP units of work and once more at the end. */
+typedef struct llmcache__progress {
+    llmcache_progress_fn fn;
+    void *ctx;
+    uint64_t total, next;
+} llmcache__progress;
+
+static void llmcache__progress_start(llmcache__progress *p, llmcache_progress_fn fn, void *ctx, uint64_t total) {
+    p->fn = fn;
+    p->ctx = ctx;
+    p->total = total;
+    p->next = LLMCACHE__PROGRESS_STEP;
+}
+
+/* done: the work done so far, never less than at the previous call */
+static void llmcache__progress_tell(llmcache__progress *p, uint64_t done) {
+    if (!p->fn || done < p->next || done >= p->total) return;
+    p->fn(p->ctx, done, p->total);
+    p->next = done + LLMCACHE__PROGRESS_STEP;
+}
+
+static void llmcache__progress_end(llmcache__progress *p) {
+    if (p->fn) p->fn(p->ctx, p->total, p->total);
+}
 #define LLMCACHE__GROW_MIN ((uint64_t)1 << 20)
 #define LLMCACHE__MAP_MIN  ((uint64_t)256 << 20)
 #define LLMCACHE__COMPACT_MIN ((uint64_t)1 << 20)
@@ -3813,6 +3918,42 @@ static void llmcache__temp_unlink_stale(void *ctx, const char *file, const char 
  * closed everywhere) and by the writer that heals after a dead one. */
 static void llmcache__log_remove_temps(const char *path) {
     llmcache__f_each_own(path, llmcache__temp_unlink_stale, NULL);
+}
+
+/* Keeps every handle off the log at path while a repair rewrites it, with the
+ * lock bytes of path-shm (see llmcache__log_open): byte 0, waiting for an opener
+ * or closer to finish, then byte 1 exclusive, which only succeeds when no handle
+ * has the log open (each holds it shared), both kept until *shm_fd is closed so
+ * that nobody opens the log meanwhile; the next opener is then alone and rebuilds
+ * the page from the new file. A missing path-shm is made, with the log's mode and
+ * owner, when the log's header is valid; under a header that is not, no handle can
+ * open the log, so without a path-shm there is nothing to lock (*shm_fd stays
+ * LLMCACHE__NOFD). LLMCACHE_EBUSY: a handle has the log open. */
+static int llmcache__log_lock_out(const char *path, llmcache__fd log_fd, llmcache__fd *shm_fd) {
+    unsigned char hdr[LLMCACHE__HDR_SIZE];
+    uint64_t size, id;
+    char *shm_path = llmcache__concat(path, strlen(path), "-shm");
+    int rc, valid;
+    *shm_fd = LLMCACHE__NOFD;
+    if (!shm_path) return LLMCACHE_ENOMEM;
+    valid = llmcache__f_size(log_fd, &size) == LLMCACHE_OK && size >= LLMCACHE__HDR_SIZE &&
+            llmcache__f_pread(log_fd, hdr, sizeof hdr, 0) == LLMCACHE_OK &&
+            llmcache__hdr_check(hdr, sizeof hdr, &id) == LLMCACHE_OK;
+    rc = llmcache__f_open(shm_path, (valid ? LLMCACHE__F_CREATE : 0) | LLMCACHE__F_NOFOLLOW, LLMCACHE__FILE_MODE,
+                          shm_fd);
+    LLMCACHE_FREE(shm_path);
+    if (rc != LLMCACHE_OK) return valid ? rc : LLMCACHE_OK;
+    rc = llmcache__f_lock(*shm_fd, 0, 2, 1);
+    if (rc == LLMCACHE_OK) rc = llmcache__f_lock(*shm_fd, 1, 2, 0);
+    if (rc == LLMCACHE_MISS) rc = LLMCACHE_EBUSY;
+    /* empty: made here (an opener sizes it under byte 0 at once) */
+    if (rc == LLMCACHE_OK && llmcache__f_size(*shm_fd, &size) == LLMCACHE_OK && size == 0)
+        rc = llmcache__f_copy_owner(*shm_fd, log_fd);
+    if (rc != LLMCACHE_OK) {
+        llmcache__f_close(*shm_fd);   /* releases the lock bytes */
+        *shm_fd = LLMCACHE__NOFD;
+    }
+    return rc;
 }
 
 /* Opens path, checks its header and returns the file id. */
@@ -4160,6 +4301,7 @@ static int llmcache__log_read(llmcache *c, uint32_t i, llmcache_value *out, unsi
 static int llmcache__log_compact_locked(llmcache *c) {
     unsigned char hdr[LLMCACHE__HDR_SIZE];
     llmcache__buf b = {NULL, 0, 0, 0};
+    llmcache__progress prog;
     llmcache__fd fd;
     uint64_t *new_off = NULL, id = llmcache__f_random64(), pos = LLMCACHE__HDR_SIZE, wrote = 0;
     unsigned char *m = NULL;
@@ -4169,6 +4311,7 @@ static int llmcache__log_compact_locked(llmcache *c) {
     char *tmp;
     int rc;
     if (c->partial) return LLMCACHE_ENOMEM;
+    llmcache__progress_start(&prog, c->on_progress, c->progress_ctx, c->live_bytes);
     rc = llmcache__temp_create(c->path, LLMCACHE__TEMP_COMPACT, c->fd, &fd, &tmp);
     if (rc != LLMCACHE_OK) return rc;
     new_off = (uint64_t *)LLMCACHE_MALLOC(((size_t)c->ents_top + 1) * sizeof(uint64_t));
@@ -4196,6 +4339,7 @@ static int llmcache__log_compact_locked(llmcache *c) {
             if (rc != LLMCACHE_OK) goto fail;
             wrote += b.len;
             b.len = 0;
+            llmcache__progress_tell(&prog, pos - LLMCACHE__HDR_SIZE);
         }
     }
     if (b.oom) { rc = LLMCACHE_ENOMEM; goto fail; }
@@ -4235,6 +4379,7 @@ static int llmcache__log_compact_locked(llmcache *c) {
     c->gen = id;
     c->end = pos;
     c->st.compactions++;
+    llmcache__progress_end(&prog);
     llmcache__buf_free(&b);
     LLMCACHE_FREE(new_off);
     LLMCACHE_FREE(tmp);
@@ -4581,6 +4726,8 @@ LLMCACHE_API int llmcache_open(llmcache **out, const llmcache_config *cfg) {
     c->read_only = cfg->read_only != 0;
     c->clock = cfg->clock;
     c->clock_ctx = cfg->clock_ctx;
+    c->on_progress = cfg->on_progress;
+    c->progress_ctx = cfg->progress_ctx;
     c->on_event = cfg->on_event;
     c->event_ctx = cfg->event_ctx;
     c->free_head = c->val_head = c->val_tail = LLMCACHE__NIL;
@@ -4958,8 +5105,8 @@ LLMCACHE_API int llmcache_foreach(llmcache *c, int with_values,
 /* Reads a whole log read-only for verify and repair. */
 typedef struct llmcache__scan {
     llmcache_verify_report *rep;
-    void (*on_damage)(void *ctx, uint64_t offset, uint64_t len, const char *reason);
-    void *ctx;
+    const llmcache_verify_options *opts;
+    llmcache__progress progress;  /* bytes of the file walked */
     llmcache *index;              /* a memory-only table to count live keys */
     llmcache__buf *copy;          /* repair: intact records go here */
 } llmcache__scan;
@@ -4967,7 +5114,6 @@ typedef struct llmcache__scan {
 static void llmcache__scan_record(void *ctx, uint64_t off, const llmcache__record *r) {
     llmcache__scan *s = (llmcache__scan *)ctx;
     int created;
-    (void)off;
     s->rep->records++;
     if (r->seq > s->rep->last_seq) s->rep->last_seq = r->seq;
     if (r->type == LLMCACHE__R_PUT) {
@@ -4980,19 +5126,24 @@ static void llmcache__scan_record(void *ctx, uint64_t off, const llmcache__recor
     }
     if (s->copy) llmcache__buf_put(s->copy, (const unsigned char *)r->value - LLMCACHE__REC_HDR - r->meta_len,
                                    (size_t)llmcache__pad8(r->len));
+    llmcache__progress_tell(&s->progress, off + llmcache__pad8(r->len));
 }
 
 /* A tail of zeros is preallocated space: tail (counted by scan_file), not damage. */
 static void llmcache__scan_damage(void *ctx, uint64_t off, uint64_t len, int zero_tail) {
     llmcache__scan *s = (llmcache__scan *)ctx;
+    llmcache__progress_tell(&s->progress, off + len);
     if (zero_tail) return;
     s->rep->damaged_regions++;
     s->rep->damaged_bytes += len;
-    if (s->on_damage) s->on_damage(s->ctx, off, len, "not an intact record (bad magic, length or checksum)");
+    if (s->opts->on_damage)
+        s->opts->on_damage(s->opts->ctx, off, len, "not an intact record (bad magic, length or checksum)");
 }
 
-static int llmcache__scan_file(const char *path, llmcache_verify_report *rep,
-                               void (*on_damage)(void *, uint64_t, uint64_t, const char *), void *ctx,
+/* Fills rep (file_id: the header's, when it is intact); LLMCACHE_OK (clean),
+ * LLMCACHE_ECORRUPT (damage found, rep->header_damaged among it), or the reason the
+ * file cannot be read as a log. The progress callback is left for the caller to end. */
+static int llmcache__scan_file(const char *path, llmcache_verify_report *rep, const llmcache_verify_options *opts,
                                llmcache__buf *copy, uint64_t *file_id) {
     llmcache__fd fd;
     unsigned char hdr[LLMCACHE__HDR_SIZE], *m = NULL;
@@ -5001,33 +5152,39 @@ static int llmcache__scan_file(const char *path, llmcache_verify_report *rep,
     llmcache_config cfg;
     uint64_t size = 0;
     size_t map_len;
-    int rc = llmcache__f_open(path, LLMCACHE__F_RDONLY, 0, &fd);
+    int hdr_rc = LLMCACHE_OK, rc = llmcache__f_open(path, LLMCACHE__F_RDONLY, 0, &fd);
     memset(rep, 0, sizeof *rep);
+    if (rc == LLMCACHE_OK && !llmcache__f_regular(fd)) { llmcache__f_close(fd); rc = LLMCACHE_ENOTFILE; }
     if (rc != LLMCACHE_OK) return rc;
     rc = llmcache__f_size(fd, &size);
     rep->file_bytes = size;
     if (rc == LLMCACHE_OK && size < LLMCACHE__HDR_SIZE) rc = LLMCACHE_ENOTCACHE;
     if (rc == LLMCACHE_OK) rc = llmcache__f_pread(fd, hdr, sizeof hdr, 0);
-    if (rc == LLMCACHE_OK) rc = llmcache__hdr_check(hdr, sizeof hdr, file_id);
-    if (rc == LLMCACHE_ECORRUPT) {   /* our magic and version, a damaged header: the records may be fine */
-        rep->damaged_regions++;
-        rep->damaged_bytes += LLMCACHE__HDR_SIZE;
-        if (on_damage) on_damage(ctx, 0, LLMCACHE__HDR_SIZE, "file header checksum mismatch");
-        rc = LLMCACHE_OK;
-    }
+    if (rc == LLMCACHE_OK) hdr_rc = llmcache__hdr_check(hdr, sizeof hdr, file_id);
+    if (hdr_rc == LLMCACHE_EVERSION) rc = hdr_rc;   /* a newer log, its header intact */
     if (rc == LLMCACHE_OK && size > LLMCACHE__HDR_SIZE) {
         map_len = (size_t)size;
         rc = llmcache__f_map(fd, &map_len, 0, &m);
         size = map_len;   /* Win32: a file that shrank meanwhile maps shorter */
     }
     llmcache__f_close(fd);
-    if (rc != LLMCACHE_OK) return rc;
+    if (rc == LLMCACHE_OK && hdr_rc != LLMCACHE_OK) {   /* the records tell a damaged header from a foreign file */
+        if (!m || !llmcache__hdr_damaged_log(m, size)) rc = LLMCACHE_ENOTCACHE;
+        else {
+            rep->header_damaged = 1;
+            rep->damaged_regions++;
+            rep->damaged_bytes += LLMCACHE__HDR_SIZE;
+            if (opts->on_damage) opts->on_damage(opts->ctx, 0, LLMCACHE__HDR_SIZE, "file header damaged");
+        }
+    }
+    if (rc != LLMCACHE_OK) { llmcache__f_unmap(m, (size_t)size); return rc; }
     memset(&cfg, 0, sizeof cfg);
     cfg.max_entries = 0x7ffffffe;
     cfg.max_bytes = (size_t)-1;
     rc = llmcache_open(&s.index, &cfg);
     if (rc != LLMCACHE_OK) { llmcache__f_unmap(m, (size_t)size); return rc; }
-    s.rep = rep; s.on_damage = on_damage; s.ctx = ctx; s.copy = copy;
+    s.rep = rep; s.opts = opts; s.copy = copy;
+    llmcache__progress_start(&s.progress, opts->on_progress, opts->ctx, rep->file_bytes);
     w.on_record = llmcache__scan_record; w.on_damage = llmcache__scan_damage; w.ctx = &s;
     if (m) rep->tail_bytes = size - llmcache__walk(m, LLMCACHE__HDR_SIZE, size, &w);
     rep->live = s.index->count;
@@ -5041,53 +5198,92 @@ static int llmcache__scan_file(const char *path, llmcache_verify_report *rep,
 LLMCACHE_API int llmcache_verify(const char *path, llmcache_verify_report *report,
                                  void (*on_damage)(void *ctx, uint64_t offset, uint64_t len, const char *reason),
                                  void *ctx) {
+    llmcache_verify_options opts;
+    memset(&opts, 0, sizeof opts);
+    opts.on_damage = on_damage;
+    opts.ctx = ctx;
+    return llmcache_verify_ex(path, &opts, report);
+}
+
+LLMCACHE_API int llmcache_verify_ex(const char *path, const llmcache_verify_options *opts,
+                                    llmcache_verify_report *report) {
     llmcache_verify_report local;
+    llmcache_verify_options none;
 #ifdef LLMCACHE__FILES
+    llmcache__progress done;
     uint64_t id;
+    int rc;
     if (!path) return LLMCACHE_EINVAL;
-    return llmcache__scan_file(path, report ? report : &local, on_damage, ctx, NULL, &id);
+    if (!opts) { memset(&none, 0, sizeof none); opts = &none; }
+    if (!report) report = &local;
+    rc = llmcache__scan_file(path, report, opts, NULL, &id);
+    llmcache__progress_start(&done, opts->on_progress, opts->ctx, report->file_bytes);
+    if (rc == LLMCACHE_OK || rc == LLMCACHE_ECORRUPT) llmcache__progress_end(&done);
+    return rc;
 #else
-    (void)path; (void)report; (void)on_damage; (void)ctx; (void)local;
+    (void)path; (void)opts; (void)report; (void)local; (void)none;
     return LLMCACHE_EUNSUPPORTED;
 #endif
 }
 
 LLMCACHE_API int llmcache_repair(const char *path, llmcache_verify_report *report) {
+    return llmcache_repair_ex(path, NULL, report);
+}
+
+LLMCACHE_API int llmcache_repair_ex(const char *path, const llmcache_repair_options *opts,
+                                    llmcache_verify_report *report) {
     llmcache_verify_report local;
+    llmcache_repair_options none;
 #ifdef LLMCACHE__FILES
+    llmcache_verify_options vo;
+    llmcache__progress done;
     llmcache__buf b = {NULL, 0, 0, 0};
     unsigned char hdr[LLMCACHE__HDR_SIZE];
-    llmcache__fd fd, log_fd;
+    llmcache__fd fd, log_fd, shm_fd = LLMCACHE__NOFD;
     char *tmp = NULL, *real;
     uint64_t id;
     int rc;
     if (!path) return LLMCACHE_EINVAL;
+    if (!opts) { memset(&none, 0, sizeof none); opts = &none; }
     if (!report) report = &local;
+    memset(report, 0, sizeof *report);
+    memset(&vo, 0, sizeof vo);
+    vo.on_progress = opts->on_progress;
+    vo.ctx = opts->ctx;
     real = llmcache__f_resolve(path);   /* as llmcache_open: a link keeps pointing at the log */
     if (!real) return LLMCACHE_ENOMEM;
-    llmcache__hdr_encode(hdr, llmcache__f_random64(), llmcache__system_clock_ms());
-    llmcache__buf_put(&b, hdr, sizeof hdr);
-    rc = llmcache__scan_file(real, report, NULL, NULL, &b, &id);
-    if (rc == LLMCACHE_ECORRUPT || (rc == LLMCACHE_OK && report->tail_bytes)) {
-        rc = llmcache__f_open(real, LLMCACHE__F_RDONLY | LLMCACHE__F_NOFOLLOW, 0, &log_fd);
-        if (rc == LLMCACHE_OK) {
+    rc = llmcache__f_open(real, LLMCACHE__F_RDONLY | LLMCACHE__F_NOFOLLOW, 0, &log_fd);
+    if (rc == LLMCACHE_OK) {
+        /* nobody may have the log open, or open it, until the new file is in place */
+        rc = llmcache__log_lock_out(real, log_fd, &shm_fd);
+        llmcache__hdr_encode(hdr, llmcache__f_random64(), llmcache__system_clock_ms());
+        llmcache__buf_put(&b, hdr, sizeof hdr);
+        if (rc == LLMCACHE_OK) rc = llmcache__scan_file(real, report, &vo, &b, &id);
+        /* clean (a tail of zeros is preallocated space): left as it is; a damaged
+           header only with force */
+        if (rc == LLMCACHE_ECORRUPT && (!report->header_damaged || opts->force)) {
             rc = llmcache__temp_create(real, LLMCACHE__TEMP_REPAIR, log_fd, &fd, &tmp);
-            llmcache__f_close(log_fd);
+            llmcache__f_close(log_fd);   /* Win32 replaces no file that is open */
+            log_fd = LLMCACHE__NOFD;
+            if (rc == LLMCACHE_OK) {
+                rc = llmcache__f_pwrite(fd, b.p, b.len, 0);
+                if (rc == LLMCACHE_OK) rc = llmcache__f_sync(fd);
+                llmcache__f_close(fd);
+                if (rc == LLMCACHE_OK) rc = llmcache__f_replace(tmp, real);
+                if (rc != LLMCACHE_OK) llmcache__f_unlink(tmp);
+            }
         }
-        if (rc == LLMCACHE_OK) {
-            rc = llmcache__f_pwrite(fd, b.p, b.len, 0);
-            if (rc == LLMCACHE_OK) rc = llmcache__f_sync(fd);
-            llmcache__f_close(fd);
-            if (rc == LLMCACHE_OK) rc = llmcache__f_replace(tmp, real);
-            if (rc != LLMCACHE_OK) llmcache__f_unlink(tmp);
-        }
+        llmcache__f_close(shm_fd);   /* lets openers in */
+        llmcache__f_close(log_fd);
     }
+    llmcache__progress_start(&done, opts->on_progress, opts->ctx, report->file_bytes);
+    if (rc == LLMCACHE_OK) llmcache__progress_end(&done);
     LLMCACHE_FREE(tmp);
     LLMCACHE_FREE(real);
     llmcache__buf_free(&b);
     return rc;
 #else
-    (void)path; (void)report; (void)local;
+    (void)path; (void)opts; (void)report; (void)local; (void)none;
     return LLMCACHE_EUNSUPPORTED;
 #endif
 }

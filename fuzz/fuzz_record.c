@@ -21,12 +21,14 @@
  *    lie inside the input, and re-encoding the decoded fields gives the same bytes;
  *  - walking the bytes finds the same records and damaged runs, which tile them;
  *  - llmcache_verify on the bytes as a file refuses what is not a log (shorter than
- *    the header, no magic, another version), counts a damaged header as one damaged
+ *    the header; a header that fails its checks without records that show a log;
+ *    another version under a right CRC), counts a damaged header as one damaged
  *    region, reports the same counts and damaged regions as the reference walk, and
  *    leaves the file untouched;
- *  - llmcache_repair never loses an intact record: it either keeps every one (in
- *    order, byte for byte) in a file that verifies clean, or fails and leaves the
- *    file untouched;
+ *  - llmcache_repair leaves a clean file as it is, refuses a damaged header without
+ *    force, and never loses an intact record: it either keeps every one (in order,
+ *    byte for byte) in a file that verifies clean, or fails and leaves the file
+ *    untouched; with force likewise for a damaged header;
  *  - no leak (every library allocation freed) and no allocation beyond 4x the input. */
 #define FUZZ_NAME "fuzz_record"
 #define FUZZ_CRC_MUTATOR
@@ -150,9 +152,23 @@ static uint64_t live_keys(const fuzz_ref *ref) {
     return live;
 }
 
+/* Whether the records after a header that fails its checks show a log: an intact
+ * record at 64, or intact records making up at least half of the bytes after the
+ * header, a tail of zeros not counted (docs/FORMAT.md, "Repair and verify"). */
+static int ref_log_despite_header(const fuzz_ref *ref, size_t size) {
+    uint64_t intact = 0, rest = size - 64;
+    size_t i;
+    if (ref->n_recs == 0) return 0;
+    if (ref->recs[0].off == 64) return 1;
+    for (i = 0; i < ref->n_recs; i++) intact += fuzz_pad8(ref->recs[i].len);
+    if (ref->n_dmg && ref->dmg[ref->n_dmg - 1].zero_tail) rest -= ref->dmg[ref->n_dmg - 1].len;
+    return intact * 2 >= rest;
+}
+
 static void check_file(const unsigned char *data, size_t size) {
     char path[600];
     llmcache_verify_report rep, rep2;
+    llmcache_repair_options force;
     fuzz_ref ref;
     damage_log dl;
     int want, fresh, bad_header, rc;
@@ -163,14 +179,22 @@ static void check_file(const unsigned char *data, size_t size) {
     fuzz_path(path, sizeof path, "record.log");
     fuzz_rm_log(path);
     fuzz_write_file(path, data, size);
-    /* a file shorter than the header, without the magic or of another version is
-       refused; a damaged header is one damaged region, and the records are walked */
+    /* a file shorter than the header, or of another version, is refused; so is one
+       whose header fails its checks, unless its records show a log: then the header
+       is one damaged region, and the records are walked */
     memset(&ref, 0, sizeof ref);
     want = size < 64 ? LLMCACHE_ENOTCACHE : fuzz_ref_header(data, size, &fresh);
-    bad_header = want == LLMCACHE_ECORRUPT;
+    bad_header = want == LLMCACHE_ECORRUPT || want == LLMCACHE_ENOTCACHE;
+    if (size < 64) bad_header = 0;
     if (want == LLMCACHE_OK || bad_header) {
         fuzz_ref_walk(data, 64, size, &ref);
-        want = bad_header || ref.damaged_regions ? LLMCACHE_ECORRUPT : LLMCACHE_OK;
+        if (bad_header && !ref_log_despite_header(&ref, size)) {
+            fuzz_ref_free(&ref);
+            bad_header = 0;
+            want = LLMCACHE_ENOTCACHE;
+        } else {
+            want = bad_header || ref.damaged_regions ? LLMCACHE_ECORRUPT : LLMCACHE_OK;
+        }
     }
 
     dl.ref = &ref; dl.next = 0; dl.header = bad_header;
@@ -185,7 +209,8 @@ static void check_file(const unsigned char *data, size_t size) {
         /* the tail is every byte after the last intact record; only a zeroed one is not damage */
         FUZZ_ASSERT(rep.tail_bytes == size - ref.good_end && rep.last_seq == ref.last_seq);
         FUZZ_ASSERT(rep.live == live_keys(&ref));
-        FUZZ_ASSERT(rep.damaged_bytes + ref.tail_bytes <= size);
+        FUZZ_ASSERT(rep.damaged_bytes <= size && rep.tail_bytes <= size - 64);
+        FUZZ_ASSERT(rep.header_damaged == (uint64_t)bad_header);
     }
     after = fuzz_read_file(path, &after_len);
     FUZZ_ASSERT(after && after_len == size && memcmp(after, data, size) == 0);   /* verify writes nothing */
@@ -193,12 +218,23 @@ static void check_file(const unsigned char *data, size_t size) {
     FUZZ_ASSERT(fuzz_allocs() == 0);
 
     /* repair never loses an intact record: it refuses (leaving the file as it was),
-       or keeps every intact record after the header, in order, byte for byte */
+       leaves a clean file as it is, or keeps every intact record after the header,
+       in order, byte for byte; a damaged header only with force */
     rc = llmcache_repair(path, &rep2);
+    if (bad_header) {
+        FUZZ_ASSERT(rc == LLMCACHE_ECORRUPT && rep2.header_damaged == 1);
+        after = fuzz_read_file(path, &after_len);
+        FUZZ_ASSERT(after && after_len == size && memcmp(after, data, size) == 0);
+        free(after);
+        memset(&force, 0, sizeof force);
+        force.force = 1;
+        rc = llmcache_repair_ex(path, &force, &rep2);
+    }
     after = fuzz_read_file(path, &after_len);
     FUZZ_ASSERT(after != NULL);
     if (want != LLMCACHE_OK && want != LLMCACHE_ECORRUPT) FUZZ_ASSERT(rc == want);
-    if (rc != LLMCACHE_OK) {
+    if (rc != LLMCACHE_OK || want == LLMCACHE_OK) {
+        FUZZ_ASSERT(want != LLMCACHE_OK || rc == LLMCACHE_OK);
         FUZZ_ASSERT(after_len == size && memcmp(after, data, size) == 0);
     } else {
         FUZZ_ASSERT(after_len >= 64);

@@ -244,7 +244,7 @@ static LLMCACHE__MAYBE_UNUSED void fuzz_ref_free(fuzz_ref *w) { free(w->recs); f
  * it and move past its padding. Otherwise the bytes here are damage: look for the
  * next offset, a multiple of 8, where an intact record starts, skip to it, and
  * count one damaged region." A run of zeros reaching the end is preallocated
- * space (tail), not damage. */
+ * space, not damage; the tail is every byte after the last intact record. */
 static LLMCACHE__MAYBE_UNUSED void fuzz_ref_walk(const unsigned char *m, uint64_t from, uint64_t to, fuzz_ref *w) {
     uint64_t off = from;
     memset(w, 0, sizeof *w);
@@ -279,23 +279,24 @@ static LLMCACHE__MAYBE_UNUSED void fuzz_ref_walk(const unsigned char *m, uint64_
         w->dmg[w->n_dmg].off = off;
         w->dmg[w->n_dmg].len = next - off;
         w->dmg[w->n_dmg].zero_tail = next == to && zeros;
-        if (next == to && zeros) w->tail_bytes += next - off;
-        else { w->damaged_regions++; w->damaged_bytes += next - off; }
+        if (!(next == to && zeros)) { w->damaged_regions++; w->damaged_bytes += next - off; }
         w->n_dmg++;
         off = next;
     }
+    w->tail_bytes = to - w->good_end;   /* after the last intact record, zeros or not */
 }
 
 /* What llmcache_open makes of a file of n bytes, as far as its first 64 bytes
  * tell: only an empty file becomes a new log (*fresh = 1); anything shorter than
- * the header, or without the magic, is not a log; then the version; then the
- * header's size field and CRC. */
+ * the header, or without the magic, is not a log; then the CRC (a damaged header);
+ * then the version (a newer log, under a right CRC); then the header's size field. */
 static LLMCACHE__MAYBE_UNUSED int fuzz_ref_header(const unsigned char *p, size_t n, int *fresh) {
     *fresh = n == 0;
     if (n == 0) return LLMCACHE_OK;
     if (n < 64 || memcmp(p, "LLMCACHE", 8) != 0) return LLMCACHE_ENOTCACHE;
+    if (fuzz_ld32(p + 60) != fuzz_crc32c(p, 60)) return LLMCACHE_ECORRUPT;
     if (fuzz_ld32(p + 8) != 1) return LLMCACHE_EVERSION;
-    if (fuzz_ld32(p + 12) != 64 || fuzz_ld32(p + 60) != fuzz_crc32c(p, 60)) return LLMCACHE_ECORRUPT;
+    if (fuzz_ld32(p + 12) != 64) return LLMCACHE_ECORRUPT;
     return LLMCACHE_OK;
 }
 

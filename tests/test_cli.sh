@@ -52,10 +52,14 @@ for c in canon key stats ls get put rm purge verify repair compact export import
     check "README's exit status table has $c" grep -q "^| \`$c\` |" "$ROOT/README.md"
     run 0 "help $c" "$L" help "$c"
 done
-for c in get rm verify; do
+for c in get rm verify repair; do
     "$L" "$c" --help > out
     check "$c --help lists exit status 1" has "^  1  [a-z]" out
 done
+"$L" repair --help > out
+check "repair --help lists exit status 3" has "^  3  refused.*another process has FILE open" out
+check "repair --help explains --force" has "^  --force" out
+check "README's exit status table has status 3 for repair" grep -q "^| \`repair\` |.*| refused, nothing written: another process has FILE open |$" "$ROOT/README.md"
 run 2 "no command" "$L"
 run 2 "unknown command" "$L" frobnicate
 run 2 "unknown option" "$L" ls c.log --bogus
@@ -347,6 +351,118 @@ check "compact shrinks the file" test "$(wc -c < d.log)" -lt "$size_before"
 run 0 "get after compact" "$L" get d.log $(key 20)
 check "values survive compact" test "$(cat out)" = "overwrite-20"
 run 0 "verify after compact" "$L" verify d.log
+
+# ---- repair beside a live writer; a clean file with a tail of zeros -----------------------
+# mtime aside, the same file: its bytes and its inode (a repair writes a new file)
+ident() { printf '%s %s' "$(ls -i "$1" | cut -d' ' -f1)" "$(sum "$1")"; }
+wait_acks() {   # wait_acks N: until the writer acknowledged N writes (bounded: 60 s)
+    w=0
+    while [ "$(wc -l < live.acks)" -lt "$1" ] && [ $w -lt 600 ] && kill -0 "$wpid" 2>/dev/null; do
+        sleep 0.1; w=$((w + 1))
+    done
+    [ "$(wc -l < live.acks)" -ge "$1" ]
+}
+if cc -std=c99 -Wall -Wextra -Werror -O1 -I"$ROOT" -o cli_live_writer "$ROOT/tests/cli_live_writer.c" -lpthread -lm &&
+   mkfifo live.cmd; then
+    : > live.acks
+    ./cli_live_writer live.log > live.acks 2> live.err < live.cmd &
+    wpid=$!
+    exec 3> live.cmd
+    for i in 1 2 3 4 5; do echo $i >&3; done
+    check "the writer acknowledged 5 writes" wait_acks 5
+    before=$(ident live.log)
+    run 3 "repair beside a live writer" "$L" repair live.log
+    check "repair names the cause" has "refused, nothing written: another process has the file open" err
+    check "the refused repair left the file as it was" test "$(ident live.log)" = "$before"
+    run 3 "repair --force beside a live writer" "$L" repair --force live.log
+    for i in 6 7 8 9 10; do echo $i >&3; done
+    check "the writer went on: 10 writes acknowledged" wait_acks 10
+    kill -9 $wpid 2>/dev/null   # waiting for input, between writes
+    wait $wpid 2>/dev/null
+    exec 3>&-
+    before=$(ident live.log)
+    run 0 "verify after the writer was killed" "$L" verify --json live.log
+    check "verify: clean, a tail of zeros (space the writer reserved)" py "
+import json; d = json.loads(open('out').read())
+assert d['clean'] is True and d['damaged_regions'] == 0 and d['damaged_bytes'] == 0 and d['tail_bytes'] > 0, d
+assert d['records'] == 10 and d['header_damaged'] is False, d"
+    run 0 "repair of a clean file with a tail of zeros" "$L" repair live.log
+    check "repair says: nothing to repair" has "clean, nothing to repair" out
+    check "a clean file is left as it is (bytes and inode)" test "$(ident live.log)" = "$before"
+    lost=0
+    for i in $(cat live.acks); do
+        [ "$("$L" get live.log "$(key $i)")" = "live-$i" ] || lost=$((lost + 1))
+    done
+    check "every acknowledged write is there ($lost lost)" test $lost -eq 0
+else
+    fail "cannot build tests/cli_live_writer.c or make a FIFO"
+fi
+
+# ---- progress bars on a terminal (script(1) of util-linux gives the tool one) ---------------
+if script -qec true /dev/null > /dev/null 2>&1; then
+    py "
+import json
+with open('big.jsonl', 'w') as f:
+    for i in range(2500): f.write(json.dumps({'key': '%064x' % i, 'value': 'x' * 4000}) + '\\n')"
+    run 0 "import of a 10 MB cache" "$L" import big.log big.jsonl
+    for c in verify compact repair; do
+        script -qec "'$L' $c big.log" /dev/null > tty.out 2>&1
+        check "$c draws a progress bar that fills up on a terminal" \
+            sh -c "tr '\\r' '\\n' < tty.out | grep -q '^${c%y}[a-z]* \\[#*\\.\\.*\\]  *[1-9][0-9]%' &&
+                   tr '\\r' '\\n' < tty.out | grep -q '^${c%y}[a-z]* \\[#*\\] 100%'"
+    done
+    run 0 "verify of the big file, stderr not a terminal" "$L" verify big.log
+    check "no bar when stderr is not a terminal" test ! -s err
+    rm -f big.log big.log-shm big.jsonl
+else
+    echo "  skipped: progress bars (needs script from util-linux)"
+fi
+
+# ---- a damaged file header: reported, refused, rebuilt with --force -----------------------
+i=1
+while [ $i -le 12 ]; do
+    printf 'hdr-%02d' $i | "$L" put h.log "$(key $i)" || fail "put hdr $i"
+    i=$((i + 1))
+done
+for field in 0:magic 8:version 12:header-size 16:file-id 60:checksum; do
+    at=${field%%:*}; name=${field#*:}
+    cp h.log hf.log
+    py "
+f = open('hf.log', 'r+b'); f.seek($at); b = f.read(1); f.seek($at); f.write(bytes([b[0] ^ 0x10])); f.close()"
+    before=$(sum hf.log)
+    run 1 "verify: a bit flipped in the $name" "$L" verify hf.log
+    check "verify reports the header ($name)" has "^damaged: bytes 0-63 (64 B): file header damaged" out
+    check "verify points at repair --force ($name)" has "DAMAGED: the file header is damaged.*repair --force" out
+    check "verify counts the records ($name)" has "^records: 12 intact" out
+    run 1 "verify --json: a bit flipped in the $name" "$L" verify --json hf.log
+    check "verify --json: header_damaged ($name)" py "
+import json; d = json.loads(open('out').read())
+assert d['header_damaged'] is True and d['damage'][0] == {'offset': 0, 'length': 64, 'reason': 'file header damaged'}, d"
+    run 2 "ls refuses a damaged header ($name)" "$L" ls hf.log
+    run 1 "repair refuses a damaged header without --force ($name)" "$L" repair hf.log
+    check "repair names the cause ($name)" has "refused, nothing written: the file header is damaged.*--force" err
+    check "repair without --force leaves the file ($name)" test "$(sum hf.log)" = "$before"
+    run 0 "repair --force: a bit flipped in the $name" "$L" repair --force hf.log
+    check "repair --force says it wrote a new header ($name)" has "repaired: a new file header" out
+    run 0 "verify after repair --force ($name)" "$L" verify hf.log
+    run 0 "ls after repair --force ($name)" "$L" ls --json hf.log
+    check "every record is back ($name)" test "$(wc -l < out)" -eq 12
+    run 0 "get after repair --force ($name)" "$L" get hf.log "$(key 7)"
+    check "values read back ($name)" test "$(cat out)" = "hdr-07"
+    rm -f hf.log hf.log-shm
+done
+# files of other formats: never modified, with or without --force, nothing made beside them
+printf '{"model": "gpt", "messages": [{"role": "user", "content": "a JSON file, not a cache"}]}\n' > other.json
+head -c 4096 /dev/zero > zeros.bin
+py "import random; random.seed(7); open('random.bin', 'wb').write(bytes([0x78] + [random.getrandbits(8) for _ in range(4095)]))"
+for f in other.json zeros.bin random.bin; do
+    before=$(sum $f)
+    run 2 "verify of $f" "$L" verify $f
+    run 2 "repair --force of $f" "$L" repair --force $f
+    check "repair --force says $f is not an llmcache file" has "not an llmcache" err
+    check "$f is unchanged" test "$(sum $f)" = "$before"
+    check "nothing was made beside $f" test ! -e "$f-shm"
+done
 
 # ---- a file that is not a cache is refused and left alone ----------------------------------
 before=$(sum text.txt)

@@ -9,7 +9,7 @@
 #include "llmcache.h"
 
 /* Exit statuses besides 0 (documented in `llmcache --help`). */
-enum { CLI_EXIT_NOTCLEAN = 1, CLI_EXIT_FAIL = 2 };
+enum { CLI_EXIT_NOTCLEAN = 1, CLI_EXIT_FAIL = 2, CLI_EXIT_BUSY = 3 };
 
 /* >>messages (cli_util.c) */
 extern const char *cli_cmd;                     /* the running command, named in messages */

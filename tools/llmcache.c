@@ -22,11 +22,11 @@ typedef struct cli_args {
     char **pos;                  /* positional arguments, compacted in place in argv */
     int npos;
     const char *ns, *endpoint, *schema, *ttl, *out;
-    int json, verbose, expired, raw, empty, help;
+    int json, verbose, expired, raw, empty, force, help;
 } cli_args;
 
 enum { O_NS = 1, O_ENDPOINT = 2, O_SCHEMA = 4, O_TTL = 8, O_OUT = 16, O_JSON = 32, O_VERBOSE = 64,
-       O_EXPIRED = 128, O_RAW = 256, O_EMPTY = 512 };
+       O_EXPIRED = 128, O_RAW = 256, O_EMPTY = 512, O_FORCE = 1024 };
 
 static const struct cli_option {
     const char *name, *alias;
@@ -44,6 +44,7 @@ static const struct cli_option {
     { "--expired",  NULL, O_EXPIRED,  0, offsetof(cli_args, expired) },
     { "--raw",      NULL, O_RAW,      0, offsetof(cli_args, raw) },
     { "--empty",    NULL, O_EMPTY,    0, offsetof(cli_args, empty) },
+    { "--force",    NULL, O_FORCE,    0, offsetof(cli_args, force) },
 };
 
 typedef struct cli_command {
@@ -54,6 +55,7 @@ typedef struct cli_command {
     const char *usage, *summary, *help;
     const char *exit1;           /* what status 1 means; NULL: the command does not use it */
     const char *exit2;           /* the failures of status 2 besides usage errors */
+    const char *exit3;           /* what status 3 means; NULL: the command does not use it */
 } cli_command;
 
 /* Options may come anywhere; "--name=value" and "--name value" both work; "--" ends them. */
@@ -114,9 +116,21 @@ static int cli_key_arg(const char *hex, llmcache_key *k) {
     return -1;
 }
 
+/* llmcache_progress_fn drawing a cli_progress bar */
+static void cli_on_progress(void *ctx, uint64_t done, uint64_t total) {
+    cli_progress *p = (cli_progress *)ctx;
+    p->total = total;
+    if (done > p->done) cli_progress_add(p, done - p->done);
+}
+
 /* How cli_open opens: to look only (the file must exist, nothing is written), to
  * change an existing cache, or to change one that may be new. */
 enum { CLI_READ, CLI_WRITE, CLI_CREATE };
+
+/* The result code the library gives for a failed stat's errno. */
+static int cli_stat_result(int e) {
+    return e == ENOENT || e == ENOTDIR ? LLMCACHE_ENOENT : e == EACCES ? LLMCACHE_EACCES : LLMCACHE_EIO;
+}
 
 /* Reports why path cannot be opened (rc from llmcache_open), in the words of the
  * system where there are some. */
@@ -137,24 +151,27 @@ static void cli_open_error(const char *path, int rc) {
  * CLI_READ opens it read-only: nothing beside it changes, not even a torn tail.
  * Only CLI_CREATE makes a new, empty cache of a missing name. Returns NULL after
  * reporting the error. */
-static llmcache *cli_open(const char *path, int how) {
+static llmcache *cli_open_progress(const char *path, int how, cli_progress *progress) {
     struct stat st;
     llmcache_config cfg;
     llmcache *c = NULL;
     int rc;
     if (how == CLI_WRITE && stat(path, &st) != 0) {
-        cli_open_error(path, errno == ENOENT || errno == ENOTDIR ? LLMCACHE_ENOENT
-                             : errno == EACCES ? LLMCACHE_EACCES : LLMCACHE_EIO);
+        cli_open_error(path, cli_stat_result(errno));
         return NULL;
     }
     memset(&cfg, 0, sizeof cfg);
     cfg.path = path;
     cfg.max_entries = CLI_MAX_ENTRIES;
     cfg.read_only = how == CLI_READ;
+    cfg.on_progress = progress ? cli_on_progress : NULL;
+    cfg.progress_ctx = progress;
     rc = llmcache_open(&c, &cfg);
     if (rc != LLMCACHE_OK) { cli_open_error(path, rc); return NULL; }
     return c;
 }
+
+static llmcache *cli_open(const char *path, int how) { return cli_open_progress(path, how, NULL); }
 
 /* After a read-only listing: a file with damaged records or a torn tail is said so
  * on stderr, and the status becomes CLI_EXIT_NOTCLEAN (what could be read was). */
@@ -562,17 +579,23 @@ static int cmd_purge(cli_args *a) {
 /* >>verify, repair, compact ------------------------------------------------------------ */
 static int cli_file_size(const char *path, uint64_t *size) {
     struct stat st;
-    if (stat(path, &st) != 0) { cli_error("%s: %s", path, strerror(errno)); return -1; }
+    if (stat(path, &st) != 0) {
+        cli_open_error(path, cli_stat_result(errno));
+        return -1;
+    }
     *size = (uint64_t)st.st_size;
     return 0;
 }
+
+#define CLI_HEADER_DAMAGED "the file header is damaged, the records are not: `llmcache repair --force` " \
+                           "rebuilds the header and keeps every intact record"
 
 /* What verify found, kept for --json (printed as it comes otherwise). */
 typedef struct cli_damage { uint64_t offset, len; char *reason; } cli_damage;
 typedef struct cli_verify { cli_progress p; int json, oom; cli_damage *v; size_t n, cap; } cli_verify;
 
 static void cli_on_damage(void *ctx, uint64_t offset, uint64_t len, const char *reason) {
-    cli_verify *x = (cli_verify *)ctx;
+    cli_verify *x = (cli_verify *)ctx;   /* its first member is the bar (cli_on_progress) */
     char size[32];
     cli_progress_end(&x->p);   /* the report takes the line over */
     if (x->json) {
@@ -608,9 +631,9 @@ static void cli_print_report_json(const llmcache_verify_report *r, const cli_ver
     size_t i;
     printf("{\"clean\":%s,\"file_bytes\":%" PRIu64 ",\"records\":%" PRIu64 ",\"puts\":%" PRIu64
            ",\"deletes\":%" PRIu64 ",\"live\":%" PRIu64 ",\"last_seq\":%" PRIu64 ",\"damaged_regions\":%" PRIu64
-           ",\"damaged_bytes\":%" PRIu64 ",\"tail_bytes\":%" PRIu64 ",\"damage\":[",
+           ",\"damaged_bytes\":%" PRIu64 ",\"tail_bytes\":%" PRIu64 ",\"header_damaged\":%s,\"damage\":[",
            r->damaged_regions ? "false" : "true", r->file_bytes, r->records, r->puts, r->deletes, r->live,
-           r->last_seq, r->damaged_regions, r->damaged_bytes, r->tail_bytes);
+           r->last_seq, r->damaged_regions, r->damaged_bytes, r->tail_bytes, r->header_damaged ? "true" : "false");
     for (i = 0; i < x->n; i++) {
         printf("%s{\"offset\":%" PRIu64 ",\"length\":%" PRIu64 ",\"reason\":", i ? "," : "", x->v[i].offset,
                x->v[i].len);
@@ -623,6 +646,7 @@ static void cli_print_report_json(const llmcache_verify_report *r, const cli_ver
 static int cmd_verify(cli_args *a) {
     const char *path = a->pos[0];
     llmcache_verify_report r;
+    llmcache_verify_options o;
     cli_verify x;
     uint64_t size;
     size_t i;
@@ -630,14 +654,20 @@ static int cmd_verify(cli_args *a) {
     if (cli_file_size(path, &size)) return CLI_EXIT_FAIL;
     memset(&x, 0, sizeof x);
     x.json = a->json;
+    memset(&o, 0, sizeof o);
+    o.on_damage = cli_on_damage;
+    o.on_progress = cli_on_progress;
+    o.ctx = &x;
     cli_progress_start(&x.p, "verifying", size);
-    rc = llmcache_verify(path, &r, cli_on_damage, &x);
+    rc = llmcache_verify_ex(path, &o, &r);
     cli_progress_end(&x.p);
     if (rc == LLMCACHE_ECORRUPT && x.oom) rc = LLMCACHE_ENOMEM;
-    if (rc != LLMCACHE_OK && rc != LLMCACHE_ECORRUPT) cli_error("%s: %s", path, cli_result(rc));
+    if (rc != LLMCACHE_OK && rc != LLMCACHE_ECORRUPT) cli_open_error(path, rc);
     else if (a->json) cli_print_report_json(&r, &x);
     else {
-        printf("%s: %s\n", path, rc == LLMCACHE_OK ? "clean" : "DAMAGED (`llmcache repair` keeps every intact record)");
+        printf("%s: %s\n", path, rc == LLMCACHE_OK ? "clean"
+                                : r.header_damaged ? "DAMAGED: " CLI_HEADER_DAMAGED
+                                : "DAMAGED (`llmcache repair` keeps every intact record)");
         cli_print_report(&r);
     }
     for (i = 0; i < x.n; i++) free(x.v[i].reason);
@@ -648,30 +678,47 @@ static int cmd_verify(cli_args *a) {
 static int cmd_repair(cli_args *a) {
     const char *path = a->pos[0];
     llmcache_verify_report r;
+    llmcache_repair_options o;
     cli_progress p;
     uint64_t size;
     int rc;
     if (cli_file_size(path, &size)) return CLI_EXIT_FAIL;
+    memset(&o, 0, sizeof o);
+    o.force = a->force;
+    o.on_progress = cli_on_progress;
+    o.ctx = &p;
     cli_progress_start(&p, "repairing", size);
-    rc = llmcache_repair(path, &r);
+    rc = llmcache_repair_ex(path, &o, &r);
     cli_progress_end(&p);
-    if (rc != LLMCACHE_OK) { cli_error("%s: %s", path, cli_result(rc)); return CLI_EXIT_FAIL; }
-    printf("%s: %s\n", path, r.damaged_regions || r.tail_bytes ? "repaired: kept every intact record, dropped the rest"
-                                                               : "clean, nothing to repair");
+    if (rc == LLMCACHE_EBUSY) {
+        cli_error("%s: refused, nothing written: another process has the file open (close it there, then repair)",
+                  path);
+        return CLI_EXIT_BUSY;
+    }
+    if (rc == LLMCACHE_ECORRUPT && r.header_damaged) {
+        cli_error("%s: refused, nothing written: %s", path, CLI_HEADER_DAMAGED);
+        cli_print_report(&r);
+        return CLI_EXIT_NOTCLEAN;
+    }
+    if (rc != LLMCACHE_OK) { cli_open_error(path, rc); return CLI_EXIT_FAIL; }
+    printf("%s: %s\n", path, !r.damaged_regions ? "clean, nothing to repair"
+                            : r.header_damaged ? "repaired: a new file header, every intact record kept"
+                            : "repaired: kept every intact record, dropped the rest");
     cli_print_report(&r);
     return 0;
 }
 
 static int cmd_compact(cli_args *a) {
     const char *path = a->pos[0];
-    llmcache *c = cli_open(path, CLI_WRITE);
+    llmcache *c;
     llmcache_stats before, after;
     cli_progress p;
     char from[32], to[32];
     int rc;
-    if (!c) return CLI_EXIT_FAIL;
+    cli_progress_start(&p, "compacting", 0);   /* nothing drawn before the compaction starts */
+    if (!(c = cli_open_progress(path, CLI_WRITE, &p))) return CLI_EXIT_FAIL;
     llmcache_stats_get(c, &before);
-    cli_progress_start(&p, "compacting", before.file_bytes);
+    cli_progress_start(&p, "compacting", before.live_bytes);
     rc = llmcache_compact(c);
     cli_progress_end(&p);
     if (rc != LLMCACHE_OK) {
@@ -837,7 +884,7 @@ static const cli_command cli_commands[] = {
       "trailing data after the value, invalid UTF-8, unescaped control character,\n"
       "invalid escape, lone surrogate, duplicate member name, malformed number, number\n"
       "out of range (beyond a double), nesting deeper than the limit.",
-      NULL, "FILE unreadable, invalid JSON" },
+      NULL, "FILE unreadable, invalid JSON", NULL },
     { "key", cmd_key, O_NS | O_ENDPOINT | O_SCHEMA, 0, 1, "key [--ns NS] [--endpoint URL] [--schema FILE] [FILE]",
       "print the cache key of a request body",
       "Prints the key (64 hex digits) llmcache stores a request under:\n"
@@ -848,7 +895,7 @@ static const cli_command cli_commands[] = {
       "  --ns NS          namespace (tenant); default empty\n"
       "  --endpoint URL   provider URL or name of the model service; default empty\n"
       "  --schema FILE    JSON Schema of the expected result",
-      NULL, "FILE or the schema unreadable, invalid JSON in either" },
+      NULL, "FILE or the schema unreadable, invalid JSON in either", NULL },
     { "stats", cmd_stats, O_JSON, 1, 1, "stats FILE [--json]",
       "size, live and dead bytes, ages, expiry and recovery of a cache file",
       "Prints the file size; the entries and the bytes of their values; live and dead\n"
@@ -860,7 +907,7 @@ static const cli_command cli_commands[] = {
       "           live_bytes, dead_bytes, oldest_ms, newest_ms (0: no entries),\n"
       "           expiring_within_1h, with_ttl, records_recovered, records_skipped,\n"
       "           torn_bytes",
-      CLI_EXIT_DAMAGED, CLI_FAIL_OPEN },
+      CLI_EXIT_DAMAGED, CLI_FAIL_OPEN, NULL },
     { "ls", cmd_ls, O_JSON, 1, 1, "ls FILE [--json]",
       "list the entries: key, size, stored, expires, schema hash",
       "Lists the live entries sorted by key: key, value size, age, time left to expiry\n"
@@ -868,7 +915,7 @@ static const cli_command cli_commands[] = {
       "the file read-only and changes nothing beside it.\n\n"
       "  --json   one JSON object per line instead, with key, size, created_ms,\n"
       "           expires_ms (0: never), seq and meta (as in `export --help`)",
-      CLI_EXIT_DAMAGED, CLI_FAIL_OPEN },
+      CLI_EXIT_DAMAGED, CLI_FAIL_OPEN, NULL },
     { "get", cmd_get, O_VERBOSE | O_RAW, 2, 2, "get FILE KEY [--raw] [-v]",
       "write the value stored under KEY to stdout",
       "Writes the value stored under KEY to stdout, byte for byte. An entry stored by\n"
@@ -880,7 +927,7 @@ static const cli_command cli_commands[] = {
       "                  flags (call envelope, stream, model), latency, token counts;\n"
       "                  for an envelope also a \"response\" line: its HTTP status, body\n"
       "                  and model sizes, and stream or not (events, last one's ms)",
-      "no live entry for KEY", CLI_FAIL_OPEN ", a call envelope that cannot be decoded (without --raw)" },
+      "no live entry for KEY", CLI_FAIL_OPEN ", a call envelope that cannot be decoded (without --raw)", NULL },
     { "put", cmd_put, O_TTL | O_RAW | O_EMPTY, 2, 2, "put FILE KEY [--ttl DURATION] [--raw] [--empty]",
       "store stdin as the value of KEY",
       "Stores the bytes read from stdin under KEY, replacing any previous value.\n"
@@ -895,13 +942,13 @@ static const cli_command cli_commands[] = {
       "                   a bare number is seconds. Default: the entry never expires.\n"
       "  --raw            store every byte, a final newline after JSON included\n"
       "  --empty          allow an empty stdin: store an empty value",
-      NULL, "stdin empty (without --empty) or over the limit, " CLI_FAIL_CREATE },
+      NULL, "stdin empty (without --empty) or over the limit, " CLI_FAIL_CREATE, NULL },
     { "rm", cmd_rm, 0, 2, -1, "rm FILE KEY...",
       "delete the entries stored under the KEYs",
       "Deletes the entry stored under each KEY, printing \"removed: KEY\" or, for a KEY\n"
       "without a live entry, \"not there: KEY\" (the other KEYs are still deleted), then\n"
       "a count of both.",
-      "a KEY had no live entry", CLI_FAIL_OPEN ", a write error" },
+      "a KEY had no live entry", CLI_FAIL_OPEN ", a write error", NULL },
     { "purge", cmd_purge, O_SCHEMA | O_EXPIRED, 1, 1, "purge FILE (--schema HASH | --expired)",
       "delete the entries of one schema, or the expired ones",
       "Deletes a group of entries and prints how many went.\n\n"
@@ -910,7 +957,7 @@ static const cli_command cli_commands[] = {
       "                  `compact` then reclaims the space they took in the file\n"
       "  --expired       every entry whose time to live has passed; expired entries\n"
       "                  are never served, and this compacts the file to drop them",
-      NULL, CLI_FAIL_OPEN ", a write error" },
+      NULL, CLI_FAIL_OPEN ", a write error", NULL },
     { "verify", cmd_verify, O_JSON, 1, 1, "verify FILE [--json]",
       "check a cache file record by record; never modifies it",
       "Reads the log read-only and checks every record. Prints each damaged region as\n"
@@ -918,23 +965,35 @@ static const cli_command cli_commands[] = {
       "then a summary: intact records, live keys, damaged regions and their bytes, and\n"
       "the tail: the bytes after the last intact record. A tail of zeros is space\n"
       "reserved ahead of writes, not damage; any other tail is also a damaged region\n"
-      "(its bytes count in both figures).\n\n"
+      "(its bytes count in both figures). A file header that fails its checks is\n"
+      "damage (bytes 0-63, \"file header damaged\") when the records show the file is a\n"
+      "cache file: an intact record right after the header, or intact records making\n"
+      "up at least half of the rest; without them the file is not a cache file.\n\n"
       "  --json   one JSON object on one line instead: clean, file_bytes, records, puts,\n"
-      "           deletes, live, last_seq, damaged_regions, damaged_bytes, tail_bytes and\n"
-      "           damage, a list of {offset, length, reason}",
-      "the file is damaged", CLI_FAIL_OPEN },
-    { "repair", cmd_repair, 0, 1, 1, "repair FILE",
+      "           deletes, live, last_seq, damaged_regions, damaged_bytes, tail_bytes,\n"
+      "           header_damaged and damage, a list of {offset, length, reason}",
+      "the file is damaged (its header included)", CLI_FAIL_OPEN, NULL },
+    { "repair", cmd_repair, O_FORCE, 1, 1, "repair FILE [--force]",
       "rewrite a damaged cache file keeping every intact record",
       "Writes a clean copy of FILE holding every intact record (damaged regions and a\n"
-      "torn tail are dropped), syncs it and renames it over FILE. No other process may\n"
-      "have FILE open meanwhile. Then prints what was found, as `verify` does.",
-      NULL, CLI_FAIL_OPEN ", a write error" },
+      "torn tail are dropped), syncs it and renames it over FILE, then prints what was\n"
+      "found, as `verify` does. A clean file (a tail of zeros, space reserved ahead of\n"
+      "writes, is not damage) is left as it is: \"clean, nothing to repair\". While\n"
+      "another process has FILE open, repair refuses and writes nothing (status 3); it\n"
+      "keeps processes from opening FILE until it is done. A damaged file header (see\n"
+      "`verify --help`) is refused (status 1) unless --force. A file that is not a\n"
+      "cache file is never modified, with or without --force.\n\n"
+      "  --force   also rebuild a file whose header is damaged: a new header and every\n"
+      "            intact record",
+      "refused, nothing written: the file header is damaged (--force rebuilds it)",
+      CLI_FAIL_OPEN ", a write error",
+      "refused, nothing written: another process has FILE open" },
     { "compact", cmd_compact, 0, 1, 1, "compact FILE",
       "rewrite a cache file with its live entries only",
       "Rewrites the log keeping the live entries only: overwritten, deleted and expired\n"
       "records go. Crash-safe (new file, sync, rename); processes that have the file\n"
       "open switch to the new one.",
-      NULL, CLI_FAIL_OPEN ", a write error" },
+      NULL, CLI_FAIL_OPEN ", a write error", NULL },
     { "export", cmd_export, O_OUT, 1, 1, "export FILE [-o OUT]",
       "write every entry as JSON Lines",
       "Writes one JSON object per line, sorted by key:\n"
@@ -948,7 +1007,7 @@ static const cli_command cli_commands[] = {
       "expires_ms 0 means never. `import` reads this format back exactly.\n\n"
       "  -o, --output OUT   write to OUT instead of stdout; OUT appears complete or not\n"
       "                     at all (a temporary file beside it, renamed at the end)",
-      CLI_EXIT_DAMAGED, CLI_FAIL_OPEN ", OUT cannot be written" },
+      CLI_EXIT_DAMAGED, CLI_FAIL_OPEN ", OUT cannot be written", NULL },
     { "import", cmd_import, 0, 1, 2, "import FILE [INPUT]",
       "store the entries of a JSON Lines export",
       "Reads the JSON Lines of `export` from INPUT (or stdin) and stores every entry in\n"
@@ -957,7 +1016,7 @@ static const cli_command cli_commands[] = {
       "anything is stored, so a malformed line (reported with its line and column and\n"
       "the reason) leaves FILE untouched. Blank lines and unknown members are ignored; a\n"
       "missing created_ms means now.",
-      NULL, "INPUT unreadable, a malformed line, " CLI_FAIL_CREATE },
+      NULL, "INPUT unreadable, a malformed line, " CLI_FAIL_CREATE, NULL },
 };
 #define CLI_NCOMMANDS (sizeof cli_commands / sizeof cli_commands[0])
 
@@ -973,9 +1032,10 @@ static void cli_usage(FILE *f) {
                "exit status:\n"
                "  0  success\n"
                "  1  verify, stats, ls, export: the file is damaged; get, rm: no live entry\n"
-               "     for a KEY\n"
+               "     for a KEY; repair: refused, the file header is damaged (without --force)\n"
                "  2  usage error, or a failure: unreadable file, not an llmcache file,\n"
                "     invalid JSON, input refused by put, input/output error\n"
+               "  3  repair: refused, another process has the file open\n"
                "(`llmcache COMMAND --help` says what each status means for COMMAND)\n");
 }
 
@@ -993,6 +1053,7 @@ static void cli_command_help(const cli_command *cmd) {
         p += word + (p[word] == ' ');
     }
     putchar('\n');
+    if (cmd->exit3) printf("  3  %s\n", cmd->exit3);
 }
 
 int main(int argc, char **argv) {
