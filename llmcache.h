@@ -3567,6 +3567,8 @@ static int llmcache__copy_out(const unsigned char *blob, llmcache_value *out) {
  * records on disk are intact. LLMCACHE_MAX_VALUE only bounds what this build puts
  * and loads; a larger intact record stays on disk and reads as LLMCACHE_ETOOBIG. */
 #define LLMCACHE__REC_MAX      ((uint64_t)0xfffffff8u)
+/* The largest record this build puts or loads. */
+#define LLMCACHE__REC_LOAD_MAX ((uint64_t)LLMCACHE__REC_HDR + LLMCACHE__META_SIZE + LLMCACHE_MAX_VALUE)
 typedef char llmcache__max_value_fits_the_format
     [(uint64_t)LLMCACHE_MAX_VALUE <= LLMCACHE__REC_MAX - LLMCACHE__REC_HDR - LLMCACHE__META_SIZE ? 1 : -1];
 enum { LLMCACHE__R_PUT = 1, LLMCACHE__R_DEL = 2 };
@@ -5320,7 +5322,7 @@ LLMCACHE_API int llmcache_repair_ex(const char *path, const llmcache_repair_opti
  * one reply is at most a padded record (the largest value with its header and meta
  * block) and its framing; a status, error or integer line at most 64 KiB; our
  * commands return no arrays, so 16 elements and one level of nesting are plenty. */
-#define LLMCACHE__REDIS_REPLY_MAX  (llmcache__pad8(LLMCACHE__REC_MAX) + 64)
+#define LLMCACHE__REDIS_REPLY_MAX  (llmcache__pad8(LLMCACHE__REC_LOAD_MAX) + 64)
 #define LLMCACHE__REDIS_LINE_MAX   65536
 #define LLMCACHE__REDIS_ELEMS_MAX  16
 #define LLMCACHE__REDIS_DEPTH_MAX  2

@@ -221,7 +221,7 @@ static void test_scanner(void) {
     for (i = 0; i < sizeof bad / sizeof bad[0]; i++)
         for (w = 0; w < 2; w++) CHECK_MSG(!scan_all(bad[i], strlen(bad[i]), 1, w, &replies), "bad %zu", i);
     /* the largest record (value, header, meta block, padding) passes; the bound does not */
-    snprintf(hdr, sizeof hdr, "$%llu\r\n", (unsigned long long)llmcache__pad8(LLMCACHE__REC_MAX));
+    snprintf(hdr, sizeof hdr, "$%llu\r\n", (unsigned long long)llmcache__pad8(LLMCACHE__REC_LOAD_MAX));
     CHECK(scan_all(hdr, strlen(hdr), 1, 1, &replies));
     snprintf(hdr, sizeof hdr, "$%llu\r\n", (unsigned long long)LLMCACHE__REDIS_REPLY_MAX);
     CHECK(!scan_all(hdr, strlen(hdr), 1, 1, &replies));
