@@ -1,29 +1,58 @@
-/* llmcache.h - a response cache for LLM APIs, in one C header.  v0.1.0
+/* llmcache.h - a response cache for LLM APIs, in one C header (see LLMCACHE_VERSION_*).
  *
- * Keys are SHA-256 over the RFC 8785 canonical form of the request JSON, the
- * namespace, the endpoint and the hash of the expected result's JSON schema, so
- * equal requests hit whatever their whitespace or member order, and a changed
- * schema misses by construction. Entries live in a bounded LRU with TTL in memory,
- * optionally backed by a crash-safe append-only log file that several processes
- * share (docs/FORMAT.md) and by Redis (LLMCACHE_REDIS). llmcache_call wraps the
- * caller's own HTTP code: hits, stores, SSE stream replay, single-flight.
+ * llmcache_call answers a request from the cache or, on a miss, through your own
+ * HTTP code (a transport), and stores the answer: SSE streams are replayed event
+ * for event, concurrent identical calls make one provider call. Keys are SHA-256
+ * over the RFC 8785 canonical form of the request JSON, the namespace, the endpoint
+ * and the hash of the expected result's JSON schema. Entries live in a bounded LRU
+ * with TTL in memory, optionally backed by a crash-safe append-only log file that
+ * several processes share (docs/FORMAT.md) and by Redis (LLMCACHE_REDIS).
  *
  * Do this:
  *     #define LLMCACHE_IMPLEMENTATION
  * before you include this file in *one* C or C++ file to create the implementation.
  * Every other file includes it plainly.
  *
- * Example:
- *     llmcache *c; llmcache_config cfg = {0};
- *     llmcache_open(&c, &cfg);
+ * Example (examples/readme.c; my_http_post is your HTTP code, an llmcache_transport_fn):
+ *     llmcache *cache;
+ *     llmcache_config cfg = {0};                    // zero = defaults: bounded, in memory
+ *     cfg.path = "build/readme.cache";              // optional: persist in a crash-safe log
+ *     int rc = llmcache_open(&cache, &cfg);
+ *     if (rc != LLMCACHE_OK) { fprintf(stderr, "%s\n", llmcache_result_string(rc)); return 1; }
+ *
  *     llmcache_request req = {0};
  *     req.endpoint = "https://api.openai.com/v1/chat/completions";
  *     req.body = body; req.body_len = strlen(body);
- *     llmcache_key k; llmcache_key_for(&k, NULL, &req);
- *     llmcache_value v;
- *     if (llmcache_get(c, &k, &v) == LLMCACHE_OK) { use(v.data, v.len); llmcache_value_free(&v); }
- *     else { answer = call_provider(body); llmcache_put(c, &k, answer, answer_len, 0); }
- *     llmcache_close(c);
+ *     llmcache_response r;
+ *     rc = llmcache_call(cache, &req, my_http_post, NULL, NULL, &r);  // a hit, or my_http_post
+ *     if (rc == LLMCACHE_OK) printf("%s (%s)\n", r.body, r.from_cache ? "from the cache" : "fresh");
+ *     else fprintf(stderr, "%s\n", llmcache_result_string(rc));
+ *     llmcache_response_free(&r);                   // after an error too
+ *     llmcache_close(cache);
+ *
+ * In C++, zero-initialize with llmcache_config cfg{}; and llmcache_request req{};
+ * (= {0} warns there under -Wextra), or memset(&cfg, 0, sizeof cfg) in either language.
+ * The plain key-value API: llmcache_key_for, llmcache_get, llmcache_put (ttl_ms
+ * LLMCACHE_TTL_DEFAULT or LLMCACHE_TTL_NEVER), llmcache_del.
+ *
+ * Conventions:
+ *     results     LLMCACHE_OK (0), a positive outcome that is not an error
+ *                 (LLMCACHE_MISS, LLMCACHE_STOP) or a negative LLMCACHE_E* code;
+ *                 llmcache_result_string names each
+ *     memory      a buffer the library returns is released with llmcache_free; an
+ *                 llmcache_value with llmcache_value_free, an llmcache_response with
+ *                 llmcache_response_free, a handle with llmcache_close
+ *     threads     each function's comment says "Thread-safe" (it may run on several
+ *                 threads at once, on one handle too; with LLMCACHE_NO_THREADS a
+ *                 handle belongs to one thread at a time) or "Not thread-safe" and why
+ *
+ * Versions:
+ *     library     LLMCACHE_VERSION_MAJOR, _MINOR, _PATCH below, llmcache_version()
+ *                 for the compiled one; changes in CHANGELOG.md
+ *     keys        "llmcache/key/v1", the domain string hashed into every key
+ *     log file    format version 1 (docs/FORMAT.md); a newer file is LLMCACHE_EVERSION
+ *     envelope    version 1, the value llmcache_call stores (docs/ENVELOPE.md)
+ *     path-shm    page version 1 (docs/FORMAT.md); machine-local, rebuilt from the log
  *
  * Compile-time options (define before the implementation include):
  *     LLMCACHE_STATIC        make every function static to the including file
