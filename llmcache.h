@@ -1,29 +1,58 @@
-/* llmcache.h - a response cache for LLM APIs, in one C header.  v0.1.0
+/* llmcache.h - a response cache for LLM APIs, in one C header (see LLMCACHE_VERSION_*).
  *
- * Keys are SHA-256 over the RFC 8785 canonical form of the request JSON, the
- * namespace, the endpoint and the hash of the expected result's JSON schema, so
- * equal requests hit whatever their whitespace or member order, and a changed
- * schema misses by construction. Entries live in a bounded LRU with TTL in memory,
- * optionally backed by a crash-safe append-only log file that several processes
- * share (docs/FORMAT.md) and by Redis (LLMCACHE_REDIS). llmcache_call wraps the
- * caller's own HTTP code: hits, stores, SSE stream replay, single-flight.
+ * llmcache_call answers a request from the cache or, on a miss, through your own
+ * HTTP code (a transport), and stores the answer: SSE streams are replayed event
+ * for event, concurrent identical calls make one provider call. Keys are SHA-256
+ * over the RFC 8785 canonical form of the request JSON, the namespace, the endpoint
+ * and the hash of the expected result's JSON schema. Entries live in a bounded LRU
+ * with TTL in memory, optionally backed by a crash-safe append-only log file that
+ * several processes share (docs/FORMAT.md) and by Redis (LLMCACHE_REDIS).
  *
  * Do this:
  *     #define LLMCACHE_IMPLEMENTATION
  * before you include this file in *one* C or C++ file to create the implementation.
  * Every other file includes it plainly.
  *
- * Example:
- *     llmcache *c; llmcache_config cfg = {0};
- *     llmcache_open(&c, &cfg);
+ * Example (examples/readme.c; my_http_post is your HTTP code, an llmcache_transport_fn):
+ *     llmcache *cache;
+ *     llmcache_config cfg = {0};                    // zero = defaults: bounded, in memory
+ *     cfg.path = "build/readme.cache";              // optional: persist in a crash-safe log
+ *     int rc = llmcache_open(&cache, &cfg);
+ *     if (rc != LLMCACHE_OK) { fprintf(stderr, "%s\n", llmcache_result_string(rc)); return 1; }
+ *
  *     llmcache_request req = {0};
  *     req.endpoint = "https://api.openai.com/v1/chat/completions";
  *     req.body = body; req.body_len = strlen(body);
- *     llmcache_key k; llmcache_key_for(&k, NULL, &req);
- *     llmcache_value v;
- *     if (llmcache_get(c, &k, &v) == LLMCACHE_OK) { use(v.data, v.len); llmcache_value_free(&v); }
- *     else { answer = call_provider(body); llmcache_put(c, &k, answer, answer_len, 0); }
- *     llmcache_close(c);
+ *     llmcache_response r;
+ *     rc = llmcache_call(cache, &req, my_http_post, NULL, NULL, &r);  // a hit, or my_http_post
+ *     if (rc == LLMCACHE_OK) printf("%s (%s)\n", r.body, r.from_cache ? "from the cache" : "fresh");
+ *     else fprintf(stderr, "%s\n", llmcache_result_string(rc));
+ *     llmcache_response_free(&r);                   // after an error too
+ *     llmcache_close(cache);
+ *
+ * In C++, zero-initialize with llmcache_config cfg{}; and llmcache_request req{};
+ * (= {0} warns there under -Wextra), or memset(&cfg, 0, sizeof cfg) in either language.
+ * The plain key-value API: llmcache_key_for, llmcache_get, llmcache_put (ttl_ms
+ * LLMCACHE_TTL_DEFAULT or LLMCACHE_TTL_NEVER), llmcache_del.
+ *
+ * Conventions:
+ *     results     LLMCACHE_OK (0), a positive outcome that is not an error
+ *                 (LLMCACHE_MISS, LLMCACHE_STOP) or a negative LLMCACHE_E* code;
+ *                 llmcache_result_string names each
+ *     memory      a buffer the library returns is released with llmcache_free; an
+ *                 llmcache_value with llmcache_value_free, an llmcache_response with
+ *                 llmcache_response_free, a handle with llmcache_close
+ *     threads     each function's comment says "Thread-safe" (it may run on several
+ *                 threads at once, on one handle too; with LLMCACHE_NO_THREADS a
+ *                 handle belongs to one thread at a time) or "Not thread-safe" and why
+ *
+ * Versions:
+ *     library     LLMCACHE_VERSION_MAJOR, _MINOR, _PATCH below, llmcache_version()
+ *                 for the compiled one; changes in CHANGELOG.md
+ *     keys        "llmcache/key/v1", the domain string hashed into every key
+ *     log file    format version 1 (docs/FORMAT.md); a newer file is LLMCACHE_EVERSION
+ *     envelope    version 1, the value llmcache_call stores (docs/ENVELOPE.md)
+ *     path-shm    page version 1 (docs/FORMAT.md); machine-local, rebuilt from the log
  *
  * Compile-time options (define before the implementation include):
  *     LLMCACHE_STATIC        make every function static to the including file
@@ -89,21 +118,28 @@
 #  endif
 #endif
 
+/* The library's version, set here only (CHANGELOG.md says what each one changed);
+ * LLMCACHE_VERSION_STRING is made of the numbers ("MAJOR.MINOR.PATCH"). */
 #define LLMCACHE_VERSION_MAJOR 0
-#define LLMCACHE_VERSION_MINOR 1
+#define LLMCACHE_VERSION_MINOR 2
 #define LLMCACHE_VERSION_PATCH 0
-#define LLMCACHE_VERSION_STRING "0.1.0"
+#define LLMCACHE__VERSION_TEXT_(x) #x
+#define LLMCACHE__VERSION_TEXT(x) LLMCACHE__VERSION_TEXT_(x)
+#define LLMCACHE_VERSION_STRING LLMCACHE__VERSION_TEXT(LLMCACHE_VERSION_MAJOR) "." \
+    LLMCACHE__VERSION_TEXT(LLMCACHE_VERSION_MINOR) "." LLMCACHE__VERSION_TEXT(LLMCACHE_VERSION_PATCH)
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 /* >>results ------------------------------------------------------------------
- * Every function that can fail returns an int: LLMCACHE_OK (0), LLMCACHE_MISS
- * (a positive non-error outcome), or one of the negative codes below. */
+ * Every function that can fail returns an int: LLMCACHE_OK (0), a positive outcome
+ * that is not an error (LLMCACHE_MISS, LLMCACHE_STOP), or one of the negative codes
+ * below. */
 enum {
     LLMCACHE_OK        =   0,
     LLMCACHE_MISS      =   1,  /* no live entry for the key (not an error) */
+    LLMCACHE_STOP      =   2,  /* an llmcache_foreach callback asked to stop (not an error) */
     LLMCACHE_EINVAL    =  -1,  /* invalid argument, or JSON that RFC 8785 refuses */
     LLMCACHE_ENOMEM    =  -2,  /* an allocation failed */
     LLMCACHE_ETOOBIG   =  -3,  /* a value, record or document over a hard limit */
@@ -114,7 +150,8 @@ enum {
     LLMCACHE_ECORRUPT  =  -8,  /* damaged data (checksum mismatch) */
     LLMCACHE_ETRANSPORT=  -9,  /* the transport callback failed */
     LLMCACHE_EHTTP     = -10,  /* the provider answered with a non-2xx status */
-    LLMCACHE_EREJECTED = -11,  /* the validate callback refused the response */
+    LLMCACHE_EREJECTED = -11,  /* llmcache_call: the validate or parse callback refused the
+                                  response, or a non-stream body is not JSON (see raw_body) */
     LLMCACHE_EUNSUPPORTED = -12,/* the feature was compiled out */
     LLMCACHE_ESYMLINK  = -13,  /* a file beside the log (path-shm, a temporary file), or
                                   the log under its resolved name, is a symbolic link:
@@ -128,8 +165,14 @@ enum {
                                   file: never a log */
 };
 
-/* The name and a one-line description of a result code; never NULL. Thread-safe. */
+/* The name and a one-line description of a result code, as a static string; never
+ * NULL (unknown codes get a generic text). Thread-safe. */
 LLMCACHE_API const char *llmcache_result_string(int result);
+
+/* The version of the compiled implementation, LLMCACHE_VERSION_STRING as it was
+ * there (compare it with the header's to catch a stale build); a static string.
+ * Thread-safe. */
+LLMCACHE_API const char *llmcache_version(void);
 
 /* >>memory --------------------------------------------------------------------
  * Releases any buffer the library returned (canonical JSON, listings, ...).
@@ -159,8 +202,9 @@ typedef struct llmcache_request {
  * beyond LLMCACHE_MAX_DEPTH). Locale-independent. Thread-safe. */
 LLMCACHE_API int llmcache_canonicalize(const char *json, size_t len, char **out, size_t *out_len);
 
-/* As llmcache_canonicalize; on LLMCACHE_EINVAL, *err_offset (if not NULL) gets the
- * byte offset of the first offending byte. */
+/* As llmcache_canonicalize (release *out with llmcache_free); on LLMCACHE_EINVAL,
+ * *err_offset (if not NULL) gets the byte offset of the first offending byte.
+ * Thread-safe. */
 LLMCACHE_API int llmcache_canonicalize_ex(const char *json, size_t len, char **out, size_t *out_len,
                                           size_t *err_offset);
 
@@ -189,9 +233,10 @@ typedef struct llmcache_json_error {
     const char *reason;  /* llmcache_json_error_string(code): static, never NULL */
 } llmcache_json_error;
 
-/* As llmcache_canonicalize_ex; *err (if not NULL) is always filled: on
- * LLMCACHE_EINVAL for refused JSON with its offset, code and reason, otherwise
- * with LLMCACHE_JSON_OK and offset 0. Thread-safe. */
+/* As llmcache_canonicalize_ex (release *out with llmcache_free); *err (if not
+ * NULL) is always filled: on LLMCACHE_EINVAL for refused JSON with its offset, code
+ * and reason (a static string), otherwise with LLMCACHE_JSON_OK and offset 0.
+ * Thread-safe. */
 LLMCACHE_API int llmcache_canonicalize_err(const char *json, size_t len, char **out, size_t *out_len,
                                            llmcache_json_error *err);
 
@@ -199,19 +244,25 @@ LLMCACHE_API int llmcache_canonicalize_err(const char *json, size_t len, char **
  * name"; never NULL (unknown codes get a generic text). Thread-safe. */
 LLMCACHE_API const char *llmcache_json_error_string(int code);
 
-/* SHA-256 of canonical(schema): the schema_hash part of a key. */
+/* Writes SHA-256(canonical(schema[0..len))) to out: the schema_hash part of a key
+ * (32 zero bytes for a NULL schema). LLMCACHE_EINVAL for JSON that RFC 8785
+ * refuses, LLMCACHE_ETOOBIG over LLMCACHE_MAX_BODY. Thread-safe. */
 LLMCACHE_API int llmcache_schema_hash(const char *schema, size_t len, unsigned char out[32]);
 
-/* The key of req in namespace ns (NULL = ""). Thread-safe. */
+/* Writes the key of req in namespace ns (NULL = "") to *out. LLMCACHE_EINVAL for a
+ * body or schema that RFC 8785 refuses, LLMCACHE_ETOOBIG over LLMCACHE_MAX_BODY.
+ * Thread-safe. */
 LLMCACHE_API int llmcache_key_for(llmcache_key *out, const char *ns, const llmcache_request *req);
 
-/* Lowercase hex of the key, NUL-terminated. */
+/* Writes the key as 64 lowercase hex digits and a NUL into the caller's out.
+ * Thread-safe. */
 LLMCACHE_API void llmcache_key_hex(const llmcache_key *key, char out[65]);
 
-/* Parses 64 hex digits (either case) into *out. LLMCACHE_EINVAL otherwise. */
+/* Parses exactly 64 hex digits (either case) of hex[0..len) into *out;
+ * LLMCACHE_EINVAL otherwise. Thread-safe. */
 LLMCACHE_API int llmcache_key_parse(llmcache_key *out, const char *hex, size_t len);
 
-/* Plain SHA-256 of a byte range. */
+/* Writes the plain SHA-256 of data[0..len) to out. Thread-safe. */
 LLMCACHE_API void llmcache_sha256(const void *data, size_t len, unsigned char out[32]);
 
 /* >>cache ---------------------------------------------------------------------*/
@@ -221,6 +272,15 @@ enum {
     LLMCACHE_FSYNC_INTERVAL = 0,  /* sync the log about once a second (default) */
     LLMCACHE_FSYNC_ALWAYS   = 1,  /* sync before every put/del returns */
     LLMCACHE_FSYNC_NEVER    = 2   /* leave it to the operating system */
+};
+
+/* Time to live (ttl_ms) sentinels, the same in llmcache_put, llmcache_call_options
+ * and llmcache_config: LLMCACHE_TTL_DEFAULT takes the config's ttl_ms (whose own
+ * default is: never), LLMCACHE_TTL_NEVER never expires. A positive ttl_ms is a
+ * time to live in milliseconds. */
+enum {
+    LLMCACHE_TTL_DEFAULT = 0,
+    LLMCACHE_TTL_NEVER   = -1
 };
 
 #define LLMCACHE_DEFAULT_MAX_ENTRIES 100000u
@@ -269,7 +329,10 @@ typedef struct llmcache_config {
                                 (and, without a path, with their entries' bookkeeping);
                                 0 = LLMCACHE_DEFAULT_MAX_BYTES. With a path, values
                                 beyond it stay on disk only */
-    int64_t     ttl_ms;      /* default time to live; 0 = entries never expire */
+    int64_t     ttl_ms;      /* default time to live of puts and calls that pass
+                                LLMCACHE_TTL_DEFAULT; 0 (LLMCACHE_TTL_DEFAULT) or
+                                LLMCACHE_TTL_NEVER = entries never expire; other
+                                negative values are LLMCACHE_EINVAL */
     int         fsync;       /* LLMCACHE_FSYNC_INTERVAL (0), _ALWAYS or _NEVER */
     int64_t   (*clock)(void *ctx); /* milliseconds since the Unix epoch; NULL = system clock */
     void       *clock_ctx;
@@ -356,10 +419,15 @@ typedef struct llmcache_stats {
                                      describing the log and rebuilt it from the file */
 } llmcache_stats;
 
-/* Opens a cache. cfg may be NULL (memory only, default bounds). On success *out
- * is a handle to release with llmcache_close. A cfg->path that is a symbolic link
- * to a log (POSIX) is resolved here: path-shm and the temporary files live beside
- * the target. A link at path-shm fails with LLMCACHE_ESYMLINK. */
+/* Opens a cache. cfg may be NULL (memory only, default bounds); cfg, its strings
+ * and *cfg->redis are copied (the ctx pointers and callbacks are kept). On
+ * success *out is a handle to release with llmcache_close; on failure *out is NULL
+ * and the result names the cause (LLMCACHE_EINVAL for a bad config, LLMCACHE_ENOENT,
+ * _EACCES, _ENOTFILE, _ENOTCACHE, _EVERSION, _ESYMLINK for the file). A cfg->path
+ * that is a symbolic link to a log (POSIX) is resolved here: path-shm and the
+ * temporary files live beside the target. A link at path-shm fails with
+ * LLMCACHE_ESYMLINK. Thread-safe: handles share nothing in the process, and
+ * several may have one path open, in one process or in many. */
 LLMCACHE_API int  llmcache_open(llmcache **out, const llmcache_config *cfg);
 
 /* Releases the handle and everything it holds. NULL is allowed. Not thread-safe:
@@ -372,30 +440,35 @@ LLMCACHE_API void llmcache_close(llmcache *c);
 LLMCACHE_API int  llmcache_get(llmcache *c, const llmcache_key *key, llmcache_value *out);
 
 /* Stores a copy of data[0..len) under key, replacing any previous value.
- * ttl_ms: 0 = the config's default, < 0 = never expires. Thread-safe. */
+ * ttl_ms: LLMCACHE_TTL_DEFAULT (0) = the config's ttl_ms, LLMCACHE_TTL_NEVER (or
+ * any value < 0) = never expires, > 0 = expires that many ms from now. Thread-safe. */
 LLMCACHE_API int  llmcache_put(llmcache *c, const llmcache_key *key, const void *data, size_t len,
                                int64_t ttl_ms);
 
-/* As llmcache_put, with metadata (may be NULL) stored beside the value. */
+/* As llmcache_put, with metadata (may be NULL; copied) stored beside the value.
+ * Thread-safe. */
 LLMCACHE_API int  llmcache_put_ex(llmcache *c, const llmcache_key *key, const void *data, size_t len,
                                   int64_t ttl_ms, const llmcache_meta *meta);
 
 /* As llmcache_put_ex with explicit times (for import and replication):
  * expires_ms is absolute (0 = never); an entry already expired is not stored
- * and LLMCACHE_OK is returned. */
+ * and LLMCACHE_OK is returned. Thread-safe. */
 LLMCACHE_API int  llmcache_put_at(llmcache *c, const llmcache_key *key, const void *data, size_t len,
                                   int64_t created_ms, int64_t expires_ms, const llmcache_meta *meta);
 
 /* Removes key. LLMCACHE_OK, or LLMCACHE_MISS when it was absent. Thread-safe. */
 LLMCACHE_API int  llmcache_del(llmcache *c, const llmcache_key *key);
 
-/* Releases the copy a get returned and zeroes *v. NULL is allowed. */
+/* Releases the copy llmcache_get returned and zeroes *v (so a second call does
+ * nothing). NULL and zeroed values are fine. Thread-safe for distinct values. */
 LLMCACHE_API void llmcache_value_free(llmcache_value *v);
 
 /* Counters and sizes. Thread-safe. */
 LLMCACHE_API void llmcache_stats_get(llmcache *c, llmcache_stats *out);
 
-/* Drops every expired entry now (puts also do this a few entries at a time). */
+/* Drops every expired entry from memory now (puts also do this a few entries at a
+ * time); an expired entry is already a miss, so this only frees memory sooner, and
+ * writes nothing to the log. Thread-safe. */
 LLMCACHE_API int  llmcache_sweep(llmcache *c);
 
 /* Rewrites the log with the live entries only: expired, deleted and evicted
@@ -409,7 +482,8 @@ LLMCACHE_API int  llmcache_sweep(llmcache *c);
  * once the log has grown by what it would copy). */
 LLMCACHE_API int  llmcache_compact(llmcache *c);
 
-/* Makes every acknowledged write durable now (fsync). OK without a path. */
+/* Makes every acknowledged write durable now (fsync). OK without a path or on a
+ * read_only handle. Thread-safe. */
 LLMCACHE_API int  llmcache_sync(llmcache *c);
 
 /* One live entry, as llmcache_foreach reports it. Pointers valid during the call. */
@@ -422,10 +496,13 @@ typedef struct llmcache_entry_info {
     const char *data;             /* the value bytes, or NULL when not asked for */
 } llmcache_entry_info;
 
-/* Calls fn for every live entry (in no particular order); fn returns 0 to go
- * on, anything else to stop (llmcache_foreach then returns that value). With
- * with_values, info->data holds the value (read and checksum-verified from the
- * file when needed). fn must not call back into c. Holds the handle's lock. */
+/* Calls fn for every live entry (in no particular order). fn returns 0 to go on,
+ * LLMCACHE_STOP to stop early, or a negative LLMCACHE_E* code to stop with that
+ * error (any other nonzero value stops too). llmcache_foreach returns LLMCACHE_OK
+ * after the last entry, what fn returned when it stopped the walk, or its own error
+ * reading the log. With with_values, info->data holds the value (read and
+ * checksum-verified from the file when needed). Thread-safe, but it holds the
+ * handle's lock throughout: fn must not call back into c, and other calls on c wait. */
 LLMCACHE_API int  llmcache_foreach(llmcache *c, int with_values,
                                    int (*fn)(void *ctx, const llmcache_entry_info *info), void *ctx);
 
@@ -468,7 +545,7 @@ typedef struct llmcache_verify_options {
     void *ctx;                          /* given to both */
 } llmcache_verify_options;
 
-/* As llmcache_verify, with options (NULL = none). */
+/* As llmcache_verify, with options (NULL = none). Thread-safe. */
 LLMCACHE_API int  llmcache_verify_ex(const char *path, const llmcache_verify_options *opts,
                                      llmcache_verify_report *report);
 
@@ -483,7 +560,8 @@ LLMCACHE_API int  llmcache_verify_ex(const char *path, const llmcache_verify_opt
  * missing) so that nobody opens the log until the repair is over. A damaged file
  * header (see llmcache_verify) is refused with LLMCACHE_ECORRUPT and
  * report->header_damaged set, nothing written (llmcache_repair_ex with force
- * rebuilds it); a file that is not a log is never modified. report may be NULL. */
+ * rebuilds it); a file that is not a log is never modified. report may be NULL.
+ * Thread-safe (it opens the file itself; an llmcache_open of the log waits for it). */
 LLMCACHE_API int  llmcache_repair(const char *path, llmcache_verify_report *report);
 
 /* llmcache_repair's options; zero-initialize. */
@@ -494,7 +572,7 @@ typedef struct llmcache_repair_options {
     void *ctx;
 } llmcache_repair_options;
 
-/* As llmcache_repair, with options (NULL = none). */
+/* As llmcache_repair, with options (NULL = none). Thread-safe. */
 LLMCACHE_API int  llmcache_repair_ex(const char *path, const llmcache_repair_options *opts,
                                      llmcache_verify_report *report);
 
@@ -520,8 +598,10 @@ LLMCACHE_API int  llmcache_repair_ex(const char *path, const llmcache_repair_opt
 #define LLMCACHE_META_HAS_MODEL 0x4u  /* the envelope holds model bytes from a parse callback */
 
 /* llmcache_call_options.replay_pace */
-#define LLMCACHE_REPLAY_INSTANT  0    /* replay stored chunks at once (default) */
-#define LLMCACHE_REPLAY_RECORDED 1    /* sleep so chunks arrive at their recorded offsets */
+enum {
+    LLMCACHE_REPLAY_INSTANT  = 0,  /* replay stored chunks at once (default) */
+    LLMCACHE_REPLAY_RECORDED = 1   /* sleep so chunks arrive at their recorded offsets */
+};
 
 /* Where a transport writes what it receives; owned by the library, valid only
  * during the transport call (or the parse callback it is passed to). */
@@ -529,14 +609,17 @@ typedef struct llmcache_sink llmcache_sink;
 
 /* Appends data[0..len) as it arrives from the provider: for a stream, exactly the
  * bytes received, in any pieces (the library splits them into SSE events itself).
- * Returns LLMCACHE_OK, or LLMCACHE_ENOMEM / LLMCACHE_ETOOBIG (over
- * LLMCACHE_MAX_VALUE): then the transport should stop and return a negative value.
- * Call it only from the thread running the transport. */
+ * The library copies the bytes. Returns LLMCACHE_OK, or LLMCACHE_ENOMEM /
+ * LLMCACHE_ETOOBIG (over LLMCACHE_MAX_VALUE): then the transport should stop and
+ * return a negative value. Not thread-safe: call it only from the thread running
+ * the transport (or the parse callback the sink was given to). */
 LLMCACHE_API int llmcache_sink_write(llmcache_sink *sink, const void *data, size_t len);
 
 /* Optional: tells the library a response header. Only Content-Type is used so far:
  * "text/event-stream" before the first body byte makes the response a stream even
- * when the request did not set stream. Names are case-insensitive. Returns LLMCACHE_OK. */
+ * when the request did not set stream. Names are case-insensitive; nothing is kept
+ * after the call. Returns LLMCACHE_OK (LLMCACHE_EINVAL for a NULL argument). Not
+ * thread-safe: as llmcache_sink_write. */
 LLMCACHE_API int llmcache_sink_header(llmcache_sink *sink, const char *name, const char *value);
 
 /* The caller's HTTP code: sends req (endpoint, body, headers, timeout_ms) to the
@@ -570,12 +653,14 @@ typedef struct llmcache_response {
     void    *mem_;                 /* private: the block body and model point into */
 } llmcache_response;
 
-/* Releases what a response holds and zeroes it. NULL and zeroed responses are fine. */
+/* Releases what a response holds (body, model, chunks) and zeroes it. NULL and zeroed responses are fine. Thread-safe for distinct responses. */
 LLMCACHE_API void llmcache_response_free(llmcache_response *r);
 
 /* Per-call controls. Zero-initialize: every zero member means "the default". */
 typedef struct llmcache_call_options {
-    int64_t ttl_ms;          /* time to live of the stored answer: 0 = the config's, < 0 = never expires */
+    int64_t ttl_ms;          /* time to live of the stored answer, as llmcache_put's:
+                                LLMCACHE_TTL_DEFAULT (0) = the config's, LLMCACHE_TTL_NEVER
+                                (or any value < 0) = never expires */
     int64_t max_age_ms;      /* > 0: accept only an entry younger than this (else call and store anew) */
     int     refresh;         /* 1: skip the lookup, call the transport, store the fresh answer */
     int     no_store;        /* 1: look up, but never store the answer */
@@ -631,7 +716,9 @@ LLMCACHE_API int llmcache_call(llmcache *c, const llmcache_request *req, llmcach
 /* Decodes a stored call value (the data of llmcache_get for an entry with
  * LLMCACHE_META_ENVELOPE) into *out, copying it. Returns LLMCACHE_ECORRUPT for bytes
  * that are not a well-formed envelope (never reads outside data[0..len)),
- * LLMCACHE_EVERSION for a newer format. Only status, body, model and chunks are set. */
+ * LLMCACHE_EVERSION for a newer format. Only status, body, model and chunks are set.
+ * *out is zeroed first, and holds nothing after an error; after LLMCACHE_OK release
+ * it with llmcache_response_free. Thread-safe. */
 LLMCACHE_API int llmcache_response_decode(const void *data, size_t len, llmcache_response *out);
 
 /* Removes every entry stored with this schema hash (see llmcache_schema_hash);
@@ -2964,6 +3051,7 @@ LLMCACHE_API const char *llmcache_result_string(int result) {
     switch (result) {
     case LLMCACHE_OK:          return "LLMCACHE_OK: success";
     case LLMCACHE_MISS:        return "LLMCACHE_MISS: no live entry for the key";
+    case LLMCACHE_STOP:        return "LLMCACHE_STOP: the foreach callback asked to stop";
     case LLMCACHE_EINVAL:      return "LLMCACHE_EINVAL: invalid argument or malformed JSON";
     case LLMCACHE_ENOMEM:      return "LLMCACHE_ENOMEM: out of memory";
     case LLMCACHE_ETOOBIG:     return "LLMCACHE_ETOOBIG: over a size limit";
@@ -2974,7 +3062,7 @@ LLMCACHE_API const char *llmcache_result_string(int result) {
     case LLMCACHE_ECORRUPT:    return "LLMCACHE_ECORRUPT: damaged data (checksum mismatch)";
     case LLMCACHE_ETRANSPORT:  return "LLMCACHE_ETRANSPORT: the transport failed";
     case LLMCACHE_EHTTP:       return "LLMCACHE_EHTTP: the provider answered with a non-2xx status";
-    case LLMCACHE_EREJECTED:   return "LLMCACHE_EREJECTED: the validate callback refused the response";
+    case LLMCACHE_EREJECTED:   return "LLMCACHE_EREJECTED: the validate or parse callback refused the response, or its body is not JSON";
     case LLMCACHE_EUNSUPPORTED:return "LLMCACHE_EUNSUPPORTED: compiled out or not supported here";
     case LLMCACHE_ESYMLINK:    return "LLMCACHE_ESYMLINK: a file beside the log (path-shm or a temporary file) is a symbolic link: refused";
     case LLMCACHE_EREADONLY:   return "LLMCACHE_EREADONLY: the cache was opened read-only";
@@ -2985,6 +3073,8 @@ LLMCACHE_API const char *llmcache_result_string(int result) {
     default:                   return "LLMCACHE_E?: unknown result code";
     }
 }
+
+LLMCACHE_API const char *llmcache_version(void) { return LLMCACHE_VERSION_STRING; }
 
 /* >>keys ------------------------------------------------------------------------ */
 LLMCACHE_API int llmcache_schema_hash(const char *schema, size_t len, unsigned char out[32]) {
@@ -4707,7 +4797,7 @@ LLMCACHE_API int llmcache_open(llmcache **out, const llmcache_config *cfg) {
     if (!out) return LLMCACHE_EINVAL;
     *out = NULL;
     if (!cfg) { memset(&zero, 0, sizeof zero); cfg = &zero; }
-    if (cfg->fsync < 0 || cfg->fsync > LLMCACHE_FSYNC_NEVER || cfg->ttl_ms < 0) return LLMCACHE_EINVAL;
+    if (cfg->fsync < 0 || cfg->fsync > LLMCACHE_FSYNC_NEVER || cfg->ttl_ms < LLMCACHE_TTL_NEVER) return LLMCACHE_EINVAL;
     if (cfg->max_entries > 0x7ffffffeu || (cfg->path && !cfg->path[0]) || cfg->file_mode > 0777u ||
         (cfg->read_only && !cfg->path))
         return LLMCACHE_EINVAL;
