@@ -471,7 +471,7 @@ static int cmd_put(cli_args *a) {
     const char *path = a->pos[0];
     llmcache_key k;
     llmcache *c;
-    int64_t ttl = -1;   /* never expires */
+    int64_t ttl = LLMCACHE_TTL_NEVER;   /* never expires */
     char *value;
     size_t len;
     int rc;
