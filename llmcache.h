@@ -1416,15 +1416,17 @@ static int llmcache__f_lock_held(llmcache__fd fd, int byte) {
 static int llmcache__f_regular(llmcache__fd fd) { return GetFileType(LLMCACHE__H(fd)) == FILE_TYPE_DISK; }
 
 /* MoveFileExW cannot replace a file that any process still maps or has open:
- * then it fails (LLMCACHE_EIO) instead of waiting. */
+ * then it fails (ERROR_ACCESS_DENIED, reported as LLMCACHE_EIO) instead of waiting. */
 static int llmcache__f_replace(const char *from, const char *to) {
     wchar_t *wf, *wt;
     int rc = llmcache__wpath(from, &wf);
     if (rc != LLMCACHE_OK) return rc;
     rc = llmcache__wpath(to, &wt);
     if (rc == LLMCACHE_OK) {
-        if (!MoveFileExW(wf, wt, MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH))
-            rc = llmcache__win_result(GetLastError());
+        if (!MoveFileExW(wf, wt, MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH)) {
+            DWORD e = GetLastError();
+            rc = e == ERROR_ACCESS_DENIED ? LLMCACHE_EIO : llmcache__win_result(e);
+        }
         LLMCACHE_FREE(wt);
     }
     LLMCACHE_FREE(wf);
