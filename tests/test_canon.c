@@ -1,6 +1,6 @@
 /* tests/test_canon.c: the JSON parser and the RFC 8785 (JSON Canonicalization
  * Scheme) serializer: the RFC's own examples, number vectors and random documents
- * made by node (tests/gen_numbers.js, tests/gen_canon.js: JavaScript's
+ * made by node (tests/gen/gen_numbers.js, tests/gen/gen_canon.js: JavaScript's
  * Number::toString and JSON.stringify are the reference RFC 8785 names), the
  * errors I-JSON (RFC 7493) requires with their offsets, and locale independence.
  * Run from the repository root: build/test_canon (reads tests/data/). */
