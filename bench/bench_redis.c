@@ -1,4 +1,3 @@
-/* needs: -DLLMCACHE_REDIS -lhiredis */
 /* bench/bench_redis.c - a hit served by the Redis tier vs a bare hiredis GET.
  *
  * Starts its own redis-server on 127.0.0.1 (a free port, no persistence; it dies with
