@@ -20,13 +20,13 @@ hidden() { case " ${LLMCACHE_NEED_HIDE:-} " in *" $1 "*) return 0;; esac; return
 lack() { case ", $missing, " in *", $1, "*) ;; *) missing="${missing:+$missing, }$1";; esac; }
 
 # lib HEADER PACKAGE: the C compiler finds HEADER
-lib() { hidden "$1" || printf '#include <%s>\n' "$1" | $CC -E -x c - > /dev/null 2>&1 || lack "$2"; }
+lib() { { ! hidden "$1" && printf '#include <%s>\n' "$1" | $CC -E -x c - > /dev/null 2>&1; } || lack "$2"; }
 # cmd COMMAND PACKAGE: COMMAND is on the PATH (or is that file)
-cmd() { hidden "$1" || command -v "$1" > /dev/null 2>&1 || lack "$2"; }
+cmd() { { ! hidden "$1" && command -v "$1" > /dev/null 2>&1; } || lack "$2"; }
 # file PATH PACKAGE: PATH exists (headers for another system)
-file() { hidden "$1" || [ -e "$1" ] || lack "$2"; }
+file() { { ! hidden "$1" && [ -e "$1" ]; } || lack "$2"; }
 # py MODULE PACKAGE: python3 imports MODULE
-py() { hidden "$1" || python3 -c "import $1" > /dev/null 2>&1 || lack "$2"; }
+py() { { ! hidden "$1" && python3 -c "import $1" > /dev/null 2>&1; } || lack "$2"; }
 # libfuzzer: ${FUZZ_CLANG:-clang} builds and runs a libFuzzer program
 libfuzzer() {
     c=${FUZZ_CLANG:-clang}
