@@ -25,8 +25,10 @@ lib() { { ! hidden "$1" && printf '#include <%s>\n' "$1" | $CC -E -x c - > /dev/
 cmd() { { ! hidden "$1" && command -v "$1" > /dev/null 2>&1; } || lack "$2"; }
 # file PATH PACKAGE: PATH exists (headers for another system)
 file() { { ! hidden "$1" && [ -e "$1" ]; } || lack "$2"; }
-# py MODULE PACKAGE: python3 imports MODULE
-py() { { ! hidden "$1" && python3 -c "import $1" > /dev/null 2>&1; } || lack "$2"; }
+# py MODULE PACKAGE: Debian's python3 (or the one on the PATH) imports MODULE
+py() {
+    { ! hidden "$1" && { /usr/bin/python3 -c "import $1" || python3 -c "import $1"; } > /dev/null 2>&1; } || lack "$2"
+}
 # libfuzzer: ${FUZZ_CLANG:-clang} builds and runs a libFuzzer program
 libfuzzer() {
     c=${FUZZ_CLANG:-clang}
