@@ -1,13 +1,19 @@
 # llmcache: build, test, demo, bench. POSIX make; run from the repository root.
 #   make          examples and the command-line tool into build/
 #   make demo     runs examples/quickstart.c (no network, no API key)
-#   make test     every test, plain and under ASan+UBSan, the fuzz corpora, the
-#                 portability matrix; last line "N passed, N failed"
-#   make check    make test plus a long chaos run, ThreadSanitizer and valgrind runs
+#   make test     every test that this machine can run, plain and under ASan+UBSan,
+#                 and the fuzz corpora; needs only a C compiler, make and python3.
+#                 A suite whose packages are missing prints "skipped: SUITE (needs
+#                 PACKAGE)" (tests/need.sh); LLMCACHE_REQUIRE_ALL=1 (CI) makes each
+#                 skip a failure. Last line "N passed, N failed"
+#   make check    make test plus ThreadSanitizer, valgrind, a long chaos run, the
+#                 portability matrix and longer fuzzing
 #   make bench    benchmarks (figures and ratios)
 #   make fuzz     each fuzz target under libFuzzer for FUZZ_SECONDS (see fuzz/fuzz.mk)
-#   make portability  gcc, clang, tcc, C++, MIPS and ARM under qemu, Windows under wine
-#                 (needs ports/install-deps.sh; see ports/ports.mk)
+#   make portability  gcc, clang, tcc, C++, MIPS and ARM under qemu, Windows under
+#                 wine (mingw-w64, and clang in MSVC mode); see ports/ports.mk
+# CMake users: CMakeLists.txt (target llmcache::llmcache, install, find_package,
+# pkg-config); tests/test_cmake.sh checks it.
 
 CC      ?= cc
 CXX     ?= c++
@@ -19,15 +25,29 @@ SAN      = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-om
 B        = build
 HDRS     = llmcache.h
 TSAN     = -O1 -g -fsanitize=thread
-# A source whose first line is "/* needs: FLAGS */" is built with FLAGS (e.g. libcurl).
-NEEDS    = `sed -n '1s|^/\* needs: \(.*\) \*/$$|\1|p' $<`
+
+# The optional programs whose packages this machine has (tests/need.sh); the rest
+# are neither built by test-build nor run (make test prints their skip lines).
+OPT_PROGS = test_curl test_redis test_redis_hostile openai
+CAN      := $(shell CC='$(CC)' sh tests/need.sh --can $(OPT_PROGS))
+CANNOT    = $(filter-out $(CAN),$(OPT_PROGS))
 
 TEST_SRCS = $(wildcard tests/test_*.c)
-TEST_BINS = $(TEST_SRCS:tests/%.c=$(B)/tests/%)
-TEST_ASAN = $(TEST_SRCS:tests/%.c=$(B)/asan/%)
-EXAMPLES  = $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
+TEST_ALL  = $(TEST_SRCS:tests/%.c=%)
+TEST_HERE = $(filter-out $(CANNOT),$(TEST_ALL))
+TEST_BINS = $(TEST_HERE:%=$(B)/tests/%)
+TEST_ASAN = $(TEST_HERE:%=$(B)/asan/%)
+EXAMPLES  = $(filter-out $(CANNOT:%=$(B)/examples/%),$(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c)))
 TOOL_SRCS = $(wildcard tools/*.c)
 TOOL      = $(if $(TOOL_SRCS),$(B)/llmcache)
+
+# Programs built with an optional part of the library: extra flags and libraries.
+CURL_PROGS  = $(B)/examples/openai $(foreach d,tests asan tsan,$(B)/$(d)/test_curl)
+REDIS_PROGS = $(foreach d,tests asan tsan,$(B)/$(d)/test_redis $(B)/$(d)/test_redis_hostile)
+$(CURL_PROGS):  XFLAGS = -DLLMCACHE_CURL
+$(CURL_PROGS):  XLIBS  = -lcurl
+$(REDIS_PROGS): XFLAGS = -DLLMCACHE_REDIS
+$(REDIS_PROGS): XLIBS  = -lhiredis
 
 # the default goal comes before the fragments' rules
 all:
@@ -42,7 +62,7 @@ all: $(EXAMPLES) $(TOOL)
 
 $(B)/examples/%: examples/%.c $(HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CSTD) $(WARN) $(OPT) -I. -o $@ $< $(LIBS) $(NEEDS)
+	$(CC) $(CSTD) $(WARN) $(OPT) $(XFLAGS) -I. -o $@ $< $(LIBS) $(XLIBS)
 
 $(B)/llmcache: $(TOOL_SRCS) tools/cli.h $(HDRS)
 	@mkdir -p $(@D)
@@ -50,15 +70,15 @@ $(B)/llmcache: $(TOOL_SRCS) tools/cli.h $(HDRS)
 
 $(B)/tests/%: tests/%.c $(HDRS) $(wildcard tests/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(CSTD) $(WARN) $(OPT) -I. -o $@ $< $(LIBS) $(NEEDS)
+	$(CC) $(CSTD) $(WARN) $(OPT) $(XFLAGS) -I. -o $@ $< $(LIBS) $(XLIBS)
 
 $(B)/asan/%: tests/%.c $(HDRS) $(wildcard tests/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(CSTD) $(WARN) $(SAN) -I. -o $@ $< $(LIBS) $(NEEDS)
+	$(CC) $(CSTD) $(WARN) $(SAN) $(XFLAGS) -I. -o $@ $< $(LIBS) $(XLIBS)
 
 $(B)/tsan/%: tests/%.c $(HDRS) $(wildcard tests/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(CSTD) $(WARN) $(TSAN) -I. -o $@ $< $(LIBS) $(NEEDS)
+	$(CC) $(CSTD) $(WARN) $(TSAN) $(XFLAGS) -I. -o $@ $< $(LIBS) $(XLIBS)
 
 # Helpers of tests/test_log.c: a writer it kills, and an LD_PRELOAD shim that
 # snapshots the log at every fsync (what a power loss would leave).
@@ -74,47 +94,66 @@ demo: $(B)/examples/quickstart
 	./$(B)/examples/quickstart
 
 # The header as C99 and C++11/17 with every warning, and two translation units
-# that both include it (one with the implementation) to catch duplicate symbols.
-compile-test:
-	@mkdir -p $(B)/compile
-	@printf '#define LLMCACHE_IMPLEMENTATION\n#include "llmcache.h"\nint other(void);\nint main(void) { return other(); }\n' > $(B)/compile/impl.c
-	@printf '#include "llmcache.h"\nint other(void) { char h[65]; llmcache_key k; memset(&k, 0, sizeof k); llmcache_key_hex(&k, h); return h[0] == 0x30 ? 0 : 1; }\n' > $(B)/compile/other.c
-	@printf '#include <string.h>\n' | cat - $(B)/compile/other.c > $(B)/compile/other2.c
-	$(CC) $(CSTD) $(WARN) -I. -c $(B)/compile/impl.c -o $(B)/compile/impl.o
-	$(CC) $(CSTD) $(WARN) -I. -c $(B)/compile/other2.c -o $(B)/compile/other.o
-	$(CC) -o $(B)/compile/two_units $(B)/compile/impl.o $(B)/compile/other.o $(LIBS)
-	./$(B)/compile/two_units
-	$(CXX) -std=c++11 -Wall -Wextra -Wpedantic -Wshadow -Werror -I. -x c++ -c $(B)/compile/impl.c -o $(B)/compile/impl_cxx11.o
-	$(CXX) -std=c++17 -Wall -Wextra -Wpedantic -Wshadow -Werror -I. -x c++ -c $(B)/compile/impl.c -o $(B)/compile/impl_cxx17.o
-	$(CXX) -std=c++11 -Wall -Wextra -Wpedantic -Wshadow -Werror -I. -x c++ -c $(B)/compile/other2.c -o $(B)/compile/other_cxx.o
-	$(CXX) -o $(B)/compile/two_units_cxx $(B)/compile/impl_cxx11.o $(B)/compile/other_cxx.o $(LIBS)
-	./$(B)/compile/two_units_cxx
-	$(CC) $(CSTD) $(WARN) -DLLMCACHE_NO_THREADS -I. -c $(B)/compile/impl.c -o $(B)/compile/impl_nothreads.o
-	$(CC) $(CSTD) $(WARN) -DLLMCACHE_STATIC -I. -c $(B)/compile/impl.c -o $(B)/compile/impl_static.o
-	$(CC) $(CSTD) $(WARN) -DLLMCACHE_NO_FILES -I. -c $(B)/compile/impl.c -o $(B)/compile/impl_nofiles.o
-	@printf '#define LLMCACHE_MALLOC(s) malloc(s)\n#include "llmcache.h"\n' > $(B)/compile/partial_alloc.c
-	@if $(CC) $(CSTD) -DLLMCACHE_IMPLEMENTATION -I. -c $(B)/compile/partial_alloc.c -o $(B)/compile/partial.o 2>/dev/null; \
+# that both include it (one with the implementation) to catch duplicate symbols;
+# the compile-time options; and two configurations that must be refused.
+CB = $(B)/compile
+CXXWARN = -Wall -Wextra -Wpedantic -Wshadow -Werror
+COMPILE_OBJS = $(CB)/impl_nothreads.o $(CB)/impl_static.o $(CB)/impl_nofiles.o $(CB)/impl_cxx17.o
+
+$(CB)/impl.o: tests/compile/impl.c $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) $(WARN) -I. -c $< -o $@
+$(CB)/other.o: tests/compile/other.c $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) $(WARN) -I. -c $< -o $@
+$(CB)/impl_cxx11.o $(CB)/other_cxx.o: CXXSTD = -std=c++11
+$(CB)/impl_cxx17.o: CXXSTD = -std=c++17
+$(CB)/impl_cxx11.o $(CB)/impl_cxx17.o: tests/compile/impl.c $(HDRS)
+	@mkdir -p $(@D)
+	$(CXX) $(CXXSTD) $(CXXWARN) -I. -x c++ -c $< -o $@
+$(CB)/other_cxx.o: tests/compile/other.c $(HDRS)
+	@mkdir -p $(@D)
+	$(CXX) $(CXXSTD) $(CXXWARN) -I. -x c++ -c $< -o $@
+$(CB)/two_units: $(CB)/impl.o $(CB)/other.o
+	$(CC) -o $@ $(CB)/impl.o $(CB)/other.o $(LIBS)
+$(CB)/two_units_cxx: $(CB)/impl_cxx11.o $(CB)/other_cxx.o
+	$(CXX) -o $@ $(CB)/impl_cxx11.o $(CB)/other_cxx.o $(LIBS)
+$(CB)/impl_nothreads.o: OPTION = -DLLMCACHE_NO_THREADS
+$(CB)/impl_static.o:    OPTION = -DLLMCACHE_STATIC
+$(CB)/impl_nofiles.o:   OPTION = -DLLMCACHE_NO_FILES
+$(CB)/impl_nothreads.o $(CB)/impl_static.o $(CB)/impl_nofiles.o: tests/compile/impl.c $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) $(WARN) $(OPTION) -I. -c $< -o $@
+
+compile-test: $(CB)/two_units $(CB)/two_units_cxx $(COMPILE_OBJS)
+	./$(CB)/two_units
+	./$(CB)/two_units_cxx
+	@if $(CC) $(CSTD) -I. -c tests/compile/partial_alloc.c -o $(CB)/partial.o 2>/dev/null; \
 	  then echo "LLMCACHE_MALLOC alone was accepted"; exit 1; else echo "LLMCACHE_MALLOC alone is refused, as it should be"; fi
-	@printf '#define LLMCACHE_IMPLEMENTATION\n#define LLMCACHE_MAX_VALUE 5000000000ull\n#include "llmcache.h"\n' > $(B)/compile/big_value.c
-	@if $(CC) $(CSTD) -I. -c $(B)/compile/big_value.c -o $(B)/compile/big.o 2>$(B)/compile/big.err; \
+	@if $(CC) $(CSTD) -I. -c tests/compile/big_value.c -o $(CB)/big.o 2>$(CB)/big.err; \
 	  then echo "a LLMCACHE_MAX_VALUE over the format's 32-bit lengths was accepted"; exit 1; \
-	  elif grep -q max_value_fits_the_format $(B)/compile/big.err; then echo "a LLMCACHE_MAX_VALUE over the format's 32-bit lengths is refused, as it should be"; \
-	  else cat $(B)/compile/big.err; exit 1; fi
+	  elif grep -q max_value_fits_the_format $(CB)/big.err; then echo "a LLMCACHE_MAX_VALUE over the format's 32-bit lengths is refused, as it should be"; \
+	  else cat $(CB)/big.err; exit 1; fi
 	@echo "compile: 1 passed, 0 failed"
 
 TEST_HELPERS = $(B)/tests/log_writer $(B)/tests/powerloss_shim.so
 
-test-build: $(TEST_BINS) $(TEST_ASAN) $(TEST_HELPERS) $(BENCH_PROGS) all
+test-build: $(TEST_BINS) $(TEST_ASAN) $(TEST_HELPERS) all
 
+# Every test program (one this machine cannot build prints its skip line), the
+# shell tests, the benchmarks' build and the fuzz corpora.
+TEST_RUN = compile-test $(TEST_ALL:%=$(B)/tests/%) $(TEST_ALL:%=$(B)/asan/%) \
+           $(wildcard tests/test_*.sh) bench-build fuzz-regress
 test: test-build
-	@sh tests/run_all.sh $(B) compile-test $(TEST_BINS) $(TEST_ASAN) $(wildcard tests/test_*.sh) fuzz-regress portability
+	@sh tests/run_all.sh $(B) $(TEST_RUN)
 
 # The threaded tests under ThreadSanitizer (test_files: two handles and the
-# flusher threads; test_log: each of its processes under TSan), and every test
-# program under valgrind memcheck.
+# flusher threads; test_log: each of its processes under TSan), every test
+# program under valgrind memcheck, the long chaos run, the portability matrix
+# and each fuzz target under libFuzzer for FUZZ_LONG_SECONDS.
 TSAN_TESTS = $(B)/tsan/test_call $(B)/tsan/test_cache $(B)/tsan/test_files $(B)/tsan/test_log
 check: test $(TSAN_TESTS)
-	@sh tests/run_all.sh $(B) $(TSAN_TESTS) chaos-long valgrind-test
+	@sh tests/run_all.sh $(B) $(TSAN_TESTS) chaos-long valgrind-test portability fuzz-long
 
 # The chaos test of tests/test_chaos.c with a main run of CHAOS_LONG seconds
 # (make test runs it for 12 s, 5 s under ASan).

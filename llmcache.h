@@ -997,8 +997,17 @@ static LLMCACHE__MAYBE_UNUSED void llmcache__store_release(uint64_t *p, uint64_t
 #  define llmcache__load_acquire(p)     __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #  define llmcache__store_release(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 #elif defined(_MSC_VER)
-#  define llmcache__load_acquire(p)     ((uint64_t)InterlockedOr64((volatile LONG64 *)(p), 0))
-#  define llmcache__store_release(p, v) ((void)InterlockedExchange64((volatile LONG64 *)(p), (LONG64)(v)))
+/* MSVC: an aligned 64-bit access is single-copy atomic on x64 and ARM64; the fences
+ * order it. No interlocked read: a read-only handle maps path-shm without write access. */
+static LLMCACHE__MAYBE_UNUSED uint64_t llmcache__load_acquire(const uint64_t *p) {
+    uint64_t v = *(const volatile uint64_t *)p;
+    MemoryBarrier();
+    return v;
+}
+static LLMCACHE__MAYBE_UNUSED void llmcache__store_release(uint64_t *p, uint64_t v) {
+    MemoryBarrier();
+    *(volatile uint64_t *)p = v;
+}
 #else
 #  define llmcache__load_acquire(p)     (*(volatile uint64_t *)(p))
 #  define llmcache__store_release(p, v) (*(volatile uint64_t *)(p) = (v))
@@ -1547,15 +1556,17 @@ static int llmcache__f_lock_held(llmcache__fd fd, int byte) {
 static int llmcache__f_regular(llmcache__fd fd) { return GetFileType(LLMCACHE__H(fd)) == FILE_TYPE_DISK; }
 
 /* MoveFileExW cannot replace a file that any process still maps or has open:
- * then it fails (LLMCACHE_EIO) instead of waiting. */
+ * then it fails (ERROR_ACCESS_DENIED, reported as LLMCACHE_EIO) instead of waiting. */
 static int llmcache__f_replace(const char *from, const char *to) {
     wchar_t *wf, *wt;
     int rc = llmcache__wpath(from, &wf);
     if (rc != LLMCACHE_OK) return rc;
     rc = llmcache__wpath(to, &wt);
     if (rc == LLMCACHE_OK) {
-        if (!MoveFileExW(wf, wt, MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH))
-            rc = llmcache__win_result(GetLastError());
+        if (!MoveFileExW(wf, wt, MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH)) {
+            DWORD e = GetLastError();
+            rc = e == ERROR_ACCESS_DENIED ? LLMCACHE_EIO : llmcache__win_result(e);
+        }
         LLMCACHE_FREE(wt);
     }
     LLMCACHE_FREE(wf);
@@ -1851,7 +1862,8 @@ static uint32_t llmcache__crc32c_sw(uint32_t crc, const unsigned char *p, size_t
     return crc;
 }
 
-#if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__)) && !defined(__TINYC__)
+#if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__)) && !defined(__TINYC__) && \
+    !defined(_MSC_VER)   /* clang-cl has neither __builtin_cpu_supports's runtime nor the pclmul header */
 #  define LLMCACHE__CRC_HW 1
 __attribute__((target("sse4.2")))
 static uint32_t llmcache__crc32c_hw(uint32_t crc, const unsigned char *p, size_t n) {

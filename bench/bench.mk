@@ -10,6 +10,9 @@
 # only a crash fails the target. Needs what .ci/run installs (libsqlite3-dev,
 # liblmdb-dev, libhiredis-dev, redis-server, python3-diskcache, python3-redis).
 # About 3 minutes on 2 cores. The machine is shared: compare ratios from one run.
+# `make bench-build` (part of make test) builds the programs whose libraries are
+# here (tests/need.sh) and prints a skip line for the others.
+# bench/bench.h holds the timing helpers every program shares.
 
 BENCH_DIR    = build/bench
 BENCH_CFLAGS = -std=c99 -O2 -Wall -Wextra -Wpedantic -Werror -I.
@@ -18,17 +21,26 @@ BENCH_PROGS  = $(BENCH_DIR)/bench_mem $(BENCH_DIR)/bench_call $(BENCH_DIR)/bench
                $(BENCH_DIR)/bench_disk $(BENCH_DIR)/bench_redis
 BENCH_PY     = /usr/bin/python3
 
-$(BENCH_DIR)/bench_disk: bench/bench_disk.c $(HDRS)
+$(BENCH_DIR)/bench_disk: bench/bench_disk.c bench/bench.h $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(BENCH_CFLAGS) -o $@ bench/bench_disk.c -lsqlite3 -llmdb $(BENCH_LIBS)
 
-$(BENCH_DIR)/bench_redis: bench/bench_redis.c $(HDRS)
+$(BENCH_DIR)/bench_redis: bench/bench_redis.c bench/bench.h $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(BENCH_CFLAGS) -DLLMCACHE_REDIS -o $@ bench/bench_redis.c -lhiredis $(BENCH_LIBS)
 
-$(BENCH_DIR)/%: bench/%.c $(HDRS)
+$(BENCH_DIR)/%: bench/%.c bench/bench.h $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(BENCH_CFLAGS) -o $@ $< $(BENCH_LIBS)
+
+.PHONY: bench bench-build
+
+bench-build:
+	@p=0; for b in $(BENCH_PROGS); do n=$${b##*/}; \
+	  if why=`sh tests/need.sh $$n`; then \
+	    $(MAKE) --no-print-directory $$b || { echo "bench-build: $$p passed, 1 failed"; exit 1; }; p=$$((p + 1)); \
+	  else echo "skipped: $$n (needs $$why)"; fi; \
+	done; echo "bench-build: $$p passed, 0 failed"
 
 bench: $(BENCH_PROGS)
 	@status=0; rm -f $(BENCH_DIR)/*.txt; \

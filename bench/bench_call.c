@@ -11,6 +11,7 @@
  * Medians over batches, figures in microseconds. */
 #define LLMCACHE_IMPLEMENTATION
 #include "llmcache.h"
+#include "bench/bench.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,17 +34,6 @@ static const char completion[] =
 static int instant_provider(void *ctx, const llmcache_request *req, llmcache_sink *sink) {
     (void)ctx; (void)req;
     return llmcache_sink_write(sink, completion, sizeof completion - 1) == LLMCACHE_OK ? 200 : -1;
-}
-
-static double now_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
 }
 
 /* A ~2 KiB request; n makes it unique (a miss) when it varies. */
@@ -96,23 +86,23 @@ int main(void) {
     for (i = 0; i < ROUNDS; i++) {
         double t;
         /* misses: every request new */
-        t = now_us();
+        t = bench_now_s() * 1e6;
         for (j = 0; j < BATCH; j++) {
             req.body_len = make_request(body, sizeof body, ++n);
             if (llmcache_call(c, &req, instant_provider, NULL, NULL, &r) != LLMCACHE_OK || r.from_cache) return 2;
             llmcache_response_free(&r);
         }
-        miss[i] = (now_us() - t) / BATCH;
+        miss[i] = (bench_now_s() * 1e6 - t) / BATCH;
         /* hits: the last request again */
-        t = now_us();
+        t = bench_now_s() * 1e6;
         for (j = 0; j < BATCH; j++) {
             if (llmcache_call(c, &req, instant_provider, NULL, NULL, &r) != LLMCACHE_OK || !r.from_cache) return 3;
             llmcache_response_free(&r);
         }
-        hit[i] = (now_us() - t) / BATCH;
+        hit[i] = (bench_now_s() * 1e6 - t) / BATCH;
     }
-    qsort(hit, ROUNDS, sizeof hit[0], cmp_double);
-    qsort(miss, ROUNDS, sizeof miss[0], cmp_double);
+    qsort(hit, ROUNDS, sizeof hit[0], bench_cmp_double);
+    qsort(miss, ROUNDS, sizeof miss[0], bench_cmp_double);
     printf("request %zu bytes, completion %zu bytes\n", req.body_len, sizeof completion - 1);
     printf("RESULT  %-22s %-22s %12.3f us/op\n", "llmcache-call", "hit (2 KiB request)", hit[ROUNDS / 2]);
     printf("RESULT  %-22s %-22s %12.3f us/op\n", "llmcache-call", "miss overhead", miss[ROUNDS / 2]);

@@ -8,6 +8,7 @@
  * request without whitespace (as SDKs send it). */
 #define LLMCACHE_IMPLEMENTATION
 #include "../llmcache.h"
+#include "bench.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,22 +107,6 @@ static const char request[] =
     "  \"user\": \"customer-8f14e45f\"\n"
     "}\n";
 
-/* CPU time of the process, so that other work on a busy machine disturbs the figure less */
-static double now_sec(void) {
-    struct timespec ts;
-#ifdef CLOCK_PROCESS_CPUTIME_ID
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-#else
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-#endif
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 #define RUNS 9
 
 /* median MB/s over RUNS runs of iters calls on request[0..len); mode 0: public
@@ -132,7 +117,7 @@ static double bench(const char *request_text, size_t len, int mode, long iters) 
     int r;
     for (r = 0; r < RUNS; r++) {
         long i;
-        double t0 = now_sec(), dt;
+        double t0 = bench_cpu_s(), dt;
         for (i = 0; i < iters; i++) {
             if (mode == 0) {
                 char *out;
@@ -144,11 +129,11 @@ static double bench(const char *request_text, size_t len, int mode, long iters) 
                 if (llmcache__jcs(request_text, len, &b, NULL) != LLMCACHE_OK) { fprintf(stderr, "failed\n"); exit(1); }
             }
         }
-        dt = now_sec() - t0;
+        dt = bench_cpu_s() - t0;
         rates[r] = (double)len * (double)iters / dt / 1e6;
     }
     llmcache__buf_free(&b);
-    qsort(rates, RUNS, sizeof rates[0], cmp_double);
+    qsort(rates, RUNS, sizeof rates[0], bench_cmp_double);
     return rates[RUNS / 2];
 }
 

@@ -41,6 +41,7 @@
 #endif
 #define LLMCACHE_IMPLEMENTATION
 #include "llmcache.h"
+#include "bench/bench.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -65,12 +66,6 @@
 #define BENCH_NOVW    20000   /* overwrites timed per round (random subset; SQLite's are slow) */
 
 /* ---- helpers -------------------------------------------------------------- */
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static uint64_t splitmix64(uint64_t *s) {
     uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
@@ -455,18 +450,18 @@ static int run_round(store *s, const char *dir, int r, double *put_us, double *o
     if (s->open(s, dir) != 0) return -1;
 
     shuffle(order, BENCH_N, 1000 + (uint64_t)r);
-    t0 = now_s();
+    t0 = bench_now_s();
     for (j = 0; j < BENCH_N && !rc; j++)
         rc = s->put(s, g_keys[order[j]], g_vals + (size_t)order[j] * BENCH_VLEN, BENCH_VLEN);
-    t = now_s() - t0;
+    t = bench_now_s() - t0;
     if (rc) goto out;
     *put_us = t * 1e6 / BENCH_N;
 
     shuffle(order, BENCH_N, 2000 + (uint64_t)r);
-    t0 = now_s();
+    t0 = bench_now_s();
     for (j = 0; j < BENCH_NOVW && !rc; j++)
         rc = s->put(s, g_keys[order[j]], g_vals + (size_t)order[j] * BENCH_VLEN, BENCH_VLEN);
-    t = now_s() - t0;
+    t = bench_now_s() - t0;
     if (rc) goto out;
     *ovw_us = t * 1e6 / BENCH_NOVW;
 
@@ -475,12 +470,12 @@ static int run_round(store *s, const char *dir, int r, double *put_us, double *o
         if (s->open(s, dir) != 0) return -1;
     }
     shuffle(order, BENCH_N, 3000 + (uint64_t)r);
-    t0 = now_s();
+    t0 = bench_now_s();
     for (j = 0; j < BENCH_N; j++) {
         rc = s->get(s, order[j]);
         if (rc) break;
     }
-    t = now_s() - t0;
+    t = bench_now_s() - t0;
     if (rc) {
         if (rc == 1) {
             char d[160] = "";
@@ -608,12 +603,12 @@ int main(void) {
             for (r = 0; r < BENCH_ROUNDS + 1; r++) {            /* first read only warms */
                 int fd = open(path, O_RDONLY);
                 size_t got = 0;
-                double t0 = now_s(), t;
+                double t0 = bench_now_s(), t;
                 ssize_t n = 1;
                 if (fd < 0) break;
                 while (got < (size_t)lc_file_bytes &&
                        (n = read(fd, buf + got, (size_t)lc_file_bytes - got)) > 0) got += (size_t)n;
-                t = now_s() - t0;
+                t = bench_now_s() - t0;
                 close(fd);
                 if (r > 0 && (read_s < 0 || t < read_s)) read_s = t;
             }
@@ -621,9 +616,9 @@ int main(void) {
             for (r = 0; r < BENCH_ROUNDS; r++) {
                 llmcache *c = NULL;
                 llmcache_stats st;
-                double t0 = now_s(), t;
+                double t0 = bench_now_s(), t;
                 int rc = lc_open_path(&c, path, LLMCACHE_FSYNC_NEVER);
-                t = now_s() - t0;
+                t = bench_now_s() - t0;
                 if (rc != LLMCACHE_OK) {
                     printf("   reopen failed: %s\n", llmcache_result_string(rc));
                     reopen_s = -1;

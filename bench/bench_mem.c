@@ -23,6 +23,7 @@
 #endif
 #define LLMCACHE_IMPLEMENTATION
 #include "llmcache.h"
+#include "bench/bench.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -44,12 +45,6 @@
 
 typedef struct lat { double median, p99; size_t samples; } lat;
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static uint64_t splitmix64(uint64_t *s) {
     uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
@@ -57,17 +52,12 @@ static uint64_t splitmix64(uint64_t *s) {
     return z ^ (z >> 31);
 }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 static lat summarize(double *v, size_t n) {
     lat l;
     l.samples = n;
     l.median = l.p99 = -1;
     if (n == 0) return l;
-    qsort(v, n, sizeof *v, cmp_double);
+    qsort(v, n, sizeof *v, bench_cmp_double);
     l.median = v[n / 2];
     l.p99 = v[(size_t)((double)(n - 1) * 0.99)];
     return l;
@@ -166,7 +156,7 @@ static lat timed(llmcache *c, int op, const uint32_t *idx, size_t n) {
         double t0, t1;
         if (op == OP_GET) {
             int bad = 0;
-            t0 = now_s();
+            t0 = bench_now_s();
             for (j = 0; j < BENCH_BATCH; j++) {
                 llmcache_value v;
                 if (llmcache_get(c, &pk[j], &v) == LLMCACHE_OK) {
@@ -176,16 +166,16 @@ static lat timed(llmcache *c, int op, const uint32_t *idx, size_t n) {
                     bad++;
                 }
             }
-            t1 = now_s();
+            t1 = bench_now_s();
             g_errors += (unsigned long)bad;
         } else {
             int bad = 0;
-            t0 = now_s();
+            t0 = bench_now_s();
             for (j = 0; j < BENCH_BATCH; j++) {
                 stamp(p[j]);
                 bad += llmcache_put(c, &pk[j], g_val, BENCH_VLEN, 0) != LLMCACHE_OK;
             }
-            t1 = now_s();
+            t1 = bench_now_s();
             g_errors += (unsigned long)bad;
         }
         g_samples[b] = (t1 - t0) * 1e6 / BENCH_BATCH;
@@ -239,7 +229,7 @@ static lat ref_copy(uint32_t *idx) {
         shuffle(idx, BENCH_N, 0, 300 + (uint64_t)p);
         for (b = 0; b < nb; b++) {
             const uint32_t *q = idx + b * BENCH_BATCH;
-            double t0 = now_s(), t1;
+            double t0 = bench_now_s(), t1;
             for (j = 0; j < BENCH_BATCH; j++) {
                 unsigned char *v = (unsigned char *)malloc(BENCH_VLEN + 1);
                 if (!v) continue;
@@ -248,7 +238,7 @@ static lat ref_copy(uint32_t *idx) {
                 sink += v[0];
                 free(v);
             }
-            t1 = now_s();
+            t1 = bench_now_s();
             g_samples[b] = (t1 - t0) * 1e6 / BENCH_BATCH;
         }
         l = summarize(g_samples, nb);
@@ -438,18 +428,18 @@ int main(void) {
         } else {
             for (p = 0; p < BENCH_PASSES; p++) {
                 long it, iters = 0;
-                double t0 = now_s(), t;
+                double t0 = bench_now_s(), t;
                 do {
                     for (it = 0; it < 200; it++) rc |= llmcache_key_for(&k, "tenant-a", &req);
                     iters += 200;
-                    t = now_s() - t0;
+                    t = bench_now_s() - t0;
                 } while (t < 0.25);
                 if ((double)iters * (double)body_len / t / 1e6 > key_mbs)
                     key_mbs = (double)iters * (double)body_len / t / 1e6;
             }
             for (p = 0; p < BENCH_PASSES; p++) {
                 long it, iters = 0;
-                double t0 = now_s(), t;
+                double t0 = bench_now_s(), t;
                 do {
                     for (it = 0; it < 200; it++) {
                         char *out = NULL;
@@ -458,7 +448,7 @@ int main(void) {
                         llmcache_free(out);
                     }
                     iters += 200;
-                    t = now_s() - t0;
+                    t = bench_now_s() - t0;
                 } while (t < 0.25);
                 if ((double)iters * (double)body_len / t / 1e6 > canon_mbs)
                     canon_mbs = (double)iters * (double)body_len / t / 1e6;

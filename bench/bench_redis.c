@@ -1,4 +1,3 @@
-/* needs: -DLLMCACHE_REDIS -lhiredis */
 /* bench/bench_redis.c - a hit served by the Redis tier vs a bare hiredis GET.
  *
  * Starts its own redis-server on 127.0.0.1 (a free port, no persistence; it dies with
@@ -20,42 +19,32 @@
 #endif
 #define LLMCACHE_IMPLEMENTATION
 #include "llmcache.h"
+#include "bench/bench.h"
 #include "tests/redis_server.h"
 #include <stdlib.h>
 
 #define ROUNDS 15
 #define GOAL_RATIO 1.5
 
-static double now_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    qsort(v, (size_t)n, sizeof *v, bench_cmp_double);
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 /* Mean microseconds per get over n gets, alternating the two keys. */
 static double run_llmcache(llmcache *c, const llmcache_key keys[2], int n, size_t want, int *bad) {
-    double t0 = now_us();
+    double t0 = bench_now_s() * 1e6;
     int i;
     for (i = 0; i < n; i++) {
         llmcache_value v;
         if (llmcache_get(c, &keys[i & 1], &v) != LLMCACHE_OK || v.len != want) (*bad)++;
         llmcache_value_free(&v);
     }
-    return (now_us() - t0) / n;
+    return (bench_now_s() * 1e6 - t0) / n;
 }
 
 static double run_bare(redisContext *ctx, char names[2][80], int n, size_t want, int *bad) {
-    double t0 = now_us();
+    double t0 = bench_now_s() * 1e6;
     int i;
     for (i = 0; i < n; i++) {
         const char *argv[2];
@@ -67,7 +56,7 @@ static double run_bare(redisContext *ctx, char names[2][80], int n, size_t want,
         if (!r || r->type != REDIS_REPLY_STRING || r->len != want) (*bad)++;
         if (r) freeReplyObject(r);
     }
-    return (now_us() - t0) / n;
+    return (bench_now_s() * 1e6 - t0) / n;
 }
 
 int main(void) {

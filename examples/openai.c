@@ -1,4 +1,3 @@
-/* needs: -DLLMCACHE_CURL -lcurl */
 /* openai.c - llmcache_call with the bundled libcurl transport, against the real
  * OpenAI API or any OpenAI-compatible server (vLLM, llama.cpp, Ollama, ...).
  *

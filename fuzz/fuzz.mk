@@ -8,12 +8,17 @@
 #                       when clang's libFuzzer works here, each libFuzzer build for a
 #                       short bounded run (FUZZ_REGRESS_SECONDS, FUZZ_REGRESS_RUNS), all
 #                       at once. Last line: "fuzz: N passed, N failed" (N counts targets).
+#                       Without libFuzzer: the corpora only, and a line "skipped:
+#                       fuzz-libfuzzer (needs ...)" (tests/need.sh).
+#   make fuzz-long      fuzz-regress with FUZZ_LONG_SECONDS and FUZZ_LONG_RUNS (make check)
 # A crash: replay it with build/fuzz/replay_<target> FILE (FUZZ_OPS_TRACE=1 for fuzz_ops).
 
 FUZZ_CLANG           ?= clang
 FUZZ_SECONDS         ?= 60
 FUZZ_REGRESS_SECONDS ?= 10
 FUZZ_REGRESS_RUNS    ?= 200000
+FUZZ_LONG_SECONDS    ?= 60
+FUZZ_LONG_RUNS       ?= 5000000
 FUZZ_OUT              = build/fuzz
 FUZZ_TARGETS          = $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
 FUZZ_DEPS             = llmcache.h $(wildcard fuzz/*.h)
@@ -26,7 +31,7 @@ FUZZ_ENV              = UBSAN_OPTIONS=print_stacktrace=1
 FUZZ_REPLAYS          = $(FUZZ_TARGETS:%=$(FUZZ_OUT)/replay_%)
 FUZZ_BINS             = $(FUZZ_TARGETS:%=$(FUZZ_OUT)/fuzz_%)
 
-.PHONY: fuzz fuzz-regress
+.PHONY: fuzz fuzz-regress fuzz-long
 
 $(FUZZ_OUT)/replay_%: fuzz/fuzz_%.c $(FUZZ_DEPS)
 	@mkdir -p $(@D)
@@ -36,19 +41,17 @@ $(FUZZ_OUT)/fuzz_%: fuzz/fuzz_%.c $(FUZZ_DEPS)
 	@mkdir -p $(@D)
 	$(FUZZ_CLANG) $(FUZZ_WARN) $(FUZZ_LIBFUZZER) -o $@ $< $(FUZZ_LIBS)
 
-# Whether clang can build and run a libFuzzer program here ("yes" or "no").
-FUZZ_PROBE = mkdir -p $(FUZZ_OUT) && \
-	echo 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n) { (void)d; (void)n; return 0; }' \
-	  > $(FUZZ_OUT)/probe.c && \
-	$(FUZZ_CLANG) -fsanitize=fuzzer,address,undefined -o $(FUZZ_OUT)/probe $(FUZZ_OUT)/probe.c > /dev/null 2>&1 && \
-	$(FUZZ_OUT)/probe -runs=1 > /dev/null 2>&1 && echo yes || echo no
+# Whether clang can build and run a libFuzzer program here ("yes" or "no"); else
+# tests/need.sh names the packages (clang, libclang-rt-14-dev).
+FUZZ_PROBE = FUZZ_CLANG='$(FUZZ_CLANG)' sh tests/need.sh fuzz-libfuzzer > /dev/null && echo yes || echo no
+FUZZ_NEEDS = FUZZ_CLANG='$(FUZZ_CLANG)' sh tests/need.sh fuzz-libfuzzer
 
 # Sub-makes read this file alone (it is self-contained), whoever includes it.
 FUZZ_MAKE = $(MAKE) --no-print-directory -f fuzz/fuzz.mk
 
 fuzz:
 	@lf=`$(FUZZ_PROBE)`; \
-	if [ "$$lf" != yes ]; then echo "fuzz: $(FUZZ_CLANG) cannot build libFuzzer programs here"; echo "fuzz: 0 passed, 1 failed"; exit 1; fi; \
+	if [ "$$lf" != yes ]; then echo "fuzz: $(FUZZ_CLANG) cannot build libFuzzer programs here (needs `$(FUZZ_NEEDS)`)"; echo "fuzz: 0 passed, 1 failed"; exit 1; fi; \
 	pass=0; fail=0; mkdir -p $(FUZZ_OUT)/artifacts; \
 	for t in $(FUZZ_TARGETS); do \
 	  dict=; [ -f fuzz/$$t.dict ] && dict=-dict=fuzz/$$t.dict; \
@@ -68,7 +71,7 @@ fuzz:
 # the bounded libFuzzer run; build/fuzz/regress_<target>.rc records a failure.
 fuzz-regress:
 	@lf=`$(FUZZ_PROBE)`; mkdir -p $(FUZZ_OUT)/artifacts; \
-	[ "$$lf" = yes ] || echo "fuzz: no libFuzzer with $(FUZZ_CLANG); corpora only"; \
+	[ "$$lf" = yes ] || echo "skipped: fuzz-libfuzzer (needs `$(FUZZ_NEEDS)`)"; \
 	for t in $(FUZZ_TARGETS); do \
 	  log=$(FUZZ_OUT)/regress_$$t.log; rc=$(FUZZ_OUT)/regress_$$t.rc; rm -f $$log $$rc; \
 	  ( bins=$(FUZZ_OUT)/replay_$$t; [ "$$lf" = yes ] && bins="$$bins $(FUZZ_OUT)/fuzz_$$t"; \
@@ -92,3 +95,6 @@ fuzz-regress:
 	  fi; \
 	done; \
 	echo "fuzz: $$pass passed, $$fail failed"; [ $$fail -eq 0 ]
+
+fuzz-long:
+	@$(FUZZ_MAKE) fuzz-regress FUZZ_REGRESS_SECONDS=$(FUZZ_LONG_SECONDS) FUZZ_REGRESS_RUNS=$(FUZZ_LONG_RUNS)

@@ -97,23 +97,40 @@ exchange() {
 
 winpath() { if [ -n "$WIN" ]; then echo "Z:$(cd "$(dirname "$1")" && pwd)/$(basename "$1")" | tr / '\\'; else echo "$1"; fi; }
 
-need() { command -v "$1" > /dev/null 2>&1 || { failed=$((failed + 1)); note "$1 not installed (ports/install-deps.sh)"; return 1; }; }
+# the step's tools (tests/need.sh port-STEP): when some are missing, the step is
+# skipped with a line "skipped: port-STEP (needs PACKAGES)" (ports/install-deps.sh
+# installs them), a failure under LLMCACHE_REQUIRE_ALL=1
+tools() {
+    why=$(sh tests/need.sh "port-$step") && return 0
+    if [ "${LLMCACHE_REQUIRE_ALL:-0}" = 1 ]; then failed=$((failed + 1)); note "needs $why (ports/install-deps.sh)"
+    else echo "skipped: port-$step (needs $why)"; note "skipped"; fi
+    return 1
+}
 
 EXE=""; WIN=""
+
+# wine_up WINE, wine_down WINE: a fresh wine prefix for the step (a few seconds), removed after.
+wine_up() {
+    EXE=.exe; WIN=1
+    WINEPREFIX=$(mktemp -d "${TMPDIR:-/tmp}/llmcache-wine-XXXXXX"); export WINEPREFIX
+    WINEDEBUG=-all; export WINEDEBUG
+    "$1" cmd /c exit > "$D/wineboot.log" 2>&1
+}
+wine_down() { "$(dirname "$1")/wineserver" -k > /dev/null 2>&1; rm -rf "$WINEPREFIX"; }
 NATIVE="test_cache test_canon test_keys test_log test_call test_alloc test_files test_nofiles"
 QEMU_TESTS="test_cache test_canon test_keys test_log test_files"
 case "$step" in
-gcc)   need "${PORT_GCC:-gcc}" && suite "${PORT_GCC:-gcc}" "$WARN -Wstrict-prototypes -O2" "-lpthread -lm" "" $NATIVE ;;
-clang) need "${PORT_CLANG:-clang}" && suite "${PORT_CLANG:-clang}" "$WARN -Wstrict-prototypes -O2" "-lpthread -lm" "" $NATIVE ;;
-tcc)   need "${PORT_TCC:-tcc}" && suite "${PORT_TCC:-tcc}" "-Wall -Werror" "-lpthread -lm" "" \
+gcc)   suite "${PORT_GCC:-gcc}" "$WARN -Wstrict-prototypes -O2" "-lpthread -lm" "" $NATIVE ;;
+clang) tools && suite "${PORT_CLANG:-clang}" "$WARN -Wstrict-prototypes -O2" "-lpthread -lm" "" $NATIVE ;;
+tcc)   tools && suite "${PORT_TCC:-tcc}" "-Wall -Werror" "-lpthread -lm" "" \
            test_cache test_canon test_keys test_files ;;
 c++11|c++17)
-       need "${PORT_CXX:-g++}" && suite "${PORT_CXX:-g++}" "-std=$step $CXXWARN -O1 -x c++" "-lpthread" "" \
+       tools && suite "${PORT_CXX:-g++}" "-std=$step $CXXWARN -O1 -x c++" "-lpthread" "" \
            test_cache test_canon test_keys test_call test_files ;;
 mips|arm)
        if [ "$step" = mips ]; then cc=${PORT_MIPS_CC:-mips-linux-gnu-gcc}; q=${PORT_MIPS_QEMU:-qemu-mips-static}
        else cc=${PORT_ARM_CC:-arm-linux-gnueabihf-gcc}; q=${PORT_ARM_QEMU:-qemu-arm-static}; fi
-       if need "$cc" && need "$q"; then
+       if tools; then
            export LLMCACHE_TEST_RUNNER="$q"   # test_files runs its children through it
            suite "$cc" "$WARN -Wstrict-prototypes -O2 -static" "-lpthread -lm" "$q" $QEMU_TESTS
            build native-test_files "${PORT_GCC:-gcc}" $WARN -O2 -I. -o "$D/native-test_files" tests/test_files.c -lpthread -lm
@@ -121,11 +138,8 @@ mips|arm)
        fi ;;
 windows)
        cc=${PORT_MINGW_CC:-x86_64-w64-mingw32-gcc}; wine=${PORT_WINE:-/usr/lib/wine/wine64}
-       if need "$cc" && need "$wine"; then
-           EXE=.exe; WIN=1
-           WINEPREFIX=$(mktemp -d "${TMPDIR:-/tmp}/llmcache-wine-XXXXXX"); export WINEPREFIX
-           WINEDEBUG=-all; export WINEDEBUG
-           "$wine" cmd /c exit > "$D/wineboot.log" 2>&1   # creates the prefix (a few seconds)
+       if tools; then
+           wine_up "$wine"
            suite "$cc" "$WARN -Wstrict-prototypes -O2 -static" "-lpthread" "$wine" \
                test_cache test_canon test_keys test_call test_alloc test_files test_nofiles
            build no-threads-test_files "$cc" $WARN -O2 -static -DLLMCACHE_NO_THREADS -I. \
@@ -133,8 +147,39 @@ windows)
                run no-threads-test_files "$wine" "$D/no-threads-test_files.exe"
            build native-test_files "${PORT_GCC:-gcc}" $WARN -O2 -I. -o "$D/native-test_files" tests/test_files.c -lpthread -lm
            exchange "$D/native-test_files" "$D/test_files.exe" "$wine"
-           "$(dirname "$wine")/wineserver" -k > /dev/null 2>&1
-           rm -rf "$WINEPREFIX"
+           wine_down "$wine"
+       fi ;;
+msvc)
+       # clang in MSVC mode (--target=x86_64-pc-windows-msvc: _MSC_VER, _WIN32, the
+       # Microsoft ABI) against Wine's MSVC-compatible CRT and Win32 headers, linked
+       # by lld-link with Wine's import libraries (ucrtbase, kernel32; winecrt0 for
+       # _fltused), run under wine. Twice: as clang-cl compiles, and as cl.exe sees
+       # the header: __clang__ undefined, so no GNU attribute, builtin or __atomic,
+       # the _MSC_VER paths (no -Wunused-function: cl warns of those at /W4 only).
+       # test_call needs <pthread.h>, which MSVC lacks. The header also as C++, as
+       # cl.exe sees it (with __clang__, Wine's winnt.h redefines a clang builtin in
+       # C++); WINE_UNICODE_NATIVE: WCHAR is wchar_t, as in Microsoft's headers.
+       wine=${PORT_WINE:-/usr/lib/wine/wine64}; clang=${PORT_CLANG:-clang}
+       inc=${PORT_WINE_INC:-/usr/include/wine/wine}; lib=${PORT_WINE_LIB:-/usr/lib/x86_64-linux-gnu/wine/x86_64-windows}
+       if tools; then
+           wine_up "$wine"
+           msvc="--target=x86_64-pc-windows-msvc -nostdinc -isystem $("$clang" -print-resource-dir)/include
+                 -isystem $inc/msvcrt -isystem $inc/windows -DWINE_UNICODE_NATIVE -I."
+           link="-fuse-ld=lld -nostdlib -Wl,-entry:mainCRTStartup -Wl,-subsystem:console
+                 $lib/libucrtbase.a $lib/libkernel32.a $lib/libwinecrt0.a"
+           cl="-U__clang__ -Wno-builtin-macro-redefined -Wno-unused-function"
+           for mode in clang-cl cl; do
+               as=""; [ $mode = cl ] && as=$cl
+               for t in test_cache test_canon test_keys test_alloc test_files test_nofiles; do
+                   # shellcheck disable=SC2086
+                   build "$mode-$t" "$clang" $msvc $WARN -Wstrict-prototypes -O1 $as -o "$D/$mode-$t.exe" "tests/$t.c" $link &&
+                       run "$mode-$t" "$wine" "$D/$mode-$t.exe"
+               done
+           done
+           # shellcheck disable=SC2086
+           build cl-c++ "$clang" $msvc -x c++ -std=c++17 $CXXWARN $cl -c -o "$D/cl-cxx.obj" tests/compile/impl.c &&
+               passed=$((passed + 1))
+           wine_down "$wine"
        fi ;;
 no-threads)
        suite "${PORT_GCC:-gcc}" "$WARN -Wstrict-prototypes -O2 -DLLMCACHE_NO_THREADS" "-lm" "" \
@@ -144,8 +189,7 @@ static)
            test_cache test_keys test_files ;;
 alloc)
        suite "${PORT_GCC:-gcc}" "$WARN -Wstrict-prototypes -O2" "-lpthread -lm" "" test_alloc
-       printf '#define LLMCACHE_MALLOC(s) malloc(s)\n#define LLMCACHE_IMPLEMENTATION\n#include "llmcache.h"\n' > "$D/partial.c"
-       if ${PORT_GCC:-gcc} $WARN -I. -c "$D/partial.c" -o "$D/partial.o" > "$D/partial.log" 2>&1; then
+       if ${PORT_GCC:-gcc} $WARN -I. -c tests/compile/partial_alloc.c -o "$D/partial.o" > "$D/partial.log" 2>&1; then
            failed=$((failed + 1)); note "LLMCACHE_MALLOC alone was accepted"
        else passed=$((passed + 1)); fi ;;
 no-files)

@@ -1,4 +1,3 @@
-/* needs: -DLLMCACHE_REDIS -lhiredis */
 /* tests/redis_writer.c: the C side of tests/test_redis_python.py. It stores entries in
  * Redis through llmcache (a fresh memory-only handle on 127.0.0.1:PORT each run) and
  * reads entries Python wrote. Built by tests/test_redis_python.sh:

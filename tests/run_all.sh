@@ -3,12 +3,34 @@
 # make target (a bare word), prints each one's output, and sums their closing
 # "N passed, N failed" lines. A program that dies without that line counts as one
 # failure. The last line is the total.
+#
+# A target whose needs (tests/need.sh) this machine lacks is not run: one line
+# "skipped: SUITE (needs PACKAGE)" says so. A target may skip a part of itself with
+# such a line of its own, which is shown too. With LLMCACHE_REQUIRE_ALL=1 (CI) every
+# skip counts as a failure instead.
 B=$1; shift
-total_p=0; total_f=0; broken=""
+total_p=0; total_f=0; broken=""; skipped=" "
 log=$B/test-logs
 mkdir -p "$log"
+
+# skip LINE: shows a skip line once; under LLMCACHE_REQUIRE_ALL=1 it is a failure
+skip() {
+    case "$skipped" in *" $1 "*) return;; esac
+    skipped="$skipped$1 "
+    if [ "${LLMCACHE_REQUIRE_ALL:-0}" = 1 ]; then
+        echo "FAILED (LLMCACHE_REQUIRE_ALL=1): $1"; total_f=$((total_f + 1)); broken="$broken $2"
+    else
+        echo "$1"
+    fi
+}
+
 for t in "$@"; do
     name=$(echo "$t" | tr '/' '_')
+    suite=${t##*/}
+    if ! why=$(sh tests/need.sh "$suite"); then
+        skip "skipped: $suite (needs $why)" "$t"
+        continue
+    fi
     start=$(date +%s)
     case "$t" in
         *.sh) bash "$t" > "$log/$name.log" 2>&1; rc=$? ;;
@@ -27,6 +49,8 @@ for t in "$@"; do
     fi
     printf '%-40s %8s passed %4s failed  %4ss\n' "$t" "$p" "$f" "$secs"
     total_p=$((total_p + p)); total_f=$((total_f + f))
+    grep -a '^skipped: ' "$log/$name.log" > "$log/$name.skips"
+    while IFS= read -r s; do skip "$s" "$t"; done < "$log/$name.skips"
 done
 [ -n "$broken" ] && echo "failing:$broken"
 echo "$total_p passed, $total_f failed"

@@ -1,4 +1,3 @@
-/* needs: -DLLMCACHE_CURL -lcurl */
 /* tests/test_curl.c: llmcache_call through the libcurl transport against
  * tests/fake_provider.py, which this program starts on 127.0.0.1 and stops:
  * OpenAI and Anthropic round trips (the second call is a hit the server never

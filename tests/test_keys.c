@@ -1,6 +1,6 @@
 /* tests/test_keys.c: keys against an independent implementation. The vectors in
  * tests/data/key_vectors.jsonl were computed in Python (tools/llmcache_key.py with
- * hashlib; regenerate with `python3 tests/gen_key_vectors.py`): the C library must
+ * hashlib; regenerate with `python3 tests/gen/gen_key_vectors.py`): the C library must
  * produce the same canonical bodies and the same keys byte for byte. Also the
  * properties the derivation promises: each input field changes the key, member
  * order and whitespace do not, a schema change does. */

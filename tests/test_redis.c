@@ -1,4 +1,3 @@
-/* needs: -DLLMCACHE_REDIS -lhiredis */
 /* tests/test_redis.c: the Redis tier (section >>redis of llmcache.h, docs/REDIS.md) against a real
  * redis-server this program starts on 127.0.0.1 (free ports, no persistence) and
  * stops at the end (and which dies with it on a crash): round trip with meta, TTL

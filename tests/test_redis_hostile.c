@@ -1,4 +1,3 @@
-/* needs: -DLLMCACHE_REDIS -lhiredis */
 /* tests/test_redis_hostile.c: the Redis tier (>>redis, docs/REDIS.md "fail open, never
  * hang") against a hostile RESP server this program runs in a thread on 127.0.0.1 (an
  * ephemeral port): a reply dripped one byte per 100 ms, "*2147483647", "$3000000000"

@@ -2,14 +2,14 @@
 """Writes tests/data/key_vectors.jsonl: requests with their llmcache keys computed in
 Python (tools/llmcache_key.py, hashlib), for tests/test_keys.c to check the C library
 against an independent implementation. Run from the repository root:
-    python3 tests/gen_key_vectors.py
+    python3 tests/gen/gen_key_vectors.py
 One JSON object per line: ns, endpoint, schema (JSON text or null), body (JSON text),
 canonical (the body's canonical form), key (64 hex)."""
 import json
 import os
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tools"))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tools"))
 from llmcache_key import canonical_text, key_hex  # noqa: E402
 
 CHAT = '{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "What is a cache?"}]}'
@@ -32,7 +32,7 @@ CASES = [
 
 
 def main():
-    out = os.path.join(os.path.dirname(__file__), "data", "key_vectors.jsonl")
+    out = os.path.join(os.path.dirname(__file__), "..", "data", "key_vectors.jsonl")
     with open(out, "w", encoding="utf-8") as f:
         for ns, endpoint, schema, body in CASES:
             f.write(json.dumps({"ns": ns, "endpoint": endpoint, "schema": schema, "body": body,

@@ -1,7 +1,7 @@
 'use strict';
-// tests/gen_numbers.js: writes tests/data/numbers.txt, the double <-> text vectors
+// tests/gen/gen_numbers.js: writes tests/data/numbers.txt, the double <-> text vectors
 // that tests/test_canon.c checks. Run from the repository root:
-//     node tests/gen_numbers.js
+//     node tests/gen/gen_numbers.js
 // Deterministic (fixed seed): the same node gives the same file.
 //
 // One line per double: 16 hex digits of its bit pattern, a space, String(x)
@@ -149,7 +149,7 @@ for (let i = 0; i < 1500; i++) {
     add(Number(sg + n), sg + n.toString());
 }
 
-const out = path.join(__dirname, 'data', 'numbers.txt');
+const out = path.join(__dirname, '..', 'data', 'numbers.txt');
 fs.mkdirSync(path.dirname(out), { recursive: true });
 fs.writeFileSync(out, lines.join('\n') + '\n');
 console.log(`${lines.length} numbers, ${fs.statSync(out).size} bytes -> ${out}`);

@@ -1,7 +1,7 @@
 'use strict';
-// tests/gen_canon.js: writes tests/data/canon.txt, random JSON documents with their
+// tests/gen/gen_canon.js: writes tests/data/canon.txt, random JSON documents with their
 // RFC 8785 canonical form, for tests/test_canon.c. Run from the repository root:
-//     node tests/gen_canon.js
+//     node tests/gen/gen_canon.js
 // Deterministic (fixed seed).
 //
 // Two lines per document: the input (one line: whitespace is space, tab or CR),
@@ -135,7 +135,7 @@ for (let i = 0; i < 400; i++) {
     if (/\n/.test(input) || /\n/.test(canon)) throw new Error('newline in a line');
     lines.push(input, canon);
 }
-const out = path.join(__dirname, 'data', 'canon.txt');
+const out = path.join(__dirname, '..', 'data', 'canon.txt');
 fs.mkdirSync(path.dirname(out), { recursive: true });
 fs.writeFileSync(out, lines.join('\n') + '\n');
 console.log(`${lines.length / 2} documents, ${fs.statSync(out).size} bytes -> ${out}`);
