@@ -24,13 +24,14 @@ check "install: the header is the repository's" cmp llmcache.h "$T/prefix/includ
 pc=$(find "$T/prefix" -name llmcache.pc | head -n 1)
 check "install: llmcache.pc is installed" test -n "$pc"
 check "install: the package config is installed" sh -c "find '$T/prefix' -name llmcacheConfig.cmake | grep -q ."
-check "find_package: configure" cmake -S tests/cmake -B "$T/found" $G -DCMAKE_PREFIX_PATH="$T/prefix"
+# the version the header says (MAJOR.MINOR.PATCH macros), which find_package must accept
+V=$(for p in MAJOR MINOR PATCH; do sed -n "s/^#define LLMCACHE_VERSION_$p \([0-9]*\).*/\1/p" llmcache.h; done | paste -sd.)
+check "find_package: configure" cmake -S tests/cmake -B "$T/found" $G -DCMAKE_PREFIX_PATH="$T/prefix" -DLLMCACHE_WANT="$V"
 check "find_package: build" cmake --build "$T/found"
 check "find_package: the consumer runs" "$T/found/consumer"
 
 PKG_CONFIG_PATH=$(dirname "$pc"); export PKG_CONFIG_PATH
-check "pkg-config: the version is the header's" sh -c "[ \"\$(pkg-config --modversion llmcache)\" = \
-  \"\$(sed -n 's/^#define LLMCACHE_VERSION_STRING \"\\(.*\\)\"/\\1/p' llmcache.h)\" ]"
+check "pkg-config: the version is the header's" sh -c "[ \"\$(pkg-config --modversion llmcache)\" = '$V' ]"
 check "pkg-config: build" sh -c "${CC:-cc} -std=c99 -Wall -Wextra -Werror -o '$T/pc-consumer' tests/cmake/main.c \
   \$(pkg-config --cflags --libs llmcache)"
 check "pkg-config: the include path is the prefix's" sh -c "pkg-config --cflags llmcache | grep -q -- '-I$T/prefix/include'"
