@@ -715,12 +715,16 @@ LLMCACHE_API int llmcache_curl_transport(void *ctx, const llmcache_request *req,
 #  define LLMCACHE__MAYBE_UNUSED
 #endif
 
-static char *llmcache__strdup(const char *s) {
-    size_t n = strlen(s) + 1;
-    char *p = (char *)LLMCACHE_MALLOC(n);
-    if (p) memcpy(p, s, n);
-    return p;
+/* A copy of p[0..n) with a NUL after it (n may be 0, p then NULL); NULL when out
+ * of memory. Every string or byte copy of the implementation is made here. */
+static char *llmcache__memdup_nul(const void *p, size_t n) {
+    char *q = (char *)LLMCACHE_MALLOC(n + 1);
+    if (!q) return NULL;
+    if (n) memcpy(q, p, n);
+    q[n] = '\0';
+    return q;
 }
+#define LLMCACHE__STRDUP(s) llmcache__memdup_nul((s), strlen(s))
 
 /* The first n bytes of a, then b (file names: a path and a suffix, a directory and a name). */
 static LLMCACHE__MAYBE_UNUSED char *llmcache__concat(const char *a, size_t n, const char *b) {
@@ -1037,7 +1041,7 @@ static int llmcache__f_copy_owner(llmcache__fd fd, llmcache__fd from) {
  * beside it; path as given when it does not resolve (it does not exist yet).
  * Release with LLMCACHE_FREE; NULL when out of memory. */
 static char *llmcache__f_resolve(const char *path) {
-    char *r = realpath(path, NULL), *out = llmcache__strdup(r ? r : path);
+    char *r = realpath(path, NULL), *out = LLMCACHE__STRDUP(r ? r : path);
     free(r);   /* realpath's buffer comes from malloc, whatever LLMCACHE_MALLOC is */
     return out;
 }
@@ -1049,7 +1053,7 @@ static void llmcache__f_each_own(const char *path, void (*fn)(void *ctx, const c
                                  void *ctx) {
     const char *base = llmcache__f_base(path);
     size_t dir_len = (size_t)(base - path), base_len = strlen(base);
-    char *dir = dir_len ? llmcache__concat(path, dir_len, "") : llmcache__strdup(".");
+    char *dir = dir_len ? llmcache__memdup_nul(path, dir_len) : LLMCACHE__STRDUP(".");
     DIR *d = dir ? opendir(dir) : NULL;
     struct dirent *e;
     while (d && (e = readdir(d)) != NULL) {
@@ -1206,7 +1210,7 @@ static int llmcache__f_replace(const char *from, const char *to) {
     char *dir;
     int dfd, rc = LLMCACHE_OK;
     if (rename(from, to) != 0) return llmcache__errno_result(errno);
-    dir = n ? llmcache__concat(to, n, "") : llmcache__strdup(".");   /* "/": the root itself */
+    dir = n ? llmcache__memdup_nul(to, n) : LLMCACHE__STRDUP(".");   /* "/": the root itself */
     if (!dir) return LLMCACHE_ENOMEM;
     dfd = open(dir, O_RDONLY);
     if (dfd >= 0) {
@@ -1297,7 +1301,7 @@ static int llmcache__f_open(const char *path, int flags, unsigned mode, llmcache
 static int llmcache__f_copy_owner(llmcache__fd fd, llmcache__fd from) { (void)fd; (void)from; return LLMCACHE_OK; }
 
 /* Links are not resolved on Windows: the path is used as given. */
-static char *llmcache__f_resolve(const char *path) { return llmcache__strdup(path); }
+static char *llmcache__f_resolve(const char *path) { return LLMCACHE__STRDUP(path); }
 
 /* As the POSIX one: files (no reparse point, no directory) beside path whose name
  * is path's base name and a suffix; ownership is left to the ACLs. */
@@ -1572,6 +1576,15 @@ static LLMCACHE__MAYBE_UNUSED void llmcache__st32(unsigned char *p, uint32_t v) 
 static LLMCACHE__MAYBE_UNUSED void llmcache__st64(unsigned char *p, uint64_t v) {
     llmcache__st32(p, (uint32_t)v);
     llmcache__st32(p + 4, (uint32_t)(v >> 32));
+}
+
+/* Lowercase hexadecimal digits: keys, JSON escapes, file-name suffixes, lock tokens. */
+static const char llmcache__hex_digits[] = "0123456789abcdef";
+
+/* v as 16 hex digits, most significant first (no NUL). */
+static LLMCACHE__MAYBE_UNUSED void llmcache__hex64(uint64_t v, char out[16]) {
+    int i;
+    for (i = 15; i >= 0; i--, v >>= 4) out[i] = llmcache__hex_digits[v & 15u];
 }
 
 /* >>sha256 (FIPS 180-4) ---------------------------------------------------------- */
@@ -2815,7 +2828,7 @@ static LLMCACHE__MAYBE_UNUSED const llmcache__jv *llmcache__json_get(const llmca
 /* A string as ECMAScript JSON.stringify writes it. */
 static void llmcache__json_put_str(llmcache__buf *b, const llmcache__jv *v) {
     const unsigned char *s = (const unsigned char *)v->u.str, *end = s + v->n;
-    static const char hex[] = "0123456789abcdef";
+    const char *hex = llmcache__hex_digits;
     char *o;
     if (v->n > ((size_t)-1 - 2) / 6) { b->oom = 1; return; }
     if (!LLMCACHE__JSON_ROOM(b, (v->esc ? 6 * v->n : v->n) + 2)) return;
@@ -3037,7 +3050,7 @@ LLMCACHE_API int llmcache_key_for(llmcache_key *out, const char *ns, const llmca
 }
 
 LLMCACHE_API void llmcache_key_hex(const llmcache_key *key, char out[65]) {
-    static const char hex[] = "0123456789abcdef";
+    const char *hex = llmcache__hex_digits;
     int i;
     if (!out) return;
     if (!key) { out[0] = '\0'; return; }
@@ -3213,6 +3226,14 @@ static LLMCACHE__MAYBE_UNUSED void llmcache__emit(llmcache *c, int type, const l
     if (!c->on_event) return;
     ev.type = type; ev.key = key; ev.result = result; ev.message = message;
     c->on_event(c->event_ctx, &ev);
+}
+
+/* Adds one to a counter that mu guards (c->st under c->mu, the Redis tier's under its
+ * own), for events counted outside any other locked section. */
+static void llmcache__stat_inc(llmcache__mutex *mu, uint64_t *counter) {
+    llmcache__lock(mu);
+    (*counter)++;
+    llmcache__unlock(mu);
 }
 
 /* A per-handle secret for the table hash: random where the file layer has a source
@@ -3486,6 +3507,39 @@ static uint32_t llmcache__upsert(llmcache *c, const llmcache_key *key, int *crea
     c->bytes += LLMCACHE__ENTRY_CHARGE(c);
     *created = 1;
     return i;
+}
+
+/* What the index keeps of a value: its length, whether a meta block comes with it,
+ * its times (the fields of a value block's header, llmcache__blobhdr). */
+static llmcache__blobhdr llmcache__value_desc(const llmcache_key *key, size_t len, int has_meta, int64_t created_ms,
+                                              int64_t expires_ms) {
+    llmcache__blobhdr d;
+    d.key = *key;
+    d.len = (uint32_t)len;
+    d.flags = LLMCACHE__E_USED | (has_meta ? LLMCACHE__E_META : 0);
+    d.created_ms = created_ms;
+    d.expires_ms = expires_ms;
+    return d;
+}
+
+/* Gives entry i, just returned by llmcache__upsert (created: a new one), the value
+ * described by d: an entry that held one loses its value in memory and becomes the
+ * most recently used. With a log, the record at off (rec_len bytes) holds the value. */
+static void llmcache__entry_update(llmcache *c, uint32_t i, int created, const llmcache__blobhdr *d, uint64_t off,
+                                   uint32_t rec_len) {
+    llmcache__entry *e = &c->ents[i];
+    if (!created) {
+        llmcache__drop_value(c, i);
+        if (c->path) c->live_bytes -= llmcache__pad8(e->rec_len);
+        llmcache__touch(c, i);
+    }
+    e->off = off;
+    e->rec_len = rec_len;
+    if (c->path) c->live_bytes += llmcache__pad8(rec_len);
+    e->len = d->len;
+    e->flags = d->flags;
+    e->created_ms = d->created_ms;
+    e->expires_ms = d->expires_ms;
 }
 
 /* A value blob: header (filled by llmcache__set_value), [meta], bytes, NUL. NULL
@@ -3808,6 +3862,7 @@ static int llmcache__log_map(llmcache *c, uint64_t need) {
 /* Applies one record to the index (load and catch-up). */
 static void llmcache__apply(void *ctx, uint64_t off, const llmcache__record *r) {
     llmcache *c = (llmcache *)ctx;
+    llmcache__blobhdr d;
     uint32_t i;
     int created;
     if (c->loading) c->st.records_recovered++;
@@ -3824,18 +3879,8 @@ static void llmcache__apply(void *ctx, uint64_t off, const llmcache__record *r) 
     }
     i = llmcache__upsert(c, &r->key, &created);
     if (i == LLMCACHE__NIL) { c->partial = 1; return; }   /* out of memory: the entry stays on disk only */
-    if (!created) {
-        llmcache__drop_value(c, i);
-        c->live_bytes -= llmcache__pad8(c->ents[i].rec_len);
-        llmcache__touch(c, i);
-    }
-    c->ents[i].off = off;
-    c->ents[i].rec_len = r->len;
-    c->ents[i].len = r->value_len;
-    c->ents[i].flags = LLMCACHE__E_USED | (r->meta_len ? LLMCACHE__E_META : 0);
-    c->ents[i].created_ms = r->created_ms;
-    c->ents[i].expires_ms = r->expires_ms;
-    c->live_bytes += llmcache__pad8(r->len);
+    d = llmcache__value_desc(&r->key, r->value_len, r->meta_len != 0, r->created_ms, r->expires_ms);
+    llmcache__entry_update(c, i, created, &d, off, r->len);
 }
 
 static void llmcache__count_skip(void *ctx, uint64_t off, uint64_t len, int zero_tail) {
@@ -3844,15 +3889,17 @@ static void llmcache__count_skip(void *ctx, uint64_t off, uint64_t len, int zero
     if (!zero_tail) c->st.records_skipped++;
 }
 
-/* Applies the records in [from, to) of the current log. */
-static uint64_t llmcache__log_apply_range(llmcache *c, uint64_t from, uint64_t to) {
+/* Maps the current log up to `to` and applies its records in [from, to) to the
+ * index; *good: the end of the last intact record. */
+static int llmcache__log_apply_range(llmcache *c, uint64_t from, uint64_t to, uint64_t *good) {
     llmcache__walker w;
-    uint64_t end;
+    int rc = llmcache__log_map(c, to);
+    if (rc != LLMCACHE_OK) return rc;
     w.on_record = llmcache__apply;
     w.on_damage = llmcache__count_skip;
     w.ctx = c;
-    end = llmcache__walk(c->map, from, to, &w);
-    return end;
+    *good = llmcache__walk(c->map, from, to, &w);
+    return LLMCACHE_OK;
 }
 
 /* Forgets every entry (before a reload). */
@@ -3879,13 +3926,11 @@ static void llmcache__clear(llmcache *c) {
 #define LLMCACHE__TEMP_DIGITS  16
 static int llmcache__temp_create(const char *path, const char *kind, llmcache__fd log_fd, llmcache__fd *fd,
                                  char **name) {
-    static const char hex[] = "0123456789abcdef";
     char sfx[32];
-    uint64_t r = llmcache__f_random64();
-    size_t k = strlen(kind), i;
+    size_t k = strlen(kind);
     int rc;
     memcpy(sfx, kind, k);
-    for (i = 0; i < LLMCACHE__TEMP_DIGITS; i++) sfx[k + i] = hex[(r >> (60 - 4 * i)) & 15];
+    llmcache__hex64(llmcache__f_random64(), sfx + k);
     sfx[k + LLMCACHE__TEMP_DIGITS] = '\0';
     *fd = LLMCACHE__NOFD;
     *name = llmcache__concat(path, strlen(path), sfx);
@@ -3907,7 +3952,7 @@ static void llmcache__temp_unlink_stale(void *ctx, const char *file, const char 
     for (i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
         k = strlen(kinds[i]);
         if (strncmp(suffix, kinds[i], k) == 0 && strlen(suffix + k) == LLMCACHE__TEMP_DIGITS &&
-            strspn(suffix + k, "0123456789abcdef") == LLMCACHE__TEMP_DIGITS)
+            strspn(suffix + k, llmcache__hex_digits) == LLMCACHE__TEMP_DIGITS)
             llmcache__f_unlink(file);
     }
 }
@@ -4009,15 +4054,14 @@ static int llmcache__log_reload(llmcache *c, int rebuild) {
     c->fd = fd;
     llmcache__clear(c);
     c->gen = 0;
-    rc = llmcache__log_map(c, end);
+    rc = llmcache__log_apply_range(c, LLMCACHE__HDR_SIZE, end, &good);
     if (rc != LLMCACHE_OK) return rc;
-    good = llmcache__log_apply_range(c, LLMCACHE__HDR_SIZE, end);
     if (rebuild) {
         llmcache__log_set_page(c, id, good, size, LLMCACHE__HDR_SIZE);
         c->st.shm_rebuilds++;
     } else if (good != end) {
         return LLMCACHE_MISS;   /* c->gen stays 0 */
-    } else {
+    } else if (!c->loading) {   /* an open's first load is no reload */
         c->st.reloads++;
     }
     c->gen = id;
@@ -4031,15 +4075,15 @@ static int llmcache__log_reload(llmcache *c, int rebuild) {
  * fstat, only when the end moved). LLMCACHE_MISS when it does not (the index may
  * then hold some of the records walked: the caller rebuilds). */
 static int llmcache__log_advance(llmcache *c, uint64_t end) {
-    uint64_t size;
+    uint64_t size, good;
     int rc;
     if (end == c->end) return LLMCACHE_OK;
     rc = llmcache__f_size(c->fd, &size);
     if (rc != LLMCACHE_OK) return rc;
     if (!llmcache__log_end_fits(end, c->end, size)) return LLMCACHE_MISS;
-    rc = llmcache__log_map(c, end);
+    rc = llmcache__log_apply_range(c, c->end, end, &good);
     if (rc != LLMCACHE_OK) return rc;
-    if (llmcache__log_apply_range(c, c->end, end) != end) return LLMCACHE_MISS;
+    if (good != end) return LLMCACHE_MISS;
     c->end = end;
     return LLMCACHE_OK;
 }
@@ -4449,10 +4493,9 @@ static int llmcache__log_open_alone(llmcache *c, uint64_t size) {
         if (rc != LLMCACHE_OK) return rc;
         size = LLMCACHE__HDR_SIZE;
     }
-    rc = llmcache__log_map(c, size);
-    if (rc != LLMCACHE_OK) return rc;
     c->last_seq_seen = 0;   /* the sequence continues from the last intact record */
-    end = llmcache__log_apply_range(c, LLMCACHE__HDR_SIZE, size);
+    rc = llmcache__log_apply_range(c, LLMCACHE__HDR_SIZE, size, &end);
+    if (rc != LLMCACHE_OK) return rc;
     if (end < size) {
         c->st.bytes_truncated = size - end;
         llmcache__f_unmap(c->map, c->map_len);   /* Win32 shrinks no mapped file */
@@ -4531,9 +4574,8 @@ static int llmcache__log_open_readonly(llmcache *c) {
         c->shm = (llmcache__shm *)LLMCACHE_MALLOC(sizeof *c->shm);
         if (!c->shm) return LLMCACHE_ENOMEM;
         memset(c->shm, 0, sizeof *c->shm);
-        rc = llmcache__log_map(c, size);
+        rc = llmcache__log_apply_range(c, LLMCACHE__HDR_SIZE, size, &end);
         if (rc != LLMCACHE_OK) return rc;
-        end = llmcache__log_apply_range(c, LLMCACHE__HDR_SIZE, size);
         if (end < size && !llmcache__all_zero(c->map + end, size - end)) c->st.torn_bytes = size - end;
         c->shm->gen = c->gen = id;
         c->shm->end = c->end = end;
@@ -4733,7 +4775,7 @@ LLMCACHE_API int llmcache_open(llmcache **out, const llmcache_config *cfg) {
     c->free_head = c->val_head = c->val_tail = LLMCACHE__NIL;
     c->fd = c->shm_fd = LLMCACHE__NOFD;
     c->seed = llmcache__handle_seed(c);
-    c->ns = llmcache__strdup(cfg->ns ? cfg->ns : "");
+    c->ns = LLMCACHE__STRDUP(cfg->ns ? cfg->ns : "");
     if (!c->ns || llmcache__mutex_init(&c->mu) != 0) {
         LLMCACHE_FREE(c->ns);
         LLMCACHE_FREE(c);
@@ -4742,7 +4784,6 @@ LLMCACHE_API int llmcache_open(llmcache **out, const llmcache_config *cfg) {
 #ifdef LLMCACHE__FILES
     if (cfg->path) {
         rc = llmcache__log_open(c, cfg->path);
-        c->st.reloads = 0;
     }
 #endif
 #ifdef LLMCACHE_REDIS
@@ -4763,14 +4804,13 @@ static int llmcache__refresh(llmcache *c) {
     return LLMCACHE_OK;
 }
 
-LLMCACHE_API int llmcache_get(llmcache *c, const llmcache_key *key, llmcache_value *out) {
+/* The lookup of llmcache_get and llmcache_call, which count its outcome themselves
+ * (out zeroed by the caller); the caller holds c->mu, which a local miss that asks
+ * Redis drops meanwhile. */
+static int llmcache__get_locked(llmcache *c, const llmcache_key *key, llmcache_value *out) {
     unsigned char *blob = NULL;
     uint32_t i;
-    int rc;
-    if (out) memset(out, 0, sizeof *out);
-    if (!c || !key || !out) return LLMCACHE_EINVAL;
-    llmcache__lock(&c->mu);
-    rc = llmcache__refresh(c);
+    int rc = llmcache__refresh(c);
     i = rc == LLMCACHE_OK ? llmcache__find_value(c, key, &blob) : LLMCACHE__NIL;
     if (rc == LLMCACHE_OK) rc = LLMCACHE_MISS;
     if (i != LLMCACHE__NIL && blob) {   /* the hot path: the slot and the value block only */
@@ -4807,6 +4847,15 @@ LLMCACHE_API int llmcache_get(llmcache *c, const llmcache_key *key, llmcache_val
 #ifdef LLMCACHE_REDIS   /* a local miss asks Redis; c->mu is dropped meanwhile */
     if (rc == LLMCACHE_MISS) rc = llmcache__redis_get(c, key, out);
 #endif
+    return rc;
+}
+
+LLMCACHE_API int llmcache_get(llmcache *c, const llmcache_key *key, llmcache_value *out) {
+    int rc;
+    if (out) memset(out, 0, sizeof *out);
+    if (!c || !key || !out) return LLMCACHE_EINVAL;
+    llmcache__lock(&c->mu);
+    rc = llmcache__get_locked(c, key, out);
     if (rc == LLMCACHE_OK) c->st.hits++;
     else if (rc == LLMCACHE_MISS) c->st.misses++;
     llmcache__unlock(&c->mu);
@@ -4819,6 +4868,7 @@ static int llmcache__put_locked(llmcache *c, const llmcache_key *key, const void
                                 int64_t created_ms, int64_t expires_ms, const llmcache_meta *meta) {
     size_t blob_size = LLMCACHE__BLOB_HDR + (meta ? sizeof(llmcache_meta) : 0) + len + 1;
     int fits = !c->path && llmcache__value_fits(c, blob_size), created;
+    llmcache__blobhdr d = llmcache__value_desc(key, len, meta != NULL, created_ms, expires_ms);
     unsigned char *blob = NULL;
     uint32_t i;
     if (!c->path && !fits) return LLMCACHE_ETOOBIG;
@@ -4837,18 +4887,7 @@ static int llmcache__put_locked(llmcache *c, const llmcache_key *key, const void
             if (i == LLMCACHE__NIL) rc = LLMCACHE_ENOMEM;
         }
         if (rc != LLMCACHE_OK) { llmcache__log_unlock(c); LLMCACHE_FREE(blob); return rc; }
-        if (!created) {
-            llmcache__drop_value(c, i);
-            c->live_bytes -= llmcache__pad8(c->ents[i].rec_len);
-            llmcache__touch(c, i);
-        }
-        c->ents[i].off = off;
-        c->ents[i].rec_len = rec_len;
-        c->live_bytes += llmcache__pad8(rec_len);
-        c->ents[i].len = (uint32_t)len;
-        c->ents[i].flags = LLMCACHE__E_USED | (meta ? LLMCACHE__E_META : 0);
-        c->ents[i].created_ms = created_ms;
-        c->ents[i].expires_ms = expires_ms;
+        llmcache__entry_update(c, i, created, &d, off, rec_len);
         if (blob) llmcache__set_value(c, i, blob);
         rc = llmcache__log_bound(c, &wend, i);
         if (rc == LLMCACHE_OK) rc = llmcache__log_publish(c, wend);
@@ -4863,11 +4902,7 @@ static int llmcache__put_locked(llmcache *c, const llmcache_key *key, const void
 #endif
     i = llmcache__upsert(c, key, &created);
     if (i == LLMCACHE__NIL) { LLMCACHE_FREE(blob); return LLMCACHE_ENOMEM; }
-    if (!created) { llmcache__drop_value(c, i); llmcache__touch(c, i); }
-    c->ents[i].len = (uint32_t)len;
-    c->ents[i].flags = LLMCACHE__E_USED | (meta ? LLMCACHE__E_META : 0);
-    c->ents[i].created_ms = created_ms;
-    c->ents[i].expires_ms = expires_ms;
+    llmcache__entry_update(c, i, created, &d, 0, 0);
     llmcache__set_value(c, i, blob);
     while (c->count > c->max_entries || c->bytes > c->max_bytes) {
         uint32_t victim = llmcache__lru_oldest(c, i);
@@ -5345,8 +5380,6 @@ struct llmcache__redis {
     uint64_t hits, misses, puts, errors, skipped, opens, connects;
 };
 
-static char *llmcache__memdup_nul(const void *p, size_t n);   /* >>call-through */
-
 /* A Redis command: its arguments (binary-safe) and the reply types it may get, as a
  * mask of LLMCACHE__RWANT bits; any other type (an error reply included) is a failure. */
 typedef struct llmcache__rcmd { int argc; unsigned want; const char *argv[6]; size_t len[6]; } llmcache__rcmd;
@@ -5396,10 +5429,10 @@ static int llmcache__redis_open(llmcache *c, const llmcache_redis_config *cfg) {
     r->connect_ms = LLMCACHE__DEF(cfg->connect_timeout_ms, 200);
     r->command_ms = LLMCACHE__DEF(cfg->command_timeout_ms, 200);
     r->cooldown_ms = LLMCACHE__DEF(cfg->breaker_cooldown_ms, 5000);
-    r->host = llmcache__strdup(cfg->host ? cfg->host : "127.0.0.1");
-    if (cfg->password) r->password = llmcache__strdup(cfg->password);
+    r->host = LLMCACHE__STRDUP(cfg->host ? cfg->host : "127.0.0.1");
+    if (cfg->password) r->password = LLMCACHE__STRDUP(cfg->password);
     if (cfg->prefix) {
-        r->prefix = llmcache__strdup(cfg->prefix);
+        r->prefix = LLMCACHE__STRDUP(cfg->prefix);
     } else if ((r->prefix = (char *)LLMCACHE_MALLOC(ns_len + 11)) != NULL) {
         memcpy(r->prefix, "llmcache:", 9);              /* "llmcache:" + namespace + ":" */
         memcpy(r->prefix + 9, c->ns, ns_len);
@@ -5725,12 +5758,6 @@ static redisReply *llmcache__redis_cmd(llmcache *c, const llmcache_key *key, llm
     return llmcache__redis_exec(c, key, 1, cmd, &rep) == LLMCACHE_OK ? rep : NULL;
 }
 
-static void llmcache__redis_count(struct llmcache__redis *r, uint64_t *counter) {
-    llmcache__lock(&r->mu);
-    (*counter)++;
-    llmcache__unlock(&r->mu);
-}
-
 /* Reads key from Redis; when it is there, fills the memory tier (and the log) unless
  * it holds the key in a version at least as new, and copies it into *out (if not
  * NULL). LLMCACHE_OK, LLMCACHE_MISS (also when Redis fails or holds a value that is
@@ -5750,14 +5777,14 @@ static int llmcache__redis_load(llmcache *c, const llmcache_key *key, llmcache_v
     rep = llmcache__redis_cmd(c, key, &cmd);
     if (!rep) return LLMCACHE_MISS;
     if (rep->type == REDIS_REPLY_NIL) {
-        llmcache__redis_count(r, &r->misses);
+        llmcache__stat_inc(&r->mu, &r->misses);
         freeReplyObject(rep);
         return LLMCACHE_MISS;
     }
     if (!llmcache__rec_check((const unsigned char *)rep->str, (uint64_t)rep->len, &rec) ||
         rec.type != LLMCACHE__R_PUT || llmcache__pad8(rec.len) != (uint64_t)rep->len ||
         memcmp(rec.key.bytes, key->bytes, 32) != 0) {
-        llmcache__redis_count(r, &r->errors);
+        llmcache__stat_inc(&r->mu, &r->errors);
         freeReplyObject(rep);
         llmcache__emit(c, LLMCACHE_EVENT_ERROR, key, LLMCACHE_ECORRUPT,
                        "redis: the value is not an intact record of this key; treated as a miss");
@@ -5785,7 +5812,7 @@ static int llmcache__redis_load(llmcache *c, const llmcache_key *key, llmcache_v
         }
     }
     llmcache__unlock(&c->mu);
-    llmcache__redis_count(r, rc == LLMCACHE_OK ? &r->hits : &r->misses);
+    llmcache__stat_inc(&r->mu, rc == LLMCACHE_OK ? &r->hits : &r->misses);
     freeReplyObject(rep);
     return rc;
 }
@@ -5832,11 +5859,9 @@ static int llmcache__redis_put(llmcache *c, const llmcache_key *key, const void 
     LLMCACHE_FREE(buf);
     if (!rep) return rc;
     freeReplyObject(rep);
-    llmcache__redis_count(c->redis, &c->redis->puts);
+    llmcache__stat_inc(&c->redis->mu, &c->redis->puts);
     if (rc == LLMCACHE_ETOOBIG) {
-        llmcache__lock(&c->mu);
-        c->st.puts++;
-        llmcache__unlock(&c->mu);
+        llmcache__stat_inc(&c->mu, &c->st.puts);
         rc = LLMCACHE_OK;
     }
     return rc;
@@ -5855,9 +5880,7 @@ static int llmcache__redis_del(llmcache *c, const llmcache_key *key, int rc) {
     if (!rep) return rc;
     if (rc == LLMCACHE_MISS && rep->integer > 0) {
         rc = LLMCACHE_OK;
-        llmcache__lock(&c->mu);
-        c->st.deletes++;
-        llmcache__unlock(&c->mu);
+        llmcache__stat_inc(&c->mu, &c->st.deletes);
     }
     freeReplyObject(rep);
     return rc;
@@ -5882,7 +5905,7 @@ static void llmcache__redis_stats(llmcache *c, llmcache_stats *out) {
 /* ---- single-flight across machines (llmcache_call_options.redis_lock_ms) */
 struct llmcache__result;
 static int llmcache__lookup(llmcache *c, const llmcache_key *key, const llmcache_call_options *o,
-                            struct llmcache__result *res);
+                            struct llmcache__result *res, int *missed);
 
 /* A lock token unlikely to be anybody else's: a hash of the time, process, handle
  * and a counter, as 16 hex digits. */
@@ -5907,13 +5930,6 @@ static uint64_t llmcache__redis_token(llmcache *c) {
     return t ? t : 1;
 }
 
-static void llmcache__redis_token_hex(uint64_t t, char hex[17]) {
-    static const char digits[] = "0123456789abcdef";
-    int i;
-    for (i = 15; i >= 0; i--, t >>= 4) hex[i] = digits[t & 15u];
-    hex[16] = '\0';
-}
-
 /* On a miss of llmcache_call with o->redis_lock_ms > 0: takes the lock key
  * (SET prefix+"lock:"+hex token NX PX ms) and returns LLMCACHE_MISS with *token set:
  * the caller calls the provider, stores, then calls llmcache__redis_unlock. When
@@ -5922,7 +5938,7 @@ static void llmcache__redis_token_hex(uint64_t t, char hex[17]) {
  * redis_lock_ms, or a lookup error: LLMCACHE_MISS with *token 0 (go alone). */
 static int llmcache__redis_flight(llmcache *c, const llmcache_key *key, const llmcache_call_options *o,
                                   struct llmcache__result *res, uint64_t *token) {
-    char name[LLMCACHE__REDIS_NAME_MAX], hex[17], px[24];
+    char name[LLMCACHE__REDIS_NAME_MAX], hex[16], px[24];
     int64_t lock_ms = o->redis_lock_ms < LLMCACHE__REDIS_LOCK_MAX ? o->redis_lock_ms : LLMCACHE__REDIS_LOCK_MAX;
     int64_t deadline = llmcache__mono_us() + lock_ms * 1000;
     llmcache__rcmd set, exists;
@@ -5930,7 +5946,7 @@ static int llmcache__redis_flight(llmcache *c, const llmcache_key *key, const ll
     *token = 0;
     if (!c->redis || lock_ms <= 0) return LLMCACHE_MISS;
     t = llmcache__redis_token(c);
-    llmcache__redis_token_hex(t, hex);
+    llmcache__hex64(t, hex);
     snprintf(px, sizeof px, "%lld", (long long)lock_ms);
     llmcache__rcmd_start(&set, "SET", LLMCACHE__RWANT(REDIS_REPLY_STATUS) | LLMCACHE__RWANT(REDIS_REPLY_NIL));
     llmcache__rcmd_arg(&set, name, llmcache__redis_name(c->redis, key, 1, name));
@@ -5957,10 +5973,7 @@ static int llmcache__redis_flight(llmcache *c, const llmcache_key *key, const ll
             freeReplyObject(rep);
         }
         (void)llmcache__redis_load(c, key, NULL); /* the memory tier may hold an older version */
-        rc = llmcache__lookup(c, key, o, res);
-        llmcache__lock(&c->mu);                   /* count one lookup per call */
-        if (c->st.misses) c->st.misses--;
-        llmcache__unlock(&c->mu);
+        rc = llmcache__lookup(c, key, o, res, NULL);
         if (rc != LLMCACHE_MISS) return rc == LLMCACHE_OK ? LLMCACHE_OK : LLMCACHE_MISS;
         /* released without an answer (the provider failed): try to take over */
     }
@@ -5971,11 +5984,11 @@ static int llmcache__redis_flight(llmcache *c, const llmcache_key *key, const ll
 static void llmcache__redis_unlock(llmcache *c, const llmcache_key *key, uint64_t token) {
     static const char script[] =
         "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0";
-    char name[LLMCACHE__REDIS_NAME_MAX], hex[17];
+    char name[LLMCACHE__REDIS_NAME_MAX], hex[16];
     llmcache__rcmd cmd;
     redisReply *rep;
     if (!c->redis || !token) return;
-    llmcache__redis_token_hex(token, hex);
+    llmcache__hex64(token, hex);
     llmcache__rcmd_start(&cmd, "EVAL", LLMCACHE__RWANT(REDIS_REPLY_INTEGER));
     llmcache__rcmd_arg(&cmd, script, sizeof script - 1);
     llmcache__rcmd_arg(&cmd, "1", 1);
@@ -6101,14 +6114,6 @@ static int llmcache__response_adopt(llmcache_response *out, char *mem, size_t le
     }
     out->n_chunks = e.n_chunks;
     return LLMCACHE_OK;
-}
-
-static char *llmcache__memdup_nul(const void *p, size_t n) {
-    char *q = (char *)LLMCACHE_MALLOC(n + 1);
-    if (!q) return NULL;
-    if (n) memcpy(q, p, n);
-    q[n] = '\0';
-    return q;
 }
 
 LLMCACHE_API int llmcache_response_decode(const void *data, size_t len, llmcache_response *out) {
@@ -6298,19 +6303,10 @@ static int llmcache__contains(const char *p, size_t n, const char *needle) {
 }
 
 /* ---- events and stats */
-/* Tells the event callback, if any; never called with a lock held. */
-static void llmcache__call_event(llmcache *c, int type, const llmcache_key *key, int result, const char *msg) {
-    llmcache_event ev;
-    if (!c->on_event) return;
-    ev.type = type; ev.key = key; ev.result = result; ev.message = msg;
-    c->on_event(c->event_ctx, &ev);
-}
 /* A store failure survived by failing open: counted and reported. */
 static void llmcache__store_error(llmcache *c, const llmcache_key *key, int rc, const char *msg) {
-    llmcache__lock(&c->mu);
-    c->st.errors++;
-    llmcache__unlock(&c->mu);
-    llmcache__call_event(c, LLMCACHE_EVENT_ERROR, key, rc, msg);
+    llmcache__stat_inc(&c->mu, &c->st.errors);
+    llmcache__emit(c, LLMCACHE_EVENT_ERROR, key, rc, msg);
 }
 
 static uint64_t llmcache__tokens(const llmcache_meta *m) {
@@ -6502,15 +6498,23 @@ static LLMCACHE__MAYBE_UNUSED void llmcache__flight_wait(struct llmcache__callst
 
 /* ---- the call */
 
-/* Looks key up for a call. LLMCACHE_OK fills res with the hit; LLMCACHE_MISS when
- * absent or older than max_age; a negative code when the store failed or held an
- * undecodable value (reported here: the call fails open and goes on as a miss). */
+/* Looks key up for a call, counting neither a hit nor a miss (the call counts what
+ * it serves). LLMCACHE_OK fills res with the hit; LLMCACHE_MISS when absent or older
+ * than max_age; a negative code when the store failed or held an undecodable value
+ * (reported here: the call fails open and goes on as a miss). *missed (if missed is
+ * not NULL) tells whether the cache held no usable answer: absent, too old or not
+ * an envelope, as opposed to a lookup that failed. */
 static int llmcache__lookup(llmcache *c, const llmcache_key *key, const llmcache_call_options *o,
-                            llmcache__result *res) {
+                            llmcache__result *res, int *missed) {
     llmcache_value v;
     llmcache__env e;
-    int rc = llmcache_get(c, key, &v);
     const char *why = NULL;
+    int rc;
+    memset(&v, 0, sizeof v);
+    llmcache__lock(&c->mu);
+    rc = llmcache__get_locked(c, key, &v);
+    llmcache__unlock(&c->mu);
+    if (missed) *missed = rc == LLMCACHE_OK || rc == LLMCACHE_MISS;
     if (rc == LLMCACHE_MISS) return LLMCACHE_MISS;
     if (rc != LLMCACHE_OK) {
         llmcache__store_error(c, key, rc, "llmcache_call: lookup failed; calling the provider");
@@ -6521,12 +6525,7 @@ static int llmcache__lookup(llmcache *c, const llmcache_key *key, const llmcache
     else if (o->max_age_ms > 0 && llmcache__now(c) - v.created_ms >= o->max_age_ms) rc = LLMCACHE_MISS;
     if (rc != LLMCACHE_OK) {
         llmcache_value_free(&v);
-        llmcache__lock(&c->mu);             /* the call misses: count it so */
-        if (c->st.hits) c->st.hits--;
-        c->st.misses++;
-        if (why) c->st.errors++;
-        llmcache__unlock(&c->mu);
-        if (why) llmcache__call_event(c, LLMCACHE_EVENT_ERROR, key, rc, why);
+        if (why) llmcache__store_error(c, key, rc, why);
         return rc;
     }
     res->rc = LLMCACHE_OK;
@@ -6580,9 +6579,7 @@ static void llmcache__fetch(llmcache *c, const llmcache_request *req, llmcache_t
     t0 = s.t0_us = llmcache__mono_us();
     status = fn(fn_ctx, req, &s);
     res->meta.latency_ms = (llmcache__mono_us() - t0) / 1000;
-    llmcache__lock(&c->mu);
-    c->st.transport_calls++;
-    llmcache__unlock(&c->mu);
+    llmcache__stat_inc(&c->mu, &c->st.transport_calls);
     if (s.stream && !s.err) llmcache__sse_scan(&s, 1);
     if (!llmcache__buf_reserve(&s.buf, 0) && !s.err) s.err = LLMCACHE_ENOMEM;
     if (s.buf.p) s.buf.p[s.buf.len] = '\0';
@@ -6658,13 +6655,14 @@ static void llmcache__store(llmcache *c, const llmcache_key *key, const llmcache
     res->stored = 1;
     res->created_ms = now;
     res->expires_ms = llmcache__expiry(c, now, o->ttl_ms);
-    llmcache__call_event(c, LLMCACHE_EVENT_STORE, key, LLMCACHE_OK, "llmcache_call: stored the response");
+    llmcache__emit(c, LLMCACHE_EVENT_STORE, key, LLMCACHE_OK, "llmcache_call: stored the response");
 }
 
 /* A hit: model on demand, stats, event, replay. */
 static int llmcache__serve_hit(llmcache *c, const llmcache_call_options *o, llmcache__result *res,
                                llmcache_response *out) {
     int rc = llmcache__result_out(res, out);
+    llmcache__stat_inc(&c->mu, &c->st.hits);
     if (rc != LLMCACHE_OK) return rc;
     if (o->parse && !out->model) {
         llmcache__buf model = {NULL, 0, 0, 0}, env = {NULL, 0, 0, 0};
@@ -6690,7 +6688,7 @@ static int llmcache__serve_hit(llmcache *c, const llmcache_call_options *o, llmc
     c->st.time_saved_ms += (uint64_t)(out->meta.latency_ms > 0 ? out->meta.latency_ms : 0);
     c->st.tokens_saved += llmcache__tokens(&out->meta);
     llmcache__unlock(&c->mu);
-    llmcache__call_event(c, LLMCACHE_EVENT_HIT, &out->key, LLMCACHE_OK, "llmcache_call: served from the cache");
+    llmcache__emit(c, LLMCACHE_EVENT_HIT, &out->key, LLMCACHE_OK, "llmcache_call: served from the cache");
     llmcache__replay(o, out);
     return LLMCACHE_OK;
 }
@@ -6701,7 +6699,7 @@ LLMCACHE_API int llmcache_call(llmcache *c, const llmcache_request *req, llmcach
     llmcache__result res;
     unsigned char sh[32];
     llmcache_key key;
-    int rc;
+    int rc, missed;
 #ifndef LLMCACHE_NO_THREADS
     struct llmcache__callstate *cs = NULL;
     llmcache__flight *flight = NULL;
@@ -6716,13 +6714,11 @@ LLMCACHE_API int llmcache_call(llmcache *c, const llmcache_request *req, llmcach
     if (rc == LLMCACHE_OK) rc = llmcache__key_with_schema_hash(&key, c->ns, req->endpoint, sh, req->body, req->body_len);
     if (rc != LLMCACHE_OK) return rc;
     out->key = key;
-    llmcache__lock(&c->mu);
-    c->st.calls++;
-    llmcache__unlock(&c->mu);
+    llmcache__stat_inc(&c->mu, &c->st.calls);
     memset(&res, 0, sizeof res);
-    res.env = NULL;
 
-    rc = opts->refresh ? LLMCACHE_MISS : llmcache__lookup(c, &key, opts, &res);
+    missed = 0;   /* a refresh looks nothing up, and a failed lookup is no miss */
+    rc = opts->refresh ? LLMCACHE_MISS : llmcache__lookup(c, &key, opts, &res, &missed);
     if (rc == LLMCACHE_OK) return llmcache__serve_hit(c, opts, &res, out);
 
 #ifndef LLMCACHE_NO_THREADS
@@ -6736,18 +6732,16 @@ LLMCACHE_API int llmcache_call(llmcache *c, const llmcache_request *req, llmcach
             out->shared = 1;
             llmcache__lock(&c->mu);
             c->st.shared++;
+            if (missed) c->st.misses++;
             if (rc == LLMCACHE_OK) c->st.tokens_saved += llmcache__tokens(&out->meta);
             llmcache__unlock(&c->mu);
-            llmcache__call_event(c, LLMCACHE_EVENT_SHARED, &out->key, rc, "llmcache_call: shared a concurrent identical call");
+            llmcache__emit(c, LLMCACHE_EVENT_SHARED, &out->key, rc, "llmcache_call: shared a concurrent identical call");
             llmcache__replay(opts, out);
             return rc;
         }
         /* a leader: an earlier flight may have stored the answer since our lookup */
         if (flight && rc == LLMCACHE_MISS && !opts->refresh) {
-            rc = llmcache__lookup(c, &key, opts, &res);
-            llmcache__lock(&c->mu);             /* count one lookup per call */
-            if (c->st.misses) c->st.misses--;
-            llmcache__unlock(&c->mu);
+            rc = llmcache__lookup(c, &key, opts, &res, NULL);
             if (rc == LLMCACHE_OK) {
                 llmcache__flight_finish(cs, flight, &res);
                 return llmcache__serve_hit(c, opts, &res, out);
@@ -6764,7 +6758,8 @@ LLMCACHE_API int llmcache_call(llmcache *c, const llmcache_request *req, llmcach
         return llmcache__serve_hit(c, opts, &res, out);
     }
 #endif
-    llmcache__call_event(c, LLMCACHE_EVENT_MISS, &key, LLMCACHE_OK,
+    if (missed) llmcache__stat_inc(&c->mu, &c->st.misses);
+    llmcache__emit(c, LLMCACHE_EVENT_MISS, &key, LLMCACHE_OK,
                    opts->refresh ? "llmcache_call: refresh; calling the provider" : "llmcache_call: miss; calling the provider");
     llmcache__fetch(c, req, fn, fn_ctx, opts, sh, &res);
     llmcache__store(c, &key, opts, &res);
