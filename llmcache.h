@@ -58,13 +58,13 @@
  * posix_fallocate), or Win32 on Windows (file handles, file mappings, LockFileEx,
  * SRW locks); strict -std=c99 hides the POSIX ones on glibc unless asked for before the
  * first system header. Include llmcache.h first in the implementation file, or
- * compile with -D_POSIX_C_SOURCE=200809L. */
+ * compile it with -D_DEFAULT_SOURCE (else it stops with an #error that says so). */
 #if defined(LLMCACHE_IMPLEMENTATION) && defined(__linux__)
 #  ifndef _POSIX_C_SOURCE
 #    define _POSIX_C_SOURCE 200809L
 #  endif
-#  ifndef _FILE_OFFSET_BITS
-#    define _FILE_OFFSET_BITS 64   /* logs past 2 GiB on 32-bit systems */
+#  ifndef _LARGEFILE64_SOURCE
+#    define _LARGEFILE64_SOURCE 1   /* pread64 & co: logs past 2 GiB on 32-bit systems, off_t unchanged */
 #  endif
 #  ifndef _DEFAULT_SOURCE
 #    define _DEFAULT_SOURCE 1
@@ -80,7 +80,7 @@
 #ifndef LLMCACHE_API
 #  ifdef LLMCACHE_STATIC
 #    if defined(__GNUC__) || defined(__clang__)
-#      define LLMCACHE_API static __attribute__((unused))
+#      define LLMCACHE_API static __attribute__((__unused__))
 #    else
 #      define LLMCACHE_API static
 #    endif
@@ -707,10 +707,17 @@ LLMCACHE_API int llmcache_curl_transport(void *ctx, const llmcache_request *req,
 #include <string.h>
 #include <stdlib.h>
 
+/* A system header included before llmcache.h under strict -std=c99 fixed glibc's
+ * feature set without the POSIX 2008 and BSD declarations the platform layer uses:
+ * say so once instead of a wall of undeclared identifiers. */
+#if defined(__GLIBC__) && (!defined(__USE_XOPEN2K8) || !defined(__USE_MISC))
+#  error "llmcache.h: the implementation needs POSIX 2008 (mmap, pread, robust mutexes) and madvise, which strict -std=c99 hides when a system header comes first: include llmcache.h before any other header in the file that defines LLMCACHE_IMPLEMENTATION, or compile that file with -D_DEFAULT_SOURCE (or -std=gnu99)"
+#else   /* the rest of the implementation, up to the end of the file */
+
 
 /* Small helpers that some configurations (no threads, no files) leave unused. */
 #if defined(__GNUC__) || defined(__clang__)
-#  define LLMCACHE__MAYBE_UNUSED __attribute__((unused))
+#  define LLMCACHE__MAYBE_UNUSED __attribute__((__unused__))
 #else
 #  define LLMCACHE__MAYBE_UNUSED
 #endif
@@ -742,8 +749,13 @@ static LLMCACHE__MAYBE_UNUSED char *llmcache__concat(const char *a, size_t n, co
 #if defined(_WIN32)
 #  ifndef WIN32_LEAN_AND_MEAN
 #    define WIN32_LEAN_AND_MEAN
+#    define LLMCACHE__LEAN 1
 #  endif
 #  include <windows.h>
+#  ifdef LLMCACHE__LEAN   /* the user's code in this file sees windows.h as it asked for it */
+#    undef WIN32_LEAN_AND_MEAN
+#    undef LLMCACHE__LEAN
+#  endif
 #else
 #  include <time.h>
 #  include <errno.h>
@@ -937,9 +949,45 @@ static LLMCACHE__MAYBE_UNUSED void llmcache__store_release(uint64_t *p, uint64_t
 #    include <sys/types.h>
 #    include <dirent.h>
 #    include <stdio.h>   /* rename */
-#    if defined(__linux__) && !defined(F_OFD_SETLK)
-#      define F_OFD_SETLK  37   /* Linux ABI; glibc hides it without _GNU_SOURCE */
-#      define F_OFD_SETLKW 38
+#    if defined(F_OFD_SETLK)
+#      define LLMCACHE__OFD_SETLK  F_OFD_SETLK
+#      define LLMCACHE__OFD_SETLKW F_OFD_SETLKW
+#    elif defined(__linux__)
+#      define LLMCACHE__OFD_SETLK  37   /* Linux ABI; glibc hides it without _GNU_SOURCE */
+#      define LLMCACHE__OFD_SETLKW 38
+#    endif
+#    if defined(MADV_POPULATE_WRITE)
+#      define LLMCACHE__POPULATE_WRITE MADV_POPULATE_WRITE
+#    elif defined(__linux__)
+#      define LLMCACHE__POPULATE_WRITE 23   /* Linux ABI (5.14); older headers lack it */
+#    endif
+/* 64-bit offsets on 32-bit glibc without _FILE_OFFSET_BITS, which would change off_t
+ * for the code around the implementation: the large-file interface (*64 functions);
+ * elsewhere off_t is 64 bits (BSDs, macOS, musl) or the plain functions are all there is. */
+#    if defined(__GLIBC__) && defined(__USE_LARGEFILE64)
+typedef off64_t llmcache__off;
+typedef struct stat64 llmcache__stat;
+#      define llmcache__fstat     fstat64
+#      define llmcache__lstat     lstat64
+#      define llmcache__sys_pread     pread64
+#      define llmcache__sys_pwrite    pwrite64
+#      define llmcache__ftruncate ftruncate64
+#      define llmcache__fallocate posix_fallocate64
+#      define LLMCACHE__O_LARGE   O_LARGEFILE
+#      define llmcache__readdir   readdir64
+typedef struct dirent64 llmcache__dirent;
+#    else
+typedef off_t llmcache__off;
+typedef struct stat llmcache__stat;
+#      define llmcache__fstat     fstat
+#      define llmcache__lstat     lstat
+#      define llmcache__sys_pread     pread
+#      define llmcache__sys_pwrite    pwrite
+#      define llmcache__ftruncate ftruncate
+#      define llmcache__fallocate posix_fallocate
+#      define LLMCACHE__O_LARGE   0
+#      define llmcache__readdir   readdir
+typedef struct dirent llmcache__dirent;
 #    endif
 #  endif
 #endif
@@ -957,6 +1005,18 @@ typedef int llmcache__fd;
  * only (any name that exists, a link included, fails), _NOFOLLOW refuses a symbolic
  * link at path (LLMCACHE_ESYMLINK), _RDONLY opens for reading only. */
 enum { LLMCACHE__F_CREATE = 1, LLMCACHE__F_RDONLY = 2, LLMCACHE__F_EXCL = 4, LLMCACHE__F_NOFOLLOW = 8 };
+
+/* The lock bytes of path-shm (docs/FORMAT.md), taken with llmcache__f_lock. */
+typedef enum llmcache__lock_byte {
+    LLMCACHE__BYTE_OPENER = 0,   /* exclusive while a handle opens or closes the log (shared: a
+                                    read-only opener), so that these take turns */
+    LLMCACHE__BYTE_LIVE   = 1,   /* shared by every handle that has the log open; exclusive only
+                                    for one that is alone (rebuilds the page, repair) */
+    LLMCACHE__BYTE_WRITER = 2    /* the writer lock where no robust process-shared mutex serves
+                                    (Win32, LLMCACHE_NO_THREADS): see llmcache__pmutex */
+} llmcache__lock_byte;
+typedef enum llmcache__lock_mode { LLMCACHE__UNLOCK = 0, LLMCACHE__SHARED = 1, LLMCACHE__EXCLUSIVE = 2 } llmcache__lock_mode;
+typedef enum llmcache__lock_wait { LLMCACHE__NOWAIT = 0, LLMCACHE__WAIT = 1 } llmcache__lock_wait;
 
 /* Where the base name of path starts (after its last separator). */
 static const char *llmcache__f_base(const char *path) {
@@ -987,8 +1047,8 @@ static int llmcache__errno_result(int e) {
 }
 
 static int llmcache__f_is_link(const char *path) {
-    struct stat st;
-    return lstat(path, &st) == 0 && S_ISLNK(st.st_mode);
+    llmcache__stat st;
+    return llmcache__lstat(path, &st) == 0 && S_ISLNK(st.st_mode);
 }
 
 /* Opens path (flags: LLMCACHE__F_*). A file this call creates gets the permission
@@ -997,7 +1057,7 @@ static int llmcache__f_is_link(const char *path) {
  * file keeps the narrower mode the umask left). A name that vanishes or appears
  * between the two tries is tried again, a few times. */
 static int llmcache__f_open(const char *path, int flags, unsigned mode, llmcache__fd *fd) {
-    int o = (flags & LLMCACHE__F_RDONLY) ? O_RDONLY : O_RDWR, tries, e = ENOENT;
+    int o = ((flags & LLMCACHE__F_RDONLY) ? O_RDONLY : O_RDWR) | LLMCACHE__O_LARGE, tries, e = ENOENT;
 #ifdef O_CLOEXEC
     o |= O_CLOEXEC;
 #endif
@@ -1027,8 +1087,8 @@ static int llmcache__f_open(const char *path, int flags, unsigned mode, llmcache
  * file open as from (a compacted or repaired log replaces that file). A change of
  * owner that is not permitted is skipped; the group alone is tried then. */
 static int llmcache__f_copy_owner(llmcache__fd fd, llmcache__fd from) {
-    struct stat st;
-    if (fstat(from, &st) != 0) return LLMCACHE_EIO;
+    llmcache__stat st;
+    if (llmcache__fstat(from, &st) != 0) return LLMCACHE_EIO;
     if (fchown(fd, st.st_uid, st.st_gid) != 0) {
         if (errno != EPERM) return llmcache__errno_result(errno);
         if (fchown(fd, (uid_t)-1, st.st_gid) != 0) { /* not a member of the group: keep ours */ }
@@ -1055,13 +1115,13 @@ static void llmcache__f_each_own(const char *path, void (*fn)(void *ctx, const c
     size_t dir_len = (size_t)(base - path), base_len = strlen(base);
     char *dir = dir_len ? llmcache__memdup_nul(path, dir_len) : LLMCACHE__STRDUP(".");
     DIR *d = dir ? opendir(dir) : NULL;
-    struct dirent *e;
-    while (d && (e = readdir(d)) != NULL) {
-        struct stat st;
+    llmcache__dirent *e;
+    while (d && (e = llmcache__readdir(d)) != NULL) {
+        llmcache__stat st;
         char *file;
         if (strncmp(e->d_name, base, base_len) != 0 || !e->d_name[base_len]) continue;
         file = llmcache__concat(path, dir_len, e->d_name);
-        if (file && lstat(file, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid())
+        if (file && llmcache__lstat(file, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid())
             fn(ctx, file, file + dir_len + base_len);
         LLMCACHE_FREE(file);
     }
@@ -1076,8 +1136,8 @@ static void llmcache__f_close(llmcache__fd fd) { if (fd >= 0) close(fd); }
 static LLMCACHE__MAYBE_UNUSED llmcache__fd llmcache__f_dup(llmcache__fd fd) { return dup(fd); }
 
 static int llmcache__f_size(llmcache__fd fd, uint64_t *size) {
-    struct stat st;
-    if (fstat(fd, &st) != 0) return LLMCACHE_EIO;
+    llmcache__stat st;
+    if (llmcache__fstat(fd, &st) != 0) return LLMCACHE_EIO;
     *size = (uint64_t)st.st_size;
     return LLMCACHE_OK;
 }
@@ -1085,7 +1145,7 @@ static int llmcache__f_size(llmcache__fd fd, uint64_t *size) {
 static int llmcache__f_pread(llmcache__fd fd, void *buf, size_t n, uint64_t off) {
     char *p = (char *)buf;
     while (n) {
-        ssize_t r = pread(fd, p, n, (off_t)off);
+        ssize_t r = llmcache__sys_pread(fd, p, n, (llmcache__off)off);
         if (r < 0 && errno == EINTR) continue;
         if (r <= 0) return LLMCACHE_EIO;
         p += r; n -= (size_t)r; off += (uint64_t)r;
@@ -1096,7 +1156,7 @@ static int llmcache__f_pread(llmcache__fd fd, void *buf, size_t n, uint64_t off)
 static int llmcache__f_pwrite(llmcache__fd fd, const void *buf, size_t n, uint64_t off) {
     const char *p = (const char *)buf;
     while (n) {
-        ssize_t r = pwrite(fd, p, n, (off_t)off);
+        ssize_t r = llmcache__sys_pwrite(fd, p, n, (llmcache__off)off);
         if (r < 0 && errno == EINTR) continue;
         if (r < 0) return llmcache__errno_result(errno);
         if (r == 0) return LLMCACHE_EIO;
@@ -1113,14 +1173,14 @@ static int llmcache__f_sync(llmcache__fd fd) {
 
 static int llmcache__f_truncate(llmcache__fd fd, uint64_t size) {
     int r;
-    do { r = ftruncate(fd, (off_t)size); } while (r != 0 && errno == EINTR);
+    do { r = llmcache__ftruncate(fd, (llmcache__off)size); } while (r != 0 && errno == EINTR);
     return r == 0 ? LLMCACHE_OK : llmcache__errno_result(errno);
 }
 
 /* Gives the file real blocks up to off+len, so writes through a mapping never
  * meet a full disk (which would be a SIGBUS): ENOSPC comes back here instead. */
 static int llmcache__f_allocate(llmcache__fd fd, uint64_t off, uint64_t len) {
-    int r = posix_fallocate(fd, (off_t)off, (off_t)len);
+    int r = llmcache__fallocate(fd, (llmcache__off)off, (llmcache__off)len);
     if (r == EINVAL || r == EOPNOTSUPP) return llmcache__f_truncate(fd, off + len);
     return r == 0 ? LLMCACHE_OK : llmcache__errno_result(r);
 }
@@ -1139,41 +1199,45 @@ static void llmcache__f_unmap(unsigned char *p, size_t len) { if (p) munmap(p, l
 /* Faults [off, off+len) of a writable mapping in with one system call, instead of
  * one page fault per page when records are written there (Linux 5.14 and later;
  * elsewhere, or when refused, the faults happen as usual). */
-#if defined(__linux__) && !defined(MADV_POPULATE_WRITE)
-#  define MADV_POPULATE_WRITE 23
-#endif
 static void llmcache__f_prefault(unsigned char *map, uint64_t off, uint64_t len) {
-#ifdef MADV_POPULATE_WRITE
-    if (len) madvise(map + off, (size_t)len, MADV_POPULATE_WRITE);
+#ifdef LLMCACHE__POPULATE_WRITE
+    if (len) madvise(map + off, (size_t)len, LLMCACHE__POPULATE_WRITE);
 #else
     (void)map; (void)off; (void)len;
 #endif
 }
 
+/* The size of a memory page (4 KiB, 16 KiB, 64 KiB: kernels differ). */
+static uint64_t llmcache__f_page_size(void) {
+    long n = sysconf(_SC_PAGESIZE);
+    return n > 0 ? (uint64_t)n : 4096u;
+}
+
 /* Makes [off, off+len) of a mapping of fd durable. */
 static int llmcache__f_msync(llmcache__fd fd, unsigned char *map, uint64_t off, uint64_t len) {
-    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), start = off & ~(page - 1);
+    uint64_t page = llmcache__f_page_size(), start = off & ~(page - 1);
     (void)fd;
     if (len == 0) return LLMCACHE_OK;
     return msync(map + start, (size_t)(off + len - start), MS_SYNC) == 0 ? LLMCACHE_OK
                                                                       : llmcache__errno_result(errno);
 }
 
-/* A one-byte lock at offset byte: mode 0 unlocks, 1 shared, 2 exclusive. Open
- * file description locks where the system has them (they belong to this handle,
- * not to the process). LLMCACHE_MISS when busy and !wait. */
-static int llmcache__f_lock(llmcache__fd fd, int byte, int mode, int wait) {
+/* A one-byte lock on byte, taken (shared or exclusive) or given back. Open file
+ * description locks where the system has them (they belong to this handle, not to
+ * the process). LLMCACHE_MISS when busy and LLMCACHE__NOWAIT. */
+static int llmcache__f_lock(llmcache__fd fd, llmcache__lock_byte byte, llmcache__lock_mode mode,
+                            llmcache__lock_wait wait) {
     struct flock fl;
     int cmd, r;
     memset(&fl, 0, sizeof fl);
-    fl.l_type = (short)(mode == 0 ? F_UNLCK : mode == 1 ? F_RDLCK : F_WRLCK);
+    fl.l_type = (short)(mode == LLMCACHE__UNLOCK ? F_UNLCK : mode == LLMCACHE__SHARED ? F_RDLCK : F_WRLCK);
     fl.l_whence = SEEK_SET;
     fl.l_start = byte;
     fl.l_len = 1;
-#ifdef F_OFD_SETLK
-    cmd = wait ? F_OFD_SETLKW : F_OFD_SETLK;
+#ifdef LLMCACHE__OFD_SETLK
+    cmd = wait == LLMCACHE__WAIT ? LLMCACHE__OFD_SETLKW : LLMCACHE__OFD_SETLK;
 #else
-    cmd = wait ? F_SETLKW : F_SETLK;
+    cmd = wait == LLMCACHE__WAIT ? F_SETLKW : F_SETLK;
 #endif
     do { r = fcntl(fd, cmd, &fl); } while (r != 0 && errno == EINTR);
     if (r == 0) return LLMCACHE_OK;
@@ -1182,7 +1246,7 @@ static int llmcache__f_lock(llmcache__fd fd, int byte, int mode, int wait) {
 
 /* Whether another handle holds a lock on byte (asked without taking one, so that a
  * read-only descriptor can ask too). */
-static int llmcache__f_lock_held(llmcache__fd fd, int byte) {
+static int llmcache__f_lock_held(llmcache__fd fd, llmcache__lock_byte byte) {
     struct flock fl;
     int r;
     memset(&fl, 0, sizeof fl);
@@ -1200,8 +1264,8 @@ static int llmcache__f_lock_held(llmcache__fd fd, int byte) {
 
 /* Whether fd is a regular file (not a directory, a device, a pipe). */
 static int llmcache__f_regular(llmcache__fd fd) {
-    struct stat st;
-    return fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+    llmcache__stat st;
+    return llmcache__fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
 }
 
 /* Renames from over to and makes the rename durable (fsync of the directory). */
@@ -1424,6 +1488,12 @@ static void llmcache__f_unmap(unsigned char *p, size_t len) { (void)len; if (p) 
 
 static void llmcache__f_prefault(unsigned char *map, uint64_t off, uint64_t len) { (void)map; (void)off; (void)len; }
 
+static uint64_t llmcache__f_page_size(void) {
+    SYSTEM_INFO si;
+    GetSystemInfo(&si);
+    return si.dwPageSize ? (uint64_t)si.dwPageSize : 4096u;
+}
+
 /* FlushViewOfFile writes the pages; FlushFileBuffers waits until the disk has them. */
 static int llmcache__f_msync(llmcache__fd fd, unsigned char *map, uint64_t off, uint64_t len) {
     if (len == 0) return LLMCACHE_OK;
@@ -1436,16 +1506,18 @@ static int llmcache__f_msync(llmcache__fd fd, unsigned char *map, uint64_t off, 
  * lock does not replace one the handle holds on the byte: that one goes first,
  * and comes back (shared: the only lock ever held when asking for a stronger
  * one) when the new one is refused. The system drops them when the process dies. */
-static int llmcache__f_lock(llmcache__fd fd, int byte, int mode, int wait) {
+static int llmcache__f_lock(llmcache__fd fd, llmcache__lock_byte byte, llmcache__lock_mode mode,
+                            llmcache__lock_wait wait) {
     OVERLAPPED ov;
     HANDLE h = LLMCACHE__H(fd);
-    DWORD flags = (mode == 2 ? LOCKFILE_EXCLUSIVE_LOCK : 0) | (wait ? 0 : LOCKFILE_FAIL_IMMEDIATELY), err;
+    DWORD flags = (mode == LLMCACHE__EXCLUSIVE ? LOCKFILE_EXCLUSIVE_LOCK : 0) |
+                  (wait == LLMCACHE__WAIT ? 0 : LOCKFILE_FAIL_IMMEDIATELY), err;
     int held;
     memset(&ov, 0, sizeof ov);
     ov.Offset = (DWORD)byte;
     ov.OffsetHigh = 1;
     held = UnlockFileEx(h, 0, 1, 0, &ov) != 0;
-    if (mode == 0) return LLMCACHE_OK;
+    if (mode == LLMCACHE__UNLOCK) return LLMCACHE_OK;
     if (LockFileEx(h, flags, 0, 1, 0, &ov)) return LLMCACHE_OK;
     err = GetLastError();
     if (held) LockFileEx(h, LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, &ov);
@@ -1454,9 +1526,9 @@ static int llmcache__f_lock(llmcache__fd fd, int byte, int mode, int wait) {
 
 /* Whether another handle holds a lock on byte: an exclusive lock is refused then
  * (one this handle gets is given back at once). */
-static int llmcache__f_lock_held(llmcache__fd fd, int byte) {
-    if (llmcache__f_lock(fd, byte, 2, 0) != LLMCACHE_OK) return 1;
-    llmcache__f_lock(fd, byte, 0, 0);
+static int llmcache__f_lock_held(llmcache__fd fd, llmcache__lock_byte byte) {
+    if (llmcache__f_lock(fd, byte, LLMCACHE__EXCLUSIVE, LLMCACHE__NOWAIT) != LLMCACHE_OK) return 1;
+    llmcache__f_lock(fd, byte, LLMCACHE__UNLOCK, LLMCACHE__NOWAIT);
     return 0;
 }
 
@@ -1548,7 +1620,7 @@ static void llmcache__pmutex_unlock(llmcache__pmutex *m, llmcache__fd fd) { (voi
 typedef uint64_t llmcache__pmutex;
 static int llmcache__pmutex_init(llmcache__pmutex *m) { *m = 0; return LLMCACHE_OK; }
 static int llmcache__pmutex_lock(llmcache__pmutex *m, llmcache__fd fd) {
-    if (llmcache__f_lock(fd, 2, 2, 1) != LLMCACHE_OK) return LLMCACHE_EIO;
+    if (llmcache__f_lock(fd, LLMCACHE__BYTE_WRITER, LLMCACHE__EXCLUSIVE, LLMCACHE__WAIT) != LLMCACHE_OK) return LLMCACHE_EIO;
     if (llmcache__load_acquire(m)) return LLMCACHE_ECORRUPT;
     llmcache__store_release(m, 1);
     return LLMCACHE_OK;
@@ -1556,7 +1628,7 @@ static int llmcache__pmutex_lock(llmcache__pmutex *m, llmcache__fd fd) {
 static void llmcache__pmutex_consistent(llmcache__pmutex *m) { llmcache__store_release(m, 1); }
 static void llmcache__pmutex_unlock(llmcache__pmutex *m, llmcache__fd fd) {
     llmcache__store_release(m, 0);
-    llmcache__f_lock(fd, 2, 0, 0);
+    llmcache__f_lock(fd, LLMCACHE__BYTE_WRITER, LLMCACHE__UNLOCK, LLMCACHE__NOWAIT);
 }
 #endif
 #endif /* LLMCACHE__FILES */
@@ -2223,6 +2295,7 @@ static int llmcache__json_scan_num(const char *s, size_t n, size_t *used, double
     return 0;
 }
 
+#ifdef LLMCACHE_TEST_HOOKS   /* for tests/test_canon.c and fuzz/fuzz_canon.c */
 /* Correctly rounded decimal -> double of the RFC 8259 number token s[0..n);
    0 on success, -1 if malformed or it overflows to infinity. */
 static LLMCACHE__MAYBE_UNUSED int llmcache__json_parse_num(const char *s, size_t n, double *out) {
@@ -2232,6 +2305,7 @@ static LLMCACHE__MAYBE_UNUSED int llmcache__json_parse_num(const char *s, size_t
     *out = v;
     return 0;
 }
+#endif
 
 /* ---- double -> shortest decimal (ECMAScript Number::toString) -------------- */
 
@@ -2776,13 +2850,14 @@ static int llmcache__json_parse(const char *json, size_t len, llmcache__jdoc *do
 
 /* ---- accessors (NULL-safe) --------------------------------------------------- */
 /* The LLMCACHE__J* type, or -1 for NULL (an absent member). */
-static LLMCACHE__MAYBE_UNUSED int llmcache__json_type(const llmcache__jv *v) {
+static int llmcache__json_type(const llmcache__jv *v) {
     return v ? v->type : -1;
 }
 /* The number, or 0 when v is not a number. */
-static LLMCACHE__MAYBE_UNUSED double llmcache__json_num(const llmcache__jv *v) {
+static double llmcache__json_num(const llmcache__jv *v) {
     return v && v->type == LLMCACHE__JNUM ? v->u.num : 0.0;
 }
+#ifdef LLMCACHE_TEST_HOOKS   /* the rest of a document's tree, for tests/test_canon.c and test_keys.c */
 /* The decoded UTF-8 (NUL-terminated; *len bytes, may hold NULs), or NULL. */
 static LLMCACHE__MAYBE_UNUSED const char *llmcache__json_str(const llmcache__jv *v, size_t *len) {
     if (!v || v->type != LLMCACHE__JSTR) { if (len) *len = 0; return NULL; }
@@ -2798,15 +2873,16 @@ static LLMCACHE__MAYBE_UNUSED const llmcache__jv *llmcache__json_at(const llmcac
 }
 /* The i-th member of an object in name order (name and its length to *name,
    *name_len when not NULL), or NULL. */
-static LLMCACHE__MAYBE_UNUSED const llmcache__jv *llmcache__json_member(const llmcache__jv *obj, size_t i,
-                                                                const char **name, size_t *name_len) {
+static LLMCACHE__MAYBE_UNUSED const llmcache__jv *llmcache__json_member(const llmcache__jv *obj, size_t i, const char **name,
+                                                 size_t *name_len) {
     if (!obj || obj->type != LLMCACHE__JOBJ || i >= obj->n) return NULL;
     if (name) *name = obj->u.mems[i].name.u.str;
     if (name_len) *name_len = obj->u.mems[i].name.n;
     return &obj->u.mems[i].val;
 }
+#endif
 /* The member named name (binary search), or NULL. */
-static LLMCACHE__MAYBE_UNUSED const llmcache__jv *llmcache__json_get(const llmcache__jv *obj, const char *name) {
+static const llmcache__jv *llmcache__json_get(const llmcache__jv *obj, const char *name) {
     llmcache__jv key;
     size_t lo = 0, hi;
     if (!obj || obj->type != LLMCACHE__JOBJ || !name) return NULL;
@@ -3152,8 +3228,18 @@ typedef struct llmcache__shm {
 } llmcache__shm;
 #endif
 
+/* Two locks guard a handle, always taken in this order:
+ *  - c->mu, the handle's mutex (llmcache__handle_lock): its table, lists and
+ *    counters. A function named *_locked is called with c->mu held.
+ *  - the writer lock of a log (llmcache__log_lock): appends, compaction and the
+ *    writes to the shared page; taken with c->mu held, or while the handle is
+ *    opened or closed (no other thread has it then). A function named *_writer is
+ *    called with the writer lock held.
+ * mu_held and writer_held say who holds what, for the assertions of debug builds. */
 struct llmcache {
     llmcache__mutex mu;
+    int      mu_held;             /* c->mu is held (set and cleared by its holder) */
+    int      writer_held;         /* this handle holds the writer lock of its log */
     size_t   max_entries, max_bytes;
     int64_t  ttl_ms;
     int      fsync_mode;
@@ -3197,6 +3283,7 @@ struct llmcache {
     uint64_t last_seq_seen;       /* highest sequence number applied or appended */
     uint64_t prefaulted;          /* the mapping is faulted in up to here (appends) */
     uint64_t size_seen;           /* the log's size when this handle last looked (fstat) */
+    uint64_t page_size;           /* the system's memory page (prefaulting works in whole pages) */
 #ifdef LLMCACHE__FILES
     llmcache__shm *shm;
 #endif
@@ -3214,6 +3301,18 @@ struct llmcache {
 
     llmcache_stats st;
 };
+
+/* Takes and gives back c->mu. (The flusher thread takes c->mu itself: it waits on
+ * a condition variable with it and calls nothing that asserts.) */
+static void llmcache__handle_lock(llmcache *c) {
+    llmcache__lock(&c->mu);
+    c->mu_held = 1;
+}
+static void llmcache__handle_unlock(llmcache *c) {
+    LLMCACHE_ASSERT(c->mu_held);
+    c->mu_held = 0;
+    llmcache__unlock(&c->mu);
+}
 
 static int64_t llmcache__now(llmcache *c) {
     return c->clock ? c->clock(c->clock_ctx) : llmcache__system_clock_ms();
@@ -3321,18 +3420,19 @@ static int llmcache__table_grow(llmcache *c) {
     return LLMCACHE_OK;
 }
 
-/* List operations on either LRU list: off_prev/off_next select the links. */
-#define LLMCACHE__LIST_UNLINK(c, i, P, N, HEAD, TAIL) do { \
-    llmcache__entry *e_ = &(c)->ents[i]; \
-    if (e_->P != LLMCACHE__NIL) (c)->ents[e_->P].N = e_->N; else (c)->HEAD = e_->N; \
-    if (e_->N != LLMCACHE__NIL) (c)->ents[e_->N].P = e_->P; else (c)->TAIL = e_->P; \
-} while (0)
-#define LLMCACHE__LIST_PUSH(c, i, P, N, HEAD, TAIL) do { \
-    llmcache__entry *e_ = &(c)->ents[i]; \
-    e_->P = LLMCACHE__NIL; e_->N = (c)->HEAD; \
-    if ((c)->HEAD != LLMCACHE__NIL) (c)->ents[(c)->HEAD].P = (i); else (c)->TAIL = (i); \
-    (c)->HEAD = (i); \
-} while (0)
+/* The list of entries whose value is held in memory (log mode), most recent first. */
+static void llmcache__vlist_unlink(llmcache *c, uint32_t i) {
+    llmcache__entry *e = &c->ents[i];
+    if (e->vprev != LLMCACHE__NIL) c->ents[e->vprev].vnext = e->vnext; else c->val_head = e->vnext;
+    if (e->vnext != LLMCACHE__NIL) c->ents[e->vnext].vprev = e->vprev; else c->val_tail = e->vprev;
+}
+static void llmcache__vlist_push(llmcache *c, uint32_t i) {
+    llmcache__entry *e = &c->ents[i];
+    e->vprev = LLMCACHE__NIL;
+    e->vnext = c->val_head;
+    if (c->val_head != LLMCACHE__NIL) c->ents[c->val_head].vprev = i; else c->val_tail = i;
+    c->val_head = i;
+}
 
 static int llmcache__lru_current(const llmcache *c, uint64_t rec) {
     const llmcache__entry *e = &c->ents[(uint32_t)(rec >> 32)];
@@ -3375,8 +3475,8 @@ static void llmcache__touch(llmcache *c, uint32_t i) {
     c->ents[i].stamp = ++c->stamp;
     c->lru[(c->lru_head + c->lru_len++) % c->lru_cap] = (uint64_t)i << 32 | c->stamp;
     if (c->path && c->ents[i].blob && c->val_head != i) {
-        LLMCACHE__LIST_UNLINK(c, i, vprev, vnext, val_head, val_tail);
-        LLMCACHE__LIST_PUSH(c, i, vprev, vnext, val_head, val_tail);
+        llmcache__vlist_unlink(c, i);
+        llmcache__vlist_push(c, i);
     }
 }
 
@@ -3389,7 +3489,7 @@ static void llmcache__drop_value(llmcache *c, uint32_t i) {
     llmcache__entry *e = &c->ents[i];
     if (!e->blob) return;
     llmcache__slot_of(c, i)->blob = NULL;
-    if (c->path) LLMCACHE__LIST_UNLINK(c, i, vprev, vnext, val_head, val_tail);
+    if (c->path) llmcache__vlist_unlink(c, i);
     c->bytes -= llmcache__blob_cost(llmcache__blob_size(e));
     LLMCACHE_FREE(e->blob);
     e->blob = NULL;
@@ -3409,7 +3509,7 @@ static void llmcache__set_value(llmcache *c, uint32_t i, unsigned char *blob) {
     e->blob = blob;
     llmcache__slot_of(c, i)->blob = blob;
     c->bytes += llmcache__blob_cost(llmcache__blob_size(e));
-    if (c->path) LLMCACHE__LIST_PUSH(c, i, vprev, vnext, val_head, val_tail);
+    if (c->path) llmcache__vlist_push(c, i);
 }
 
 static uint64_t llmcache__pad8(uint64_t n) { return (n + 7) & ~(uint64_t)7; }
@@ -3988,8 +4088,8 @@ static int llmcache__log_lock_out(const char *path, llmcache__fd log_fd, llmcach
                           shm_fd);
     LLMCACHE_FREE(shm_path);
     if (rc != LLMCACHE_OK) return valid ? rc : LLMCACHE_OK;
-    rc = llmcache__f_lock(*shm_fd, 0, 2, 1);
-    if (rc == LLMCACHE_OK) rc = llmcache__f_lock(*shm_fd, 1, 2, 0);
+    rc = llmcache__f_lock(*shm_fd, LLMCACHE__BYTE_OPENER, LLMCACHE__EXCLUSIVE, LLMCACHE__WAIT);
+    if (rc == LLMCACHE_OK) rc = llmcache__f_lock(*shm_fd, LLMCACHE__BYTE_LIVE, LLMCACHE__EXCLUSIVE, LLMCACHE__NOWAIT);
     if (rc == LLMCACHE_MISS) rc = LLMCACHE_EBUSY;
     /* empty: made here (an opener sizes it under byte 0 at once) */
     if (rc == LLMCACHE_OK && llmcache__f_size(*shm_fd, &size) == LLMCACHE_OK && size == 0)
@@ -4025,6 +4125,7 @@ static int llmcache__log_end_fits(uint64_t end, uint64_t from, uint64_t size) {
  * number reached (the caller has just read the whole file), the file's length and
  * how much of it is known durable. The caller is alone or holds the writer lock. */
 static void llmcache__log_set_page(llmcache *c, uint64_t id, uint64_t end, uint64_t alloc, uint64_t synced_end) {
+    LLMCACHE_ASSERT(c->writer_held || c->loading);
     c->shm->last_seq = c->last_seq_seen;
     c->shm->alloc = alloc;
     c->shm->synced_end = synced_end;
@@ -4039,6 +4140,7 @@ static void llmcache__log_set_page(llmcache *c, uint64_t id, uint64_t end, uint6
  * describe it. LLMCACHE_MISS: the page's generation or end do not fit the file.
  * The caller holds the writer lock. */
 static int llmcache__log_reload(llmcache *c, int rebuild) {
+    LLMCACHE_ASSERT(c->writer_held || c->read_only);
     llmcache__fd fd;
     uint64_t id, size, good, end = llmcache__load_acquire(&c->shm->end);
     int rc = llmcache__log_open_file(c->path, &fd, &id, &size);
@@ -4107,8 +4209,9 @@ static int llmcache__log_page_ok(llmcache *c) {
 /* Brings the index up to the committed end of the log; the caller holds the
  * writer lock (so the generation cannot change under it). A shared page that does
  * not describe the file is rebuilt from it, so every handle recovers. */
-static int llmcache__log_catch_up_locked(llmcache *c) {
+static int llmcache__log_catch_up_writer(llmcache *c) {
     int rc;
+    LLMCACHE_ASSERT(c->writer_held);
     if (!c->gen || c->shm->gen != c->gen) rc = llmcache__log_reload(c, 0);
     else rc = llmcache__log_advance(c, c->shm->end);
     if (rc == LLMCACHE_OK && !llmcache__log_page_ok(c)) rc = LLMCACHE_MISS;
@@ -4136,6 +4239,7 @@ static void llmcache__log_void_tail(llmcache__fd fd, uint64_t from, uint64_t siz
  * Leaves nothing durable past the end in the page (the dead writer may have synced
  * a record it never published: later syncs must not take it for theirs). */
 static void llmcache__log_heal(llmcache *c) {
+    LLMCACHE_ASSERT(c->writer_held);
     llmcache__fd fd;
     uint64_t id, size, end = c->shm->end;
     unsigned char *m;
@@ -4170,21 +4274,27 @@ static void llmcache__log_heal(llmcache *c) {
     llmcache__f_close(fd);
 }
 
+static void llmcache__log_unlock(llmcache *c) {
+    LLMCACHE_ASSERT(c->writer_held);
+    c->writer_held = 0;
+    llmcache__pmutex_unlock(&c->shm->mu, c->shm_fd);
+}
+
+/* Takes the writer lock (healing after a holder that died with it) and brings the
+ * index up to the committed end; on failure the lock is not held. */
 static int llmcache__log_lock(llmcache *c) {
     int rc = llmcache__pmutex_lock(&c->shm->mu, c->shm_fd);
+    if (rc != LLMCACHE_OK && rc != LLMCACHE_ECORRUPT) return rc;
+    LLMCACHE_ASSERT(!c->writer_held);
+    c->writer_held = 1;
     if (rc == LLMCACHE_ECORRUPT) {
         llmcache__log_heal(c);
         llmcache__pmutex_consistent(&c->shm->mu);
-        rc = LLMCACHE_OK;
     }
-    if (rc == LLMCACHE_OK) {
-        rc = llmcache__log_catch_up_locked(c);
-        if (rc != LLMCACHE_OK) llmcache__pmutex_unlock(&c->shm->mu, c->shm_fd);
-    }
+    rc = llmcache__log_catch_up_writer(c);
+    if (rc != LLMCACHE_OK) llmcache__log_unlock(c);
     return rc;
 }
-
-static void llmcache__log_unlock(llmcache *c) { llmcache__pmutex_unlock(&c->shm->mu, c->shm_fd); }
 
 /* Cheap check before every operation: two loads from the shared page when
  * nothing changed; else apply what other processes committed. */
@@ -4219,6 +4329,7 @@ static int llmcache__log_append(llmcache *c, uint64_t *wend, unsigned type, unsi
     uint64_t size = llmcache__rec_size(len, meta != NULL), need = *wend + size;
     uint64_t seq = c->shm->last_seq + 1;
     int rc;
+    LLMCACHE_ASSERT(c->writer_held);
     if (need > c->shm->alloc) {
         uint64_t grow = c->shm->alloc / 8;
         if (grow < LLMCACHE__GROW_MIN) grow = LLMCACHE__GROW_MIN;
@@ -4237,7 +4348,7 @@ static int llmcache__log_append(llmcache *c, uint64_t *wend, unsigned type, unsi
     if (need > c->prefaulted || *wend + LLMCACHE__PREFAULT < c->prefaulted) {
         /* fault the next pages in at once, a little ahead (pages dirtied early are
            pages about to be written anyway) */
-        uint64_t from = *wend & ~(uint64_t)4095, to = (need + LLMCACHE__PREFAULT) & ~(uint64_t)4095;
+        uint64_t from = *wend & ~(c->page_size - 1), to = (need + LLMCACHE__PREFAULT) & ~(c->page_size - 1);
         if (to > c->shm->alloc) to = c->shm->alloc;
         if (to > from) llmcache__f_prefault(c->map, from, to - from);
         c->prefaulted = to;
@@ -4254,6 +4365,7 @@ static int llmcache__log_append(llmcache *c, uint64_t *wend, unsigned type, unsi
 static int llmcache__log_sync_to(llmcache *c, uint64_t end) {
     uint64_t from = c->shm->synced_end < end ? c->shm->synced_end : end;
     int rc = llmcache__f_msync(c->fd, c->map, from, end - from);
+    LLMCACHE_ASSERT(c->writer_held);
     if (rc != LLMCACHE_OK) return rc;
     if (end > c->shm->synced_end) c->shm->synced_end = end;
     c->shm->last_sync_ms = llmcache__system_clock_ms();
@@ -4265,6 +4377,7 @@ static int llmcache__log_sync_to(llmcache *c, uint64_t end) {
  * visible to every process. */
 static int llmcache__log_publish(llmcache *c, uint64_t wend) {
     int rc = LLMCACHE_OK;
+    LLMCACHE_ASSERT(c->writer_held);
     if (wend == c->end) return LLMCACHE_OK;
     c->dirty = 1;
     if (c->fsync_mode == LLMCACHE_FSYNC_ALWAYS ||
@@ -4284,6 +4397,7 @@ static int llmcache__log_publish(llmcache *c, uint64_t wend) {
  * already and goes without one. A failed append stops here and is returned. */
 static int llmcache__log_bound(llmcache *c, uint64_t *wend, uint32_t keep) {
     int64_t now = 0;
+    LLMCACHE_ASSERT(c->writer_held);
     while (c->bytes > c->max_bytes && c->val_tail != LLMCACHE__NIL) llmcache__drop_value(c, c->val_tail);
     while (c->count > c->max_entries) {
         uint32_t victim = llmcache__lru_oldest(c, keep);
@@ -4342,8 +4456,9 @@ static int llmcache__log_read(llmcache *c, uint32_t i, llmcache_value *out, unsi
 
 /* Writes the live entries, least recently used first, to a new file and swaps
  * it in. The caller holds c->mu and the writer lock. */
-static int llmcache__log_compact_locked(llmcache *c) {
+static int llmcache__log_compact_writer(llmcache *c) {
     unsigned char hdr[LLMCACHE__HDR_SIZE];
+    LLMCACHE_ASSERT(c->writer_held && c->mu_held);
     llmcache__buf b = {NULL, 0, 0, 0};
     llmcache__progress prog;
     llmcache__fd fd;
@@ -4446,7 +4561,7 @@ static void llmcache__log_maybe_compact(llmcache *c) {
     if (c->end < LLMCACHE__COMPACT_MIN || dead <= c->live_bytes || c->end < c->compact_after) return;
     if (llmcache__log_lock(c) != LLMCACHE_OK) return;
     dead = c->end - LLMCACHE__HDR_SIZE - c->live_bytes;
-    if (c->end >= LLMCACHE__COMPACT_MIN && dead > c->live_bytes && llmcache__log_compact_locked(c) != LLMCACHE_OK)
+    if (c->end >= LLMCACHE__COMPACT_MIN && dead > c->live_bytes && llmcache__log_compact_writer(c) != LLMCACHE_OK)
         c->compact_after = c->end + (c->live_bytes > LLMCACHE__COMPACT_MIN ? c->live_bytes : LLMCACHE__COMPACT_MIN);
     llmcache__log_unlock(c);
 }
@@ -4552,19 +4667,22 @@ static int llmcache__log_open_readonly(llmcache *c) {
     if (rc != LLMCACHE_OK) return rc;
     c->loading = 1;
     if (llmcache__f_open(c->shm_path, LLMCACHE__F_RDONLY | LLMCACHE__F_NOFOLLOW, 0, &c->shm_fd) == LLMCACHE_OK &&
-        llmcache__f_lock(c->shm_fd, 0, 1, 1) == LLMCACHE_OK) {   /* after any opener or closer */
-        live = llmcache__f_lock_held(c->shm_fd, 1) && llmcache__f_map(c->shm_fd, &shm_len, 0, &shm) == LLMCACHE_OK;
+        /* after any opener or closer */
+        llmcache__f_lock(c->shm_fd, LLMCACHE__BYTE_OPENER, LLMCACHE__SHARED, LLMCACHE__WAIT) == LLMCACHE_OK) {
+        live = llmcache__f_lock_held(c->shm_fd, LLMCACHE__BYTE_LIVE) &&
+               llmcache__f_map(c->shm_fd, &shm_len, 0, &shm) == LLMCACHE_OK;
         if (live && (shm_len < LLMCACHE__SHM_SIZE || memcmp(shm, LLMCACHE__SHM_MAGIC, 8) != 0)) live = 0;
         if (live) {
             c->shm = (llmcache__shm *)(void *)shm;
-            live = c->shm->version == LLMCACHE__SHM_VERSION && llmcache__f_lock(c->shm_fd, 1, 1, 0) == LLMCACHE_OK;
+            live = c->shm->version == LLMCACHE__SHM_VERSION &&
+                   llmcache__f_lock(c->shm_fd, LLMCACHE__BYTE_LIVE, LLMCACHE__SHARED, LLMCACHE__NOWAIT) == LLMCACHE_OK;
             if (live) {
                 c->gen = 0;
                 rc = llmcache__log_refresh(c);
                 live = rc == LLMCACHE_OK && c->gen != 0;   /* else the page does not fit the file */
             }
         }
-        llmcache__f_lock(c->shm_fd, 0, 0, 0);
+        llmcache__f_lock(c->shm_fd, LLMCACHE__BYTE_OPENER, LLMCACHE__UNLOCK, LLMCACHE__NOWAIT);
     }
     if (!live) {   /* a snapshot */
         llmcache__clear(c);
@@ -4592,6 +4710,7 @@ static int llmcache__log_open(llmcache *c, const char *path) {
     int rc, alone;
     /* a path that is a link to a log: the log and its companions live beside the
        target, where every opener meets them and compaction replaces the target */
+    c->page_size = llmcache__f_page_size();
     c->path = llmcache__f_resolve(path);
     if (!c->path || !(c->shm_path = llmcache__concat(c->path, strlen(c->path), "-shm"))) return LLMCACHE_ENOMEM;
     if (c->read_only) return llmcache__log_open_readonly(c);
@@ -4613,9 +4732,9 @@ static int llmcache__log_open(llmcache *c, const char *path) {
     rc = llmcache__f_open(c->shm_path, LLMCACHE__F_CREATE | LLMCACHE__F_NOFOLLOW, c->file_mode, &c->shm_fd);
     if (rc != LLMCACHE_OK) return rc;
     c->loading = 1;
-    rc = llmcache__f_lock(c->shm_fd, 0, 2, 1);   /* byte 0: one opener or closer at a time */
+    rc = llmcache__f_lock(c->shm_fd, LLMCACHE__BYTE_OPENER, LLMCACHE__EXCLUSIVE, LLMCACHE__WAIT);
     if (rc != LLMCACHE_OK) return LLMCACHE_EIO;
-    alone = llmcache__f_lock(c->shm_fd, 1, 2, 0) == LLMCACHE_OK;   /* byte 1: held shared while open */
+    alone = llmcache__f_lock(c->shm_fd, LLMCACHE__BYTE_LIVE, LLMCACHE__EXCLUSIVE, LLMCACHE__NOWAIT) == LLMCACHE_OK;
     rc = llmcache__f_size(c->shm_fd, &size);
     if (rc == LLMCACHE_OK && size < LLMCACHE__SHM_SIZE) rc = llmcache__f_truncate(c->shm_fd, LLMCACHE__SHM_SIZE);
     if (rc == LLMCACHE_OK) rc = llmcache__f_map(c->shm_fd, &shm_len, 1, &shm);
@@ -4629,12 +4748,12 @@ static int llmcache__log_open(llmcache *c, const char *path) {
             memset(shm, 0, LLMCACHE__SHM_SIZE);
             rc = llmcache__f_size(c->fd, &size);
             if (rc == LLMCACHE_OK) rc = llmcache__log_open_alone(c, size);
-            if (rc == LLMCACHE_OK) rc = llmcache__f_lock(c->shm_fd, 1, 1, 0);
+            if (rc == LLMCACHE_OK) rc = llmcache__f_lock(c->shm_fd, LLMCACHE__BYTE_LIVE, LLMCACHE__SHARED, LLMCACHE__NOWAIT);
         } else if (memcmp(c->shm->magic, LLMCACHE__SHM_MAGIC, 8) != 0 || c->shm->version != LLMCACHE__SHM_VERSION ||
                    c->shm->mutex_size != (uint32_t)sizeof(llmcache__pmutex)) {
             rc = LLMCACHE_EIO;
         } else {
-            rc = llmcache__f_lock(c->shm_fd, 1, 1, 0);
+            rc = llmcache__f_lock(c->shm_fd, LLMCACHE__BYTE_LIVE, LLMCACHE__SHARED, LLMCACHE__NOWAIT);
             if (rc == LLMCACHE_OK) {
                 c->gen = 0;   /* forces a load of the current file */
                 rc = llmcache__log_lock(c);
@@ -4642,7 +4761,7 @@ static int llmcache__log_open(llmcache *c, const char *path) {
             }
         }
     }
-    llmcache__f_lock(c->shm_fd, 0, 0, 0);
+    llmcache__f_lock(c->shm_fd, LLMCACHE__BYTE_OPENER, LLMCACHE__UNLOCK, LLMCACHE__NOWAIT);
     c->loading = 0;
     if (rc == LLMCACHE_OK) llmcache__log_enforce_bound(c);
 #if !defined(LLMCACHE_NO_THREADS)
@@ -4669,10 +4788,10 @@ static void llmcache__log_close(llmcache *c) {
     }
 #if !defined(LLMCACHE_NO_THREADS)
     if (c->flusher_running) {
-        llmcache__lock(&c->mu);
+        llmcache__handle_lock(c);
         c->stopping = 1;
         llmcache__cond_broadcast(&c->flusher_cv);
-        llmcache__unlock(&c->mu);
+        llmcache__handle_unlock(c);
         llmcache__thread_join(&c->flusher);
         llmcache__cond_destroy(&c->flusher_cv);
     }
@@ -4681,10 +4800,11 @@ static void llmcache__log_close(llmcache *c) {
         llmcache__f_unmap(c->map, c->map_len);   /* Win32 shrinks no mapped file; the sync covers it */
         c->map = NULL;
         if (c->dirty && c->fsync_mode != LLMCACHE_FSYNC_NEVER) llmcache__f_sync(c->fd);
-        if (llmcache__f_lock(c->shm_fd, 0, 2, 1) == LLMCACHE_OK) {
+        if (llmcache__f_lock(c->shm_fd, LLMCACHE__BYTE_OPENER, LLMCACHE__EXCLUSIVE, LLMCACHE__WAIT) == LLMCACHE_OK) {
             /* the last one out gives back the preallocated space, past an end
                checked against the file (the catch-up may map the log again) */
-            if (llmcache__f_lock(c->shm_fd, 1, 2, 0) == LLMCACHE_OK && c->shm->gen == c->gen &&
+            if (llmcache__f_lock(c->shm_fd, LLMCACHE__BYTE_LIVE, LLMCACHE__EXCLUSIVE, LLMCACHE__NOWAIT) == LLMCACHE_OK &&
+                c->shm->gen == c->gen &&
                 llmcache__log_lock(c) == LLMCACHE_OK) {
                 llmcache__f_unmap(c->map, c->map_len);
                 c->map = NULL;
@@ -4692,10 +4812,10 @@ static void llmcache__log_close(llmcache *c) {
                     c->shm->alloc = c->end;
                 llmcache__log_unlock(c);
             }
-            /* let go of byte 1 before byte 0, or two handles closing at once
+            /* let go of the live byte before the opener byte, or two handles closing at once
                could each see the other still open and neither truncate */
-            llmcache__f_lock(c->shm_fd, 1, 0, 0);
-            llmcache__f_lock(c->shm_fd, 0, 0, 0);
+            llmcache__f_lock(c->shm_fd, LLMCACHE__BYTE_LIVE, LLMCACHE__UNLOCK, LLMCACHE__NOWAIT);
+            llmcache__f_lock(c->shm_fd, LLMCACHE__BYTE_OPENER, LLMCACHE__UNLOCK, LLMCACHE__NOWAIT);
         }
     }
     llmcache__f_unmap(c->map, c->map_len);
@@ -4811,6 +4931,7 @@ static int llmcache__get_locked(llmcache *c, const llmcache_key *key, llmcache_v
     unsigned char *blob = NULL;
     uint32_t i;
     int rc = llmcache__refresh(c);
+    LLMCACHE_ASSERT(c->mu_held);
     i = rc == LLMCACHE_OK ? llmcache__find_value(c, key, &blob) : LLMCACHE__NIL;
     if (rc == LLMCACHE_OK) rc = LLMCACHE_MISS;
     if (i != LLMCACHE__NIL && blob) {   /* the hot path: the slot and the value block only */
@@ -4854,11 +4975,11 @@ LLMCACHE_API int llmcache_get(llmcache *c, const llmcache_key *key, llmcache_val
     int rc;
     if (out) memset(out, 0, sizeof *out);
     if (!c || !key || !out) return LLMCACHE_EINVAL;
-    llmcache__lock(&c->mu);
+    llmcache__handle_lock(c);
     rc = llmcache__get_locked(c, key, out);
     if (rc == LLMCACHE_OK) c->st.hits++;
     else if (rc == LLMCACHE_MISS) c->st.misses++;
-    llmcache__unlock(&c->mu);
+    llmcache__handle_unlock(c);
     return rc;
 }
 
@@ -4871,6 +4992,7 @@ static int llmcache__put_locked(llmcache *c, const llmcache_key *key, const void
     llmcache__blobhdr d = llmcache__value_desc(key, len, meta != NULL, created_ms, expires_ms);
     unsigned char *blob = NULL;
     uint32_t i;
+    LLMCACHE_ASSERT(c->mu_held);
     if (!c->path && !fits) return LLMCACHE_ETOOBIG;
     if (fits && !(blob = llmcache__make_blob(data, len, meta))) return LLMCACHE_ENOMEM;
 #ifdef LLMCACHE__FILES
@@ -4920,20 +5042,20 @@ static int llmcache__put_now(llmcache *c, const llmcache_key *key, const void *d
     if (!key || (!data && len) || expires_ms < 0) return LLMCACHE_EINVAL;
     if (len > LLMCACHE_MAX_VALUE) return LLMCACHE_ETOOBIG;
     if (c->read_only) return LLMCACHE_EREADONLY;
-    llmcache__lock(&c->mu);
+    llmcache__handle_lock(c);
     rc = llmcache__refresh(c);
     if (rc == LLMCACHE_OK) {
         llmcache__sweep_some(c, now, 4);
         if (expires_ms && now >= expires_ms) {   /* already expired: drop any older value */
             uint32_t i = llmcache__find(c, key);
-            llmcache__unlock(&c->mu);
+            llmcache__handle_unlock(c);
             if (i != LLMCACHE__NIL) llmcache_del(c, key);
             return LLMCACHE_OK;
         }
         rc = llmcache__put_locked(c, key, data, len, created_ms, expires_ms, meta);
     }
     if (rc == LLMCACHE_OK) c->st.puts++;
-    llmcache__unlock(&c->mu);
+    llmcache__handle_unlock(c);
 #ifdef LLMCACHE_REDIS   /* write through, outside c->mu */
     rc = llmcache__redis_put(c, key, data, len, created_ms, expires_ms, meta, rc);
 #endif
@@ -4962,6 +5084,7 @@ LLMCACHE_API int llmcache_put(llmcache *c, const llmcache_key *key, const void *
 /* Deletes entry i for good (a delete record with a log); the caller holds c->mu. */
 static int llmcache__delete_locked(llmcache *c, const llmcache_key *key, unsigned reason) {
     uint32_t i;
+    LLMCACHE_ASSERT(c->mu_held);
 #ifdef LLMCACHE__FILES
     if (c->path) {
         uint64_t wend;
@@ -5006,11 +5129,11 @@ static int llmcache__del_why(llmcache *c, const llmcache_key *key, unsigned reas
     int rc;
     if (!c || !key) return LLMCACHE_EINVAL;
     if (c->read_only) return LLMCACHE_EREADONLY;
-    llmcache__lock(&c->mu);
+    llmcache__handle_lock(c);
     rc = llmcache__refresh(c);
     if (rc == LLMCACHE_OK) rc = llmcache__delete_locked(c, key, reason);
     if (rc == LLMCACHE_OK) c->st.deletes++;
-    llmcache__unlock(&c->mu);
+    llmcache__handle_unlock(c);
 #ifdef LLMCACHE_REDIS
     rc = llmcache__redis_del(c, key, rc);
 #endif
@@ -5031,7 +5154,7 @@ LLMCACHE_API void llmcache_stats_get(llmcache *c, llmcache_stats *out) {
     if (!out) return;
     memset(out, 0, sizeof *out);
     if (!c) return;
-    llmcache__lock(&c->mu);
+    llmcache__handle_lock(c);
     llmcache__refresh(c);
     *out = c->st;
     out->entries = c->count;
@@ -5044,16 +5167,16 @@ LLMCACHE_API void llmcache_stats_get(llmcache *c, llmcache_stats *out) {
 #ifdef LLMCACHE_REDIS
     llmcache__redis_stats(c, out);
 #endif
-    llmcache__unlock(&c->mu);
+    llmcache__handle_unlock(c);
 }
 
 LLMCACHE_API int llmcache_sweep(llmcache *c) {
     int rc;
     if (!c) return LLMCACHE_EINVAL;
-    llmcache__lock(&c->mu);
+    llmcache__handle_lock(c);
     rc = llmcache__refresh(c);
     if (rc == LLMCACHE_OK) llmcache__sweep_some(c, llmcache__now(c), c->ents_top);
-    llmcache__unlock(&c->mu);
+    llmcache__handle_unlock(c);
     return rc;
 }
 
@@ -5064,13 +5187,13 @@ static int llmcache__log_sync_all(llmcache *c) { return llmcache__log_sync_to(c,
 static int llmcache__with_log(llmcache *c, int (*fn)(llmcache *c)) {
     int rc;
     if (!c->path) return LLMCACHE_OK;
-    llmcache__lock(&c->mu);
+    llmcache__handle_lock(c);
     rc = llmcache__log_lock(c);
     if (rc == LLMCACHE_OK) {
         rc = fn(c);
         llmcache__log_unlock(c);
     }
-    llmcache__unlock(&c->mu);
+    llmcache__handle_unlock(c);
     return rc;
 }
 #endif
@@ -5079,7 +5202,7 @@ LLMCACHE_API int llmcache_compact(llmcache *c) {
     if (!c) return LLMCACHE_EINVAL;
     if (c->read_only) return LLMCACHE_EREADONLY;
 #ifdef LLMCACHE__FILES
-    return llmcache__with_log(c, llmcache__log_compact_locked);
+    return llmcache__with_log(c, llmcache__log_compact_writer);
 #else
     return LLMCACHE_OK;
 #endif
@@ -5101,7 +5224,7 @@ LLMCACHE_API int llmcache_foreach(llmcache *c, int with_values,
     int rc, stop = 0;
     int64_t now;
     if (!c || !fn) return LLMCACHE_EINVAL;
-    llmcache__lock(&c->mu);
+    llmcache__handle_lock(c);
     rc = llmcache__refresh(c);
     now = llmcache__now(c);
     for (i = 0; rc == LLMCACHE_OK && !stop && i < c->ents_top; i++) {
@@ -5132,7 +5255,7 @@ LLMCACHE_API int llmcache_foreach(llmcache *c, int with_values,
         stop = fn(ctx, &info);
         LLMCACHE_FREE(blob);
     }
-    llmcache__unlock(&c->mu);
+    llmcache__handle_unlock(c);
     return rc != LLMCACHE_OK ? rc : stop;
 }
 
@@ -5420,7 +5543,6 @@ static int llmcache__redis_open(llmcache *c, const llmcache_redis_config *cfg) {
     r = (struct llmcache__redis *)LLMCACHE_MALLOC(sizeof *r);
     if (!r) return LLMCACHE_ENOMEM;
     memset(r, 0, sizeof *r);
-    r->host = r->password = r->prefix = NULL;
     if (llmcache__mutex_init(&r->mu) != 0) { LLMCACHE_FREE(r); return LLMCACHE_ENOMEM; }
     c->redis = r;
     r->port = LLMCACHE__DEF(cfg->port, 6379);
@@ -5792,7 +5914,7 @@ static int llmcache__redis_load(llmcache *c, const llmcache_key *key, llmcache_v
     }
     memset(&meta, 0, sizeof meta);
     if (rec.meta) llmcache__meta_decode(rec.meta, &meta);
-    llmcache__lock(&c->mu);
+    llmcache__handle_lock(c);
     if (rec.expires_ms == 0 || llmcache__now(c) < rec.expires_ms) {
         rc = LLMCACHE_OK;
         if (out) {
@@ -5811,7 +5933,7 @@ static int llmcache__redis_load(llmcache *c, const llmcache_key *key, llmcache_v
                                            rec.meta ? &meta : NULL);
         }
     }
-    llmcache__unlock(&c->mu);
+    llmcache__handle_unlock(c);
     llmcache__stat_inc(&r->mu, rc == LLMCACHE_OK ? &r->hits : &r->misses);
     freeReplyObject(rep);
     return rc;
@@ -5820,10 +5942,11 @@ static int llmcache__redis_load(llmcache *c, const llmcache_key *key, llmcache_v
 /* llmcache_get's miss path, entered and left with c->mu held (dropped meanwhile). */
 static int llmcache__redis_get(llmcache *c, const llmcache_key *key, llmcache_value *out) {
     int rc;
+    LLMCACHE_ASSERT(c->mu_held);
     if (!c->redis) return LLMCACHE_MISS;
-    llmcache__unlock(&c->mu);
+    llmcache__handle_unlock(c);
     rc = llmcache__redis_load(c, key, out);
-    llmcache__lock(&c->mu);
+    llmcache__handle_lock(c);
     return rc;
 }
 
@@ -5889,6 +6012,7 @@ static int llmcache__redis_del(llmcache *c, const llmcache_key *key, int rc) {
 /* Adds the Redis counters to *out; called with c->mu held. */
 static void llmcache__redis_stats(llmcache *c, llmcache_stats *out) {
     struct llmcache__redis *r = c->redis;
+    LLMCACHE_ASSERT(c->mu_held);
     if (!r) return;
     llmcache__lock(&r->mu);
     out->redis_hits = r->hits;
@@ -6396,14 +6520,12 @@ static void llmcache__callstate_free(struct llmcache__callstate *s) {
 /* The handle's call state, created on first use; NULL when out of memory. */
 static LLMCACHE__MAYBE_UNUSED struct llmcache__callstate *llmcache__callstate_get(llmcache *c) {
     struct llmcache__callstate *s;
-    llmcache__lock(&c->mu);
+    llmcache__handle_lock(c);
     s = c->calls;
     if (!s) {
         s = (struct llmcache__callstate *)LLMCACHE_MALLOC(sizeof *s);
         if (s) {
-            size_t i;
             memset(s, 0, sizeof *s);
-            for (i = 0; i < LLMCACHE__FLIGHT_BUCKETS; i++) s->buckets[i] = NULL;
             if (llmcache__mutex_init(&s->mu) != 0) { LLMCACHE_FREE(s); s = NULL; }
             else if (llmcache__cond_init(&s->cv) != 0) {
                 llmcache__mutex_destroy(&s->mu);
@@ -6412,7 +6534,7 @@ static LLMCACHE__MAYBE_UNUSED struct llmcache__callstate *llmcache__callstate_ge
             } else c->calls = s;
         }
     }
-    llmcache__unlock(&c->mu);
+    llmcache__handle_unlock(c);
     return s;
 }
 
@@ -6435,7 +6557,6 @@ static LLMCACHE__MAYBE_UNUSED llmcache__flight *llmcache__flight_join(struct llm
         f = (llmcache__flight *)LLMCACHE_MALLOC(sizeof *f);
         if (f) {
             memset(f, 0, sizeof *f);
-            f->res.env = NULL;
             f->key = *key;
             f->fetching = refresh;           /* no lookup first: the answer will be fresh */
             f->next = *head;
@@ -6511,9 +6632,9 @@ static int llmcache__lookup(llmcache *c, const llmcache_key *key, const llmcache
     const char *why = NULL;
     int rc;
     memset(&v, 0, sizeof v);
-    llmcache__lock(&c->mu);
+    llmcache__handle_lock(c);
     rc = llmcache__get_locked(c, key, &v);
-    llmcache__unlock(&c->mu);
+    llmcache__handle_unlock(c);
     if (missed) *missed = rc == LLMCACHE_OK || rc == LLMCACHE_MISS;
     if (rc == LLMCACHE_MISS) return LLMCACHE_MISS;
     if (rc != LLMCACHE_OK) {
@@ -6545,7 +6666,6 @@ static int llmcache__run_parse(const llmcache_call_options *o, const llmcache_re
     llmcache_sink ms;
     int rc;
     memset(&ms, 0, sizeof ms);
-    ms.buf.p = NULL; ms.recs = NULL; ms.on_chunk = NULL; ms.chunk_ctx = NULL;
     ms.model = 1;
     rc = o->parse(o->parse_ctx, r, &ms) != 0 ? LLMCACHE_EREJECTED : ms.err;
     if (rc == LLMCACHE_OK && !llmcache__buf_reserve(&ms.buf, 0)) rc = LLMCACHE_ENOMEM;
@@ -6567,12 +6687,10 @@ static void llmcache__fetch(llmcache *c, const llmcache_request *req, llmcache_t
     int64_t t0;
 
     memset(&s, 0, sizeof s);
-    s.buf.p = NULL; s.recs = NULL;
     s.stream = req->stream != 0;
     s.on_chunk = o->on_chunk;
     s.chunk_ctx = o->chunk_ctx;
     memset(res, 0, sizeof *res);
-    res->env = NULL;
     memcpy(res->meta.schema_hash, schema_hash, 32);
     res->meta.prompt_tokens = res->meta.completion_tokens = -1;
 
@@ -6684,10 +6802,10 @@ static int llmcache__serve_hit(llmcache *c, const llmcache_call_options *o, llmc
         llmcache__buf_free(&model);
         if (rc != LLMCACHE_OK) return rc;
     }
-    llmcache__lock(&c->mu);
+    llmcache__handle_lock(c);
     c->st.time_saved_ms += (uint64_t)(out->meta.latency_ms > 0 ? out->meta.latency_ms : 0);
     c->st.tokens_saved += llmcache__tokens(&out->meta);
-    llmcache__unlock(&c->mu);
+    llmcache__handle_unlock(c);
     llmcache__emit(c, LLMCACHE_EVENT_HIT, &out->key, LLMCACHE_OK, "llmcache_call: served from the cache");
     llmcache__replay(o, out);
     return LLMCACHE_OK;
@@ -6730,11 +6848,11 @@ LLMCACHE_API int llmcache_call(llmcache *c, const llmcache_request *req, llmcach
             llmcache__flight_wait(cs, flight, &res);
             rc = llmcache__result_out(&res, out);
             out->shared = 1;
-            llmcache__lock(&c->mu);
+            llmcache__handle_lock(c);
             c->st.shared++;
             if (missed) c->st.misses++;
             if (rc == LLMCACHE_OK) c->st.tokens_saved += llmcache__tokens(&out->meta);
-            llmcache__unlock(&c->mu);
+            llmcache__handle_unlock(c);
             llmcache__emit(c, LLMCACHE_EVENT_SHARED, &out->key, rc, "llmcache_call: shared a concurrent identical call");
             llmcache__replay(opts, out);
             return rc;
@@ -6802,7 +6920,6 @@ LLMCACHE_API int llmcache_purge_schema(llmcache *c, const unsigned char schema_h
     /* collect first (foreach holds the lock), then delete (records say "purged") */
     memset(&l, 0, sizeof l);
     l.schema_hash = schema_hash;
-    l.keys = NULL;
     rc = llmcache_foreach(c, 0, llmcache__collect_schema, &l);
     for (i = 0; rc == LLMCACHE_OK && i < l.n; i++) {
         int d = llmcache__del_why(c, &l.keys[i], LLMCACHE__WHY_PURGE);
@@ -6920,6 +7037,7 @@ LLMCACHE_API int llmcache_curl_transport(void *ctx, const llmcache_request *req,
 }
 #endif /* LLMCACHE_CURL */
 
+#endif /* the feature check after the first includes */
 #endif /* LLMCACHE_IMPLEMENTATION */
 
 /*
