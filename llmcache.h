@@ -82,18 +82,25 @@
  *     - depend on the process locale: "1.5" is 1.5 under any LC_NUMERIC
  *
  * License: MIT, at the end of this file.
+ *
+ * Sections (search for ">>name"):
+ *     public part       >>results >>memory >>keys >>cache >>call-through >>curl transport
+ *     implementation    >>platform >>files >>bytes >>sha256 >>crc32c >>buffer >>json
+ *                       >>impl results >>impl keys >>table >>record >>log >>cache core
+ *                       >>redis >>single-flight >>impl cache >>impl call-through
+ *                       >>redis single-flight >>impl curl transport
  */
 /* The implementation uses POSIX 2008 (clock_gettime, pread, mmap, robust mutexes,
  * posix_fallocate), or Win32 on Windows (file handles, file mappings, LockFileEx,
  * SRW locks); strict -std=c99 hides the POSIX ones on glibc unless asked for before the
  * first system header. Include llmcache.h first in the implementation file, or
- * compile with -D_POSIX_C_SOURCE=200809L. */
+ * compile it with -D_DEFAULT_SOURCE (else it stops with an #error that says so). */
 #if defined(LLMCACHE_IMPLEMENTATION) && defined(__linux__)
 #  ifndef _POSIX_C_SOURCE
 #    define _POSIX_C_SOURCE 200809L
 #  endif
-#  ifndef _FILE_OFFSET_BITS
-#    define _FILE_OFFSET_BITS 64   /* logs past 2 GiB on 32-bit systems */
+#  ifndef _LARGEFILE64_SOURCE
+#    define _LARGEFILE64_SOURCE 1   /* pread64 & co: logs past 2 GiB on 32-bit systems, off_t unchanged */
 #  endif
 #  ifndef _DEFAULT_SOURCE
 #    define _DEFAULT_SOURCE 1
@@ -109,7 +116,7 @@
 #ifndef LLMCACHE_API
 #  ifdef LLMCACHE_STATIC
 #    if defined(__GNUC__) || defined(__clang__)
-#      define LLMCACHE_API static __attribute__((unused))
+#      define LLMCACHE_API static __attribute__((__unused__))
 #    else
 #      define LLMCACHE_API static
 #    endif
@@ -794,23 +801,35 @@ LLMCACHE_API int llmcache_curl_transport(void *ctx, const llmcache_request *req,
 #include <string.h>
 #include <stdlib.h>
 
+/* A system header included before llmcache.h under strict -std=c99 fixed glibc's
+ * feature set without the POSIX 2008 and BSD declarations the platform layer uses:
+ * say so once instead of a wall of undeclared identifiers. */
+#if defined(__GLIBC__) && (!defined(__USE_XOPEN2K8) || !defined(__USE_MISC))
+#  error "llmcache.h: the implementation needs POSIX 2008 (mmap, pread, robust mutexes) and madvise, which strict -std=c99 hides when a system header comes first: include llmcache.h before any other header in the file that defines LLMCACHE_IMPLEMENTATION, or compile that file with -D_DEFAULT_SOURCE (or -std=gnu99)"
+#else   /* the rest of the implementation, up to the end of the file */
 
-/* Small helpers that some configurations (no threads, no files) leave unused. */
+
+/* The accessors that only tests and fuzz targets use (LLMCACHE_TEST_HOOKS): a
+ * test that defines the hooks need not use them all. */
 #if defined(__GNUC__) || defined(__clang__)
-#  define LLMCACHE__MAYBE_UNUSED __attribute__((unused))
+#  define LLMCACHE__MAYBE_UNUSED __attribute__((__unused__))
 #else
 #  define LLMCACHE__MAYBE_UNUSED
 #endif
 
-static char *llmcache__strdup(const char *s) {
-    size_t n = strlen(s) + 1;
-    char *p = (char *)LLMCACHE_MALLOC(n);
-    if (p) memcpy(p, s, n);
-    return p;
+/* A copy of p[0..n) with a NUL after it (n may be 0, p then NULL); NULL when out
+ * of memory. Every string or byte copy of the implementation is made here. */
+static char *llmcache__memdup_nul(const void *p, size_t n) {
+    char *q = (char *)LLMCACHE_MALLOC(n + 1);
+    if (!q) return NULL;
+    if (n) memcpy(q, p, n);
+    q[n] = '\0';
+    return q;
 }
+#define LLMCACHE__STRDUP(s) llmcache__memdup_nul((s), strlen(s))
 
 /* The first n bytes of a, then b (file names: a path and a suffix, a directory and a name). */
-static LLMCACHE__MAYBE_UNUSED char *llmcache__concat(const char *a, size_t n, const char *b) {
+static char *llmcache__concat(const char *a, size_t n, const char *b) {
     size_t m = strlen(b);
     char *p = (char *)LLMCACHE_MALLOC(n + m + 1);
     if (!p) return NULL;
@@ -825,8 +844,13 @@ static LLMCACHE__MAYBE_UNUSED char *llmcache__concat(const char *a, size_t n, co
 #if defined(_WIN32)
 #  ifndef WIN32_LEAN_AND_MEAN
 #    define WIN32_LEAN_AND_MEAN
+#    define LLMCACHE__LEAN 1
 #  endif
 #  include <windows.h>
+#  ifdef LLMCACHE__LEAN   /* the user's code in this file sees windows.h as it asked for it */
+#    undef WIN32_LEAN_AND_MEAN
+#    undef LLMCACHE__LEAN
+#  endif
 #else
 #  include <time.h>
 #  include <errno.h>
@@ -836,7 +860,7 @@ static LLMCACHE__MAYBE_UNUSED char *llmcache__concat(const char *a, size_t n, co
 #  endif
 #endif
 
-static LLMCACHE__MAYBE_UNUSED int64_t llmcache__system_clock_ms(void) {
+static int64_t llmcache__system_clock_ms(void) {
 #if defined(_WIN32)
     FILETIME ft;
     uint64_t t;
@@ -851,7 +875,7 @@ static LLMCACHE__MAYBE_UNUSED int64_t llmcache__system_clock_ms(void) {
 }
 
 /* Monotonic microseconds, for measuring latencies (never for expiry). */
-static LLMCACHE__MAYBE_UNUSED int64_t llmcache__mono_us(void) {
+static int64_t llmcache__mono_us(void) {
 #if defined(_WIN32)
     LARGE_INTEGER f, t;
     QueryPerformanceFrequency(&f);
@@ -864,7 +888,7 @@ static LLMCACHE__MAYBE_UNUSED int64_t llmcache__mono_us(void) {
 #endif
 }
 
-static LLMCACHE__MAYBE_UNUSED void llmcache__sleep_ms(int64_t ms) {
+static void llmcache__sleep_ms(int64_t ms) {
     if (ms <= 0) return;
 #if defined(_WIN32)
     Sleep((DWORD)ms);
@@ -892,36 +916,36 @@ typedef int llmcache__cond;
 #elif defined(_WIN32)
 typedef SRWLOCK llmcache__mutex;
 typedef CONDITION_VARIABLE llmcache__cond;
-static LLMCACHE__MAYBE_UNUSED int  llmcache__mutex_init(llmcache__mutex *m) { InitializeSRWLock(m); return 0; }
-static LLMCACHE__MAYBE_UNUSED void llmcache__mutex_destroy(llmcache__mutex *m) { (void)m; }
-static LLMCACHE__MAYBE_UNUSED void llmcache__lock(llmcache__mutex *m) { AcquireSRWLockExclusive(m); }
-static LLMCACHE__MAYBE_UNUSED void llmcache__unlock(llmcache__mutex *m) { ReleaseSRWLockExclusive(m); }
-static LLMCACHE__MAYBE_UNUSED int  llmcache__cond_init(llmcache__cond *cv) { InitializeConditionVariable(cv); return 0; }
-static LLMCACHE__MAYBE_UNUSED void llmcache__cond_destroy(llmcache__cond *cv) { (void)cv; }
-static LLMCACHE__MAYBE_UNUSED void llmcache__cond_wait(llmcache__cond *cv, llmcache__mutex *m) { SleepConditionVariableSRW(cv, m, INFINITE, 0); }
-static LLMCACHE__MAYBE_UNUSED void llmcache__cond_broadcast(llmcache__cond *cv) { WakeAllConditionVariable(cv); }
+static int  llmcache__mutex_init(llmcache__mutex *m) { InitializeSRWLock(m); return 0; }
+static void llmcache__mutex_destroy(llmcache__mutex *m) { (void)m; }
+static void llmcache__lock(llmcache__mutex *m) { AcquireSRWLockExclusive(m); }
+static void llmcache__unlock(llmcache__mutex *m) { ReleaseSRWLockExclusive(m); }
+static int  llmcache__cond_init(llmcache__cond *cv) { InitializeConditionVariable(cv); return 0; }
+static void llmcache__cond_destroy(llmcache__cond *cv) { (void)cv; }
+static void llmcache__cond_wait(llmcache__cond *cv, llmcache__mutex *m) { SleepConditionVariableSRW(cv, m, INFINITE, 0); }
+static void llmcache__cond_broadcast(llmcache__cond *cv) { WakeAllConditionVariable(cv); }
 #else
 typedef pthread_mutex_t llmcache__mutex;
 typedef pthread_cond_t llmcache__cond;
-static LLMCACHE__MAYBE_UNUSED int  llmcache__mutex_init(llmcache__mutex *m) { return pthread_mutex_init(m, NULL); }
-static LLMCACHE__MAYBE_UNUSED void llmcache__mutex_destroy(llmcache__mutex *m) { pthread_mutex_destroy(m); }
-static LLMCACHE__MAYBE_UNUSED void llmcache__lock(llmcache__mutex *m) { pthread_mutex_lock(m); }
-static LLMCACHE__MAYBE_UNUSED void llmcache__unlock(llmcache__mutex *m) { pthread_mutex_unlock(m); }
-static LLMCACHE__MAYBE_UNUSED int  llmcache__cond_init(llmcache__cond *cv) { return pthread_cond_init(cv, NULL); }
-static LLMCACHE__MAYBE_UNUSED void llmcache__cond_destroy(llmcache__cond *cv) { pthread_cond_destroy(cv); }
-static LLMCACHE__MAYBE_UNUSED void llmcache__cond_wait(llmcache__cond *cv, llmcache__mutex *m) { pthread_cond_wait(cv, m); }
-static LLMCACHE__MAYBE_UNUSED void llmcache__cond_broadcast(llmcache__cond *cv) { pthread_cond_broadcast(cv); }
+static int  llmcache__mutex_init(llmcache__mutex *m) { return pthread_mutex_init(m, NULL); }
+static void llmcache__mutex_destroy(llmcache__mutex *m) { pthread_mutex_destroy(m); }
+static void llmcache__lock(llmcache__mutex *m) { pthread_mutex_lock(m); }
+static void llmcache__unlock(llmcache__mutex *m) { pthread_mutex_unlock(m); }
+static int  llmcache__cond_init(llmcache__cond *cv) { return pthread_cond_init(cv, NULL); }
+static void llmcache__cond_destroy(llmcache__cond *cv) { pthread_cond_destroy(cv); }
+static void llmcache__cond_wait(llmcache__cond *cv, llmcache__mutex *m) { pthread_cond_wait(cv, m); }
+static void llmcache__cond_broadcast(llmcache__cond *cv) { pthread_cond_broadcast(cv); }
 #endif
 
 /* Waits on cv for at most ms milliseconds (spurious wake-ups allowed). */
 #if defined(LLMCACHE_NO_THREADS)
 #  define llmcache__cond_timedwait(cv, m, ms) ((void)(cv), (void)(m), (void)(ms))
 #elif defined(_WIN32)
-static LLMCACHE__MAYBE_UNUSED void llmcache__cond_timedwait(llmcache__cond *cv, llmcache__mutex *m, int64_t ms) {
+static void llmcache__cond_timedwait(llmcache__cond *cv, llmcache__mutex *m, int64_t ms) {
     SleepConditionVariableSRW(cv, m, (DWORD)ms, 0);
 }
 #else
-static LLMCACHE__MAYBE_UNUSED void llmcache__cond_timedwait(llmcache__cond *cv, llmcache__mutex *m, int64_t ms) {
+static void llmcache__cond_timedwait(llmcache__cond *cv, llmcache__mutex *m, int64_t ms) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     ts.tv_sec += (time_t)(ms / 1000);
@@ -947,12 +971,12 @@ static DWORD WINAPI llmcache__thread_main(LPVOID t) {
     ((llmcache__thread *)t)->fn(((llmcache__thread *)t)->arg);
     return 0;
 }
-static LLMCACHE__MAYBE_UNUSED int llmcache__thread_start(llmcache__thread *t, void (*fn)(void *), void *arg) {
+static int llmcache__thread_start(llmcache__thread *t, void (*fn)(void *), void *arg) {
     t->fn = fn; t->arg = arg;
     t->handle = CreateThread(NULL, 0, llmcache__thread_main, t, 0, NULL);
     return t->handle ? 0 : -1;
 }
-static LLMCACHE__MAYBE_UNUSED void llmcache__thread_join(llmcache__thread *t) {
+static void llmcache__thread_join(llmcache__thread *t) {
     WaitForSingleObject(t->handle, INFINITE);
     CloseHandle(t->handle);
 }
@@ -961,11 +985,11 @@ static void *llmcache__thread_main(void *t) {
     ((llmcache__thread *)t)->fn(((llmcache__thread *)t)->arg);
     return NULL;
 }
-static LLMCACHE__MAYBE_UNUSED int llmcache__thread_start(llmcache__thread *t, void (*fn)(void *), void *arg) {
+static int llmcache__thread_start(llmcache__thread *t, void (*fn)(void *), void *arg) {
     t->fn = fn; t->arg = arg;
     return pthread_create(&t->id, NULL, llmcache__thread_main, t) == 0 ? 0 : -1;
 }
-static LLMCACHE__MAYBE_UNUSED void llmcache__thread_join(llmcache__thread *t) { pthread_join(t->id, NULL); }
+static void llmcache__thread_join(llmcache__thread *t) { pthread_join(t->id, NULL); }
 #  endif
 #endif
 
@@ -977,7 +1001,7 @@ static LLMCACHE__MAYBE_UNUSED void llmcache__thread_join(llmcache__thread *t) { 
  * stay below 4 GiB on such machines (the log must fit the address space) and its
  * file ids are only compared for equality, a torn one never equals the reader's. */
 typedef uint32_t llmcache__half __attribute__((may_alias));
-static LLMCACHE__MAYBE_UNUSED uint64_t llmcache__load_acquire(const uint64_t *p) {
+static uint64_t llmcache__load_acquire(const uint64_t *p) {
     const volatile llmcache__half *h = (const volatile llmcache__half *)(const volatile void *)p;
     uint32_t w[2];
     uint64_t v;
@@ -986,7 +1010,7 @@ static LLMCACHE__MAYBE_UNUSED uint64_t llmcache__load_acquire(const uint64_t *p)
     memcpy(&v, w, sizeof v);
     return v;
 }
-static LLMCACHE__MAYBE_UNUSED void llmcache__store_release(uint64_t *p, uint64_t v) {
+static void llmcache__store_release(uint64_t *p, uint64_t v) {
     volatile llmcache__half *h = (volatile llmcache__half *)(volatile void *)p;
     uint32_t w[2];
     memcpy(w, &v, sizeof v);
@@ -1013,6 +1037,97 @@ static LLMCACHE__MAYBE_UNUSED void llmcache__store_release(uint64_t *p, uint64_t
 #  define llmcache__store_release(p, v) (*(volatile uint64_t *)(p) = (v))
 #endif
 
+/* Sockets, for the Redis tier (LLMCACHE_REDIS): a wait for bytes with a timeout, the
+ * process id for lock tokens, and writes that never raise SIGPIPE. */
+#ifdef LLMCACHE_REDIS
+#  include <limits.h>     /* INT_MAX */
+#  if defined(_WIN32)
+#    include <winsock2.h>
+typedef SOCKET llmcache__socket;
+#  else
+#    include <poll.h>
+#    include <signal.h>
+#    include <sys/socket.h>
+#    include <sys/time.h>
+typedef int llmcache__socket;
+#  endif
+
+/* Waits at most ms for bytes on s, then receives once: the bytes received (at most
+ * n); 0 when none came (the time passed, or a signal came first); -1 on an error or
+ * the end of the stream. */
+static long llmcache__sock_recv(llmcache__socket s, char *buf, size_t n, int64_t ms) {
+    int ready, again;
+    long got;
+#  if defined(_WIN32)
+    WSAPOLLFD p;
+    p.fd = s; p.events = POLLRDNORM; p.revents = 0;
+    ready = WSAPoll(&p, 1, (INT)(ms < INT_MAX ? ms : INT_MAX));
+    got = ready > 0 ? (long)recv(s, buf, (int)(n < INT_MAX ? n : INT_MAX), 0) : 0;
+    again = 0;
+#  else
+    struct pollfd p;
+    p.fd = s; p.events = POLLIN; p.revents = 0;
+    ready = poll(&p, 1, (int)(ms < INT_MAX ? ms : INT_MAX));
+    got = ready > 0 ? (long)recv(s, buf, n, 0) : 0;
+    again = (ready < 0 || got < 0) && errno == EINTR;
+#  endif
+    if (again || ready == 0) return 0;
+    return got > 0 ? got : -1;
+}
+
+static uint64_t llmcache__process_id(void) {
+#  if defined(_WIN32)
+    return (uint64_t)GetCurrentProcessId();
+#  else
+    return (uint64_t)getpid();
+#  endif
+}
+
+/* hiredis writes with write(2), so a connection the server reset would raise SIGPIPE
+ * and kill the process. Redis I/O runs with SIGPIPE blocked in the calling thread and
+ * a SIGPIPE it raised is taken back before unblocking: no process-wide handler changes. */
+#  if !defined(_WIN32)
+#    ifdef LLMCACHE_NO_THREADS
+#      define LLMCACHE__SIGMASK sigprocmask
+#    else
+#      define LLMCACHE__SIGMASK pthread_sigmask
+#    endif
+typedef struct llmcache__nopipe { sigset_t old; int pending; } llmcache__nopipe;
+
+static void llmcache__nopipe_begin(llmcache__nopipe *g) {
+    sigset_t set, pend;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    LLMCACHE__SIGMASK(SIG_BLOCK, &set, &g->old);
+    g->pending = sigpending(&pend) == 0 && sigismember(&pend, SIGPIPE) == 1;
+}
+
+static void llmcache__nopipe_end(llmcache__nopipe *g) {
+    sigset_t set, pend;
+    if (!g->pending && sigpending(&pend) == 0 && sigismember(&pend, SIGPIPE) == 1) {
+        sigemptyset(&set);
+        sigaddset(&set, SIGPIPE);
+#    if defined(__linux__)
+        {
+            struct timespec zero = {0, 0};
+            while (sigtimedwait(&set, NULL, &zero) < 0 && errno == EINTR) {}
+        }
+#    else
+        {
+            int sig;
+            sigwait(&set, &sig);
+        }
+#    endif
+    }
+    LLMCACHE__SIGMASK(SIG_SETMASK, &g->old, NULL);
+}
+#  else
+typedef int llmcache__nopipe;
+#    define llmcache__nopipe_begin(g) ((void)(g))
+#    define llmcache__nopipe_end(g)   ((void)(g))
+#  endif
+#endif /* LLMCACHE_REDIS */
+
 /* >>files -----------------------------------------------------------------------
  * Files, positioned I/O, mappings, byte-range locks and the process-shared
  * writer lock: everything the log backend asks of the operating system. POSIX
@@ -1022,6 +1137,7 @@ static LLMCACHE__MAYBE_UNUSED void llmcache__store_release(uint64_t *p, uint64_t
  * the length a mapping got from llmcache__f_map. */
 #if !defined(LLMCACHE_NO_FILES)
 #  define LLMCACHE__FILES 1
+#  define LLMCACHE__HAVE_FILES 1
 #  if !defined(_WIN32)
 #    include <fcntl.h>
 #    include <sys/mman.h>
@@ -1029,9 +1145,45 @@ static LLMCACHE__MAYBE_UNUSED void llmcache__store_release(uint64_t *p, uint64_t
 #    include <sys/types.h>
 #    include <dirent.h>
 #    include <stdio.h>   /* rename */
-#    if defined(__linux__) && !defined(F_OFD_SETLK)
-#      define F_OFD_SETLK  37   /* Linux ABI; glibc hides it without _GNU_SOURCE */
-#      define F_OFD_SETLKW 38
+#    if defined(F_OFD_SETLK)
+#      define LLMCACHE__OFD_SETLK  F_OFD_SETLK
+#      define LLMCACHE__OFD_SETLKW F_OFD_SETLKW
+#    elif defined(__linux__)
+#      define LLMCACHE__OFD_SETLK  37   /* Linux ABI; glibc hides it without _GNU_SOURCE */
+#      define LLMCACHE__OFD_SETLKW 38
+#    endif
+#    if defined(MADV_POPULATE_WRITE)
+#      define LLMCACHE__POPULATE_WRITE MADV_POPULATE_WRITE
+#    elif defined(__linux__)
+#      define LLMCACHE__POPULATE_WRITE 23   /* Linux ABI (5.14); older headers lack it */
+#    endif
+/* 64-bit offsets on 32-bit glibc without _FILE_OFFSET_BITS, which would change off_t
+ * for the code around the implementation: the large-file interface (*64 functions);
+ * elsewhere off_t is 64 bits (BSDs, macOS, musl) or the plain functions are all there is. */
+#    if defined(__GLIBC__) && defined(__USE_LARGEFILE64)
+typedef off64_t llmcache__off;
+typedef struct stat64 llmcache__stat;
+#      define llmcache__fstat     fstat64
+#      define llmcache__lstat     lstat64
+#      define llmcache__sys_pread     pread64
+#      define llmcache__sys_pwrite    pwrite64
+#      define llmcache__ftruncate ftruncate64
+#      define llmcache__fallocate posix_fallocate64
+#      define LLMCACHE__O_LARGE   O_LARGEFILE
+#      define llmcache__readdir   readdir64
+typedef struct dirent64 llmcache__dirent;
+#    else
+typedef off_t llmcache__off;
+typedef struct stat llmcache__stat;
+#      define llmcache__fstat     fstat
+#      define llmcache__lstat     lstat
+#      define llmcache__sys_pread     pread
+#      define llmcache__sys_pwrite    pwrite
+#      define llmcache__ftruncate ftruncate
+#      define llmcache__fallocate posix_fallocate
+#      define LLMCACHE__O_LARGE   0
+#      define llmcache__readdir   readdir
+typedef struct dirent llmcache__dirent;
 #    endif
 #  endif
 #endif
@@ -1044,12 +1196,24 @@ typedef int llmcache__fd;
 #define LLMCACHE__NOFD (-1)
 #define LLMCACHE__FILE_MODE 0600u   /* new logs and path-shm when cfg.file_mode is 0 */
 
-#ifdef LLMCACHE__FILES
 /* llmcache__f_open: _CREATE makes the file when it is absent, _EXCL makes a new one
  * only (any name that exists, a link included, fails), _NOFOLLOW refuses a symbolic
  * link at path (LLMCACHE_ESYMLINK), _RDONLY opens for reading only. */
 enum { LLMCACHE__F_CREATE = 1, LLMCACHE__F_RDONLY = 2, LLMCACHE__F_EXCL = 4, LLMCACHE__F_NOFOLLOW = 8 };
 
+/* The lock bytes of path-shm (docs/FORMAT.md), taken with llmcache__f_lock. */
+typedef enum llmcache__lock_byte {
+    LLMCACHE__BYTE_OPENER = 0,   /* exclusive while a handle opens or closes the log (shared: a
+                                    read-only opener), so that these take turns */
+    LLMCACHE__BYTE_LIVE   = 1,   /* shared by every handle that has the log open; exclusive only
+                                    for one that is alone (rebuilds the page, repair) */
+    LLMCACHE__BYTE_WRITER = 2    /* the writer lock where no robust process-shared mutex serves
+                                    (Win32, LLMCACHE_NO_THREADS): see llmcache__pmutex */
+} llmcache__lock_byte;
+typedef enum llmcache__lock_mode { LLMCACHE__UNLOCK = 0, LLMCACHE__SHARED = 1, LLMCACHE__EXCLUSIVE = 2 } llmcache__lock_mode;
+typedef enum llmcache__lock_wait { LLMCACHE__NOWAIT = 0, LLMCACHE__WAIT = 1 } llmcache__lock_wait;
+
+#ifdef LLMCACHE__FILES
 /* Where the base name of path starts (after its last separator). */
 static const char *llmcache__f_base(const char *path) {
     const char *b = path, *p;
@@ -1061,6 +1225,7 @@ static const char *llmcache__f_base(const char *path) {
     }
     return b;
 }
+
 
 #if !defined(_WIN32)
 static int llmcache__errno_result(int e) {
@@ -1079,8 +1244,8 @@ static int llmcache__errno_result(int e) {
 }
 
 static int llmcache__f_is_link(const char *path) {
-    struct stat st;
-    return lstat(path, &st) == 0 && S_ISLNK(st.st_mode);
+    llmcache__stat st;
+    return llmcache__lstat(path, &st) == 0 && S_ISLNK(st.st_mode);
 }
 
 /* Opens path (flags: LLMCACHE__F_*). A file this call creates gets the permission
@@ -1089,7 +1254,7 @@ static int llmcache__f_is_link(const char *path) {
  * file keeps the narrower mode the umask left). A name that vanishes or appears
  * between the two tries is tried again, a few times. */
 static int llmcache__f_open(const char *path, int flags, unsigned mode, llmcache__fd *fd) {
-    int o = (flags & LLMCACHE__F_RDONLY) ? O_RDONLY : O_RDWR, tries, e = ENOENT;
+    int o = ((flags & LLMCACHE__F_RDONLY) ? O_RDONLY : O_RDWR) | LLMCACHE__O_LARGE, tries, e = ENOENT;
 #ifdef O_CLOEXEC
     o |= O_CLOEXEC;
 #endif
@@ -1119,8 +1284,8 @@ static int llmcache__f_open(const char *path, int flags, unsigned mode, llmcache
  * file open as from (a compacted or repaired log replaces that file). A change of
  * owner that is not permitted is skipped; the group alone is tried then. */
 static int llmcache__f_copy_owner(llmcache__fd fd, llmcache__fd from) {
-    struct stat st;
-    if (fstat(from, &st) != 0) return LLMCACHE_EIO;
+    llmcache__stat st;
+    if (llmcache__fstat(from, &st) != 0) return LLMCACHE_EIO;
     if (fchown(fd, st.st_uid, st.st_gid) != 0) {
         if (errno != EPERM) return llmcache__errno_result(errno);
         if (fchown(fd, (uid_t)-1, st.st_gid) != 0) { /* not a member of the group: keep ours */ }
@@ -1133,7 +1298,7 @@ static int llmcache__f_copy_owner(llmcache__fd fd, llmcache__fd from) {
  * beside it; path as given when it does not resolve (it does not exist yet).
  * Release with LLMCACHE_FREE; NULL when out of memory. */
 static char *llmcache__f_resolve(const char *path) {
-    char *r = realpath(path, NULL), *out = llmcache__strdup(r ? r : path);
+    char *r = realpath(path, NULL), *out = LLMCACHE__STRDUP(r ? r : path);
     free(r);   /* realpath's buffer comes from malloc, whatever LLMCACHE_MALLOC is */
     return out;
 }
@@ -1145,15 +1310,15 @@ static void llmcache__f_each_own(const char *path, void (*fn)(void *ctx, const c
                                  void *ctx) {
     const char *base = llmcache__f_base(path);
     size_t dir_len = (size_t)(base - path), base_len = strlen(base);
-    char *dir = dir_len ? llmcache__concat(path, dir_len, "") : llmcache__strdup(".");
+    char *dir = dir_len ? llmcache__memdup_nul(path, dir_len) : LLMCACHE__STRDUP(".");
     DIR *d = dir ? opendir(dir) : NULL;
-    struct dirent *e;
-    while (d && (e = readdir(d)) != NULL) {
-        struct stat st;
+    llmcache__dirent *e;
+    while (d && (e = llmcache__readdir(d)) != NULL) {
+        llmcache__stat st;
         char *file;
         if (strncmp(e->d_name, base, base_len) != 0 || !e->d_name[base_len]) continue;
         file = llmcache__concat(path, dir_len, e->d_name);
-        if (file && lstat(file, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid())
+        if (file && llmcache__lstat(file, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid())
             fn(ctx, file, file + dir_len + base_len);
         LLMCACHE_FREE(file);
     }
@@ -1163,13 +1328,15 @@ static void llmcache__f_each_own(const char *path, void (*fn)(void *ctx, const c
 
 static void llmcache__f_close(llmcache__fd fd) { if (fd >= 0) close(fd); }
 
+#if !defined(LLMCACHE_NO_THREADS)
 /* A second handle on the same open file (the flusher syncs through it unlocked);
  * LLMCACHE__NOFD when that fails. */
-static LLMCACHE__MAYBE_UNUSED llmcache__fd llmcache__f_dup(llmcache__fd fd) { return dup(fd); }
+static llmcache__fd llmcache__f_dup(llmcache__fd fd) { return dup(fd); }
+#endif
 
 static int llmcache__f_size(llmcache__fd fd, uint64_t *size) {
-    struct stat st;
-    if (fstat(fd, &st) != 0) return LLMCACHE_EIO;
+    llmcache__stat st;
+    if (llmcache__fstat(fd, &st) != 0) return LLMCACHE_EIO;
     *size = (uint64_t)st.st_size;
     return LLMCACHE_OK;
 }
@@ -1177,7 +1344,7 @@ static int llmcache__f_size(llmcache__fd fd, uint64_t *size) {
 static int llmcache__f_pread(llmcache__fd fd, void *buf, size_t n, uint64_t off) {
     char *p = (char *)buf;
     while (n) {
-        ssize_t r = pread(fd, p, n, (off_t)off);
+        ssize_t r = llmcache__sys_pread(fd, p, n, (llmcache__off)off);
         if (r < 0 && errno == EINTR) continue;
         if (r <= 0) return LLMCACHE_EIO;
         p += r; n -= (size_t)r; off += (uint64_t)r;
@@ -1188,7 +1355,7 @@ static int llmcache__f_pread(llmcache__fd fd, void *buf, size_t n, uint64_t off)
 static int llmcache__f_pwrite(llmcache__fd fd, const void *buf, size_t n, uint64_t off) {
     const char *p = (const char *)buf;
     while (n) {
-        ssize_t r = pwrite(fd, p, n, (off_t)off);
+        ssize_t r = llmcache__sys_pwrite(fd, p, n, (llmcache__off)off);
         if (r < 0 && errno == EINTR) continue;
         if (r < 0) return llmcache__errno_result(errno);
         if (r == 0) return LLMCACHE_EIO;
@@ -1205,14 +1372,14 @@ static int llmcache__f_sync(llmcache__fd fd) {
 
 static int llmcache__f_truncate(llmcache__fd fd, uint64_t size) {
     int r;
-    do { r = ftruncate(fd, (off_t)size); } while (r != 0 && errno == EINTR);
+    do { r = llmcache__ftruncate(fd, (llmcache__off)size); } while (r != 0 && errno == EINTR);
     return r == 0 ? LLMCACHE_OK : llmcache__errno_result(errno);
 }
 
 /* Gives the file real blocks up to off+len, so writes through a mapping never
  * meet a full disk (which would be a SIGBUS): ENOSPC comes back here instead. */
 static int llmcache__f_allocate(llmcache__fd fd, uint64_t off, uint64_t len) {
-    int r = posix_fallocate(fd, (off_t)off, (off_t)len);
+    int r = llmcache__fallocate(fd, (llmcache__off)off, (llmcache__off)len);
     if (r == EINVAL || r == EOPNOTSUPP) return llmcache__f_truncate(fd, off + len);
     return r == 0 ? LLMCACHE_OK : llmcache__errno_result(r);
 }
@@ -1231,41 +1398,45 @@ static void llmcache__f_unmap(unsigned char *p, size_t len) { if (p) munmap(p, l
 /* Faults [off, off+len) of a writable mapping in with one system call, instead of
  * one page fault per page when records are written there (Linux 5.14 and later;
  * elsewhere, or when refused, the faults happen as usual). */
-#if defined(__linux__) && !defined(MADV_POPULATE_WRITE)
-#  define MADV_POPULATE_WRITE 23
-#endif
 static void llmcache__f_prefault(unsigned char *map, uint64_t off, uint64_t len) {
-#ifdef MADV_POPULATE_WRITE
-    if (len) madvise(map + off, (size_t)len, MADV_POPULATE_WRITE);
+#ifdef LLMCACHE__POPULATE_WRITE
+    if (len) madvise(map + off, (size_t)len, LLMCACHE__POPULATE_WRITE);
 #else
     (void)map; (void)off; (void)len;
 #endif
 }
 
+/* The size of a memory page (4 KiB, 16 KiB, 64 KiB: kernels differ). */
+static uint64_t llmcache__f_page_size(void) {
+    long n = sysconf(_SC_PAGESIZE);
+    return n > 0 ? (uint64_t)n : 4096u;
+}
+
 /* Makes [off, off+len) of a mapping of fd durable. */
 static int llmcache__f_msync(llmcache__fd fd, unsigned char *map, uint64_t off, uint64_t len) {
-    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), start = off & ~(page - 1);
+    uint64_t page = llmcache__f_page_size(), start = off & ~(page - 1);
     (void)fd;
     if (len == 0) return LLMCACHE_OK;
     return msync(map + start, (size_t)(off + len - start), MS_SYNC) == 0 ? LLMCACHE_OK
                                                                       : llmcache__errno_result(errno);
 }
 
-/* A one-byte lock at offset byte: mode 0 unlocks, 1 shared, 2 exclusive. Open
- * file description locks where the system has them (they belong to this handle,
- * not to the process). LLMCACHE_MISS when busy and !wait. */
-static int llmcache__f_lock(llmcache__fd fd, int byte, int mode, int wait) {
+/* A one-byte lock on byte, taken (shared or exclusive) or given back. Open file
+ * description locks where the system has them (they belong to this handle, not to
+ * the process). LLMCACHE_MISS when busy and LLMCACHE__NOWAIT. */
+static int llmcache__f_lock(llmcache__fd fd, llmcache__lock_byte byte, llmcache__lock_mode mode,
+                            llmcache__lock_wait wait) {
     struct flock fl;
     int cmd, r;
     memset(&fl, 0, sizeof fl);
-    fl.l_type = (short)(mode == 0 ? F_UNLCK : mode == 1 ? F_RDLCK : F_WRLCK);
+    fl.l_type = (short)(mode == LLMCACHE__UNLOCK ? F_UNLCK : mode == LLMCACHE__SHARED ? F_RDLCK : F_WRLCK);
     fl.l_whence = SEEK_SET;
     fl.l_start = byte;
     fl.l_len = 1;
-#ifdef F_OFD_SETLK
-    cmd = wait ? F_OFD_SETLKW : F_OFD_SETLK;
+#ifdef LLMCACHE__OFD_SETLK
+    cmd = wait == LLMCACHE__WAIT ? LLMCACHE__OFD_SETLKW : LLMCACHE__OFD_SETLK;
 #else
-    cmd = wait ? F_SETLKW : F_SETLK;
+    cmd = wait == LLMCACHE__WAIT ? F_SETLKW : F_SETLK;
 #endif
     do { r = fcntl(fd, cmd, &fl); } while (r != 0 && errno == EINTR);
     if (r == 0) return LLMCACHE_OK;
@@ -1274,7 +1445,7 @@ static int llmcache__f_lock(llmcache__fd fd, int byte, int mode, int wait) {
 
 /* Whether another handle holds a lock on byte (asked without taking one, so that a
  * read-only descriptor can ask too). */
-static int llmcache__f_lock_held(llmcache__fd fd, int byte) {
+static int llmcache__f_lock_held(llmcache__fd fd, llmcache__lock_byte byte) {
     struct flock fl;
     int r;
     memset(&fl, 0, sizeof fl);
@@ -1292,8 +1463,8 @@ static int llmcache__f_lock_held(llmcache__fd fd, int byte) {
 
 /* Whether fd is a regular file (not a directory, a device, a pipe). */
 static int llmcache__f_regular(llmcache__fd fd) {
-    struct stat st;
-    return fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+    llmcache__stat st;
+    return llmcache__fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
 }
 
 /* Renames from over to and makes the rename durable (fsync of the directory). */
@@ -1302,7 +1473,7 @@ static int llmcache__f_replace(const char *from, const char *to) {
     char *dir;
     int dfd, rc = LLMCACHE_OK;
     if (rename(from, to) != 0) return llmcache__errno_result(errno);
-    dir = n ? llmcache__concat(to, n, "") : llmcache__strdup(".");   /* "/": the root itself */
+    dir = n ? llmcache__memdup_nul(to, n) : LLMCACHE__STRDUP(".");   /* "/": the root itself */
     if (!dir) return LLMCACHE_ENOMEM;
     dfd = open(dir, O_RDONLY);
     if (dfd >= 0) {
@@ -1393,7 +1564,7 @@ static int llmcache__f_open(const char *path, int flags, unsigned mode, llmcache
 static int llmcache__f_copy_owner(llmcache__fd fd, llmcache__fd from) { (void)fd; (void)from; return LLMCACHE_OK; }
 
 /* Links are not resolved on Windows: the path is used as given. */
-static char *llmcache__f_resolve(const char *path) { return llmcache__strdup(path); }
+static char *llmcache__f_resolve(const char *path) { return LLMCACHE__STRDUP(path); }
 
 /* As the POSIX one: files (no reparse point, no directory) beside path whose name
  * is path's base name and a suffix; ownership is left to the ACLs. */
@@ -1425,12 +1596,14 @@ static void llmcache__f_each_own(const char *path, void (*fn)(void *ctx, const c
 
 static void llmcache__f_close(llmcache__fd fd) { if (fd != LLMCACHE__NOFD) CloseHandle(LLMCACHE__H(fd)); }
 
-static LLMCACHE__MAYBE_UNUSED llmcache__fd llmcache__f_dup(llmcache__fd fd) {
+#if !defined(LLMCACHE_NO_THREADS)
+static llmcache__fd llmcache__f_dup(llmcache__fd fd) {
     HANDLE h;
     if (!DuplicateHandle(GetCurrentProcess(), LLMCACHE__H(fd), GetCurrentProcess(), &h, 0, FALSE,
                          DUPLICATE_SAME_ACCESS)) return LLMCACHE__NOFD;
     return (llmcache__fd)h;
 }
+#endif
 
 static int llmcache__f_size(llmcache__fd fd, uint64_t *size) {
     LARGE_INTEGER s;
@@ -1516,6 +1689,12 @@ static void llmcache__f_unmap(unsigned char *p, size_t len) { (void)len; if (p) 
 
 static void llmcache__f_prefault(unsigned char *map, uint64_t off, uint64_t len) { (void)map; (void)off; (void)len; }
 
+static uint64_t llmcache__f_page_size(void) {
+    SYSTEM_INFO si;
+    GetSystemInfo(&si);
+    return si.dwPageSize ? (uint64_t)si.dwPageSize : 4096u;
+}
+
 /* FlushViewOfFile writes the pages; FlushFileBuffers waits until the disk has them. */
 static int llmcache__f_msync(llmcache__fd fd, unsigned char *map, uint64_t off, uint64_t len) {
     if (len == 0) return LLMCACHE_OK;
@@ -1528,16 +1707,18 @@ static int llmcache__f_msync(llmcache__fd fd, unsigned char *map, uint64_t off, 
  * lock does not replace one the handle holds on the byte: that one goes first,
  * and comes back (shared: the only lock ever held when asking for a stronger
  * one) when the new one is refused. The system drops them when the process dies. */
-static int llmcache__f_lock(llmcache__fd fd, int byte, int mode, int wait) {
+static int llmcache__f_lock(llmcache__fd fd, llmcache__lock_byte byte, llmcache__lock_mode mode,
+                            llmcache__lock_wait wait) {
     OVERLAPPED ov;
     HANDLE h = LLMCACHE__H(fd);
-    DWORD flags = (mode == 2 ? LOCKFILE_EXCLUSIVE_LOCK : 0) | (wait ? 0 : LOCKFILE_FAIL_IMMEDIATELY), err;
+    DWORD flags = (mode == LLMCACHE__EXCLUSIVE ? LOCKFILE_EXCLUSIVE_LOCK : 0) |
+                  (wait == LLMCACHE__WAIT ? 0 : LOCKFILE_FAIL_IMMEDIATELY), err;
     int held;
     memset(&ov, 0, sizeof ov);
     ov.Offset = (DWORD)byte;
     ov.OffsetHigh = 1;
     held = UnlockFileEx(h, 0, 1, 0, &ov) != 0;
-    if (mode == 0) return LLMCACHE_OK;
+    if (mode == LLMCACHE__UNLOCK) return LLMCACHE_OK;
     if (LockFileEx(h, flags, 0, 1, 0, &ov)) return LLMCACHE_OK;
     err = GetLastError();
     if (held) LockFileEx(h, LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, &ov);
@@ -1546,9 +1727,9 @@ static int llmcache__f_lock(llmcache__fd fd, int byte, int mode, int wait) {
 
 /* Whether another handle holds a lock on byte: an exclusive lock is refused then
  * (one this handle gets is given back at once). */
-static int llmcache__f_lock_held(llmcache__fd fd, int byte) {
-    if (llmcache__f_lock(fd, byte, 2, 0) != LLMCACHE_OK) return 1;
-    llmcache__f_lock(fd, byte, 0, 0);
+static int llmcache__f_lock_held(llmcache__fd fd, llmcache__lock_byte byte) {
+    if (llmcache__f_lock(fd, byte, LLMCACHE__EXCLUSIVE, LLMCACHE__NOWAIT) != LLMCACHE_OK) return 1;
+    llmcache__f_lock(fd, byte, LLMCACHE__UNLOCK, LLMCACHE__NOWAIT);
     return 0;
 }
 
@@ -1600,7 +1781,7 @@ static uint64_t llmcache__f_random64(void) {
 /* The lock that makes appends from several processes take turns: a robust
  * process-shared mutex in the shared page (no system call when uncontended; a
  * holder that dies hands it over with EOWNERDEAD), or, on Win32 and without
- * threads, an exclusive lock on byte 2 of the shared file. */
+ * threads, an exclusive lock on the writer byte of the shared file (LLMCACHE__BYTE_WRITER). */
 #if !defined(LLMCACHE_NO_THREADS) && !defined(_WIN32)
 typedef pthread_mutex_t llmcache__pmutex;
 static int llmcache__pmutex_init(llmcache__pmutex *m) {
@@ -1642,7 +1823,7 @@ static void llmcache__pmutex_unlock(llmcache__pmutex *m, llmcache__fd fd) { (voi
 typedef uint64_t llmcache__pmutex;
 static int llmcache__pmutex_init(llmcache__pmutex *m) { *m = 0; return LLMCACHE_OK; }
 static int llmcache__pmutex_lock(llmcache__pmutex *m, llmcache__fd fd) {
-    if (llmcache__f_lock(fd, 2, 2, 1) != LLMCACHE_OK) return LLMCACHE_EIO;
+    if (llmcache__f_lock(fd, LLMCACHE__BYTE_WRITER, LLMCACHE__EXCLUSIVE, LLMCACHE__WAIT) != LLMCACHE_OK) return LLMCACHE_EIO;
     if (llmcache__load_acquire(m)) return LLMCACHE_ECORRUPT;
     llmcache__store_release(m, 1);
     return LLMCACHE_OK;
@@ -1650,26 +1831,94 @@ static int llmcache__pmutex_lock(llmcache__pmutex *m, llmcache__fd fd) {
 static void llmcache__pmutex_consistent(llmcache__pmutex *m) { llmcache__store_release(m, 1); }
 static void llmcache__pmutex_unlock(llmcache__pmutex *m, llmcache__fd fd) {
     llmcache__store_release(m, 0);
-    llmcache__f_lock(fd, 2, 0, 0);
+    llmcache__f_lock(fd, LLMCACHE__BYTE_WRITER, LLMCACHE__UNLOCK, LLMCACHE__NOWAIT);
 }
 #endif
+#else /* LLMCACHE_NO_FILES: the no-op file layer. Nothing opens, so no log exists and
+       the log code above the file layer never runs past a failed llmcache__f_open. */
+#define LLMCACHE__HAVE_FILES 0
+static int llmcache__f_open(const char *path, int flags, unsigned mode, llmcache__fd *fd) {
+    (void)path; (void)flags; (void)mode;
+    *fd = LLMCACHE__NOFD;
+    return LLMCACHE_EUNSUPPORTED;
+}
+static int llmcache__f_copy_owner(llmcache__fd fd, llmcache__fd from) { (void)fd; (void)from; return LLMCACHE_EUNSUPPORTED; }
+static char *llmcache__f_resolve(const char *path) { return LLMCACHE__STRDUP(path); }
+static void llmcache__f_each_own(const char *path, void (*fn)(void *ctx, const char *file, const char *suffix),
+                                 void *ctx) { (void)path; (void)fn; (void)ctx; }
+static void llmcache__f_close(llmcache__fd fd) { (void)fd; }
+#if !defined(LLMCACHE_NO_THREADS)
+static llmcache__fd llmcache__f_dup(llmcache__fd fd) { (void)fd; return LLMCACHE__NOFD; }
+#endif
+static int llmcache__f_size(llmcache__fd fd, uint64_t *size) { (void)fd; *size = 0; return LLMCACHE_EUNSUPPORTED; }
+static int llmcache__f_pread(llmcache__fd fd, void *buf, size_t n, uint64_t off) {
+    (void)fd; (void)buf; (void)n; (void)off;
+    return LLMCACHE_EUNSUPPORTED;
+}
+static int llmcache__f_pwrite(llmcache__fd fd, const void *buf, size_t n, uint64_t off) {
+    (void)fd; (void)buf; (void)n; (void)off;
+    return LLMCACHE_EUNSUPPORTED;
+}
+static int llmcache__f_sync(llmcache__fd fd) { (void)fd; return LLMCACHE_EUNSUPPORTED; }
+static int llmcache__f_truncate(llmcache__fd fd, uint64_t size) { (void)fd; (void)size; return LLMCACHE_EUNSUPPORTED; }
+static int llmcache__f_allocate(llmcache__fd fd, uint64_t off, uint64_t len) {
+    (void)fd; (void)off; (void)len;
+    return LLMCACHE_EUNSUPPORTED;
+}
+static int llmcache__f_map(llmcache__fd fd, size_t *len, int writable, unsigned char **out) {
+    (void)fd; (void)len; (void)writable;
+    *out = NULL;
+    return LLMCACHE_EUNSUPPORTED;
+}
+static void llmcache__f_unmap(unsigned char *p, size_t len) { (void)p; (void)len; }
+static void llmcache__f_prefault(unsigned char *map, uint64_t off, uint64_t len) { (void)map; (void)off; (void)len; }
+static uint64_t llmcache__f_page_size(void) { return 4096u; }
+static int llmcache__f_msync(llmcache__fd fd, unsigned char *map, uint64_t off, uint64_t len) {
+    (void)fd; (void)map; (void)off; (void)len;
+    return LLMCACHE_EUNSUPPORTED;
+}
+static int llmcache__f_lock(llmcache__fd fd, llmcache__lock_byte byte, llmcache__lock_mode mode,
+                            llmcache__lock_wait wait) {
+    (void)fd; (void)byte; (void)mode; (void)wait;
+    return LLMCACHE_EUNSUPPORTED;
+}
+static int llmcache__f_lock_held(llmcache__fd fd, llmcache__lock_byte byte) { (void)fd; (void)byte; return 0; }
+static int llmcache__f_regular(llmcache__fd fd) { (void)fd; return 0; }
+static int llmcache__f_replace(const char *from, const char *to) { (void)from; (void)to; return LLMCACHE_EUNSUPPORTED; }
+static void llmcache__f_unlink(const char *path) { (void)path; }
+/* 0: no source of randomness here (the table seed keeps the address and the clock) */
+static uint64_t llmcache__f_random64(void) { return 0; }
+typedef uint64_t llmcache__pmutex;
+static int llmcache__pmutex_init(llmcache__pmutex *m) { *m = 0; return LLMCACHE_EUNSUPPORTED; }
+static int llmcache__pmutex_lock(llmcache__pmutex *m, llmcache__fd fd) { (void)m; (void)fd; return LLMCACHE_EUNSUPPORTED; }
+static void llmcache__pmutex_consistent(llmcache__pmutex *m) { (void)m; }
+static void llmcache__pmutex_unlock(llmcache__pmutex *m, llmcache__fd fd) { (void)m; (void)fd; }
 #endif /* LLMCACHE__FILES */
 
 /* >>bytes ----------------------------------------------------------------------
  * Little-endian loads and stores, one byte at a time: no unaligned access. */
-static LLMCACHE__MAYBE_UNUSED uint32_t llmcache__ld32(const unsigned char *p) {
+static uint32_t llmcache__ld32(const unsigned char *p) {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
-static LLMCACHE__MAYBE_UNUSED uint64_t llmcache__ld64(const unsigned char *p) {
+static uint64_t llmcache__ld64(const unsigned char *p) {
     return (uint64_t)llmcache__ld32(p) | (uint64_t)llmcache__ld32(p + 4) << 32;
 }
-static LLMCACHE__MAYBE_UNUSED void llmcache__st32(unsigned char *p, uint32_t v) {
+static void llmcache__st32(unsigned char *p, uint32_t v) {
     p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8);
     p[2] = (unsigned char)(v >> 16); p[3] = (unsigned char)(v >> 24);
 }
-static LLMCACHE__MAYBE_UNUSED void llmcache__st64(unsigned char *p, uint64_t v) {
+static void llmcache__st64(unsigned char *p, uint64_t v) {
     llmcache__st32(p, (uint32_t)v);
     llmcache__st32(p + 4, (uint32_t)(v >> 32));
+}
+
+/* Lowercase hexadecimal digits: keys, JSON escapes, file-name suffixes, lock tokens. */
+static const char llmcache__hex_digits[] = "0123456789abcdef";
+
+/* v as 16 hex digits, most significant first (no NUL). */
+static void llmcache__hex64(uint64_t v, char out[16]) {
+    int i;
+    for (i = 15; i >= 0; i--, v >>= 4) out[i] = llmcache__hex_digits[v & 15u];
 }
 
 /* >>sha256 (FIPS 180-4) ---------------------------------------------------------- */
@@ -1928,7 +2177,7 @@ static uint32_t llmcache__crc32c(uint32_t crc, const void *data, size_t n) {
  * append a no-op, so callers check once at the end. */
 typedef struct llmcache__buf { char *p; size_t len, cap; int oom; } llmcache__buf;
 
-static LLMCACHE__MAYBE_UNUSED int llmcache__buf_reserve(llmcache__buf *b, size_t extra) {
+static int llmcache__buf_reserve(llmcache__buf *b, size_t extra) {
     size_t need, cap;
     char *np;
     if (b->oom) return 0;
@@ -1942,16 +2191,16 @@ static LLMCACHE__MAYBE_UNUSED int llmcache__buf_reserve(llmcache__buf *b, size_t
     b->p = np; b->cap = cap;
     return 1;
 }
-static LLMCACHE__MAYBE_UNUSED void llmcache__buf_put(llmcache__buf *b, const void *p, size_t n) {
+static void llmcache__buf_put(llmcache__buf *b, const void *p, size_t n) {
     if (n == 0 || !llmcache__buf_reserve(b, n)) return;
     memcpy(b->p + b->len, p, n);
     b->len += n;
 }
-static LLMCACHE__MAYBE_UNUSED void llmcache__buf_putc(llmcache__buf *b, char ch) {
+static void llmcache__buf_putc(llmcache__buf *b, char ch) {
     if (!llmcache__buf_reserve(b, 1)) return;
     b->p[b->len++] = ch;
 }
-static LLMCACHE__MAYBE_UNUSED void llmcache__buf_free(llmcache__buf *b) {
+static void llmcache__buf_free(llmcache__buf *b) {
     LLMCACHE_FREE(b->p);
     b->p = NULL; b->len = b->cap = 0; b->oom = 0;
 }
@@ -2309,6 +2558,7 @@ static int llmcache__json_scan_num(const char *s, size_t n, size_t *used, double
     return 0;
 }
 
+#ifdef LLMCACHE_TEST_HOOKS   /* for tests/test_canon.c and fuzz/fuzz_canon.c */
 /* Correctly rounded decimal -> double of the RFC 8259 number token s[0..n);
    0 on success, -1 if malformed or it overflows to infinity. */
 static LLMCACHE__MAYBE_UNUSED int llmcache__json_parse_num(const char *s, size_t n, double *out) {
@@ -2318,6 +2568,7 @@ static LLMCACHE__MAYBE_UNUSED int llmcache__json_parse_num(const char *s, size_t
     *out = v;
     return 0;
 }
+#endif
 
 /* ---- double -> shortest decimal (ECMAScript Number::toString) -------------- */
 
@@ -2490,7 +2741,18 @@ static int llmcache__json_fail(llmcache__jparser *P, const unsigned char *at, in
     return LLMCACHE_EINVAL;
 }
 
-static size_t llmcache__json_utf8(const unsigned char *p, const unsigned char *end);
+/* Length of the well-formed UTF-8 sequence at p (lead byte >= 0x80), or 0. */
+static size_t llmcache__json_utf8(const unsigned char *p, const unsigned char *end) {
+    unsigned c = p[0], lo = 0x80, hi = 0xbf;
+    size_t n, i, avail = (size_t)(end - p);
+    if (c < 0xc2 || c > 0xf4) return 0;
+    if (c < 0xe0) n = 2;
+    else if (c < 0xf0) { n = 3; if (c == 0xe0) lo = 0xa0; if (c == 0xed) hi = 0x9f; }
+    else { n = 4; if (c == 0xf0) lo = 0x90; if (c == 0xf4) hi = 0x8f; }
+    if (avail < n || p[1] < lo || p[1] > hi) return 0;
+    for (i = 2; i < n; i++) if ((p[i] & 0xc0) != 0x80) return 0;
+    return n;
+}
 
 /* A byte that cannot come at `at` (or the end): names what it is. */
 static int llmcache__json_unexpected(llmcache__jparser *P, const unsigned char *at) {
@@ -2532,19 +2794,6 @@ static const unsigned char *llmcache__json_ws(const unsigned char *p, const unsi
         p++;
     }
     return p;
-}
-
-/* Length of the well-formed UTF-8 sequence at p (lead byte >= 0x80), or 0. */
-static size_t llmcache__json_utf8(const unsigned char *p, const unsigned char *end) {
-    unsigned c = p[0], lo = 0x80, hi = 0xbf;
-    size_t n, i, avail = (size_t)(end - p);
-    if (c < 0xc2 || c > 0xf4) return 0;
-    if (c < 0xe0) n = 2;
-    else if (c < 0xf0) { n = 3; if (c == 0xe0) lo = 0xa0; if (c == 0xed) hi = 0x9f; }
-    else { n = 4; if (c == 0xf0) lo = 0x90; if (c == 0xf4) hi = 0x8f; }
-    if (avail < n || p[1] < lo || p[1] > hi) return 0;
-    for (i = 2; i < n; i++) if ((p[i] & 0xc0) != 0x80) return 0;
-    return n;
 }
 
 static int llmcache__json_hex4(const unsigned char *p, const unsigned char *end, unsigned *out,
@@ -2697,8 +2946,6 @@ static void llmcache__json_sort(llmcache__jmem *a, llmcache__jmem *tmp, size_t n
     memcpy(a, tmp, o * sizeof *a);  /* a[j..n) is already in place */
 }
 
-static int llmcache__json_value(llmcache__jparser *P, llmcache__jv *out, int depth);
-
 /* Moves the pending entries above base into a new arena array (sorted and
    checked for duplicate names when obj). */
 static int llmcache__json_close(llmcache__jparser *P, size_t base, int obj, llmcache__jv *out) {
@@ -2736,61 +2983,15 @@ static int llmcache__json_close(llmcache__jparser *P, size_t base, int obj, llmc
     return LLMCACHE_OK;
 }
 
-static int llmcache__json_array(llmcache__jparser *P, llmcache__jv *out, int depth) {
-    size_t base = P->stk_n;
-    llmcache__jmem m;
-    int rc;
-    memset(&m, 0, sizeof m);
-    P->p = llmcache__json_ws(P->p + 1, P->end);
-    if (P->p < P->end && *P->p == ']') { P->p++; return llmcache__json_close(P, base, 0, out); }
-    for (;;) {
-        if ((rc = llmcache__json_value(P, &m.val, depth + 1)) != LLMCACHE_OK) return rc;
-        if (!LLMCACHE__JSON_PUSH(P, m)) return LLMCACHE_ENOMEM;
-        P->p = llmcache__json_ws(P->p, P->end);
-        if (P->p == P->end) return llmcache__json_unexpected(P, P->p);
-        if (*P->p == ',') { P->p++; continue; }
-        if (*P->p == ']') { P->p++; return llmcache__json_close(P, base, 0, out); }
-        return llmcache__json_unexpected(P, P->p);
-    }
-}
-
-static int llmcache__json_object(llmcache__jparser *P, llmcache__jv *out, int depth) {
-    size_t base = P->stk_n;
-    llmcache__jmem m;
-    int rc;
-    P->p = llmcache__json_ws(P->p + 1, P->end);
-    if (P->p < P->end && *P->p == '}') { P->p++; return llmcache__json_close(P, base, 1, out); }
-    for (;;) {
-        P->p = llmcache__json_ws(P->p, P->end);
-        if (P->p == P->end || *P->p != '"') return llmcache__json_unexpected(P, P->p);
-        m.off = (size_t)(P->p - P->s);
-        if ((rc = llmcache__json_str_parse(P, &m.name)) != LLMCACHE_OK) return rc;
-        P->p = llmcache__json_ws(P->p, P->end);
-        if (P->p == P->end || *P->p != ':') return llmcache__json_unexpected(P, P->p);
-        P->p++;
-        if ((rc = llmcache__json_value(P, &m.val, depth + 1)) != LLMCACHE_OK) return rc;
-        if (!LLMCACHE__JSON_PUSH(P, m)) return LLMCACHE_ENOMEM;
-        P->p = llmcache__json_ws(P->p, P->end);
-        if (P->p == P->end) return llmcache__json_unexpected(P, P->p);
-        if (*P->p == ',') { P->p++; continue; }
-        if (*P->p == '}') { P->p++; return llmcache__json_close(P, base, 1, out); }
-        return llmcache__json_unexpected(P, P->p);
-    }
-}
-
-/* One value at P->p (after optional whitespace); depth = enclosing containers. */
-static int llmcache__json_value(llmcache__jparser *P, llmcache__jv *out, int depth) {
-    const unsigned char *p = llmcache__json_ws(P->p, P->end);
+/* A value that is not a container, at p (after whitespace). */
+static int llmcache__json_scalar(llmcache__jparser *P, llmcache__jv *out, int depth) {
+    const unsigned char *p = P->p;
     const char *lit = NULL;
     size_t i, avail = (size_t)(P->end - p);
-    P->p = p;
     if (p == P->end) return llmcache__json_fail(P, p, depth ? LLMCACHE_JSON_ETRUNCATED : LLMCACHE_JSON_EEMPTY);
     out->esc = 0;
     out->n = 0;
     switch (*p) {
-    case '{': case '[':
-        if (depth >= LLMCACHE_MAX_DEPTH) return llmcache__json_fail(P, p, LLMCACHE_JSON_EDEPTH);
-        return *p == '{' ? llmcache__json_object(P, out, depth) : llmcache__json_array(P, out, depth);
     case '"': return llmcache__json_str_parse(P, out);
     case 't': lit = "true";  out->type = LLMCACHE__JTRUE;  break;
     case 'f': lit = "false"; out->type = LLMCACHE__JFALSE; break;
@@ -2811,6 +3012,41 @@ static int llmcache__json_value(llmcache__jparser *P, llmcache__jv *out, int dep
     out->u.str = NULL;
     P->p = p + i;
     return LLMCACHE_OK;
+}
+
+/* One value at P->p (after optional whitespace); depth = enclosing containers. An
+ * array or object recurses here for each item, its entries pending on P's stack. */
+static int llmcache__json_value(llmcache__jparser *P, llmcache__jv *out, int depth) {
+    size_t base = P->stk_n;
+    llmcache__jmem m;
+    int rc, obj;
+    unsigned char close;
+    P->p = llmcache__json_ws(P->p, P->end);
+    if (P->p == P->end || (*P->p != '{' && *P->p != '[')) return llmcache__json_scalar(P, out, depth);
+    if (depth >= LLMCACHE_MAX_DEPTH) return llmcache__json_fail(P, P->p, LLMCACHE_JSON_EDEPTH);
+    obj = *P->p == '{';
+    close = obj ? '}' : ']';
+    memset(&m, 0, sizeof m);
+    P->p = llmcache__json_ws(P->p + 1, P->end);
+    if (P->p < P->end && *P->p == close) { P->p++; return llmcache__json_close(P, base, obj, out); }
+    for (;;) {
+        if (obj) {
+            P->p = llmcache__json_ws(P->p, P->end);
+            if (P->p == P->end || *P->p != '"') return llmcache__json_unexpected(P, P->p);
+            m.off = (size_t)(P->p - P->s);
+            if ((rc = llmcache__json_str_parse(P, &m.name)) != LLMCACHE_OK) return rc;
+            P->p = llmcache__json_ws(P->p, P->end);
+            if (P->p == P->end || *P->p != ':') return llmcache__json_unexpected(P, P->p);
+            P->p++;
+        }
+        if ((rc = llmcache__json_value(P, &m.val, depth + 1)) != LLMCACHE_OK) return rc;
+        if (!LLMCACHE__JSON_PUSH(P, m)) return LLMCACHE_ENOMEM;
+        P->p = llmcache__json_ws(P->p, P->end);
+        if (P->p == P->end) return llmcache__json_unexpected(P, P->p);
+        if (*P->p == ',') { P->p++; continue; }
+        if (*P->p == close) { P->p++; return llmcache__json_close(P, base, obj, out); }
+        return llmcache__json_unexpected(P, P->p);
+    }
 }
 
 /* Parses json[0..len) into doc (released with llmcache__json_free, also after
@@ -2862,13 +3098,14 @@ static int llmcache__json_parse(const char *json, size_t len, llmcache__jdoc *do
 
 /* ---- accessors (NULL-safe) --------------------------------------------------- */
 /* The LLMCACHE__J* type, or -1 for NULL (an absent member). */
-static LLMCACHE__MAYBE_UNUSED int llmcache__json_type(const llmcache__jv *v) {
+static int llmcache__json_type(const llmcache__jv *v) {
     return v ? v->type : -1;
 }
 /* The number, or 0 when v is not a number. */
-static LLMCACHE__MAYBE_UNUSED double llmcache__json_num(const llmcache__jv *v) {
+static double llmcache__json_num(const llmcache__jv *v) {
     return v && v->type == LLMCACHE__JNUM ? v->u.num : 0.0;
 }
+#ifdef LLMCACHE_TEST_HOOKS   /* the rest of a document's tree, for tests/test_canon.c and test_keys.c */
 /* The decoded UTF-8 (NUL-terminated; *len bytes, may hold NULs), or NULL. */
 static LLMCACHE__MAYBE_UNUSED const char *llmcache__json_str(const llmcache__jv *v, size_t *len) {
     if (!v || v->type != LLMCACHE__JSTR) { if (len) *len = 0; return NULL; }
@@ -2884,15 +3121,16 @@ static LLMCACHE__MAYBE_UNUSED const llmcache__jv *llmcache__json_at(const llmcac
 }
 /* The i-th member of an object in name order (name and its length to *name,
    *name_len when not NULL), or NULL. */
-static LLMCACHE__MAYBE_UNUSED const llmcache__jv *llmcache__json_member(const llmcache__jv *obj, size_t i,
-                                                                const char **name, size_t *name_len) {
+static LLMCACHE__MAYBE_UNUSED const llmcache__jv *llmcache__json_member(const llmcache__jv *obj, size_t i, const char **name,
+                                                 size_t *name_len) {
     if (!obj || obj->type != LLMCACHE__JOBJ || i >= obj->n) return NULL;
     if (name) *name = obj->u.mems[i].name.u.str;
     if (name_len) *name_len = obj->u.mems[i].name.n;
     return &obj->u.mems[i].val;
 }
+#endif
 /* The member named name (binary search), or NULL. */
-static LLMCACHE__MAYBE_UNUSED const llmcache__jv *llmcache__json_get(const llmcache__jv *obj, const char *name) {
+static const llmcache__jv *llmcache__json_get(const llmcache__jv *obj, const char *name) {
     llmcache__jv key;
     size_t lo = 0, hi;
     if (!obj || obj->type != LLMCACHE__JOBJ || !name) return NULL;
@@ -2914,7 +3152,7 @@ static LLMCACHE__MAYBE_UNUSED const llmcache__jv *llmcache__json_get(const llmca
 /* A string as ECMAScript JSON.stringify writes it. */
 static void llmcache__json_put_str(llmcache__buf *b, const llmcache__jv *v) {
     const unsigned char *s = (const unsigned char *)v->u.str, *end = s + v->n;
-    static const char hex[] = "0123456789abcdef";
+    const char *hex = llmcache__hex_digits;
     char *o;
     if (v->n > ((size_t)-1 - 2) / 6) { b->oom = 1; return; }
     if (!LLMCACHE__JSON_ROOM(b, (v->esc ? 6 * v->n : v->n) + 2)) return;
@@ -3058,7 +3296,7 @@ LLMCACHE_API int llmcache_canonicalize(const char *json, size_t len, char **out,
     return llmcache_canonicalize_ex(json, len, out, out_len, NULL);
 }
 
-/* >>results --------------------------------------------------------------------- */
+/* >>impl results ---------------------------------------------------------------- */
 LLMCACHE_API const char *llmcache_result_string(int result) {
     switch (result) {
     case LLMCACHE_OK:          return "LLMCACHE_OK: success";
@@ -3088,7 +3326,7 @@ LLMCACHE_API const char *llmcache_result_string(int result) {
 
 LLMCACHE_API const char *llmcache_version(void) { return LLMCACHE_VERSION_STRING; }
 
-/* >>keys ------------------------------------------------------------------------ */
+/* >>impl keys ------------------------------------------------------------------- */
 LLMCACHE_API int llmcache_schema_hash(const char *schema, size_t len, unsigned char out[32]) {
     llmcache__buf b = {NULL, 0, 0, 0};
     int rc;
@@ -3139,7 +3377,7 @@ LLMCACHE_API int llmcache_key_for(llmcache_key *out, const char *ns, const llmca
 }
 
 LLMCACHE_API void llmcache_key_hex(const llmcache_key *key, char out[65]) {
-    static const char hex[] = "0123456789abcdef";
+    const char *hex = llmcache__hex_digits;
     int i;
     if (!out) return;
     if (!key) { out[0] = '\0'; return; }
@@ -3227,7 +3465,6 @@ static size_t llmcache__blob_cost(size_t blob_size) { return ((blob_size + 15) &
 #define LLMCACHE__SHM_MAGIC "llmcshm1"
 #define LLMCACHE__SHM_VERSION 1u
 #define LLMCACHE__SHM_SIZE 4096
-#ifdef LLMCACHE__FILES
 typedef struct llmcache__shm {
     char     magic[8];
     uint32_t version, mutex_size;
@@ -3239,10 +3476,19 @@ typedef struct llmcache__shm {
     int64_t  last_sync_ms;
     llmcache__pmutex mu;          /* taken by writers */
 } llmcache__shm;
-#endif
 
+/* Two locks guard a handle, always taken in this order:
+ *  - c->mu, the handle's mutex (llmcache__handle_lock): its table, lists and
+ *    counters. A function named *_locked is called with c->mu held.
+ *  - the writer lock of a log (llmcache__log_lock): appends, compaction and the
+ *    writes to the shared page; taken with c->mu held, or while the handle is
+ *    opened or closed (no other thread has it then). A function named *_writer is
+ *    called with the writer lock held.
+ * mu_held and writer_held say who holds what, for the assertions of debug builds. */
 struct llmcache {
     llmcache__mutex mu;
+    int      mu_held;             /* c->mu is held (set and cleared by its holder) */
+    int      writer_held;         /* this handle holds the writer lock of its log */
     size_t   max_entries, max_bytes;
     int64_t  ttl_ms;
     int      fsync_mode;
@@ -3286,9 +3532,8 @@ struct llmcache {
     uint64_t last_seq_seen;       /* highest sequence number applied or appended */
     uint64_t prefaulted;          /* the mapping is faulted in up to here (appends) */
     uint64_t size_seen;           /* the log's size when this handle last looked (fstat) */
-#ifdef LLMCACHE__FILES
+    uint64_t page_size;           /* the system's memory page (prefaulting works in whole pages) */
     llmcache__shm *shm;
-#endif
 #if !defined(LLMCACHE_NO_THREADS)
     llmcache__thread flusher;
     int      flusher_running, stopping;
@@ -3304,12 +3549,24 @@ struct llmcache {
     llmcache_stats st;
 };
 
+/* Takes and gives back c->mu. (The flusher thread takes c->mu itself: it waits on
+ * a condition variable with it and calls nothing that asserts.) */
+static void llmcache__handle_lock(llmcache *c) {
+    llmcache__lock(&c->mu);
+    c->mu_held = 1;
+}
+static void llmcache__handle_unlock(llmcache *c) {
+    LLMCACHE_ASSERT(c->mu_held);
+    c->mu_held = 0;
+    llmcache__unlock(&c->mu);
+}
+
 static int64_t llmcache__now(llmcache *c) {
     return c->clock ? c->clock(c->clock_ctx) : llmcache__system_clock_ms();
 }
 
 /* Tells the caller's event callback (if any); call without c->mu held. */
-static LLMCACHE__MAYBE_UNUSED void llmcache__emit(llmcache *c, int type, const llmcache_key *key, int result,
+static void llmcache__emit(llmcache *c, int type, const llmcache_key *key, int result,
                                                   const char *message) {
     llmcache_event ev;
     if (!c->on_event) return;
@@ -3317,14 +3574,18 @@ static LLMCACHE__MAYBE_UNUSED void llmcache__emit(llmcache *c, int type, const l
     c->on_event(c->event_ctx, &ev);
 }
 
+/* Adds one to a counter that mu guards (c->st under c->mu, the Redis tier's under its
+ * own), for events counted outside any other locked section. */
+static void llmcache__stat_inc(llmcache__mutex *mu, uint64_t *counter) {
+    llmcache__lock(mu);
+    (*counter)++;
+    llmcache__unlock(mu);
+}
+
 /* A per-handle secret for the table hash: random where the file layer has a source
  * of randomness, else the handle's address and the clock. */
 static uint64_t llmcache__handle_seed(const llmcache *c) {
-    uint64_t v = (uint64_t)(uintptr_t)c * 0x9e3779b97f4a7c15ull ^ (uint64_t)llmcache__mono_us();
-#ifdef LLMCACHE__FILES
-    v ^= llmcache__f_random64();
-#endif
-    return v;
+    return (uint64_t)(uintptr_t)c * 0x9e3779b97f4a7c15ull ^ (uint64_t)llmcache__mono_us() ^ llmcache__f_random64();
 }
 
 /* The table hash: all 32 bytes of the key, mixed with the handle's random seed, so
@@ -3402,18 +3663,19 @@ static int llmcache__table_grow(llmcache *c) {
     return LLMCACHE_OK;
 }
 
-/* List operations on either LRU list: off_prev/off_next select the links. */
-#define LLMCACHE__LIST_UNLINK(c, i, P, N, HEAD, TAIL) do { \
-    llmcache__entry *e_ = &(c)->ents[i]; \
-    if (e_->P != LLMCACHE__NIL) (c)->ents[e_->P].N = e_->N; else (c)->HEAD = e_->N; \
-    if (e_->N != LLMCACHE__NIL) (c)->ents[e_->N].P = e_->P; else (c)->TAIL = e_->P; \
-} while (0)
-#define LLMCACHE__LIST_PUSH(c, i, P, N, HEAD, TAIL) do { \
-    llmcache__entry *e_ = &(c)->ents[i]; \
-    e_->P = LLMCACHE__NIL; e_->N = (c)->HEAD; \
-    if ((c)->HEAD != LLMCACHE__NIL) (c)->ents[(c)->HEAD].P = (i); else (c)->TAIL = (i); \
-    (c)->HEAD = (i); \
-} while (0)
+/* The list of entries whose value is held in memory (log mode), most recent first. */
+static void llmcache__vlist_unlink(llmcache *c, uint32_t i) {
+    llmcache__entry *e = &c->ents[i];
+    if (e->vprev != LLMCACHE__NIL) c->ents[e->vprev].vnext = e->vnext; else c->val_head = e->vnext;
+    if (e->vnext != LLMCACHE__NIL) c->ents[e->vnext].vprev = e->vprev; else c->val_tail = e->vprev;
+}
+static void llmcache__vlist_push(llmcache *c, uint32_t i) {
+    llmcache__entry *e = &c->ents[i];
+    e->vprev = LLMCACHE__NIL;
+    e->vnext = c->val_head;
+    if (c->val_head != LLMCACHE__NIL) c->ents[c->val_head].vprev = i; else c->val_tail = i;
+    c->val_head = i;
+}
 
 static int llmcache__lru_current(const llmcache *c, uint64_t rec) {
     const llmcache__entry *e = &c->ents[(uint32_t)(rec >> 32)];
@@ -3456,8 +3718,8 @@ static void llmcache__touch(llmcache *c, uint32_t i) {
     c->ents[i].stamp = ++c->stamp;
     c->lru[(c->lru_head + c->lru_len++) % c->lru_cap] = (uint64_t)i << 32 | c->stamp;
     if (c->path && c->ents[i].blob && c->val_head != i) {
-        LLMCACHE__LIST_UNLINK(c, i, vprev, vnext, val_head, val_tail);
-        LLMCACHE__LIST_PUSH(c, i, vprev, vnext, val_head, val_tail);
+        llmcache__vlist_unlink(c, i);
+        llmcache__vlist_push(c, i);
     }
 }
 
@@ -3470,7 +3732,7 @@ static void llmcache__drop_value(llmcache *c, uint32_t i) {
     llmcache__entry *e = &c->ents[i];
     if (!e->blob) return;
     llmcache__slot_of(c, i)->blob = NULL;
-    if (c->path) LLMCACHE__LIST_UNLINK(c, i, vprev, vnext, val_head, val_tail);
+    if (c->path) llmcache__vlist_unlink(c, i);
     c->bytes -= llmcache__blob_cost(llmcache__blob_size(e));
     LLMCACHE_FREE(e->blob);
     e->blob = NULL;
@@ -3490,7 +3752,7 @@ static void llmcache__set_value(llmcache *c, uint32_t i, unsigned char *blob) {
     e->blob = blob;
     llmcache__slot_of(c, i)->blob = blob;
     c->bytes += llmcache__blob_cost(llmcache__blob_size(e));
-    if (c->path) LLMCACHE__LIST_PUSH(c, i, vprev, vnext, val_head, val_tail);
+    if (c->path) llmcache__vlist_push(c, i);
 }
 
 static uint64_t llmcache__pad8(uint64_t n) { return (n + 7) & ~(uint64_t)7; }
@@ -3588,6 +3850,39 @@ static uint32_t llmcache__upsert(llmcache *c, const llmcache_key *key, int *crea
     c->bytes += LLMCACHE__ENTRY_CHARGE(c);
     *created = 1;
     return i;
+}
+
+/* What the index keeps of a value: its length, whether a meta block comes with it,
+ * its times (the fields of a value block's header, llmcache__blobhdr). */
+static llmcache__blobhdr llmcache__value_desc(const llmcache_key *key, size_t len, int has_meta, int64_t created_ms,
+                                              int64_t expires_ms) {
+    llmcache__blobhdr d;
+    d.key = *key;
+    d.len = (uint32_t)len;
+    d.flags = LLMCACHE__E_USED | (has_meta ? LLMCACHE__E_META : 0);
+    d.created_ms = created_ms;
+    d.expires_ms = expires_ms;
+    return d;
+}
+
+/* Gives entry i, just returned by llmcache__upsert (created: a new one), the value
+ * described by d: an entry that held one loses its value in memory and becomes the
+ * most recently used. With a log, the record at off (rec_len bytes) holds the value. */
+static void llmcache__entry_update(llmcache *c, uint32_t i, int created, const llmcache__blobhdr *d, uint64_t off,
+                                   uint32_t rec_len) {
+    llmcache__entry *e = &c->ents[i];
+    if (!created) {
+        llmcache__drop_value(c, i);
+        if (c->path) c->live_bytes -= llmcache__pad8(e->rec_len);
+        llmcache__touch(c, i);
+    }
+    e->off = off;
+    e->rec_len = rec_len;
+    if (c->path) c->live_bytes += llmcache__pad8(rec_len);
+    e->len = d->len;
+    e->flags = d->flags;
+    e->created_ms = d->created_ms;
+    e->expires_ms = d->expires_ms;
 }
 
 /* A value blob: header (filled by llmcache__set_value), [meta], bytes, NUL. NULL
@@ -3694,7 +3989,7 @@ static void llmcache__meta_encode(unsigned char *p, const llmcache_meta *m) {
     llmcache__st64(p + 56, (uint64_t)m->completion_tokens);
 }
 
-static LLMCACHE__MAYBE_UNUSED void llmcache__meta_decode(const unsigned char *p, llmcache_meta *m) {
+static void llmcache__meta_decode(const unsigned char *p, llmcache_meta *m) {
     memcpy(m->schema_hash, p, 32);
     m->status = (int32_t)llmcache__ld32(p + 32);
     m->flags = llmcache__ld32(p + 36);
@@ -3703,13 +3998,13 @@ static LLMCACHE__MAYBE_UNUSED void llmcache__meta_decode(const unsigned char *p,
     m->completion_tokens = (int64_t)llmcache__ld64(p + 56);
 }
 
-static LLMCACHE__MAYBE_UNUSED uint64_t llmcache__rec_size(size_t value_len, int has_meta) {
+static uint64_t llmcache__rec_size(size_t value_len, int has_meta) {
     return llmcache__pad8((uint64_t)LLMCACHE__REC_HDR + (has_meta ? LLMCACHE__META_SIZE : 0) + value_len);
 }
 
 /* Writes a whole record (header, meta, value, padding, checksum) at p; returns its
  * unpadded length. */
-static LLMCACHE__MAYBE_UNUSED uint32_t llmcache__rec_encode(unsigned char *p, unsigned type, unsigned reason,
+static uint32_t llmcache__rec_encode(unsigned char *p, unsigned type, unsigned reason,
                                                             uint64_t seq, const llmcache_key *key,
                                                             int64_t created_ms, int64_t expires_ms,
                                                             const llmcache_meta *meta, const void *value,
@@ -3761,7 +4056,7 @@ static int llmcache__rec_check(const unsigned char *p, uint64_t avail, llmcache_
     return 1;
 }
 
-static LLMCACHE__MAYBE_UNUSED void llmcache__hdr_encode(unsigned char *p, uint64_t file_id, int64_t created_ms) {
+static void llmcache__hdr_encode(unsigned char *p, uint64_t file_id, int64_t created_ms) {
     memset(p, 0, LLMCACHE__HDR_SIZE);
     memcpy(p, LLMCACHE__FILE_MAGIC, 8);
     llmcache__st32(p + 8, LLMCACHE__FILE_VERSION);
@@ -3774,7 +4069,7 @@ static LLMCACHE__MAYBE_UNUSED void llmcache__hdr_encode(unsigned char *p, uint64
 /* LLMCACHE_OK and the file id, or ENOTCACHE (no magic) / ECORRUPT (a checksum or
  * header size that is wrong) / EVERSION (another version, under a right checksum:
  * a version field damaged in place is ECORRUPT). */
-static LLMCACHE__MAYBE_UNUSED int llmcache__hdr_check(const unsigned char *p, size_t n, uint64_t *file_id) {
+static int llmcache__hdr_check(const unsigned char *p, size_t n, uint64_t *file_id) {
     if (n < 8 || memcmp(p, LLMCACHE__FILE_MAGIC, 8) != 0) return LLMCACHE_ENOTCACHE;
     if (n < LLMCACHE__HDR_SIZE || llmcache__ld32(p + 60) != llmcache__crc32c(0, p, 60)) return LLMCACHE_ECORRUPT;
     if (llmcache__ld32(p + 8) != LLMCACHE__FILE_VERSION) return LLMCACHE_EVERSION;
@@ -3806,7 +4101,7 @@ typedef struct llmcache__walker {
     void *ctx;
 } llmcache__walker;
 
-static LLMCACHE__MAYBE_UNUSED uint64_t llmcache__walk(const unsigned char *map, uint64_t from, uint64_t to,
+static uint64_t llmcache__walk(const unsigned char *map, uint64_t from, uint64_t to,
                                                 const llmcache__walker *w) {
     uint64_t off = from, good_end = from;
     while (off < to) {
@@ -3834,7 +4129,7 @@ static void llmcache__add_rec_bytes(void *ctx, uint64_t off, const llmcache__rec
  * header, not a foreign file): an intact record right after the header, or intact
  * records making up at least half of the bytes after it, a tail of zeros not
  * counted (docs/FORMAT.md, "Repair and verify"). */
-static LLMCACHE__MAYBE_UNUSED int llmcache__hdr_damaged_log(const unsigned char *map, uint64_t size) {
+static int llmcache__hdr_damaged_log(const unsigned char *map, uint64_t size) {
     llmcache__walker w;
     llmcache__record r;
     uint64_t intact = 0, end;
@@ -3847,7 +4142,6 @@ static LLMCACHE__MAYBE_UNUSED int llmcache__hdr_damaged_log(const unsigned char 
 }
 
 /* >>log (the log file behind the table: open, recover, catch up, append, compact) -- */
-#ifdef LLMCACHE__FILES
 #define LLMCACHE__PROGRESS_STEP ((uint64_t)4 << 20)
 
 /* A caller's progress callback (llmcache_progress_fn), told at most every
@@ -3912,6 +4206,7 @@ static int llmcache__log_map(llmcache *c, uint64_t need) {
 /* Applies one record to the index (load and catch-up). */
 static void llmcache__apply(void *ctx, uint64_t off, const llmcache__record *r) {
     llmcache *c = (llmcache *)ctx;
+    llmcache__blobhdr d;
     uint32_t i;
     int created;
     if (c->loading) c->st.records_recovered++;
@@ -3928,18 +4223,8 @@ static void llmcache__apply(void *ctx, uint64_t off, const llmcache__record *r) 
     }
     i = llmcache__upsert(c, &r->key, &created);
     if (i == LLMCACHE__NIL) { c->partial = 1; return; }   /* out of memory: the entry stays on disk only */
-    if (!created) {
-        llmcache__drop_value(c, i);
-        c->live_bytes -= llmcache__pad8(c->ents[i].rec_len);
-        llmcache__touch(c, i);
-    }
-    c->ents[i].off = off;
-    c->ents[i].rec_len = r->len;
-    c->ents[i].len = r->value_len;
-    c->ents[i].flags = LLMCACHE__E_USED | (r->meta_len ? LLMCACHE__E_META : 0);
-    c->ents[i].created_ms = r->created_ms;
-    c->ents[i].expires_ms = r->expires_ms;
-    c->live_bytes += llmcache__pad8(r->len);
+    d = llmcache__value_desc(&r->key, r->value_len, r->meta_len != 0, r->created_ms, r->expires_ms);
+    llmcache__entry_update(c, i, created, &d, off, r->len);
 }
 
 static void llmcache__count_skip(void *ctx, uint64_t off, uint64_t len, int zero_tail) {
@@ -3948,15 +4233,17 @@ static void llmcache__count_skip(void *ctx, uint64_t off, uint64_t len, int zero
     if (!zero_tail) c->st.records_skipped++;
 }
 
-/* Applies the records in [from, to) of the current log. */
-static uint64_t llmcache__log_apply_range(llmcache *c, uint64_t from, uint64_t to) {
+/* Maps the current log up to `to` and applies its records in [from, to) to the
+ * index; *good: the end of the last intact record. */
+static int llmcache__log_apply_range(llmcache *c, uint64_t from, uint64_t to, uint64_t *good) {
     llmcache__walker w;
-    uint64_t end;
+    int rc = llmcache__log_map(c, to);
+    if (rc != LLMCACHE_OK) return rc;
     w.on_record = llmcache__apply;
     w.on_damage = llmcache__count_skip;
     w.ctx = c;
-    end = llmcache__walk(c->map, from, to, &w);
-    return end;
+    *good = llmcache__walk(c->map, from, to, &w);
+    return LLMCACHE_OK;
 }
 
 /* Forgets every entry (before a reload). */
@@ -3983,13 +4270,11 @@ static void llmcache__clear(llmcache *c) {
 #define LLMCACHE__TEMP_DIGITS  16
 static int llmcache__temp_create(const char *path, const char *kind, llmcache__fd log_fd, llmcache__fd *fd,
                                  char **name) {
-    static const char hex[] = "0123456789abcdef";
     char sfx[32];
-    uint64_t r = llmcache__f_random64();
-    size_t k = strlen(kind), i;
+    size_t k = strlen(kind);
     int rc;
     memcpy(sfx, kind, k);
-    for (i = 0; i < LLMCACHE__TEMP_DIGITS; i++) sfx[k + i] = hex[(r >> (60 - 4 * i)) & 15];
+    llmcache__hex64(llmcache__f_random64(), sfx + k);
     sfx[k + LLMCACHE__TEMP_DIGITS] = '\0';
     *fd = LLMCACHE__NOFD;
     *name = llmcache__concat(path, strlen(path), sfx);
@@ -4011,7 +4296,7 @@ static void llmcache__temp_unlink_stale(void *ctx, const char *file, const char 
     for (i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
         k = strlen(kinds[i]);
         if (strncmp(suffix, kinds[i], k) == 0 && strlen(suffix + k) == LLMCACHE__TEMP_DIGITS &&
-            strspn(suffix + k, "0123456789abcdef") == LLMCACHE__TEMP_DIGITS)
+            strspn(suffix + k, llmcache__hex_digits) == LLMCACHE__TEMP_DIGITS)
             llmcache__f_unlink(file);
     }
 }
@@ -4025,8 +4310,8 @@ static void llmcache__log_remove_temps(const char *path) {
 }
 
 /* Keeps every handle off the log at path while a repair rewrites it, with the
- * lock bytes of path-shm (see llmcache__log_open): byte 0, waiting for an opener
- * or closer to finish, then byte 1 exclusive, which only succeeds when no handle
+ * lock bytes of path-shm (see llmcache__log_open): the opener byte, waiting for an
+ * opener or closer to finish, then the live byte exclusive, which only succeeds when no handle
  * has the log open (each holds it shared), both kept until *shm_fd is closed so
  * that nobody opens the log meanwhile; the next opener is then alone and rebuilds
  * the page from the new file. A missing path-shm is made, with the log's mode and
@@ -4047,10 +4332,10 @@ static int llmcache__log_lock_out(const char *path, llmcache__fd log_fd, llmcach
                           shm_fd);
     LLMCACHE_FREE(shm_path);
     if (rc != LLMCACHE_OK) return valid ? rc : LLMCACHE_OK;
-    rc = llmcache__f_lock(*shm_fd, 0, 2, 1);
-    if (rc == LLMCACHE_OK) rc = llmcache__f_lock(*shm_fd, 1, 2, 0);
+    rc = llmcache__f_lock(*shm_fd, LLMCACHE__BYTE_OPENER, LLMCACHE__EXCLUSIVE, LLMCACHE__WAIT);
+    if (rc == LLMCACHE_OK) rc = llmcache__f_lock(*shm_fd, LLMCACHE__BYTE_LIVE, LLMCACHE__EXCLUSIVE, LLMCACHE__NOWAIT);
     if (rc == LLMCACHE_MISS) rc = LLMCACHE_EBUSY;
-    /* empty: made here (an opener sizes it under byte 0 at once) */
+    /* empty: made here (an opener sizes it under the opener byte at once) */
     if (rc == LLMCACHE_OK && llmcache__f_size(*shm_fd, &size) == LLMCACHE_OK && size == 0)
         rc = llmcache__f_copy_owner(*shm_fd, log_fd);
     if (rc != LLMCACHE_OK) {
@@ -4084,6 +4369,7 @@ static int llmcache__log_end_fits(uint64_t end, uint64_t from, uint64_t size) {
  * number reached (the caller has just read the whole file), the file's length and
  * how much of it is known durable. The caller is alone or holds the writer lock. */
 static void llmcache__log_set_page(llmcache *c, uint64_t id, uint64_t end, uint64_t alloc, uint64_t synced_end) {
+    LLMCACHE_ASSERT(c->writer_held || c->loading);
     c->shm->last_seq = c->last_seq_seen;
     c->shm->alloc = alloc;
     c->shm->synced_end = synced_end;
@@ -4098,6 +4384,7 @@ static void llmcache__log_set_page(llmcache *c, uint64_t id, uint64_t end, uint6
  * describe it. LLMCACHE_MISS: the page's generation or end do not fit the file.
  * The caller holds the writer lock. */
 static int llmcache__log_reload(llmcache *c, int rebuild) {
+    LLMCACHE_ASSERT(c->writer_held || c->read_only);
     llmcache__fd fd;
     uint64_t id, size, good, end = llmcache__load_acquire(&c->shm->end);
     int rc = llmcache__log_open_file(c->path, &fd, &id, &size);
@@ -4113,15 +4400,14 @@ static int llmcache__log_reload(llmcache *c, int rebuild) {
     c->fd = fd;
     llmcache__clear(c);
     c->gen = 0;
-    rc = llmcache__log_map(c, end);
+    rc = llmcache__log_apply_range(c, LLMCACHE__HDR_SIZE, end, &good);
     if (rc != LLMCACHE_OK) return rc;
-    good = llmcache__log_apply_range(c, LLMCACHE__HDR_SIZE, end);
     if (rebuild) {
         llmcache__log_set_page(c, id, good, size, LLMCACHE__HDR_SIZE);
         c->st.shm_rebuilds++;
     } else if (good != end) {
         return LLMCACHE_MISS;   /* c->gen stays 0 */
-    } else {
+    } else if (!c->loading) {   /* an open's first load is no reload */
         c->st.reloads++;
     }
     c->gen = id;
@@ -4135,15 +4421,15 @@ static int llmcache__log_reload(llmcache *c, int rebuild) {
  * fstat, only when the end moved). LLMCACHE_MISS when it does not (the index may
  * then hold some of the records walked: the caller rebuilds). */
 static int llmcache__log_advance(llmcache *c, uint64_t end) {
-    uint64_t size;
+    uint64_t size, good;
     int rc;
     if (end == c->end) return LLMCACHE_OK;
     rc = llmcache__f_size(c->fd, &size);
     if (rc != LLMCACHE_OK) return rc;
     if (!llmcache__log_end_fits(end, c->end, size)) return LLMCACHE_MISS;
-    rc = llmcache__log_map(c, end);
+    rc = llmcache__log_apply_range(c, c->end, end, &good);
     if (rc != LLMCACHE_OK) return rc;
-    if (llmcache__log_apply_range(c, c->end, end) != end) return LLMCACHE_MISS;
+    if (good != end) return LLMCACHE_MISS;
     c->end = end;
     return LLMCACHE_OK;
 }
@@ -4167,8 +4453,9 @@ static int llmcache__log_page_ok(llmcache *c) {
 /* Brings the index up to the committed end of the log; the caller holds the
  * writer lock (so the generation cannot change under it). A shared page that does
  * not describe the file is rebuilt from it, so every handle recovers. */
-static int llmcache__log_catch_up_locked(llmcache *c) {
+static int llmcache__log_catch_up_writer(llmcache *c) {
     int rc;
+    LLMCACHE_ASSERT(c->writer_held);
     if (!c->gen || c->shm->gen != c->gen) rc = llmcache__log_reload(c, 0);
     else rc = llmcache__log_advance(c, c->shm->end);
     if (rc == LLMCACHE_OK && !llmcache__log_page_ok(c)) rc = LLMCACHE_MISS;
@@ -4196,6 +4483,7 @@ static void llmcache__log_void_tail(llmcache__fd fd, uint64_t from, uint64_t siz
  * Leaves nothing durable past the end in the page (the dead writer may have synced
  * a record it never published: later syncs must not take it for theirs). */
 static void llmcache__log_heal(llmcache *c) {
+    LLMCACHE_ASSERT(c->writer_held);
     llmcache__fd fd;
     uint64_t id, size, end = c->shm->end;
     unsigned char *m;
@@ -4230,21 +4518,27 @@ static void llmcache__log_heal(llmcache *c) {
     llmcache__f_close(fd);
 }
 
+static void llmcache__log_unlock(llmcache *c) {
+    LLMCACHE_ASSERT(c->writer_held);
+    c->writer_held = 0;
+    llmcache__pmutex_unlock(&c->shm->mu, c->shm_fd);
+}
+
+/* Takes the writer lock (healing after a holder that died with it) and brings the
+ * index up to the committed end; on failure the lock is not held. */
 static int llmcache__log_lock(llmcache *c) {
     int rc = llmcache__pmutex_lock(&c->shm->mu, c->shm_fd);
+    if (rc != LLMCACHE_OK && rc != LLMCACHE_ECORRUPT) return rc;
+    LLMCACHE_ASSERT(!c->writer_held);
+    c->writer_held = 1;
     if (rc == LLMCACHE_ECORRUPT) {
         llmcache__log_heal(c);
         llmcache__pmutex_consistent(&c->shm->mu);
-        rc = LLMCACHE_OK;
     }
-    if (rc == LLMCACHE_OK) {
-        rc = llmcache__log_catch_up_locked(c);
-        if (rc != LLMCACHE_OK) llmcache__pmutex_unlock(&c->shm->mu, c->shm_fd);
-    }
+    rc = llmcache__log_catch_up_writer(c);
+    if (rc != LLMCACHE_OK) llmcache__log_unlock(c);
     return rc;
 }
-
-static void llmcache__log_unlock(llmcache *c) { llmcache__pmutex_unlock(&c->shm->mu, c->shm_fd); }
 
 /* Cheap check before every operation: two loads from the shared page when
  * nothing changed; else apply what other processes committed. */
@@ -4279,6 +4573,7 @@ static int llmcache__log_append(llmcache *c, uint64_t *wend, unsigned type, unsi
     uint64_t size = llmcache__rec_size(len, meta != NULL), need = *wend + size;
     uint64_t seq = c->shm->last_seq + 1;
     int rc;
+    LLMCACHE_ASSERT(c->writer_held);
     if (need > c->shm->alloc) {
         uint64_t grow = c->shm->alloc / 8;
         if (grow < LLMCACHE__GROW_MIN) grow = LLMCACHE__GROW_MIN;
@@ -4297,7 +4592,7 @@ static int llmcache__log_append(llmcache *c, uint64_t *wend, unsigned type, unsi
     if (need > c->prefaulted || *wend + LLMCACHE__PREFAULT < c->prefaulted) {
         /* fault the next pages in at once, a little ahead (pages dirtied early are
            pages about to be written anyway) */
-        uint64_t from = *wend & ~(uint64_t)4095, to = (need + LLMCACHE__PREFAULT) & ~(uint64_t)4095;
+        uint64_t from = *wend & ~(c->page_size - 1), to = (need + LLMCACHE__PREFAULT) & ~(c->page_size - 1);
         if (to > c->shm->alloc) to = c->shm->alloc;
         if (to > from) llmcache__f_prefault(c->map, from, to - from);
         c->prefaulted = to;
@@ -4314,6 +4609,7 @@ static int llmcache__log_append(llmcache *c, uint64_t *wend, unsigned type, unsi
 static int llmcache__log_sync_to(llmcache *c, uint64_t end) {
     uint64_t from = c->shm->synced_end < end ? c->shm->synced_end : end;
     int rc = llmcache__f_msync(c->fd, c->map, from, end - from);
+    LLMCACHE_ASSERT(c->writer_held);
     if (rc != LLMCACHE_OK) return rc;
     if (end > c->shm->synced_end) c->shm->synced_end = end;
     c->shm->last_sync_ms = llmcache__system_clock_ms();
@@ -4325,6 +4621,7 @@ static int llmcache__log_sync_to(llmcache *c, uint64_t end) {
  * visible to every process. */
 static int llmcache__log_publish(llmcache *c, uint64_t wend) {
     int rc = LLMCACHE_OK;
+    LLMCACHE_ASSERT(c->writer_held);
     if (wend == c->end) return LLMCACHE_OK;
     c->dirty = 1;
     if (c->fsync_mode == LLMCACHE_FSYNC_ALWAYS ||
@@ -4344,6 +4641,7 @@ static int llmcache__log_publish(llmcache *c, uint64_t wend) {
  * already and goes without one. A failed append stops here and is returned. */
 static int llmcache__log_bound(llmcache *c, uint64_t *wend, uint32_t keep) {
     int64_t now = 0;
+    LLMCACHE_ASSERT(c->writer_held);
     while (c->bytes > c->max_bytes && c->val_tail != LLMCACHE__NIL) llmcache__drop_value(c, c->val_tail);
     while (c->count > c->max_entries) {
         uint32_t victim = llmcache__lru_oldest(c, keep);
@@ -4402,8 +4700,9 @@ static int llmcache__log_read(llmcache *c, uint32_t i, llmcache_value *out, unsi
 
 /* Writes the live entries, least recently used first, to a new file and swaps
  * it in. The caller holds c->mu and the writer lock. */
-static int llmcache__log_compact_locked(llmcache *c) {
+static int llmcache__log_compact_writer(llmcache *c) {
     unsigned char hdr[LLMCACHE__HDR_SIZE];
+    LLMCACHE_ASSERT(c->writer_held && c->mu_held);
     llmcache__buf b = {NULL, 0, 0, 0};
     llmcache__progress prog;
     llmcache__fd fd;
@@ -4506,7 +4805,7 @@ static void llmcache__log_maybe_compact(llmcache *c) {
     if (c->end < LLMCACHE__COMPACT_MIN || dead <= c->live_bytes || c->end < c->compact_after) return;
     if (llmcache__log_lock(c) != LLMCACHE_OK) return;
     dead = c->end - LLMCACHE__HDR_SIZE - c->live_bytes;
-    if (c->end >= LLMCACHE__COMPACT_MIN && dead > c->live_bytes && llmcache__log_compact_locked(c) != LLMCACHE_OK)
+    if (c->end >= LLMCACHE__COMPACT_MIN && dead > c->live_bytes && llmcache__log_compact_writer(c) != LLMCACHE_OK)
         c->compact_after = c->end + (c->live_bytes > LLMCACHE__COMPACT_MIN ? c->live_bytes : LLMCACHE__COMPACT_MIN);
     llmcache__log_unlock(c);
 }
@@ -4532,6 +4831,30 @@ static void llmcache__flusher_main(void *arg) {
     }
     llmcache__unlock(&c->mu);
 }
+
+/* Starts the handle's flusher (LLMCACHE_FSYNC_INTERVAL). */
+static int llmcache__flusher_start(llmcache *c) {
+    if (llmcache__cond_init(&c->flusher_cv) != 0) return LLMCACHE_ENOMEM;
+    if (llmcache__thread_start(&c->flusher, llmcache__flusher_main, c) != 0) {
+        llmcache__cond_destroy(&c->flusher_cv);
+        return LLMCACHE_ENOMEM;
+    }
+    c->flusher_running = 1;
+    return LLMCACHE_OK;
+}
+
+static void llmcache__flusher_stop(llmcache *c) {
+    if (!c->flusher_running) return;
+    llmcache__handle_lock(c);
+    c->stopping = 1;
+    llmcache__cond_broadcast(&c->flusher_cv);
+    llmcache__handle_unlock(c);
+    llmcache__thread_join(&c->flusher);
+    llmcache__cond_destroy(&c->flusher_cv);
+}
+#else   /* no threads: no flusher; an interval-mode handle syncs when it writes (log_publish) */
+static int llmcache__flusher_start(llmcache *c) { (void)c; return LLMCACHE_OK; }
+static void llmcache__flusher_stop(llmcache *c) { (void)c; }
 #endif
 
 /* First opener of a log (no other handle has it): recover the file, cut off a
@@ -4553,10 +4876,9 @@ static int llmcache__log_open_alone(llmcache *c, uint64_t size) {
         if (rc != LLMCACHE_OK) return rc;
         size = LLMCACHE__HDR_SIZE;
     }
-    rc = llmcache__log_map(c, size);
-    if (rc != LLMCACHE_OK) return rc;
     c->last_seq_seen = 0;   /* the sequence continues from the last intact record */
-    end = llmcache__log_apply_range(c, LLMCACHE__HDR_SIZE, size);
+    rc = llmcache__log_apply_range(c, LLMCACHE__HDR_SIZE, size, &end);
+    if (rc != LLMCACHE_OK) return rc;
     if (end < size) {
         c->st.bytes_truncated = size - end;
         llmcache__f_unmap(c->map, c->map_len);   /* Win32 shrinks no mapped file */
@@ -4595,8 +4917,8 @@ static void llmcache__log_enforce_bound(llmcache *c) {
 }
 
 /* A read-only open writes nothing. With a live shared page (another handle has the
- * log open: it holds byte 1 of path-shm), the page is mapped read-only and followed
- * as by any handle, and this handle holds byte 1 shared too; otherwise the handle
+ * log open: it holds the live byte of path-shm), the page is mapped read-only and
+ * followed as by any handle, and this handle holds the live byte shared too; otherwise the handle
  * reads the file as it is now and keeps that snapshot: a page of its own that never
  * changes, and the bytes after the last intact record counted, not cut. */
 static int llmcache__log_open_readonly(llmcache *c) {
@@ -4613,19 +4935,22 @@ static int llmcache__log_open_readonly(llmcache *c) {
     if (rc != LLMCACHE_OK) return rc;
     c->loading = 1;
     if (llmcache__f_open(c->shm_path, LLMCACHE__F_RDONLY | LLMCACHE__F_NOFOLLOW, 0, &c->shm_fd) == LLMCACHE_OK &&
-        llmcache__f_lock(c->shm_fd, 0, 1, 1) == LLMCACHE_OK) {   /* after any opener or closer */
-        live = llmcache__f_lock_held(c->shm_fd, 1) && llmcache__f_map(c->shm_fd, &shm_len, 0, &shm) == LLMCACHE_OK;
+        /* after any opener or closer */
+        llmcache__f_lock(c->shm_fd, LLMCACHE__BYTE_OPENER, LLMCACHE__SHARED, LLMCACHE__WAIT) == LLMCACHE_OK) {
+        live = llmcache__f_lock_held(c->shm_fd, LLMCACHE__BYTE_LIVE) &&
+               llmcache__f_map(c->shm_fd, &shm_len, 0, &shm) == LLMCACHE_OK;
         if (live && (shm_len < LLMCACHE__SHM_SIZE || memcmp(shm, LLMCACHE__SHM_MAGIC, 8) != 0)) live = 0;
         if (live) {
             c->shm = (llmcache__shm *)(void *)shm;
-            live = c->shm->version == LLMCACHE__SHM_VERSION && llmcache__f_lock(c->shm_fd, 1, 1, 0) == LLMCACHE_OK;
+            live = c->shm->version == LLMCACHE__SHM_VERSION &&
+                   llmcache__f_lock(c->shm_fd, LLMCACHE__BYTE_LIVE, LLMCACHE__SHARED, LLMCACHE__NOWAIT) == LLMCACHE_OK;
             if (live) {
                 c->gen = 0;
                 rc = llmcache__log_refresh(c);
                 live = rc == LLMCACHE_OK && c->gen != 0;   /* else the page does not fit the file */
             }
         }
-        llmcache__f_lock(c->shm_fd, 0, 0, 0);
+        llmcache__f_lock(c->shm_fd, LLMCACHE__BYTE_OPENER, LLMCACHE__UNLOCK, LLMCACHE__NOWAIT);
     }
     if (!live) {   /* a snapshot */
         llmcache__clear(c);
@@ -4635,9 +4960,8 @@ static int llmcache__log_open_readonly(llmcache *c) {
         c->shm = (llmcache__shm *)LLMCACHE_MALLOC(sizeof *c->shm);
         if (!c->shm) return LLMCACHE_ENOMEM;
         memset(c->shm, 0, sizeof *c->shm);
-        rc = llmcache__log_map(c, size);
+        rc = llmcache__log_apply_range(c, LLMCACHE__HDR_SIZE, size, &end);
         if (rc != LLMCACHE_OK) return rc;
-        end = llmcache__log_apply_range(c, LLMCACHE__HDR_SIZE, size);
         if (end < size && !llmcache__all_zero(c->map + end, size - end)) c->st.torn_bytes = size - end;
         c->shm->gen = c->gen = id;
         c->shm->end = c->end = end;
@@ -4654,6 +4978,7 @@ static int llmcache__log_open(llmcache *c, const char *path) {
     int rc, alone;
     /* a path that is a link to a log: the log and its companions live beside the
        target, where every opener meets them and compaction replaces the target */
+    c->page_size = llmcache__f_page_size();
     c->path = llmcache__f_resolve(path);
     if (!c->path || !(c->shm_path = llmcache__concat(c->path, strlen(c->path), "-shm"))) return LLMCACHE_ENOMEM;
     if (c->read_only) return llmcache__log_open_readonly(c);
@@ -4675,9 +5000,9 @@ static int llmcache__log_open(llmcache *c, const char *path) {
     rc = llmcache__f_open(c->shm_path, LLMCACHE__F_CREATE | LLMCACHE__F_NOFOLLOW, c->file_mode, &c->shm_fd);
     if (rc != LLMCACHE_OK) return rc;
     c->loading = 1;
-    rc = llmcache__f_lock(c->shm_fd, 0, 2, 1);   /* byte 0: one opener or closer at a time */
+    rc = llmcache__f_lock(c->shm_fd, LLMCACHE__BYTE_OPENER, LLMCACHE__EXCLUSIVE, LLMCACHE__WAIT);
     if (rc != LLMCACHE_OK) return LLMCACHE_EIO;
-    alone = llmcache__f_lock(c->shm_fd, 1, 2, 0) == LLMCACHE_OK;   /* byte 1: held shared while open */
+    alone = llmcache__f_lock(c->shm_fd, LLMCACHE__BYTE_LIVE, LLMCACHE__EXCLUSIVE, LLMCACHE__NOWAIT) == LLMCACHE_OK;
     rc = llmcache__f_size(c->shm_fd, &size);
     if (rc == LLMCACHE_OK && size < LLMCACHE__SHM_SIZE) rc = llmcache__f_truncate(c->shm_fd, LLMCACHE__SHM_SIZE);
     if (rc == LLMCACHE_OK) rc = llmcache__f_map(c->shm_fd, &shm_len, 1, &shm);
@@ -4691,12 +5016,12 @@ static int llmcache__log_open(llmcache *c, const char *path) {
             memset(shm, 0, LLMCACHE__SHM_SIZE);
             rc = llmcache__f_size(c->fd, &size);
             if (rc == LLMCACHE_OK) rc = llmcache__log_open_alone(c, size);
-            if (rc == LLMCACHE_OK) rc = llmcache__f_lock(c->shm_fd, 1, 1, 0);
+            if (rc == LLMCACHE_OK) rc = llmcache__f_lock(c->shm_fd, LLMCACHE__BYTE_LIVE, LLMCACHE__SHARED, LLMCACHE__NOWAIT);
         } else if (memcmp(c->shm->magic, LLMCACHE__SHM_MAGIC, 8) != 0 || c->shm->version != LLMCACHE__SHM_VERSION ||
                    c->shm->mutex_size != (uint32_t)sizeof(llmcache__pmutex)) {
             rc = LLMCACHE_EIO;
         } else {
-            rc = llmcache__f_lock(c->shm_fd, 1, 1, 0);
+            rc = llmcache__f_lock(c->shm_fd, LLMCACHE__BYTE_LIVE, LLMCACHE__SHARED, LLMCACHE__NOWAIT);
             if (rc == LLMCACHE_OK) {
                 c->gen = 0;   /* forces a load of the current file */
                 rc = llmcache__log_lock(c);
@@ -4704,19 +5029,10 @@ static int llmcache__log_open(llmcache *c, const char *path) {
             }
         }
     }
-    llmcache__f_lock(c->shm_fd, 0, 0, 0);
+    llmcache__f_lock(c->shm_fd, LLMCACHE__BYTE_OPENER, LLMCACHE__UNLOCK, LLMCACHE__NOWAIT);
     c->loading = 0;
     if (rc == LLMCACHE_OK) llmcache__log_enforce_bound(c);
-#if !defined(LLMCACHE_NO_THREADS)
-    if (rc == LLMCACHE_OK && c->fsync_mode == LLMCACHE_FSYNC_INTERVAL) {
-        if (llmcache__cond_init(&c->flusher_cv) != 0) return LLMCACHE_ENOMEM;
-        if (llmcache__thread_start(&c->flusher, llmcache__flusher_main, c) != 0) {
-            llmcache__cond_destroy(&c->flusher_cv);
-            return LLMCACHE_ENOMEM;
-        }
-        c->flusher_running = 1;
-    }
-#endif
+    if (rc == LLMCACHE_OK && c->fsync_mode == LLMCACHE_FSYNC_INTERVAL) rc = llmcache__flusher_start(c);
     return rc;
 }
 
@@ -4729,24 +5045,16 @@ static void llmcache__log_close(llmcache *c) {
         llmcache__f_close(c->shm_fd);
         return;
     }
-#if !defined(LLMCACHE_NO_THREADS)
-    if (c->flusher_running) {
-        llmcache__lock(&c->mu);
-        c->stopping = 1;
-        llmcache__cond_broadcast(&c->flusher_cv);
-        llmcache__unlock(&c->mu);
-        llmcache__thread_join(&c->flusher);
-        llmcache__cond_destroy(&c->flusher_cv);
-    }
-#endif
+    llmcache__flusher_stop(c);
     if (c->shm && c->map) {
         llmcache__f_unmap(c->map, c->map_len);   /* Win32 shrinks no mapped file; the sync covers it */
         c->map = NULL;
         if (c->dirty && c->fsync_mode != LLMCACHE_FSYNC_NEVER) llmcache__f_sync(c->fd);
-        if (llmcache__f_lock(c->shm_fd, 0, 2, 1) == LLMCACHE_OK) {
+        if (llmcache__f_lock(c->shm_fd, LLMCACHE__BYTE_OPENER, LLMCACHE__EXCLUSIVE, LLMCACHE__WAIT) == LLMCACHE_OK) {
             /* the last one out gives back the preallocated space, past an end
                checked against the file (the catch-up may map the log again) */
-            if (llmcache__f_lock(c->shm_fd, 1, 2, 0) == LLMCACHE_OK && c->shm->gen == c->gen &&
+            if (llmcache__f_lock(c->shm_fd, LLMCACHE__BYTE_LIVE, LLMCACHE__EXCLUSIVE, LLMCACHE__NOWAIT) == LLMCACHE_OK &&
+                c->shm->gen == c->gen &&
                 llmcache__log_lock(c) == LLMCACHE_OK) {
                 llmcache__f_unmap(c->map, c->map_len);
                 c->map = NULL;
@@ -4754,10 +5062,10 @@ static void llmcache__log_close(llmcache *c) {
                     c->shm->alloc = c->end;
                 llmcache__log_unlock(c);
             }
-            /* let go of byte 1 before byte 0, or two handles closing at once
+            /* let go of the live byte before the opener byte, or two handles closing at once
                could each see the other still open and neither truncate */
-            llmcache__f_lock(c->shm_fd, 1, 0, 0);
-            llmcache__f_lock(c->shm_fd, 0, 0, 0);
+            llmcache__f_lock(c->shm_fd, LLMCACHE__BYTE_LIVE, LLMCACHE__UNLOCK, LLMCACHE__NOWAIT);
+            llmcache__f_lock(c->shm_fd, LLMCACHE__BYTE_OPENER, LLMCACHE__UNLOCK, LLMCACHE__NOWAIT);
         }
     }
     llmcache__f_unmap(c->map, c->map_len);
@@ -4765,116 +5073,20 @@ static void llmcache__log_close(llmcache *c) {
     llmcache__f_close(c->fd);
     llmcache__f_close(c->shm_fd);   /* releases the byte locks too */
 }
-#endif /* LLMCACHE__FILES */
 
-/* >>api (open, close, get, put, del, stats, foreach, verify, repair) ----------------- */
-struct llmcache__callstate;
-static void llmcache__callstate_free(struct llmcache__callstate *s);
-#ifdef LLMCACHE_REDIS   /* >>redis */
-struct llmcache__redis;
-static int  llmcache__redis_open(llmcache *c, const llmcache_redis_config *cfg);
-static void llmcache__redis_free(struct llmcache__redis *r);
-static int  llmcache__redis_get(llmcache *c, const llmcache_key *key, llmcache_value *out);
-static int  llmcache__redis_put(llmcache *c, const llmcache_key *key, const void *data, size_t len,
-                                int64_t created_ms, int64_t expires_ms, const llmcache_meta *meta, int rc);
-static int  llmcache__redis_del(llmcache *c, const llmcache_key *key, int rc);
-static void llmcache__redis_stats(llmcache *c, llmcache_stats *out);
-#endif
-
-LLMCACHE_API void llmcache_close(llmcache *c) {
-    uint32_t i;
-    if (!c) return;
-    llmcache__callstate_free(c->calls);
-#ifdef LLMCACHE_REDIS
-    llmcache__redis_free(c->redis);
-#endif
-#ifdef LLMCACHE__FILES
-    if (c->path) llmcache__log_close(c);
-#endif
-    for (i = 0; i < c->ents_top; i++) LLMCACHE_FREE(c->ents[i].blob);
-    LLMCACHE_FREE(c->ents);
-    LLMCACHE_FREE(c->slots);
-    LLMCACHE_FREE(c->lru);
-    LLMCACHE_FREE(c->ns);
-    LLMCACHE_FREE(c->path);
-    LLMCACHE_FREE(c->shm_path);
-    llmcache__mutex_destroy(&c->mu);
-    LLMCACHE_FREE(c);
-}
-
-LLMCACHE_API int llmcache_open(llmcache **out, const llmcache_config *cfg) {
-    llmcache_config zero;
-    llmcache *c;
-    int rc = LLMCACHE_OK;
-    if (!out) return LLMCACHE_EINVAL;
-    *out = NULL;
-    if (!cfg) { memset(&zero, 0, sizeof zero); cfg = &zero; }
-    if (cfg->fsync < 0 || cfg->fsync > LLMCACHE_FSYNC_NEVER || cfg->ttl_ms < LLMCACHE_TTL_NEVER) return LLMCACHE_EINVAL;
-    if (cfg->max_entries > 0x7ffffffeu || (cfg->path && !cfg->path[0]) || cfg->file_mode > 0777u ||
-        (cfg->read_only && !cfg->path))
-        return LLMCACHE_EINVAL;
-#ifndef LLMCACHE__FILES
-    if (cfg->path) return LLMCACHE_EUNSUPPORTED;
-#endif
-#ifndef LLMCACHE_REDIS
-    if (cfg->redis) return LLMCACHE_EUNSUPPORTED;
-#endif
-    c = (llmcache *)LLMCACHE_MALLOC(sizeof *c);
-    if (!c) return LLMCACHE_ENOMEM;
-    memset(c, 0, sizeof *c);
-    c->max_entries = LLMCACHE__DEF(cfg->max_entries, LLMCACHE_DEFAULT_MAX_ENTRIES);
-    c->max_bytes = LLMCACHE__DEF(cfg->max_bytes, LLMCACHE_DEFAULT_MAX_BYTES);
-    c->ttl_ms = cfg->ttl_ms;
-    c->fsync_mode = cfg->fsync;
-    c->file_mode = LLMCACHE__DEF(cfg->file_mode, LLMCACHE__FILE_MODE);
-    c->read_only = cfg->read_only != 0;
-    c->clock = cfg->clock;
-    c->clock_ctx = cfg->clock_ctx;
-    c->on_progress = cfg->on_progress;
-    c->progress_ctx = cfg->progress_ctx;
-    c->on_event = cfg->on_event;
-    c->event_ctx = cfg->event_ctx;
-    c->free_head = c->val_head = c->val_tail = LLMCACHE__NIL;
-    c->fd = c->shm_fd = LLMCACHE__NOFD;
-    c->seed = llmcache__handle_seed(c);
-    c->ns = llmcache__strdup(cfg->ns ? cfg->ns : "");
-    if (!c->ns || llmcache__mutex_init(&c->mu) != 0) {
-        LLMCACHE_FREE(c->ns);
-        LLMCACHE_FREE(c);
-        return LLMCACHE_ENOMEM;
-    }
-#ifdef LLMCACHE__FILES
-    if (cfg->path) {
-        rc = llmcache__log_open(c, cfg->path);
-        c->st.reloads = 0;
-    }
-#endif
-#ifdef LLMCACHE_REDIS
-    if (rc == LLMCACHE_OK && cfg->redis) rc = llmcache__redis_open(c, cfg->redis);
-#endif
-    if (rc != LLMCACHE_OK) { llmcache_close(c); return rc; }
-    *out = c;
-    return LLMCACHE_OK;
-}
-
+/* >>cache core (the local tiers: memory and the log, under c->mu) -------------------- */
 /* Brings a log-backed index up to date; no-op for a memory-only cache. */
 static int llmcache__refresh(llmcache *c) {
-#ifdef LLMCACHE__FILES
-    if (c->path) return llmcache__log_refresh(c);
-#else
-    (void)c;
-#endif
-    return LLMCACHE_OK;
+    return c->path ? llmcache__log_refresh(c) : LLMCACHE_OK;
 }
 
-LLMCACHE_API int llmcache_get(llmcache *c, const llmcache_key *key, llmcache_value *out) {
+/* Looks key up in memory and in the log (out zeroed by the caller), counting
+ * nothing; the caller holds c->mu. */
+static int llmcache__get_local_locked(llmcache *c, const llmcache_key *key, llmcache_value *out) {
     unsigned char *blob = NULL;
     uint32_t i;
-    int rc;
-    if (out) memset(out, 0, sizeof *out);
-    if (!c || !key || !out) return LLMCACHE_EINVAL;
-    llmcache__lock(&c->mu);
-    rc = llmcache__refresh(c);
+    int rc = llmcache__refresh(c);
+    LLMCACHE_ASSERT(c->mu_held);
     i = rc == LLMCACHE_OK ? llmcache__find_value(c, key, &blob) : LLMCACHE__NIL;
     if (rc == LLMCACHE_OK) rc = LLMCACHE_MISS;
     if (i != LLMCACHE__NIL && blob) {   /* the hot path: the slot and the value block only */
@@ -4893,7 +5105,6 @@ LLMCACHE_API int llmcache_get(llmcache *c, const llmcache_key *key, llmcache_val
             llmcache__remove(c, i);
             c->st.expirations++;
         } else {
-#ifdef LLMCACHE__FILES
             rc = llmcache__log_read(c, i, out, &blob);
             if (rc == LLMCACHE_OK) {
                 llmcache__touch(c, i);
@@ -4905,15 +5116,8 @@ LLMCACHE_API int llmcache_get(llmcache *c, const llmcache_key *key, llmcache_val
                 }
                 LLMCACHE_FREE(blob);
             }
-#endif
         }
     }
-#ifdef LLMCACHE_REDIS   /* a local miss asks Redis; c->mu is dropped meanwhile */
-    if (rc == LLMCACHE_MISS) rc = llmcache__redis_get(c, key, out);
-#endif
-    if (rc == LLMCACHE_OK) c->st.hits++;
-    else if (rc == LLMCACHE_MISS) c->st.misses++;
-    llmcache__unlock(&c->mu);
     return rc;
 }
 
@@ -4923,11 +5127,12 @@ static int llmcache__put_locked(llmcache *c, const llmcache_key *key, const void
                                 int64_t created_ms, int64_t expires_ms, const llmcache_meta *meta) {
     size_t blob_size = LLMCACHE__BLOB_HDR + (meta ? sizeof(llmcache_meta) : 0) + len + 1;
     int fits = !c->path && llmcache__value_fits(c, blob_size), created;
+    llmcache__blobhdr d = llmcache__value_desc(key, len, meta != NULL, created_ms, expires_ms);
     unsigned char *blob = NULL;
     uint32_t i;
+    LLMCACHE_ASSERT(c->mu_held);
     if (!c->path && !fits) return LLMCACHE_ETOOBIG;
     if (fits && !(blob = llmcache__make_blob(data, len, meta))) return LLMCACHE_ENOMEM;
-#ifdef LLMCACHE__FILES
     if (c->path) {
         uint64_t wend, off;
         uint32_t rec_len;
@@ -4941,18 +5146,7 @@ static int llmcache__put_locked(llmcache *c, const llmcache_key *key, const void
             if (i == LLMCACHE__NIL) rc = LLMCACHE_ENOMEM;
         }
         if (rc != LLMCACHE_OK) { llmcache__log_unlock(c); LLMCACHE_FREE(blob); return rc; }
-        if (!created) {
-            llmcache__drop_value(c, i);
-            c->live_bytes -= llmcache__pad8(c->ents[i].rec_len);
-            llmcache__touch(c, i);
-        }
-        c->ents[i].off = off;
-        c->ents[i].rec_len = rec_len;
-        c->live_bytes += llmcache__pad8(rec_len);
-        c->ents[i].len = (uint32_t)len;
-        c->ents[i].flags = LLMCACHE__E_USED | (meta ? LLMCACHE__E_META : 0);
-        c->ents[i].created_ms = created_ms;
-        c->ents[i].expires_ms = expires_ms;
+        llmcache__entry_update(c, i, created, &d, off, rec_len);
         if (blob) llmcache__set_value(c, i, blob);
         rc = llmcache__log_bound(c, &wend, i);
         if (rc == LLMCACHE_OK) rc = llmcache__log_publish(c, wend);
@@ -4964,14 +5158,9 @@ static int llmcache__put_locked(llmcache *c, const llmcache_key *key, const void
         llmcache__log_maybe_compact(c);
         return LLMCACHE_OK;
     }
-#endif
     i = llmcache__upsert(c, key, &created);
     if (i == LLMCACHE__NIL) { LLMCACHE_FREE(blob); return LLMCACHE_ENOMEM; }
-    if (!created) { llmcache__drop_value(c, i); llmcache__touch(c, i); }
-    c->ents[i].len = (uint32_t)len;
-    c->ents[i].flags = LLMCACHE__E_USED | (meta ? LLMCACHE__E_META : 0);
-    c->ents[i].created_ms = created_ms;
-    c->ents[i].expires_ms = expires_ms;
+    llmcache__entry_update(c, i, created, &d, 0, 0);
     llmcache__set_value(c, i, blob);
     while (c->count > c->max_entries || c->bytes > c->max_bytes) {
         uint32_t victim = llmcache__lru_oldest(c, i);
@@ -4982,56 +5171,10 @@ static int llmcache__put_locked(llmcache *c, const llmcache_key *key, const void
     return LLMCACHE_OK;
 }
 
-/* llmcache_put_at with the clock already read (puts read it once). */
-static int llmcache__put_now(llmcache *c, const llmcache_key *key, const void *data, size_t len,
-                             int64_t created_ms, int64_t expires_ms, const llmcache_meta *meta, int64_t now) {
-    int rc;
-    if (!key || (!data && len) || expires_ms < 0) return LLMCACHE_EINVAL;
-    if (len > LLMCACHE_MAX_VALUE) return LLMCACHE_ETOOBIG;
-    if (c->read_only) return LLMCACHE_EREADONLY;
-    llmcache__lock(&c->mu);
-    rc = llmcache__refresh(c);
-    if (rc == LLMCACHE_OK) {
-        llmcache__sweep_some(c, now, 4);
-        if (expires_ms && now >= expires_ms) {   /* already expired: drop any older value */
-            uint32_t i = llmcache__find(c, key);
-            llmcache__unlock(&c->mu);
-            if (i != LLMCACHE__NIL) llmcache_del(c, key);
-            return LLMCACHE_OK;
-        }
-        rc = llmcache__put_locked(c, key, data, len, created_ms, expires_ms, meta);
-    }
-    if (rc == LLMCACHE_OK) c->st.puts++;
-    llmcache__unlock(&c->mu);
-#ifdef LLMCACHE_REDIS   /* write through, outside c->mu */
-    rc = llmcache__redis_put(c, key, data, len, created_ms, expires_ms, meta, rc);
-#endif
-    return rc;
-}
-
-LLMCACHE_API int llmcache_put_at(llmcache *c, const llmcache_key *key, const void *data, size_t len,
-                                 int64_t created_ms, int64_t expires_ms, const llmcache_meta *meta) {
-    if (!c) return LLMCACHE_EINVAL;
-    return llmcache__put_now(c, key, data, len, created_ms, expires_ms, meta, llmcache__now(c));
-}
-
-LLMCACHE_API int llmcache_put_ex(llmcache *c, const llmcache_key *key, const void *data, size_t len,
-                                 int64_t ttl_ms, const llmcache_meta *meta) {
-    int64_t now;
-    if (!c) return LLMCACHE_EINVAL;
-    now = llmcache__now(c);
-    return llmcache__put_now(c, key, data, len, now, llmcache__expiry(c, now, ttl_ms), meta, now);
-}
-
-LLMCACHE_API int llmcache_put(llmcache *c, const llmcache_key *key, const void *data, size_t len,
-                              int64_t ttl_ms) {
-    return llmcache_put_ex(c, key, data, len, ttl_ms, NULL);
-}
-
 /* Deletes entry i for good (a delete record with a log); the caller holds c->mu. */
 static int llmcache__delete_locked(llmcache *c, const llmcache_key *key, unsigned reason) {
     uint32_t i;
-#ifdef LLMCACHE__FILES
+    LLMCACHE_ASSERT(c->mu_held);
     if (c->path) {
         uint64_t wend;
         int rc = llmcache__log_lock(c);
@@ -5057,8 +5200,6 @@ static int llmcache__delete_locked(llmcache *c, const llmcache_key *key, unsigne
         llmcache__log_maybe_compact(c);
         return LLMCACHE_OK;
     }
-#endif
-    (void)reason;
     i = llmcache__find(c, key);
     if (i == LLMCACHE__NIL) return LLMCACHE_MISS;
     if (llmcache__expired(&c->ents[i], llmcache__now(c))) {
@@ -5068,328 +5209,6 @@ static int llmcache__delete_locked(llmcache *c, const llmcache_key *key, unsigne
     }
     llmcache__remove(c, i);
     return LLMCACHE_OK;
-}
-
-/* llmcache_del with the reason its delete record carries (user or purge). */
-static int llmcache__del_why(llmcache *c, const llmcache_key *key, unsigned reason) {
-    int rc;
-    if (!c || !key) return LLMCACHE_EINVAL;
-    if (c->read_only) return LLMCACHE_EREADONLY;
-    llmcache__lock(&c->mu);
-    rc = llmcache__refresh(c);
-    if (rc == LLMCACHE_OK) rc = llmcache__delete_locked(c, key, reason);
-    if (rc == LLMCACHE_OK) c->st.deletes++;
-    llmcache__unlock(&c->mu);
-#ifdef LLMCACHE_REDIS
-    rc = llmcache__redis_del(c, key, rc);
-#endif
-    return rc;
-}
-
-LLMCACHE_API int llmcache_del(llmcache *c, const llmcache_key *key) {
-    return llmcache__del_why(c, key, LLMCACHE__WHY_USER);
-}
-
-LLMCACHE_API void llmcache_value_free(llmcache_value *v) {
-    if (!v) return;
-    LLMCACHE_FREE(v->data);
-    memset(v, 0, sizeof *v);
-}
-
-LLMCACHE_API void llmcache_stats_get(llmcache *c, llmcache_stats *out) {
-    if (!out) return;
-    memset(out, 0, sizeof *out);
-    if (!c) return;
-    llmcache__lock(&c->mu);
-    llmcache__refresh(c);
-    *out = c->st;
-    out->entries = c->count;
-    out->bytes = c->bytes;
-    out->max_entries = c->max_entries;
-    out->max_bytes = c->max_bytes;
-    out->file_bytes = c->path ? c->end : 0;
-    out->live_bytes = c->path ? c->live_bytes : 0;
-    out->dead_bytes = c->path ? c->end - LLMCACHE__HDR_SIZE - c->live_bytes : 0;
-#ifdef LLMCACHE_REDIS
-    llmcache__redis_stats(c, out);
-#endif
-    llmcache__unlock(&c->mu);
-}
-
-LLMCACHE_API int llmcache_sweep(llmcache *c) {
-    int rc;
-    if (!c) return LLMCACHE_EINVAL;
-    llmcache__lock(&c->mu);
-    rc = llmcache__refresh(c);
-    if (rc == LLMCACHE_OK) llmcache__sweep_some(c, llmcache__now(c), c->ents_top);
-    llmcache__unlock(&c->mu);
-    return rc;
-}
-
-#ifdef LLMCACHE__FILES
-static int llmcache__log_sync_all(llmcache *c) { return llmcache__log_sync_to(c, c->end); }
-
-/* Runs fn on a log-backed cache under both locks; OK without a path. */
-static int llmcache__with_log(llmcache *c, int (*fn)(llmcache *c)) {
-    int rc;
-    if (!c->path) return LLMCACHE_OK;
-    llmcache__lock(&c->mu);
-    rc = llmcache__log_lock(c);
-    if (rc == LLMCACHE_OK) {
-        rc = fn(c);
-        llmcache__log_unlock(c);
-    }
-    llmcache__unlock(&c->mu);
-    return rc;
-}
-#endif
-
-LLMCACHE_API int llmcache_compact(llmcache *c) {
-    if (!c) return LLMCACHE_EINVAL;
-    if (c->read_only) return LLMCACHE_EREADONLY;
-#ifdef LLMCACHE__FILES
-    return llmcache__with_log(c, llmcache__log_compact_locked);
-#else
-    return LLMCACHE_OK;
-#endif
-}
-
-LLMCACHE_API int llmcache_sync(llmcache *c) {
-    if (!c) return LLMCACHE_EINVAL;
-    if (c->read_only) return LLMCACHE_OK;   /* nothing of this handle's to make durable */
-#ifdef LLMCACHE__FILES
-    return llmcache__with_log(c, llmcache__log_sync_all);
-#else
-    return LLMCACHE_OK;
-#endif
-}
-
-LLMCACHE_API int llmcache_foreach(llmcache *c, int with_values,
-                                  int (*fn)(void *ctx, const llmcache_entry_info *info), void *ctx) {
-    uint32_t i;
-    int rc, stop = 0;
-    int64_t now;
-    if (!c || !fn) return LLMCACHE_EINVAL;
-    llmcache__lock(&c->mu);
-    rc = llmcache__refresh(c);
-    now = llmcache__now(c);
-    for (i = 0; rc == LLMCACHE_OK && !stop && i < c->ents_top; i++) {
-        llmcache__entry *e = &c->ents[i];
-        llmcache_entry_info info;
-        unsigned char *blob = NULL;
-        if (!(e->flags & LLMCACHE__E_USED) || llmcache__expired(e, now)) continue;
-        memset(&info, 0, sizeof info);
-        info.key = e->key;
-        info.len = e->len;
-        info.created_ms = e->created_ms;
-        info.expires_ms = e->expires_ms;
-#ifdef LLMCACHE__FILES
-        if (c->path && e->off + LLMCACHE__REC_HDR <= c->end) info.seq = llmcache__ld64(c->map + e->off + 16);
-        if (!e->blob && c->path && ((e->flags & LLMCACHE__E_META) || with_values)) {
-            int r2 = llmcache__log_read(c, i, NULL, &blob);
-            if (r2 == LLMCACHE_MISS) continue;   /* damaged: dropped */
-            if (r2 == LLMCACHE_ETOOBIG && !with_values) r2 = LLMCACHE_OK;   /* listed without its meta */
-            if (r2 != LLMCACHE_OK) { rc = r2; break; }
-        }
-#endif
-        {
-            const unsigned char *b = e->blob ? e->blob : blob;
-            size_t ms = e->flags & LLMCACHE__E_META ? sizeof(llmcache_meta) : 0;
-            if (b && ms) memcpy(&info.meta, b + LLMCACHE__BLOB_HDR, sizeof info.meta);
-            if (b && with_values) info.data = (const char *)b + LLMCACHE__BLOB_HDR + ms;
-        }
-        stop = fn(ctx, &info);
-        LLMCACHE_FREE(blob);
-    }
-    llmcache__unlock(&c->mu);
-    return rc != LLMCACHE_OK ? rc : stop;
-}
-
-#ifdef LLMCACHE__FILES
-/* Reads a whole log read-only for verify and repair. */
-typedef struct llmcache__scan {
-    llmcache_verify_report *rep;
-    const llmcache_verify_options *opts;
-    llmcache__progress progress;  /* bytes of the file walked */
-    llmcache *index;              /* a memory-only table to count live keys */
-    llmcache__buf *copy;          /* repair: intact records go here */
-} llmcache__scan;
-
-static void llmcache__scan_record(void *ctx, uint64_t off, const llmcache__record *r) {
-    llmcache__scan *s = (llmcache__scan *)ctx;
-    int created;
-    s->rep->records++;
-    if (r->seq > s->rep->last_seq) s->rep->last_seq = r->seq;
-    if (r->type == LLMCACHE__R_PUT) {
-        s->rep->puts++;
-        llmcache__upsert(s->index, &r->key, &created);
-    } else {
-        uint32_t i = llmcache__find(s->index, &r->key);
-        s->rep->deletes++;
-        if (i != LLMCACHE__NIL) llmcache__remove(s->index, i);
-    }
-    if (s->copy) llmcache__buf_put(s->copy, (const unsigned char *)r->value - LLMCACHE__REC_HDR - r->meta_len,
-                                   (size_t)llmcache__pad8(r->len));
-    llmcache__progress_tell(&s->progress, off + llmcache__pad8(r->len));
-}
-
-/* A tail of zeros is preallocated space: tail (counted by scan_file), not damage. */
-static void llmcache__scan_damage(void *ctx, uint64_t off, uint64_t len, int zero_tail) {
-    llmcache__scan *s = (llmcache__scan *)ctx;
-    llmcache__progress_tell(&s->progress, off + len);
-    if (zero_tail) return;
-    s->rep->damaged_regions++;
-    s->rep->damaged_bytes += len;
-    if (s->opts->on_damage)
-        s->opts->on_damage(s->opts->ctx, off, len, "not an intact record (bad magic, length or checksum)");
-}
-
-/* Fills rep (file_id: the header's, when it is intact); LLMCACHE_OK (clean),
- * LLMCACHE_ECORRUPT (damage found, rep->header_damaged among it), or the reason the
- * file cannot be read as a log. The progress callback is left for the caller to end. */
-static int llmcache__scan_file(const char *path, llmcache_verify_report *rep, const llmcache_verify_options *opts,
-                               llmcache__buf *copy, uint64_t *file_id) {
-    llmcache__fd fd;
-    unsigned char hdr[LLMCACHE__HDR_SIZE], *m = NULL;
-    llmcache__scan s;
-    llmcache__walker w;
-    llmcache_config cfg;
-    uint64_t size = 0;
-    size_t map_len;
-    int hdr_rc = LLMCACHE_OK, rc = llmcache__f_open(path, LLMCACHE__F_RDONLY, 0, &fd);
-    memset(rep, 0, sizeof *rep);
-    if (rc == LLMCACHE_OK && !llmcache__f_regular(fd)) { llmcache__f_close(fd); rc = LLMCACHE_ENOTFILE; }
-    if (rc != LLMCACHE_OK) return rc;
-    rc = llmcache__f_size(fd, &size);
-    rep->file_bytes = size;
-    if (rc == LLMCACHE_OK && size < LLMCACHE__HDR_SIZE) rc = LLMCACHE_ENOTCACHE;
-    if (rc == LLMCACHE_OK) rc = llmcache__f_pread(fd, hdr, sizeof hdr, 0);
-    if (rc == LLMCACHE_OK) hdr_rc = llmcache__hdr_check(hdr, sizeof hdr, file_id);
-    if (hdr_rc == LLMCACHE_EVERSION) rc = hdr_rc;   /* a newer log, its header intact */
-    if (rc == LLMCACHE_OK && size > LLMCACHE__HDR_SIZE) {
-        map_len = (size_t)size;
-        rc = llmcache__f_map(fd, &map_len, 0, &m);
-        size = map_len;   /* Win32: a file that shrank meanwhile maps shorter */
-    }
-    llmcache__f_close(fd);
-    if (rc == LLMCACHE_OK && hdr_rc != LLMCACHE_OK) {   /* the records tell a damaged header from a foreign file */
-        if (!m || !llmcache__hdr_damaged_log(m, size)) rc = LLMCACHE_ENOTCACHE;
-        else {
-            rep->header_damaged = 1;
-            rep->damaged_regions++;
-            rep->damaged_bytes += LLMCACHE__HDR_SIZE;
-            if (opts->on_damage) opts->on_damage(opts->ctx, 0, LLMCACHE__HDR_SIZE, "file header damaged");
-        }
-    }
-    if (rc != LLMCACHE_OK) { llmcache__f_unmap(m, (size_t)size); return rc; }
-    memset(&cfg, 0, sizeof cfg);
-    cfg.max_entries = 0x7ffffffe;
-    cfg.max_bytes = (size_t)-1;
-    rc = llmcache_open(&s.index, &cfg);
-    if (rc != LLMCACHE_OK) { llmcache__f_unmap(m, (size_t)size); return rc; }
-    s.rep = rep; s.opts = opts; s.copy = copy;
-    llmcache__progress_start(&s.progress, opts->on_progress, opts->ctx, rep->file_bytes);
-    w.on_record = llmcache__scan_record; w.on_damage = llmcache__scan_damage; w.ctx = &s;
-    if (m) rep->tail_bytes = size - llmcache__walk(m, LLMCACHE__HDR_SIZE, size, &w);
-    rep->live = s.index->count;
-    llmcache_close(s.index);
-    llmcache__f_unmap(m, (size_t)size);
-    if (copy && copy->oom) return LLMCACHE_ENOMEM;
-    return rep->damaged_regions ? LLMCACHE_ECORRUPT : LLMCACHE_OK;
-}
-#endif
-
-LLMCACHE_API int llmcache_verify(const char *path, llmcache_verify_report *report,
-                                 void (*on_damage)(void *ctx, uint64_t offset, uint64_t len, const char *reason),
-                                 void *ctx) {
-    llmcache_verify_options opts;
-    memset(&opts, 0, sizeof opts);
-    opts.on_damage = on_damage;
-    opts.ctx = ctx;
-    return llmcache_verify_ex(path, &opts, report);
-}
-
-LLMCACHE_API int llmcache_verify_ex(const char *path, const llmcache_verify_options *opts,
-                                    llmcache_verify_report *report) {
-    llmcache_verify_report local;
-    llmcache_verify_options none;
-#ifdef LLMCACHE__FILES
-    llmcache__progress done;
-    uint64_t id;
-    int rc;
-    if (!path) return LLMCACHE_EINVAL;
-    if (!opts) { memset(&none, 0, sizeof none); opts = &none; }
-    if (!report) report = &local;
-    rc = llmcache__scan_file(path, report, opts, NULL, &id);
-    llmcache__progress_start(&done, opts->on_progress, opts->ctx, report->file_bytes);
-    if (rc == LLMCACHE_OK || rc == LLMCACHE_ECORRUPT) llmcache__progress_end(&done);
-    return rc;
-#else
-    (void)path; (void)opts; (void)report; (void)local; (void)none;
-    return LLMCACHE_EUNSUPPORTED;
-#endif
-}
-
-LLMCACHE_API int llmcache_repair(const char *path, llmcache_verify_report *report) {
-    return llmcache_repair_ex(path, NULL, report);
-}
-
-LLMCACHE_API int llmcache_repair_ex(const char *path, const llmcache_repair_options *opts,
-                                    llmcache_verify_report *report) {
-    llmcache_verify_report local;
-    llmcache_repair_options none;
-#ifdef LLMCACHE__FILES
-    llmcache_verify_options vo;
-    llmcache__progress done;
-    llmcache__buf b = {NULL, 0, 0, 0};
-    unsigned char hdr[LLMCACHE__HDR_SIZE];
-    llmcache__fd fd, log_fd, shm_fd = LLMCACHE__NOFD;
-    char *tmp = NULL, *real;
-    uint64_t id;
-    int rc;
-    if (!path) return LLMCACHE_EINVAL;
-    if (!opts) { memset(&none, 0, sizeof none); opts = &none; }
-    if (!report) report = &local;
-    memset(report, 0, sizeof *report);
-    memset(&vo, 0, sizeof vo);
-    vo.on_progress = opts->on_progress;
-    vo.ctx = opts->ctx;
-    real = llmcache__f_resolve(path);   /* as llmcache_open: a link keeps pointing at the log */
-    if (!real) return LLMCACHE_ENOMEM;
-    rc = llmcache__f_open(real, LLMCACHE__F_RDONLY | LLMCACHE__F_NOFOLLOW, 0, &log_fd);
-    if (rc == LLMCACHE_OK) {
-        /* nobody may have the log open, or open it, until the new file is in place */
-        rc = llmcache__log_lock_out(real, log_fd, &shm_fd);
-        llmcache__hdr_encode(hdr, llmcache__f_random64(), llmcache__system_clock_ms());
-        llmcache__buf_put(&b, hdr, sizeof hdr);
-        if (rc == LLMCACHE_OK) rc = llmcache__scan_file(real, report, &vo, &b, &id);
-        /* clean (a tail of zeros is preallocated space): left as it is; a damaged
-           header only with force */
-        if (rc == LLMCACHE_ECORRUPT && (!report->header_damaged || opts->force)) {
-            rc = llmcache__temp_create(real, LLMCACHE__TEMP_REPAIR, log_fd, &fd, &tmp);
-            llmcache__f_close(log_fd);   /* Win32 replaces no file that is open */
-            log_fd = LLMCACHE__NOFD;
-            if (rc == LLMCACHE_OK) {
-                rc = llmcache__f_pwrite(fd, b.p, b.len, 0);
-                if (rc == LLMCACHE_OK) rc = llmcache__f_sync(fd);
-                llmcache__f_close(fd);
-                if (rc == LLMCACHE_OK) rc = llmcache__f_replace(tmp, real);
-                if (rc != LLMCACHE_OK) llmcache__f_unlink(tmp);
-            }
-        }
-        llmcache__f_close(shm_fd);   /* lets openers in */
-        llmcache__f_close(log_fd);
-    }
-    llmcache__progress_start(&done, opts->on_progress, opts->ctx, report->file_bytes);
-    if (rc == LLMCACHE_OK) llmcache__progress_end(&done);
-    LLMCACHE_FREE(tmp);
-    LLMCACHE_FREE(real);
-    llmcache__buf_free(&b);
-    return rc;
-#else
-    (void)path; (void)opts; (void)report; (void)local; (void)none;
-    return LLMCACHE_EUNSUPPORTED;
-#endif
 }
 
 /* >>redis (the shared tier below memory and file; LLMCACHE_REDIS, hiredis) --------------
@@ -5402,17 +5221,9 @@ LLMCACHE_API int llmcache_repair_ex(const char *path, const llmcache_repair_opti
  * bounds on what a reply may announce, and a circuit breaker that stops asking Redis
  * for a while after repeated failures. No Redis I/O ever happens with c->mu held. */
 #ifdef LLMCACHE_REDIS
+#define LLMCACHE__HAVE_REDIS 1
 #include <hiredis/hiredis.h>
-#include <limits.h>     /* INT_MAX */
 #include <stdio.h>      /* snprintf */
-#if defined(_WIN32)
-#  include <winsock2.h>
-#else
-#  include <poll.h>
-#  include <signal.h>
-#  include <sys/socket.h>
-#  include <sys/time.h>
-#endif
 
 #define LLMCACHE__REDIS_POOL       8     /* idle connections kept per handle */
 #define LLMCACHE__REDIS_PREFIX_MAX 1024
@@ -5448,8 +5259,6 @@ struct llmcache__redis {
     uint64_t tokens;              /* lock tokens given out */
     uint64_t hits, misses, puts, errors, skipped, opens, connects;
 };
-
-static char *llmcache__memdup_nul(const void *p, size_t n);   /* >>call-through */
 
 /* A Redis command: its arguments (binary-safe) and the reply types it may get, as a
  * mask of LLMCACHE__RWANT bits; any other type (an error reply included) is a failure. */
@@ -5491,7 +5300,6 @@ static int llmcache__redis_open(llmcache *c, const llmcache_redis_config *cfg) {
     r = (struct llmcache__redis *)LLMCACHE_MALLOC(sizeof *r);
     if (!r) return LLMCACHE_ENOMEM;
     memset(r, 0, sizeof *r);
-    r->host = r->password = r->prefix = NULL;
     if (llmcache__mutex_init(&r->mu) != 0) { LLMCACHE_FREE(r); return LLMCACHE_ENOMEM; }
     c->redis = r;
     r->port = LLMCACHE__DEF(cfg->port, 6379);
@@ -5500,10 +5308,10 @@ static int llmcache__redis_open(llmcache *c, const llmcache_redis_config *cfg) {
     r->connect_ms = LLMCACHE__DEF(cfg->connect_timeout_ms, 200);
     r->command_ms = LLMCACHE__DEF(cfg->command_timeout_ms, 200);
     r->cooldown_ms = LLMCACHE__DEF(cfg->breaker_cooldown_ms, 5000);
-    r->host = llmcache__strdup(cfg->host ? cfg->host : "127.0.0.1");
-    if (cfg->password) r->password = llmcache__strdup(cfg->password);
+    r->host = LLMCACHE__STRDUP(cfg->host ? cfg->host : "127.0.0.1");
+    if (cfg->password) r->password = LLMCACHE__STRDUP(cfg->password);
     if (cfg->prefix) {
-        r->prefix = llmcache__strdup(cfg->prefix);
+        r->prefix = LLMCACHE__STRDUP(cfg->prefix);
     } else if ((r->prefix = (char *)LLMCACHE_MALLOC(ns_len + 11)) != NULL) {
         memcpy(r->prefix, "llmcache:", 9);              /* "llmcache:" + namespace + ":" */
         memcpy(r->prefix + 9, c->ns, ns_len);
@@ -5523,50 +5331,6 @@ static size_t llmcache__redis_name(const struct llmcache__redis *r, const llmcac
     llmcache_key_hex(key, name + n);
     return n + 64;
 }
-
-/* hiredis writes with write(2), so a connection the server reset would raise SIGPIPE
- * and kill the process. Redis I/O runs with SIGPIPE blocked in the calling thread and
- * a SIGPIPE it raised is taken back before unblocking: no process-wide handler changes. */
-#if !defined(_WIN32)
-#  ifdef LLMCACHE_NO_THREADS
-#    define LLMCACHE__SIGMASK sigprocmask
-#  else
-#    define LLMCACHE__SIGMASK pthread_sigmask
-#  endif
-typedef struct llmcache__nopipe { sigset_t old; int pending; } llmcache__nopipe;
-
-static void llmcache__nopipe_begin(llmcache__nopipe *g) {
-    sigset_t set, pend;
-    sigemptyset(&set);
-    sigaddset(&set, SIGPIPE);
-    LLMCACHE__SIGMASK(SIG_BLOCK, &set, &g->old);
-    g->pending = sigpending(&pend) == 0 && sigismember(&pend, SIGPIPE) == 1;
-}
-
-static void llmcache__nopipe_end(llmcache__nopipe *g) {
-    sigset_t set, pend;
-    if (!g->pending && sigpending(&pend) == 0 && sigismember(&pend, SIGPIPE) == 1) {
-        sigemptyset(&set);
-        sigaddset(&set, SIGPIPE);
-#  if defined(__linux__)
-        {
-            struct timespec zero = {0, 0};
-            while (sigtimedwait(&set, NULL, &zero) < 0 && errno == EINTR) {}
-        }
-#  else
-        {
-            int sig;
-            sigwait(&set, &sig);
-        }
-#  endif
-    }
-    LLMCACHE__SIGMASK(SIG_SETMASK, &g->old, NULL);
-}
-#else
-typedef int llmcache__nopipe;
-#  define llmcache__nopipe_begin(g) ((void)(g))
-#  define llmcache__nopipe_end(g)   ((void)(g))
-#endif
 
 static struct timeval llmcache__redis_tv(int64_t ms) {
     struct timeval tv;
@@ -5660,32 +5424,14 @@ static int llmcache__rscan_feed(llmcache__rscan *s, const unsigned char *p, size
 
 /* Waits until ctx's socket has bytes or the deadline (monotonic us) passes, then
  * receives once: the bytes received, 0 when the deadline passed, -1 on an error or
- * the end of the stream. The one place that tells poll() from WSAPoll(). */
+ * the end of the stream. */
 static long llmcache__redis_recv(redisContext *ctx, char *buf, size_t n, int64_t deadline_us) {
     for (;;) {
         int64_t left = (deadline_us - llmcache__mono_us() + 999) / 1000;
-        int ready, again;
         long got;
         if (left <= 0) return 0;
-#if defined(_WIN32)
-        {
-            WSAPOLLFD p;
-            p.fd = ctx->fd; p.events = POLLRDNORM; p.revents = 0;
-            ready = WSAPoll(&p, 1, (INT)(left < INT_MAX ? left : INT_MAX));
-            got = ready > 0 ? (long)recv(ctx->fd, buf, (int)(n < INT_MAX ? n : INT_MAX), 0) : 0;
-            again = 0;
-        }
-#else
-        {
-            struct pollfd p;
-            p.fd = ctx->fd; p.events = POLLIN; p.revents = 0;
-            ready = poll(&p, 1, (int)(left < INT_MAX ? left : INT_MAX));
-            got = ready > 0 ? (long)recv(ctx->fd, buf, n, 0) : 0;
-            again = (ready < 0 || got < 0) && errno == EINTR;
-        }
-#endif
-        if (again || ready == 0) continue;             /* the loop's first line ends a passed deadline */
-        return got > 0 ? got : -1;
+        got = llmcache__sock_recv((llmcache__socket)ctx->fd, buf, n, left);
+        if (got != 0) return got;                      /* else the loop's first line ends a passed deadline */
     }
 }
 
@@ -5829,12 +5575,6 @@ static redisReply *llmcache__redis_cmd(llmcache *c, const llmcache_key *key, llm
     return llmcache__redis_exec(c, key, 1, cmd, &rep) == LLMCACHE_OK ? rep : NULL;
 }
 
-static void llmcache__redis_count(struct llmcache__redis *r, uint64_t *counter) {
-    llmcache__lock(&r->mu);
-    (*counter)++;
-    llmcache__unlock(&r->mu);
-}
-
 /* Reads key from Redis; when it is there, fills the memory tier (and the log) unless
  * it holds the key in a version at least as new, and copies it into *out (if not
  * NULL). LLMCACHE_OK, LLMCACHE_MISS (also when Redis fails or holds a value that is
@@ -5854,14 +5594,14 @@ static int llmcache__redis_load(llmcache *c, const llmcache_key *key, llmcache_v
     rep = llmcache__redis_cmd(c, key, &cmd);
     if (!rep) return LLMCACHE_MISS;
     if (rep->type == REDIS_REPLY_NIL) {
-        llmcache__redis_count(r, &r->misses);
+        llmcache__stat_inc(&r->mu, &r->misses);
         freeReplyObject(rep);
         return LLMCACHE_MISS;
     }
     if (!llmcache__rec_check((const unsigned char *)rep->str, (uint64_t)rep->len, &rec) ||
         rec.type != LLMCACHE__R_PUT || llmcache__pad8(rec.len) != (uint64_t)rep->len ||
         memcmp(rec.key.bytes, key->bytes, 32) != 0) {
-        llmcache__redis_count(r, &r->errors);
+        llmcache__stat_inc(&r->mu, &r->errors);
         freeReplyObject(rep);
         llmcache__emit(c, LLMCACHE_EVENT_ERROR, key, LLMCACHE_ECORRUPT,
                        "redis: the value is not an intact record of this key; treated as a miss");
@@ -5869,7 +5609,7 @@ static int llmcache__redis_load(llmcache *c, const llmcache_key *key, llmcache_v
     }
     memset(&meta, 0, sizeof meta);
     if (rec.meta) llmcache__meta_decode(rec.meta, &meta);
-    llmcache__lock(&c->mu);
+    llmcache__handle_lock(c);
     if (rec.expires_ms == 0 || llmcache__now(c) < rec.expires_ms) {
         rc = LLMCACHE_OK;
         if (out) {
@@ -5888,8 +5628,8 @@ static int llmcache__redis_load(llmcache *c, const llmcache_key *key, llmcache_v
                                            rec.meta ? &meta : NULL);
         }
     }
-    llmcache__unlock(&c->mu);
-    llmcache__redis_count(r, rc == LLMCACHE_OK ? &r->hits : &r->misses);
+    llmcache__handle_unlock(c);
+    llmcache__stat_inc(&r->mu, rc == LLMCACHE_OK ? &r->hits : &r->misses);
     freeReplyObject(rep);
     return rc;
 }
@@ -5897,10 +5637,11 @@ static int llmcache__redis_load(llmcache *c, const llmcache_key *key, llmcache_v
 /* llmcache_get's miss path, entered and left with c->mu held (dropped meanwhile). */
 static int llmcache__redis_get(llmcache *c, const llmcache_key *key, llmcache_value *out) {
     int rc;
+    LLMCACHE_ASSERT(c->mu_held);
     if (!c->redis) return LLMCACHE_MISS;
-    llmcache__unlock(&c->mu);
+    llmcache__handle_unlock(c);
     rc = llmcache__redis_load(c, key, out);
-    llmcache__lock(&c->mu);
+    llmcache__handle_lock(c);
     return rc;
 }
 
@@ -5936,11 +5677,9 @@ static int llmcache__redis_put(llmcache *c, const llmcache_key *key, const void 
     LLMCACHE_FREE(buf);
     if (!rep) return rc;
     freeReplyObject(rep);
-    llmcache__redis_count(c->redis, &c->redis->puts);
+    llmcache__stat_inc(&c->redis->mu, &c->redis->puts);
     if (rc == LLMCACHE_ETOOBIG) {
-        llmcache__lock(&c->mu);
-        c->st.puts++;
-        llmcache__unlock(&c->mu);
+        llmcache__stat_inc(&c->mu, &c->st.puts);
         rc = LLMCACHE_OK;
     }
     return rc;
@@ -5959,9 +5698,7 @@ static int llmcache__redis_del(llmcache *c, const llmcache_key *key, int rc) {
     if (!rep) return rc;
     if (rc == LLMCACHE_MISS && rep->integer > 0) {
         rc = LLMCACHE_OK;
-        llmcache__lock(&c->mu);
-        c->st.deletes++;
-        llmcache__unlock(&c->mu);
+        llmcache__stat_inc(&c->mu, &c->st.deletes);
     }
     freeReplyObject(rep);
     return rc;
@@ -5970,6 +5707,7 @@ static int llmcache__redis_del(llmcache *c, const llmcache_key *key, int rc) {
 /* Adds the Redis counters to *out; called with c->mu held. */
 static void llmcache__redis_stats(llmcache *c, llmcache_stats *out) {
     struct llmcache__redis *r = c->redis;
+    LLMCACHE_ASSERT(c->mu_held);
     if (!r) return;
     llmcache__lock(&r->mu);
     out->redis_hits = r->hits;
@@ -5983,113 +5721,615 @@ static void llmcache__redis_stats(llmcache *c, llmcache_stats *out) {
     llmcache__unlock(&r->mu);
 }
 
-/* ---- single-flight across machines (llmcache_call_options.redis_lock_ms) */
-struct llmcache__result;
-static int llmcache__lookup(llmcache *c, const llmcache_key *key, const llmcache_call_options *o,
-                            struct llmcache__result *res);
-
-/* A lock token unlikely to be anybody else's: a hash of the time, process, handle
- * and a counter, as 16 hex digits. */
-static uint64_t llmcache__redis_token(llmcache *c) {
-    unsigned char seed[40], h[32];
-    uint64_t n, t = 0;
-    int i;
-    llmcache__lock(&c->redis->mu);
-    n = ++c->redis->tokens;
-    llmcache__unlock(&c->redis->mu);
-    llmcache__st64(seed, (uint64_t)llmcache__mono_us());
-    llmcache__st64(seed + 8, (uint64_t)llmcache__system_clock_ms());
-    llmcache__st64(seed + 16, (uint64_t)(uintptr_t)c);
-    llmcache__st64(seed + 24, n);
-#if !defined(_WIN32)
-    llmcache__st64(seed + 32, (uint64_t)getpid());
-#else
-    llmcache__st64(seed + 32, (uint64_t)GetCurrentProcessId());
-#endif
-    llmcache_sha256(seed, sizeof seed, h);
-    for (i = 0; i < 8; i++) t = t << 8 | h[i];
-    return t ? t : 1;
+#else   /* no Redis tier: the no-op side of its interface (a config asking for it fails) */
+#define LLMCACHE__HAVE_REDIS 0
+static int llmcache__redis_open(llmcache *c, const llmcache_redis_config *cfg) {
+    (void)c; (void)cfg;
+    return LLMCACHE_EUNSUPPORTED;
 }
-
-static void llmcache__redis_token_hex(uint64_t t, char hex[17]) {
-    static const char digits[] = "0123456789abcdef";
-    int i;
-    for (i = 15; i >= 0; i--, t >>= 4) hex[i] = digits[t & 15u];
-    hex[16] = '\0';
+static void llmcache__redis_free(struct llmcache__redis *r) { (void)r; }
+static int llmcache__redis_get(llmcache *c, const llmcache_key *key, llmcache_value *out) {
+    (void)c; (void)key; (void)out;
+    return LLMCACHE_MISS;
 }
-
-/* On a miss of llmcache_call with o->redis_lock_ms > 0: takes the lock key
- * (SET prefix+"lock:"+hex token NX PX ms) and returns LLMCACHE_MISS with *token set:
- * the caller calls the provider, stores, then calls llmcache__redis_unlock. When
- * another worker holds the lock, polls until it is released and then looks the key up:
- * LLMCACHE_OK with res filled as by a hit. Redis failing, the wait reaching
- * redis_lock_ms, or a lookup error: LLMCACHE_MISS with *token 0 (go alone). */
-static int llmcache__redis_flight(llmcache *c, const llmcache_key *key, const llmcache_call_options *o,
-                                  struct llmcache__result *res, uint64_t *token) {
-    char name[LLMCACHE__REDIS_NAME_MAX], hex[17], px[24];
-    int64_t lock_ms = o->redis_lock_ms < LLMCACHE__REDIS_LOCK_MAX ? o->redis_lock_ms : LLMCACHE__REDIS_LOCK_MAX;
-    int64_t deadline = llmcache__mono_us() + lock_ms * 1000;
-    llmcache__rcmd set, exists;
-    uint64_t t;
-    *token = 0;
-    if (!c->redis || lock_ms <= 0) return LLMCACHE_MISS;
-    t = llmcache__redis_token(c);
-    llmcache__redis_token_hex(t, hex);
-    snprintf(px, sizeof px, "%lld", (long long)lock_ms);
-    llmcache__rcmd_start(&set, "SET", LLMCACHE__RWANT(REDIS_REPLY_STATUS) | LLMCACHE__RWANT(REDIS_REPLY_NIL));
-    llmcache__rcmd_arg(&set, name, llmcache__redis_name(c->redis, key, 1, name));
-    llmcache__rcmd_arg(&set, hex, 16);
-    llmcache__rcmd_arg(&set, "NX", 2);
-    llmcache__rcmd_arg(&set, "PX", 2);
-    llmcache__rcmd_arg(&set, px, strlen(px));
-    llmcache__rcmd_start(&exists, "EXISTS", LLMCACHE__RWANT(REDIS_REPLY_INTEGER));
-    llmcache__rcmd_arg(&exists, name, set.len[1]);
-    for (;;) {
-        redisReply *rep = llmcache__redis_cmd(c, key, &set);
-        int won, held = 1, rc;
-        if (!rep) return LLMCACHE_MISS;
-        won = rep->type == REDIS_REPLY_STATUS;    /* "OK"; nil when the key exists */
-        freeReplyObject(rep);
-        if (won) { *token = t; return LLMCACHE_MISS; }
-        while (held) {                            /* another worker is calling the provider */
-            int64_t left = (deadline - llmcache__mono_us()) / 1000;
-            if (left <= 0) return LLMCACHE_MISS;
-            llmcache__sleep_ms(left < LLMCACHE__REDIS_POLL_MS ? left : LLMCACHE__REDIS_POLL_MS);
-            rep = llmcache__redis_cmd(c, key, &exists);
-            if (!rep) return LLMCACHE_MISS;
-            held = rep->integer > 0;
-            freeReplyObject(rep);
-        }
-        (void)llmcache__redis_load(c, key, NULL); /* the memory tier may hold an older version */
-        rc = llmcache__lookup(c, key, o, res);
-        llmcache__lock(&c->mu);                   /* count one lookup per call */
-        if (c->st.misses) c->st.misses--;
-        llmcache__unlock(&c->mu);
-        if (rc != LLMCACHE_MISS) return rc == LLMCACHE_OK ? LLMCACHE_OK : LLMCACHE_MISS;
-        /* released without an answer (the provider failed): try to take over */
-    }
+static int llmcache__redis_put(llmcache *c, const llmcache_key *key, const void *data, size_t len,
+                               int64_t created_ms, int64_t expires_ms, const llmcache_meta *meta, int rc) {
+    (void)c; (void)key; (void)data; (void)len; (void)created_ms; (void)expires_ms; (void)meta;
+    return rc;
 }
-
-/* Releases the lock key if it still holds our token (it may have expired and been
- * taken by another worker meanwhile). */
-static void llmcache__redis_unlock(llmcache *c, const llmcache_key *key, uint64_t token) {
-    static const char script[] =
-        "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0";
-    char name[LLMCACHE__REDIS_NAME_MAX], hex[17];
-    llmcache__rcmd cmd;
-    redisReply *rep;
-    if (!c->redis || !token) return;
-    llmcache__redis_token_hex(token, hex);
-    llmcache__rcmd_start(&cmd, "EVAL", LLMCACHE__RWANT(REDIS_REPLY_INTEGER));
-    llmcache__rcmd_arg(&cmd, script, sizeof script - 1);
-    llmcache__rcmd_arg(&cmd, "1", 1);
-    llmcache__rcmd_arg(&cmd, name, llmcache__redis_name(c->redis, key, 1, name));
-    llmcache__rcmd_arg(&cmd, hex, 16);
-    rep = llmcache__redis_cmd(c, key, &cmd);
-    if (rep) freeReplyObject(rep);
-}
+static int llmcache__redis_del(llmcache *c, const llmcache_key *key, int rc) { (void)c; (void)key; return rc; }
+static void llmcache__redis_stats(llmcache *c, llmcache_stats *out) { (void)c; (void)out; }
 #endif /* LLMCACHE_REDIS */
-/* >>call-through (llmcache_call, sink, SSE, envelope, single-flight) -----------------
+
+/* >>single-flight (concurrent identical calls of one handle share one answer) --------
+ * A call that misses becomes the leader of a "flight" for its key; identical calls
+ * that come meanwhile wait for it and share its result. Needs threads: without them
+ * (LLMCACHE_NO_THREADS) the no-op side below makes every call go alone. */
+
+/* A call's result, shared between a flight's leader and its followers. */
+typedef struct llmcache__result {
+    int rc;
+    char *env; size_t env_len;     /* owned envelope; env[env_len] is a NUL; NULL = none */
+    llmcache_meta meta;
+    int from_cache, stored;
+    int64_t created_ms, expires_ms;
+} llmcache__result;
+
+#if !defined(LLMCACHE_NO_THREADS)
+#define LLMCACHE__FLIGHT_BUCKETS 64u
+
+typedef struct llmcache__flight {
+    struct llmcache__flight *next;
+    llmcache_key key;
+    unsigned waiters;            /* followers that still have to read res */
+    int fetching;                /* the leader is calling the transport (its answer is fresh) */
+    int done;
+    llmcache__result res;        /* a copy for the followers, set before done */
+} llmcache__flight;
+
+struct llmcache__callstate {
+    llmcache__mutex mu;          /* guards the table and the flights; never held with c->mu */
+    llmcache__cond cv;           /* broadcast when a flight is done */
+    llmcache__flight *buckets[LLMCACHE__FLIGHT_BUCKETS];
+};
+
+static void llmcache__callstate_free(struct llmcache__callstate *s) {
+    size_t i;
+    if (!s) return;
+    for (i = 0; i < LLMCACHE__FLIGHT_BUCKETS; i++) {
+        while (s->buckets[i]) {
+            llmcache__flight *f = s->buckets[i];
+            s->buckets[i] = f->next;
+            LLMCACHE_FREE(f->res.env);
+            LLMCACHE_FREE(f);
+        }
+    }
+    llmcache__cond_destroy(&s->cv);
+    llmcache__mutex_destroy(&s->mu);
+    LLMCACHE_FREE(s);
+}
+
+/* The handle's call state, created on first use; NULL when out of memory. */
+static struct llmcache__callstate *llmcache__callstate_get(llmcache *c) {
+    struct llmcache__callstate *s;
+    llmcache__handle_lock(c);
+    s = c->calls;
+    if (!s) {
+        s = (struct llmcache__callstate *)LLMCACHE_MALLOC(sizeof *s);
+        if (s) {
+            memset(s, 0, sizeof *s);
+            if (llmcache__mutex_init(&s->mu) != 0) { LLMCACHE_FREE(s); s = NULL; }
+            else if (llmcache__cond_init(&s->cv) != 0) {
+                llmcache__mutex_destroy(&s->mu);
+                LLMCACHE_FREE(s);
+                s = NULL;
+            } else c->calls = s;
+        }
+    }
+    llmcache__handle_unlock(c);
+    return s;
+}
+
+/* Joins the flight of key (*leader = 0), or starts one (*leader = 1). NULL when
+ * out of memory, or when a fresh answer is wanted (refresh, max-age) and the
+ * flight in progress may still answer from the cache: then the caller goes alone. */
+static llmcache__flight *llmcache__flight_join(struct llmcache__callstate *s,
+                                                                      const llmcache_key *key, int fresh,
+                                                                      int refresh, int *leader) {
+    llmcache__flight **head = &s->buckets[key->bytes[0] % LLMCACHE__FLIGHT_BUCKETS], *f;
+    llmcache__lock(&s->mu);
+    for (f = *head; f; f = f->next)
+        if (memcmp(f->key.bytes, key->bytes, 32) == 0) break;
+    if (f && fresh && !f->fetching) {
+        f = NULL;
+    } else if (f) {
+        f->waiters++;
+        *leader = 0;
+    } else {
+        f = (llmcache__flight *)LLMCACHE_MALLOC(sizeof *f);
+        if (f) {
+            memset(f, 0, sizeof *f);
+            f->key = *key;
+            f->fetching = refresh;           /* no lookup first: the answer will be fresh */
+            f->next = *head;
+            *head = f;
+            *leader = 1;
+        }
+    }
+    llmcache__unlock(&s->mu);
+    return f;
+}
+
+/* Leader: from now on its answer comes from the transport. */
+static void llmcache__flight_fetching(struct llmcache__callstate *s, llmcache__flight *f) {
+    llmcache__lock(&s->mu);
+    f->fetching = 1;
+    llmcache__unlock(&s->mu);
+}
+
+/* Leader: takes the flight out of the table and hands a copy of res to its followers. */
+static void llmcache__flight_finish(struct llmcache__callstate *s, llmcache__flight *f,
+                                                           const llmcache__result *res) {
+    llmcache__flight **pp = &s->buckets[f->key.bytes[0] % LLMCACHE__FLIGHT_BUCKETS];
+    unsigned waiters;
+    llmcache__lock(&s->mu);
+    while (*pp != f) pp = &(*pp)->next;
+    *pp = f->next;                           /* no follower can join from now on */
+    waiters = f->waiters;
+    llmcache__unlock(&s->mu);
+    if (!waiters) { LLMCACHE_FREE(f); return; }
+    f->res = *res;                           /* followers read it only after done */
+    f->res.stored = 0;
+    if (res->env) {
+        f->res.env = llmcache__memdup_nul(res->env, res->env_len);
+        if (!f->res.env) f->res.rc = LLMCACHE_ENOMEM;
+    }
+    llmcache__lock(&s->mu);
+    f->done = 1;
+    llmcache__cond_broadcast(&s->cv);
+    llmcache__unlock(&s->mu);
+}
+
+/* Follower: waits for the leader and takes a copy of its result. */
+static void llmcache__flight_wait(struct llmcache__callstate *s, llmcache__flight *f,
+                                                         llmcache__result *res) {
+    int last;
+    llmcache__lock(&s->mu);
+    while (!f->done) llmcache__cond_wait(&s->cv, &s->mu);
+    llmcache__unlock(&s->mu);
+    *res = f->res;                           /* immutable once done */
+    res->env = NULL;
+    if (f->res.env) {
+        res->env = llmcache__memdup_nul(f->res.env, f->res.env_len);
+        if (!res->env) res->rc = LLMCACHE_ENOMEM;
+    }
+    llmcache__lock(&s->mu);
+    last = --f->waiters == 0;
+    llmcache__unlock(&s->mu);
+    if (last) { LLMCACHE_FREE(f->res.env); LLMCACHE_FREE(f); }
+}
+#else   /* no threads: no flights (llmcache__callstate_get says so) */
+typedef struct llmcache__flight llmcache__flight;
+static void llmcache__callstate_free(struct llmcache__callstate *s) { (void)s; }
+static struct llmcache__callstate *llmcache__callstate_get(llmcache *c) { (void)c; return NULL; }
+static llmcache__flight *llmcache__flight_join(struct llmcache__callstate *s, const llmcache_key *key, int fresh,
+                                               int refresh, int *leader) {
+    (void)s; (void)key; (void)fresh; (void)refresh; (void)leader;
+    return NULL;
+}
+static void llmcache__flight_fetching(struct llmcache__callstate *s, llmcache__flight *f) { (void)s; (void)f; }
+static void llmcache__flight_finish(struct llmcache__callstate *s, llmcache__flight *f, const llmcache__result *res) {
+    (void)s; (void)f; (void)res;
+}
+static void llmcache__flight_wait(struct llmcache__callstate *s, llmcache__flight *f, llmcache__result *res) {
+    (void)s; (void)f; (void)res;
+}
+#endif
+
+/* >>impl cache (open, close, get, put, del, stats, foreach, verify, repair) ------------ */
+LLMCACHE_API void llmcache_close(llmcache *c) {
+    uint32_t i;
+    if (!c) return;
+    llmcache__callstate_free(c->calls);
+    llmcache__redis_free(c->redis);
+    if (c->path) llmcache__log_close(c);
+    for (i = 0; i < c->ents_top; i++) LLMCACHE_FREE(c->ents[i].blob);
+    LLMCACHE_FREE(c->ents);
+    LLMCACHE_FREE(c->slots);
+    LLMCACHE_FREE(c->lru);
+    LLMCACHE_FREE(c->ns);
+    LLMCACHE_FREE(c->path);
+    LLMCACHE_FREE(c->shm_path);
+    llmcache__mutex_destroy(&c->mu);
+    LLMCACHE_FREE(c);
+}
+
+LLMCACHE_API int llmcache_open(llmcache **out, const llmcache_config *cfg) {
+    llmcache_config zero;
+    llmcache *c;
+    int rc = LLMCACHE_OK;
+    if (!out) return LLMCACHE_EINVAL;
+    *out = NULL;
+    if (!cfg) { memset(&zero, 0, sizeof zero); cfg = &zero; }
+    if (cfg->fsync < 0 || cfg->fsync > LLMCACHE_FSYNC_NEVER || cfg->ttl_ms < LLMCACHE_TTL_NEVER) return LLMCACHE_EINVAL;
+    if (cfg->max_entries > 0x7ffffffeu || (cfg->path && !cfg->path[0]) || cfg->file_mode > 0777u ||
+        (cfg->read_only && !cfg->path))
+        return LLMCACHE_EINVAL;
+    if (cfg->path && !LLMCACHE__HAVE_FILES) return LLMCACHE_EUNSUPPORTED;
+    if (cfg->redis && !LLMCACHE__HAVE_REDIS) return LLMCACHE_EUNSUPPORTED;
+    c = (llmcache *)LLMCACHE_MALLOC(sizeof *c);
+    if (!c) return LLMCACHE_ENOMEM;
+    memset(c, 0, sizeof *c);
+    c->max_entries = LLMCACHE__DEF(cfg->max_entries, LLMCACHE_DEFAULT_MAX_ENTRIES);
+    c->max_bytes = LLMCACHE__DEF(cfg->max_bytes, LLMCACHE_DEFAULT_MAX_BYTES);
+    c->ttl_ms = cfg->ttl_ms;
+    c->fsync_mode = cfg->fsync;
+    c->file_mode = LLMCACHE__DEF(cfg->file_mode, LLMCACHE__FILE_MODE);
+    c->read_only = cfg->read_only != 0;
+    c->clock = cfg->clock;
+    c->clock_ctx = cfg->clock_ctx;
+    c->on_progress = cfg->on_progress;
+    c->progress_ctx = cfg->progress_ctx;
+    c->on_event = cfg->on_event;
+    c->event_ctx = cfg->event_ctx;
+    c->free_head = c->val_head = c->val_tail = LLMCACHE__NIL;
+    c->fd = c->shm_fd = LLMCACHE__NOFD;
+    c->seed = llmcache__handle_seed(c);
+    c->ns = LLMCACHE__STRDUP(cfg->ns ? cfg->ns : "");
+    if (!c->ns || llmcache__mutex_init(&c->mu) != 0) {
+        LLMCACHE_FREE(c->ns);
+        LLMCACHE_FREE(c);
+        return LLMCACHE_ENOMEM;
+    }
+    if (cfg->path) rc = llmcache__log_open(c, cfg->path);
+    if (rc == LLMCACHE_OK && cfg->redis) rc = llmcache__redis_open(c, cfg->redis);
+    if (rc != LLMCACHE_OK) { llmcache_close(c); return rc; }
+    *out = c;
+    return LLMCACHE_OK;
+}
+
+/* The lookup of llmcache_get and llmcache_call, which count its outcome themselves
+ * (out zeroed by the caller): memory and the log, then Redis; the caller holds c->mu,
+ * which a local miss that asks Redis drops meanwhile. */
+static int llmcache__get_locked(llmcache *c, const llmcache_key *key, llmcache_value *out) {
+    int rc = llmcache__get_local_locked(c, key, out);
+    if (rc == LLMCACHE_MISS) rc = llmcache__redis_get(c, key, out);
+    return rc;
+}
+
+LLMCACHE_API int llmcache_get(llmcache *c, const llmcache_key *key, llmcache_value *out) {
+    int rc;
+    if (out) memset(out, 0, sizeof *out);
+    if (!c || !key || !out) return LLMCACHE_EINVAL;
+    llmcache__handle_lock(c);
+    rc = llmcache__get_locked(c, key, out);
+    if (rc == LLMCACHE_OK) c->st.hits++;
+    else if (rc == LLMCACHE_MISS) c->st.misses++;
+    llmcache__handle_unlock(c);
+    return rc;
+}
+
+/* llmcache_put_at with the clock already read (puts read it once). */
+static int llmcache__put_now(llmcache *c, const llmcache_key *key, const void *data, size_t len,
+                             int64_t created_ms, int64_t expires_ms, const llmcache_meta *meta, int64_t now) {
+    int rc;
+    if (!key || (!data && len) || expires_ms < 0) return LLMCACHE_EINVAL;
+    if (len > LLMCACHE_MAX_VALUE) return LLMCACHE_ETOOBIG;
+    if (c->read_only) return LLMCACHE_EREADONLY;
+    llmcache__handle_lock(c);
+    rc = llmcache__refresh(c);
+    if (rc == LLMCACHE_OK) {
+        llmcache__sweep_some(c, now, 4);
+        if (expires_ms && now >= expires_ms) {   /* already expired: drop any older value */
+            uint32_t i = llmcache__find(c, key);
+            llmcache__handle_unlock(c);
+            if (i != LLMCACHE__NIL) llmcache_del(c, key);
+            return LLMCACHE_OK;
+        }
+        rc = llmcache__put_locked(c, key, data, len, created_ms, expires_ms, meta);
+    }
+    if (rc == LLMCACHE_OK) c->st.puts++;
+    llmcache__handle_unlock(c);
+    rc = llmcache__redis_put(c, key, data, len, created_ms, expires_ms, meta, rc);   /* outside c->mu */
+    return rc;
+}
+
+LLMCACHE_API int llmcache_put_at(llmcache *c, const llmcache_key *key, const void *data, size_t len,
+                                 int64_t created_ms, int64_t expires_ms, const llmcache_meta *meta) {
+    if (!c) return LLMCACHE_EINVAL;
+    return llmcache__put_now(c, key, data, len, created_ms, expires_ms, meta, llmcache__now(c));
+}
+
+LLMCACHE_API int llmcache_put_ex(llmcache *c, const llmcache_key *key, const void *data, size_t len,
+                                 int64_t ttl_ms, const llmcache_meta *meta) {
+    int64_t now;
+    if (!c) return LLMCACHE_EINVAL;
+    now = llmcache__now(c);
+    return llmcache__put_now(c, key, data, len, now, llmcache__expiry(c, now, ttl_ms), meta, now);
+}
+
+LLMCACHE_API int llmcache_put(llmcache *c, const llmcache_key *key, const void *data, size_t len,
+                              int64_t ttl_ms) {
+    return llmcache_put_ex(c, key, data, len, ttl_ms, NULL);
+}
+
+/* llmcache_del with the reason its delete record carries (user or purge). */
+static int llmcache__del_why(llmcache *c, const llmcache_key *key, unsigned reason) {
+    int rc;
+    if (!c || !key) return LLMCACHE_EINVAL;
+    if (c->read_only) return LLMCACHE_EREADONLY;
+    llmcache__handle_lock(c);
+    rc = llmcache__refresh(c);
+    if (rc == LLMCACHE_OK) rc = llmcache__delete_locked(c, key, reason);
+    if (rc == LLMCACHE_OK) c->st.deletes++;
+    llmcache__handle_unlock(c);
+    rc = llmcache__redis_del(c, key, rc);
+    return rc;
+}
+
+LLMCACHE_API int llmcache_del(llmcache *c, const llmcache_key *key) {
+    return llmcache__del_why(c, key, LLMCACHE__WHY_USER);
+}
+
+LLMCACHE_API void llmcache_value_free(llmcache_value *v) {
+    if (!v) return;
+    LLMCACHE_FREE(v->data);
+    memset(v, 0, sizeof *v);
+}
+
+LLMCACHE_API void llmcache_stats_get(llmcache *c, llmcache_stats *out) {
+    if (!out) return;
+    memset(out, 0, sizeof *out);
+    if (!c) return;
+    llmcache__handle_lock(c);
+    llmcache__refresh(c);
+    *out = c->st;
+    out->entries = c->count;
+    out->bytes = c->bytes;
+    out->max_entries = c->max_entries;
+    out->max_bytes = c->max_bytes;
+    out->file_bytes = c->path ? c->end : 0;
+    out->live_bytes = c->path ? c->live_bytes : 0;
+    out->dead_bytes = c->path ? c->end - LLMCACHE__HDR_SIZE - c->live_bytes : 0;
+    llmcache__redis_stats(c, out);
+    llmcache__handle_unlock(c);
+}
+
+LLMCACHE_API int llmcache_sweep(llmcache *c) {
+    int rc;
+    if (!c) return LLMCACHE_EINVAL;
+    llmcache__handle_lock(c);
+    rc = llmcache__refresh(c);
+    if (rc == LLMCACHE_OK) llmcache__sweep_some(c, llmcache__now(c), c->ents_top);
+    llmcache__handle_unlock(c);
+    return rc;
+}
+
+static int llmcache__log_sync_all(llmcache *c) { return llmcache__log_sync_to(c, c->end); }
+
+/* Runs fn on a log-backed cache under both locks; OK without a path. */
+static int llmcache__with_log(llmcache *c, int (*fn)(llmcache *c)) {
+    int rc;
+    if (!c->path) return LLMCACHE_OK;
+    llmcache__handle_lock(c);
+    rc = llmcache__log_lock(c);
+    if (rc == LLMCACHE_OK) {
+        rc = fn(c);
+        llmcache__log_unlock(c);
+    }
+    llmcache__handle_unlock(c);
+    return rc;
+}
+
+LLMCACHE_API int llmcache_compact(llmcache *c) {
+    if (!c) return LLMCACHE_EINVAL;
+    if (c->read_only) return LLMCACHE_EREADONLY;
+    return llmcache__with_log(c, llmcache__log_compact_writer);
+}
+
+LLMCACHE_API int llmcache_sync(llmcache *c) {
+    if (!c) return LLMCACHE_EINVAL;
+    if (c->read_only) return LLMCACHE_OK;   /* nothing of this handle's to make durable */
+    return llmcache__with_log(c, llmcache__log_sync_all);
+}
+
+LLMCACHE_API int llmcache_foreach(llmcache *c, int with_values,
+                                  int (*fn)(void *ctx, const llmcache_entry_info *info), void *ctx) {
+    uint32_t i;
+    int rc, stop = 0;
+    int64_t now;
+    if (!c || !fn) return LLMCACHE_EINVAL;
+    llmcache__handle_lock(c);
+    rc = llmcache__refresh(c);
+    now = llmcache__now(c);
+    for (i = 0; rc == LLMCACHE_OK && !stop && i < c->ents_top; i++) {
+        llmcache__entry *e = &c->ents[i];
+        llmcache_entry_info info;
+        unsigned char *blob = NULL;
+        if (!(e->flags & LLMCACHE__E_USED) || llmcache__expired(e, now)) continue;
+        memset(&info, 0, sizeof info);
+        info.key = e->key;
+        info.len = e->len;
+        info.created_ms = e->created_ms;
+        info.expires_ms = e->expires_ms;
+        if (c->path && e->off + LLMCACHE__REC_HDR <= c->end) info.seq = llmcache__ld64(c->map + e->off + 16);
+        if (!e->blob && c->path && ((e->flags & LLMCACHE__E_META) || with_values)) {
+            int r2 = llmcache__log_read(c, i, NULL, &blob);
+            if (r2 == LLMCACHE_MISS) continue;   /* damaged: dropped */
+            if (r2 == LLMCACHE_ETOOBIG && !with_values) r2 = LLMCACHE_OK;   /* listed without its meta */
+            if (r2 != LLMCACHE_OK) { rc = r2; break; }
+        }
+        {
+            const unsigned char *b = e->blob ? e->blob : blob;
+            size_t ms = e->flags & LLMCACHE__E_META ? sizeof(llmcache_meta) : 0;
+            if (b && ms) memcpy(&info.meta, b + LLMCACHE__BLOB_HDR, sizeof info.meta);
+            if (b && with_values) info.data = (const char *)b + LLMCACHE__BLOB_HDR + ms;
+        }
+        stop = fn(ctx, &info);
+        LLMCACHE_FREE(blob);
+    }
+    llmcache__handle_unlock(c);
+    return rc != LLMCACHE_OK ? rc : stop;
+}
+
+/* Reads a whole log read-only for verify and repair. */
+typedef struct llmcache__scan {
+    llmcache_verify_report *rep;
+    const llmcache_verify_options *opts;
+    llmcache__progress progress;  /* bytes of the file walked */
+    llmcache *index;              /* a memory-only table to count live keys */
+    llmcache__buf *copy;          /* repair: intact records go here */
+} llmcache__scan;
+
+static void llmcache__scan_record(void *ctx, uint64_t off, const llmcache__record *r) {
+    llmcache__scan *s = (llmcache__scan *)ctx;
+    int created;
+    s->rep->records++;
+    if (r->seq > s->rep->last_seq) s->rep->last_seq = r->seq;
+    if (r->type == LLMCACHE__R_PUT) {
+        s->rep->puts++;
+        llmcache__upsert(s->index, &r->key, &created);
+    } else {
+        uint32_t i = llmcache__find(s->index, &r->key);
+        s->rep->deletes++;
+        if (i != LLMCACHE__NIL) llmcache__remove(s->index, i);
+    }
+    if (s->copy) llmcache__buf_put(s->copy, (const unsigned char *)r->value - LLMCACHE__REC_HDR - r->meta_len,
+                                   (size_t)llmcache__pad8(r->len));
+    llmcache__progress_tell(&s->progress, off + llmcache__pad8(r->len));
+}
+
+/* A tail of zeros is preallocated space: tail (counted by scan_file), not damage. */
+static void llmcache__scan_damage(void *ctx, uint64_t off, uint64_t len, int zero_tail) {
+    llmcache__scan *s = (llmcache__scan *)ctx;
+    llmcache__progress_tell(&s->progress, off + len);
+    if (zero_tail) return;
+    s->rep->damaged_regions++;
+    s->rep->damaged_bytes += len;
+    if (s->opts->on_damage)
+        s->opts->on_damage(s->opts->ctx, off, len, "not an intact record (bad magic, length or checksum)");
+}
+
+/* Fills rep (file_id: the header's, when it is intact); LLMCACHE_OK (clean),
+ * LLMCACHE_ECORRUPT (damage found, rep->header_damaged among it), or the reason the
+ * file cannot be read as a log. The progress callback is left for the caller to end. */
+static int llmcache__scan_file(const char *path, llmcache_verify_report *rep, const llmcache_verify_options *opts,
+                               llmcache__buf *copy, uint64_t *file_id) {
+    llmcache__fd fd;
+    unsigned char hdr[LLMCACHE__HDR_SIZE], *m = NULL;
+    llmcache__scan s;
+    llmcache__walker w;
+    llmcache_config cfg;
+    uint64_t size = 0;
+    size_t map_len;
+    int hdr_rc = LLMCACHE_OK, rc = llmcache__f_open(path, LLMCACHE__F_RDONLY, 0, &fd);
+    memset(rep, 0, sizeof *rep);
+    if (rc == LLMCACHE_OK && !llmcache__f_regular(fd)) { llmcache__f_close(fd); rc = LLMCACHE_ENOTFILE; }
+    if (rc != LLMCACHE_OK) return rc;
+    rc = llmcache__f_size(fd, &size);
+    rep->file_bytes = size;
+    if (rc == LLMCACHE_OK && size < LLMCACHE__HDR_SIZE) rc = LLMCACHE_ENOTCACHE;
+    if (rc == LLMCACHE_OK) rc = llmcache__f_pread(fd, hdr, sizeof hdr, 0);
+    if (rc == LLMCACHE_OK) hdr_rc = llmcache__hdr_check(hdr, sizeof hdr, file_id);
+    if (hdr_rc == LLMCACHE_EVERSION) rc = hdr_rc;   /* a newer log, its header intact */
+    if (rc == LLMCACHE_OK && size > LLMCACHE__HDR_SIZE) {
+        map_len = (size_t)size;
+        rc = llmcache__f_map(fd, &map_len, 0, &m);
+        size = map_len;   /* Win32: a file that shrank meanwhile maps shorter */
+    }
+    llmcache__f_close(fd);
+    if (rc == LLMCACHE_OK && hdr_rc != LLMCACHE_OK) {   /* the records tell a damaged header from a foreign file */
+        if (!m || !llmcache__hdr_damaged_log(m, size)) rc = LLMCACHE_ENOTCACHE;
+        else {
+            rep->header_damaged = 1;
+            rep->damaged_regions++;
+            rep->damaged_bytes += LLMCACHE__HDR_SIZE;
+            if (opts->on_damage) opts->on_damage(opts->ctx, 0, LLMCACHE__HDR_SIZE, "file header damaged");
+        }
+    }
+    if (rc != LLMCACHE_OK) { llmcache__f_unmap(m, (size_t)size); return rc; }
+    memset(&cfg, 0, sizeof cfg);
+    cfg.max_entries = 0x7ffffffe;
+    cfg.max_bytes = (size_t)-1;
+    rc = llmcache_open(&s.index, &cfg);
+    if (rc != LLMCACHE_OK) { llmcache__f_unmap(m, (size_t)size); return rc; }
+    s.rep = rep; s.opts = opts; s.copy = copy;
+    llmcache__progress_start(&s.progress, opts->on_progress, opts->ctx, rep->file_bytes);
+    w.on_record = llmcache__scan_record; w.on_damage = llmcache__scan_damage; w.ctx = &s;
+    if (m) rep->tail_bytes = size - llmcache__walk(m, LLMCACHE__HDR_SIZE, size, &w);
+    rep->live = s.index->count;
+    llmcache_close(s.index);
+    llmcache__f_unmap(m, (size_t)size);
+    if (copy && copy->oom) return LLMCACHE_ENOMEM;
+    return rep->damaged_regions ? LLMCACHE_ECORRUPT : LLMCACHE_OK;
+}
+
+LLMCACHE_API int llmcache_verify(const char *path, llmcache_verify_report *report,
+                                 void (*on_damage)(void *ctx, uint64_t offset, uint64_t len, const char *reason),
+                                 void *ctx) {
+    llmcache_verify_options opts;
+    memset(&opts, 0, sizeof opts);
+    opts.on_damage = on_damage;
+    opts.ctx = ctx;
+    return llmcache_verify_ex(path, &opts, report);
+}
+
+LLMCACHE_API int llmcache_verify_ex(const char *path, const llmcache_verify_options *opts,
+                                    llmcache_verify_report *report) {
+    llmcache_verify_report local;
+    llmcache_verify_options none;
+    llmcache__progress done;
+    uint64_t id;
+    int rc;
+    if (!LLMCACHE__HAVE_FILES) return LLMCACHE_EUNSUPPORTED;
+    if (!path) return LLMCACHE_EINVAL;
+    if (!opts) { memset(&none, 0, sizeof none); opts = &none; }
+    if (!report) report = &local;
+    rc = llmcache__scan_file(path, report, opts, NULL, &id);
+    llmcache__progress_start(&done, opts->on_progress, opts->ctx, report->file_bytes);
+    if (rc == LLMCACHE_OK || rc == LLMCACHE_ECORRUPT) llmcache__progress_end(&done);
+    return rc;
+}
+
+LLMCACHE_API int llmcache_repair(const char *path, llmcache_verify_report *report) {
+    return llmcache_repair_ex(path, NULL, report);
+}
+
+LLMCACHE_API int llmcache_repair_ex(const char *path, const llmcache_repair_options *opts,
+                                    llmcache_verify_report *report) {
+    llmcache_verify_report local;
+    llmcache_repair_options none;
+    llmcache_verify_options vo;
+    llmcache__progress done;
+    llmcache__buf b = {NULL, 0, 0, 0};
+    unsigned char hdr[LLMCACHE__HDR_SIZE];
+    llmcache__fd fd, log_fd, shm_fd = LLMCACHE__NOFD;
+    char *tmp = NULL, *real;
+    uint64_t id;
+    int rc;
+    if (!LLMCACHE__HAVE_FILES) return LLMCACHE_EUNSUPPORTED;
+    if (!path) return LLMCACHE_EINVAL;
+    if (!opts) { memset(&none, 0, sizeof none); opts = &none; }
+    if (!report) report = &local;
+    memset(report, 0, sizeof *report);
+    memset(&vo, 0, sizeof vo);
+    vo.on_progress = opts->on_progress;
+    vo.ctx = opts->ctx;
+    real = llmcache__f_resolve(path);   /* as llmcache_open: a link keeps pointing at the log */
+    if (!real) return LLMCACHE_ENOMEM;
+    rc = llmcache__f_open(real, LLMCACHE__F_RDONLY | LLMCACHE__F_NOFOLLOW, 0, &log_fd);
+    if (rc == LLMCACHE_OK) {
+        /* nobody may have the log open, or open it, until the new file is in place */
+        rc = llmcache__log_lock_out(real, log_fd, &shm_fd);
+        llmcache__hdr_encode(hdr, llmcache__f_random64(), llmcache__system_clock_ms());
+        llmcache__buf_put(&b, hdr, sizeof hdr);
+        if (rc == LLMCACHE_OK) rc = llmcache__scan_file(real, report, &vo, &b, &id);
+        /* clean (a tail of zeros is preallocated space): left as it is; a damaged
+           header only with force */
+        if (rc == LLMCACHE_ECORRUPT && (!report->header_damaged || opts->force)) {
+            rc = llmcache__temp_create(real, LLMCACHE__TEMP_REPAIR, log_fd, &fd, &tmp);
+            llmcache__f_close(log_fd);   /* Win32 replaces no file that is open */
+            log_fd = LLMCACHE__NOFD;
+            if (rc == LLMCACHE_OK) {
+                rc = llmcache__f_pwrite(fd, b.p, b.len, 0);
+                if (rc == LLMCACHE_OK) rc = llmcache__f_sync(fd);
+                llmcache__f_close(fd);
+                if (rc == LLMCACHE_OK) rc = llmcache__f_replace(tmp, real);
+                if (rc != LLMCACHE_OK) llmcache__f_unlink(tmp);
+            }
+        }
+        llmcache__f_close(shm_fd);   /* lets openers in */
+        llmcache__f_close(log_fd);
+    }
+    llmcache__progress_start(&done, opts->on_progress, opts->ctx, report->file_bytes);
+    if (rc == LLMCACHE_OK) llmcache__progress_end(&done);
+    LLMCACHE_FREE(tmp);
+    LLMCACHE_FREE(real);
+    llmcache__buf_free(&b);
+    return rc;
+}
+
+/* >>impl call-through (llmcache_call, sink, SSE, envelope) ---------------------------
  * A call looks its key up; on a miss it becomes the leader of a "flight" for the key
  * (concurrent identical calls wait for it and share its result), runs the transport
  * into a sink that splits SSE events as they arrive, checks the answer, packs it
@@ -6205,14 +6445,6 @@ static int llmcache__response_adopt(llmcache_response *out, char *mem, size_t le
     }
     out->n_chunks = e.n_chunks;
     return LLMCACHE_OK;
-}
-
-static char *llmcache__memdup_nul(const void *p, size_t n) {
-    char *q = (char *)LLMCACHE_MALLOC(n + 1);
-    if (!q) return NULL;
-    if (n) memcpy(q, p, n);
-    q[n] = '\0';
-    return q;
 }
 
 LLMCACHE_API int llmcache_response_decode(const void *data, size_t len, llmcache_response *out) {
@@ -6402,34 +6634,16 @@ static int llmcache__contains(const char *p, size_t n, const char *needle) {
 }
 
 /* ---- events and stats */
-/* Tells the event callback, if any; never called with a lock held. */
-static void llmcache__call_event(llmcache *c, int type, const llmcache_key *key, int result, const char *msg) {
-    llmcache_event ev;
-    if (!c->on_event) return;
-    ev.type = type; ev.key = key; ev.result = result; ev.message = msg;
-    c->on_event(c->event_ctx, &ev);
-}
 /* A store failure survived by failing open: counted and reported. */
 static void llmcache__store_error(llmcache *c, const llmcache_key *key, int rc, const char *msg) {
-    llmcache__lock(&c->mu);
-    c->st.errors++;
-    llmcache__unlock(&c->mu);
-    llmcache__call_event(c, LLMCACHE_EVENT_ERROR, key, rc, msg);
+    llmcache__stat_inc(&c->mu, &c->st.errors);
+    llmcache__emit(c, LLMCACHE_EVENT_ERROR, key, rc, msg);
 }
 
 static uint64_t llmcache__tokens(const llmcache_meta *m) {
     return (uint64_t)(m->prompt_tokens > 0 ? m->prompt_tokens : 0) +
            (uint64_t)(m->completion_tokens > 0 ? m->completion_tokens : 0);
 }
-
-/* ---- results, shared between a flight's leader and its followers */
-typedef struct llmcache__result {
-    int rc;
-    char *env; size_t env_len;     /* owned envelope; env[env_len] is a NUL; NULL = none */
-    llmcache_meta meta;
-    int from_cache, stored;
-    int64_t created_ms, expires_ms;
-} llmcache__result;
 
 /* Moves res into *out (which keeps its key). Returns res->rc, or the decoding error. */
 static int llmcache__result_out(llmcache__result *res, llmcache_response *out) {
@@ -6467,154 +6681,25 @@ static void llmcache__replay(const llmcache_call_options *o, const llmcache_resp
     }
 }
 
-/* ---- single-flight */
-#define LLMCACHE__FLIGHT_BUCKETS 64u
-
-typedef struct llmcache__flight {
-    struct llmcache__flight *next;
-    llmcache_key key;
-    unsigned waiters;            /* followers that still have to read res */
-    int fetching;                /* the leader is calling the transport (its answer is fresh) */
-    int done;
-    llmcache__result res;        /* a copy for the followers, set before done */
-} llmcache__flight;
-
-struct llmcache__callstate {
-    llmcache__mutex mu;          /* guards the table and the flights; never held with c->mu */
-    llmcache__cond cv;           /* broadcast when a flight is done */
-    llmcache__flight *buckets[LLMCACHE__FLIGHT_BUCKETS];
-};
-
-static void llmcache__callstate_free(struct llmcache__callstate *s) {
-    size_t i;
-    if (!s) return;
-    for (i = 0; i < LLMCACHE__FLIGHT_BUCKETS; i++) {
-        while (s->buckets[i]) {
-            llmcache__flight *f = s->buckets[i];
-            s->buckets[i] = f->next;
-            LLMCACHE_FREE(f->res.env);
-            LLMCACHE_FREE(f);
-        }
-    }
-    llmcache__cond_destroy(&s->cv);
-    llmcache__mutex_destroy(&s->mu);
-    LLMCACHE_FREE(s);
-}
-
-/* The handle's call state, created on first use; NULL when out of memory. */
-static LLMCACHE__MAYBE_UNUSED struct llmcache__callstate *llmcache__callstate_get(llmcache *c) {
-    struct llmcache__callstate *s;
-    llmcache__lock(&c->mu);
-    s = c->calls;
-    if (!s) {
-        s = (struct llmcache__callstate *)LLMCACHE_MALLOC(sizeof *s);
-        if (s) {
-            size_t i;
-            memset(s, 0, sizeof *s);
-            for (i = 0; i < LLMCACHE__FLIGHT_BUCKETS; i++) s->buckets[i] = NULL;
-            if (llmcache__mutex_init(&s->mu) != 0) { LLMCACHE_FREE(s); s = NULL; }
-            else if (llmcache__cond_init(&s->cv) != 0) {
-                llmcache__mutex_destroy(&s->mu);
-                LLMCACHE_FREE(s);
-                s = NULL;
-            } else c->calls = s;
-        }
-    }
-    llmcache__unlock(&c->mu);
-    return s;
-}
-
-/* Joins the flight of key (*leader = 0), or starts one (*leader = 1). NULL when
- * out of memory, or when a fresh answer is wanted (refresh, max-age) and the
- * flight in progress may still answer from the cache: then the caller goes alone. */
-static LLMCACHE__MAYBE_UNUSED llmcache__flight *llmcache__flight_join(struct llmcache__callstate *s,
-                                                                      const llmcache_key *key, int fresh,
-                                                                      int refresh, int *leader) {
-    llmcache__flight **head = &s->buckets[key->bytes[0] % LLMCACHE__FLIGHT_BUCKETS], *f;
-    llmcache__lock(&s->mu);
-    for (f = *head; f; f = f->next)
-        if (memcmp(f->key.bytes, key->bytes, 32) == 0) break;
-    if (f && fresh && !f->fetching) {
-        f = NULL;
-    } else if (f) {
-        f->waiters++;
-        *leader = 0;
-    } else {
-        f = (llmcache__flight *)LLMCACHE_MALLOC(sizeof *f);
-        if (f) {
-            memset(f, 0, sizeof *f);
-            f->res.env = NULL;
-            f->key = *key;
-            f->fetching = refresh;           /* no lookup first: the answer will be fresh */
-            f->next = *head;
-            *head = f;
-            *leader = 1;
-        }
-    }
-    llmcache__unlock(&s->mu);
-    return f;
-}
-
-/* Leader: from now on its answer comes from the transport. */
-static LLMCACHE__MAYBE_UNUSED void llmcache__flight_fetching(struct llmcache__callstate *s, llmcache__flight *f) {
-    llmcache__lock(&s->mu);
-    f->fetching = 1;
-    llmcache__unlock(&s->mu);
-}
-
-/* Leader: takes the flight out of the table and hands a copy of res to its followers. */
-static LLMCACHE__MAYBE_UNUSED void llmcache__flight_finish(struct llmcache__callstate *s, llmcache__flight *f,
-                                                           const llmcache__result *res) {
-    llmcache__flight **pp = &s->buckets[f->key.bytes[0] % LLMCACHE__FLIGHT_BUCKETS];
-    unsigned waiters;
-    llmcache__lock(&s->mu);
-    while (*pp != f) pp = &(*pp)->next;
-    *pp = f->next;                           /* no follower can join from now on */
-    waiters = f->waiters;
-    llmcache__unlock(&s->mu);
-    if (!waiters) { LLMCACHE_FREE(f); return; }
-    f->res = *res;                           /* followers read it only after done */
-    f->res.stored = 0;
-    if (res->env) {
-        f->res.env = llmcache__memdup_nul(res->env, res->env_len);
-        if (!f->res.env) f->res.rc = LLMCACHE_ENOMEM;
-    }
-    llmcache__lock(&s->mu);
-    f->done = 1;
-    llmcache__cond_broadcast(&s->cv);
-    llmcache__unlock(&s->mu);
-}
-
-/* Follower: waits for the leader and takes a copy of its result. */
-static LLMCACHE__MAYBE_UNUSED void llmcache__flight_wait(struct llmcache__callstate *s, llmcache__flight *f,
-                                                         llmcache__result *res) {
-    int last;
-    llmcache__lock(&s->mu);
-    while (!f->done) llmcache__cond_wait(&s->cv, &s->mu);
-    llmcache__unlock(&s->mu);
-    *res = f->res;                           /* immutable once done */
-    res->env = NULL;
-    if (f->res.env) {
-        res->env = llmcache__memdup_nul(f->res.env, f->res.env_len);
-        if (!res->env) res->rc = LLMCACHE_ENOMEM;
-    }
-    llmcache__lock(&s->mu);
-    last = --f->waiters == 0;
-    llmcache__unlock(&s->mu);
-    if (last) { LLMCACHE_FREE(f->res.env); LLMCACHE_FREE(f); }
-}
-
 /* ---- the call */
 
-/* Looks key up for a call. LLMCACHE_OK fills res with the hit; LLMCACHE_MISS when
- * absent or older than max_age; a negative code when the store failed or held an
- * undecodable value (reported here: the call fails open and goes on as a miss). */
+/* Looks key up for a call, counting neither a hit nor a miss (the call counts what
+ * it serves). LLMCACHE_OK fills res with the hit; LLMCACHE_MISS when absent or older
+ * than max_age; a negative code when the store failed or held an undecodable value
+ * (reported here: the call fails open and goes on as a miss). *missed (if missed is
+ * not NULL) tells whether the cache held no usable answer: absent, too old or not
+ * an envelope, as opposed to a lookup that failed. */
 static int llmcache__lookup(llmcache *c, const llmcache_key *key, const llmcache_call_options *o,
-                            llmcache__result *res) {
+                            llmcache__result *res, int *missed) {
     llmcache_value v;
     llmcache__env e;
-    int rc = llmcache_get(c, key, &v);
     const char *why = NULL;
+    int rc;
+    memset(&v, 0, sizeof v);
+    llmcache__handle_lock(c);
+    rc = llmcache__get_locked(c, key, &v);
+    llmcache__handle_unlock(c);
+    if (missed) *missed = rc == LLMCACHE_OK || rc == LLMCACHE_MISS;
     if (rc == LLMCACHE_MISS) return LLMCACHE_MISS;
     if (rc != LLMCACHE_OK) {
         llmcache__store_error(c, key, rc, "llmcache_call: lookup failed; calling the provider");
@@ -6625,12 +6710,7 @@ static int llmcache__lookup(llmcache *c, const llmcache_key *key, const llmcache
     else if (o->max_age_ms > 0 && llmcache__now(c) - v.created_ms >= o->max_age_ms) rc = LLMCACHE_MISS;
     if (rc != LLMCACHE_OK) {
         llmcache_value_free(&v);
-        llmcache__lock(&c->mu);             /* the call misses: count it so */
-        if (c->st.hits) c->st.hits--;
-        c->st.misses++;
-        if (why) c->st.errors++;
-        llmcache__unlock(&c->mu);
-        if (why) llmcache__call_event(c, LLMCACHE_EVENT_ERROR, key, rc, why);
+        if (why) llmcache__store_error(c, key, rc, why);
         return rc;
     }
     res->rc = LLMCACHE_OK;
@@ -6650,7 +6730,6 @@ static int llmcache__run_parse(const llmcache_call_options *o, const llmcache_re
     llmcache_sink ms;
     int rc;
     memset(&ms, 0, sizeof ms);
-    ms.buf.p = NULL; ms.recs = NULL; ms.on_chunk = NULL; ms.chunk_ctx = NULL;
     ms.model = 1;
     rc = o->parse(o->parse_ctx, r, &ms) != 0 ? LLMCACHE_EREJECTED : ms.err;
     if (rc == LLMCACHE_OK && !llmcache__buf_reserve(&ms.buf, 0)) rc = LLMCACHE_ENOMEM;
@@ -6672,21 +6751,17 @@ static void llmcache__fetch(llmcache *c, const llmcache_request *req, llmcache_t
     int64_t t0;
 
     memset(&s, 0, sizeof s);
-    s.buf.p = NULL; s.recs = NULL;
     s.stream = req->stream != 0;
     s.on_chunk = o->on_chunk;
     s.chunk_ctx = o->chunk_ctx;
     memset(res, 0, sizeof *res);
-    res->env = NULL;
     memcpy(res->meta.schema_hash, schema_hash, 32);
     res->meta.prompt_tokens = res->meta.completion_tokens = -1;
 
     t0 = s.t0_us = llmcache__mono_us();
     status = fn(fn_ctx, req, &s);
     res->meta.latency_ms = (llmcache__mono_us() - t0) / 1000;
-    llmcache__lock(&c->mu);
-    c->st.transport_calls++;
-    llmcache__unlock(&c->mu);
+    llmcache__stat_inc(&c->mu, &c->st.transport_calls);
     if (s.stream && !s.err) llmcache__sse_scan(&s, 1);
     if (!llmcache__buf_reserve(&s.buf, 0) && !s.err) s.err = LLMCACHE_ENOMEM;
     if (s.buf.p) s.buf.p[s.buf.len] = '\0';
@@ -6762,13 +6837,14 @@ static void llmcache__store(llmcache *c, const llmcache_key *key, const llmcache
     res->stored = 1;
     res->created_ms = now;
     res->expires_ms = llmcache__expiry(c, now, o->ttl_ms);
-    llmcache__call_event(c, LLMCACHE_EVENT_STORE, key, LLMCACHE_OK, "llmcache_call: stored the response");
+    llmcache__emit(c, LLMCACHE_EVENT_STORE, key, LLMCACHE_OK, "llmcache_call: stored the response");
 }
 
 /* A hit: model on demand, stats, event, replay. */
 static int llmcache__serve_hit(llmcache *c, const llmcache_call_options *o, llmcache__result *res,
                                llmcache_response *out) {
     int rc = llmcache__result_out(res, out);
+    llmcache__stat_inc(&c->mu, &c->st.hits);
     if (rc != LLMCACHE_OK) return rc;
     if (o->parse && !out->model) {
         llmcache__buf model = {NULL, 0, 0, 0}, env = {NULL, 0, 0, 0};
@@ -6790,29 +6866,127 @@ static int llmcache__serve_hit(llmcache *c, const llmcache_call_options *o, llmc
         llmcache__buf_free(&model);
         if (rc != LLMCACHE_OK) return rc;
     }
-    llmcache__lock(&c->mu);
+    llmcache__handle_lock(c);
     c->st.time_saved_ms += (uint64_t)(out->meta.latency_ms > 0 ? out->meta.latency_ms : 0);
     c->st.tokens_saved += llmcache__tokens(&out->meta);
-    llmcache__unlock(&c->mu);
-    llmcache__call_event(c, LLMCACHE_EVENT_HIT, &out->key, LLMCACHE_OK, "llmcache_call: served from the cache");
+    llmcache__handle_unlock(c);
+    llmcache__emit(c, LLMCACHE_EVENT_HIT, &out->key, LLMCACHE_OK, "llmcache_call: served from the cache");
     llmcache__replay(o, out);
     return LLMCACHE_OK;
 }
 
+/* >>redis single-flight (across machines: llmcache_call_options.redis_lock_ms) ------- */
+#ifdef LLMCACHE_REDIS
+
+/* A lock token unlikely to be anybody else's: a hash of the time, process, handle
+ * and a counter, as 16 hex digits. */
+static uint64_t llmcache__redis_token(llmcache *c) {
+    unsigned char seed[40], h[32];
+    uint64_t n, t = 0;
+    int i;
+    llmcache__lock(&c->redis->mu);
+    n = ++c->redis->tokens;
+    llmcache__unlock(&c->redis->mu);
+    llmcache__st64(seed, (uint64_t)llmcache__mono_us());
+    llmcache__st64(seed + 8, (uint64_t)llmcache__system_clock_ms());
+    llmcache__st64(seed + 16, (uint64_t)(uintptr_t)c);
+    llmcache__st64(seed + 24, n);
+    llmcache__st64(seed + 32, llmcache__process_id());
+    llmcache_sha256(seed, sizeof seed, h);
+    for (i = 0; i < 8; i++) t = t << 8 | h[i];
+    return t ? t : 1;
+}
+
+/* On a miss of llmcache_call with o->redis_lock_ms > 0: takes the lock key
+ * (SET prefix+"lock:"+hex token NX PX ms) and returns LLMCACHE_MISS with *token set:
+ * the caller calls the provider, stores, then calls llmcache__redis_unlock. When
+ * another worker holds the lock, polls until it is released and then looks the key up:
+ * LLMCACHE_OK with res filled as by a hit. Redis failing, the wait reaching
+ * redis_lock_ms, or a lookup error: LLMCACHE_MISS with *token 0 (go alone). */
+static int llmcache__redis_flight(llmcache *c, const llmcache_key *key, const llmcache_call_options *o,
+                                  llmcache__result *res, uint64_t *token) {
+    char name[LLMCACHE__REDIS_NAME_MAX], hex[16], px[24];
+    int64_t lock_ms = o->redis_lock_ms < LLMCACHE__REDIS_LOCK_MAX ? o->redis_lock_ms : LLMCACHE__REDIS_LOCK_MAX;
+    int64_t deadline = llmcache__mono_us() + lock_ms * 1000;
+    llmcache__rcmd set, exists;
+    uint64_t t;
+    *token = 0;
+    if (!c->redis || lock_ms <= 0) return LLMCACHE_MISS;
+    t = llmcache__redis_token(c);
+    llmcache__hex64(t, hex);
+    snprintf(px, sizeof px, "%lld", (long long)lock_ms);
+    llmcache__rcmd_start(&set, "SET", LLMCACHE__RWANT(REDIS_REPLY_STATUS) | LLMCACHE__RWANT(REDIS_REPLY_NIL));
+    llmcache__rcmd_arg(&set, name, llmcache__redis_name(c->redis, key, 1, name));
+    llmcache__rcmd_arg(&set, hex, 16);
+    llmcache__rcmd_arg(&set, "NX", 2);
+    llmcache__rcmd_arg(&set, "PX", 2);
+    llmcache__rcmd_arg(&set, px, strlen(px));
+    llmcache__rcmd_start(&exists, "EXISTS", LLMCACHE__RWANT(REDIS_REPLY_INTEGER));
+    llmcache__rcmd_arg(&exists, name, set.len[1]);
+    for (;;) {
+        redisReply *rep = llmcache__redis_cmd(c, key, &set);
+        int won, held = 1, rc;
+        if (!rep) return LLMCACHE_MISS;
+        won = rep->type == REDIS_REPLY_STATUS;    /* "OK"; nil when the key exists */
+        freeReplyObject(rep);
+        if (won) { *token = t; return LLMCACHE_MISS; }
+        while (held) {                            /* another worker is calling the provider */
+            int64_t left = (deadline - llmcache__mono_us()) / 1000;
+            if (left <= 0) return LLMCACHE_MISS;
+            llmcache__sleep_ms(left < LLMCACHE__REDIS_POLL_MS ? left : LLMCACHE__REDIS_POLL_MS);
+            rep = llmcache__redis_cmd(c, key, &exists);
+            if (!rep) return LLMCACHE_MISS;
+            held = rep->integer > 0;
+            freeReplyObject(rep);
+        }
+        (void)llmcache__redis_load(c, key, NULL); /* the memory tier may hold an older version */
+        rc = llmcache__lookup(c, key, o, res, NULL);
+        if (rc != LLMCACHE_MISS) return rc == LLMCACHE_OK ? LLMCACHE_OK : LLMCACHE_MISS;
+        /* released without an answer (the provider failed): try to take over */
+    }
+}
+
+/* Releases the lock key if it still holds our token (it may have expired and been
+ * taken by another worker meanwhile). */
+static void llmcache__redis_unlock(llmcache *c, const llmcache_key *key, uint64_t token) {
+    static const char script[] =
+        "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0";
+    char name[LLMCACHE__REDIS_NAME_MAX], hex[16];
+    llmcache__rcmd cmd;
+    redisReply *rep;
+    if (!c->redis || !token) return;
+    llmcache__hex64(token, hex);
+    llmcache__rcmd_start(&cmd, "EVAL", LLMCACHE__RWANT(REDIS_REPLY_INTEGER));
+    llmcache__rcmd_arg(&cmd, script, sizeof script - 1);
+    llmcache__rcmd_arg(&cmd, "1", 1);
+    llmcache__rcmd_arg(&cmd, name, llmcache__redis_name(c->redis, key, 1, name));
+    llmcache__rcmd_arg(&cmd, hex, 16);
+    rep = llmcache__redis_cmd(c, key, &cmd);
+    if (rep) freeReplyObject(rep);
+}
+#else   /* no Redis tier: every call goes alone */
+static int llmcache__redis_flight(llmcache *c, const llmcache_key *key, const llmcache_call_options *o,
+                                  llmcache__result *res, uint64_t *token) {
+    (void)c; (void)key; (void)o; (void)res;
+    *token = 0;
+    return LLMCACHE_MISS;
+}
+static void llmcache__redis_unlock(llmcache *c, const llmcache_key *key, uint64_t token) {
+    (void)c; (void)key; (void)token;
+}
+#endif /* LLMCACHE_REDIS */
+
+/* ---- the call */
 LLMCACHE_API int llmcache_call(llmcache *c, const llmcache_request *req, llmcache_transport_fn fn,
                                void *fn_ctx, const llmcache_call_options *opts, llmcache_response *out) {
     llmcache_call_options defaults;
     llmcache__result res;
     unsigned char sh[32];
     llmcache_key key;
-    int rc;
-#ifndef LLMCACHE_NO_THREADS
+    int rc, missed;
     struct llmcache__callstate *cs = NULL;
     llmcache__flight *flight = NULL;
-#endif
-#ifdef LLMCACHE_REDIS
     uint64_t redis_lock = 0;                /* our lock token in Redis; 0 = none held */
-#endif
     if (out) memset(out, 0, sizeof *out);
     if (!c || !req || !fn || !out) return LLMCACHE_EINVAL;
     if (!opts) { memset(&defaults, 0, sizeof defaults); opts = &defaults; }
@@ -6820,16 +6994,13 @@ LLMCACHE_API int llmcache_call(llmcache *c, const llmcache_request *req, llmcach
     if (rc == LLMCACHE_OK) rc = llmcache__key_with_schema_hash(&key, c->ns, req->endpoint, sh, req->body, req->body_len);
     if (rc != LLMCACHE_OK) return rc;
     out->key = key;
-    llmcache__lock(&c->mu);
-    c->st.calls++;
-    llmcache__unlock(&c->mu);
+    llmcache__stat_inc(&c->mu, &c->st.calls);
     memset(&res, 0, sizeof res);
-    res.env = NULL;
 
-    rc = opts->refresh ? LLMCACHE_MISS : llmcache__lookup(c, &key, opts, &res);
+    missed = 0;   /* a refresh looks nothing up, and a failed lookup is no miss */
+    rc = opts->refresh ? LLMCACHE_MISS : llmcache__lookup(c, &key, opts, &res, &missed);
     if (rc == LLMCACHE_OK) return llmcache__serve_hit(c, opts, &res, out);
 
-#ifndef LLMCACHE_NO_THREADS
     if (!opts->no_single_flight && (cs = llmcache__callstate_get(c)) != NULL) {
         int leader = 0;
         flight = llmcache__flight_join(cs, &key, opts->refresh || opts->max_age_ms > 0, opts->refresh != 0,
@@ -6838,20 +7009,18 @@ LLMCACHE_API int llmcache_call(llmcache *c, const llmcache_request *req, llmcach
             llmcache__flight_wait(cs, flight, &res);
             rc = llmcache__result_out(&res, out);
             out->shared = 1;
-            llmcache__lock(&c->mu);
+            llmcache__handle_lock(c);
             c->st.shared++;
+            if (missed) c->st.misses++;
             if (rc == LLMCACHE_OK) c->st.tokens_saved += llmcache__tokens(&out->meta);
-            llmcache__unlock(&c->mu);
-            llmcache__call_event(c, LLMCACHE_EVENT_SHARED, &out->key, rc, "llmcache_call: shared a concurrent identical call");
+            llmcache__handle_unlock(c);
+            llmcache__emit(c, LLMCACHE_EVENT_SHARED, &out->key, rc, "llmcache_call: shared a concurrent identical call");
             llmcache__replay(opts, out);
             return rc;
         }
         /* a leader: an earlier flight may have stored the answer since our lookup */
         if (flight && rc == LLMCACHE_MISS && !opts->refresh) {
-            rc = llmcache__lookup(c, &key, opts, &res);
-            llmcache__lock(&c->mu);             /* count one lookup per call */
-            if (c->st.misses) c->st.misses--;
-            llmcache__unlock(&c->mu);
+            rc = llmcache__lookup(c, &key, opts, &res, NULL);
             if (rc == LLMCACHE_OK) {
                 llmcache__flight_finish(cs, flight, &res);
                 return llmcache__serve_hit(c, opts, &res, out);
@@ -6859,25 +7028,18 @@ LLMCACHE_API int llmcache_call(llmcache *c, const llmcache_request *req, llmcach
         }
         if (flight && !opts->refresh) llmcache__flight_fetching(cs, flight);
     }
-#endif
-#ifdef LLMCACHE_REDIS   /* >>redis single-flight across machines: another worker's answer */
+    /* single-flight across machines: another worker's answer */
     if (!opts->refresh && llmcache__redis_flight(c, &key, opts, &res, &redis_lock) == LLMCACHE_OK) {
-#  ifndef LLMCACHE_NO_THREADS
         if (flight) llmcache__flight_finish(cs, flight, &res);
-#  endif
         return llmcache__serve_hit(c, opts, &res, out);
     }
-#endif
-    llmcache__call_event(c, LLMCACHE_EVENT_MISS, &key, LLMCACHE_OK,
+    if (missed) llmcache__stat_inc(&c->mu, &c->st.misses);
+    llmcache__emit(c, LLMCACHE_EVENT_MISS, &key, LLMCACHE_OK,
                    opts->refresh ? "llmcache_call: refresh; calling the provider" : "llmcache_call: miss; calling the provider");
     llmcache__fetch(c, req, fn, fn_ctx, opts, sh, &res);
     llmcache__store(c, &key, opts, &res);
-#ifdef LLMCACHE_REDIS   /* >>redis: the answer is in Redis (or the call failed): let the others go */
-    llmcache__redis_unlock(c, &key, redis_lock);
-#endif
-#ifndef LLMCACHE_NO_THREADS
+    llmcache__redis_unlock(c, &key, redis_lock);   /* the answer is in Redis (or the call failed) */
     if (flight) llmcache__flight_finish(cs, flight, &res);
-#endif
     return llmcache__result_out(&res, out);
 }
 
@@ -6911,7 +7073,6 @@ LLMCACHE_API int llmcache_purge_schema(llmcache *c, const unsigned char schema_h
     /* collect first (foreach holds the lock), then delete (records say "purged") */
     memset(&l, 0, sizeof l);
     l.schema_hash = schema_hash;
-    l.keys = NULL;
     rc = llmcache_foreach(c, 0, llmcache__collect_schema, &l);
     for (i = 0; rc == LLMCACHE_OK && i < l.n; i++) {
         int d = llmcache__del_why(c, &l.keys[i], LLMCACHE__WHY_PURGE);
@@ -6924,7 +7085,7 @@ LLMCACHE_API int llmcache_purge_schema(llmcache *c, const unsigned char schema_h
 }
 
 #ifdef LLMCACHE_CURL
-/* >>curl transport ------------------------------------------------------------------ */
+/* >>impl curl transport ------------------------------------------------------------- */
 #include <curl/curl.h>
 
 static size_t llmcache__curl_body(char *p, size_t size, size_t n, void *ud) {
@@ -7029,6 +7190,7 @@ LLMCACHE_API int llmcache_curl_transport(void *ctx, const llmcache_request *req,
 }
 #endif /* LLMCACHE_CURL */
 
+#endif /* the feature check after the first includes */
 #endif /* LLMCACHE_IMPLEMENTATION */
 
 /*

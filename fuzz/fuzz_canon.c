@@ -17,6 +17,7 @@
  * point (canonicalizing it again gives the same bytes), and it parses into a DOM;
  * numbers: text -> double -> shortest text -> the same double. */
 #define FUZZ_NAME "fuzz_canon"
+#define LLMCACHE_TEST_HOOKS   /* llmcache__json_parse_num */
 #include "fuzz_util.h"
 
 static uint64_t fuzz_bits(double d) { uint64_t u; memcpy(&u, &d, 8); return u; }

@@ -1257,6 +1257,64 @@ static void test_long_event(void) {
     free(b);
 }
 
+/* ---- statistics counted once, where the event happens: a call whose lookup finds
+ * an answer too old for max_age is a miss, and never shows as a hit, not even for a
+ * moment (the clock callback looks at the stats between the lookup and the age check) */
+typedef struct peek_clock {
+    int64_t now;
+    llmcache *c;
+    int armed, peeks;
+    llmcache_stats seen;
+} peek_clock;
+static int64_t peek_clock_fn(void *ctx) {
+    peek_clock *p = (peek_clock *)ctx;
+    if (p->armed) {
+        p->armed = 0;
+        llmcache_stats_get(p->c, &p->seen);
+        p->peeks++;
+    }
+    return p->now;
+}
+
+static void test_stats_counted_once(void) {
+    peek_clock pc;
+    llmcache_config cfg;
+    llmcache *c = NULL;
+    fake f;
+    llmcache_request req = make_req(REQ_BODY);
+    llmcache_call_options o;
+    llmcache_response r;
+    llmcache_stats st;
+    memset(&pc, 0, sizeof pc);
+    pc.now = 1000000;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.ns = "tests";
+    cfg.clock = peek_clock_fn;
+    cfg.clock_ctx = &pc;
+    CHECK_EQ(llmcache_open(&c, &cfg), LLMCACHE_OK);
+    if (!c) return;
+    pc.c = c;
+    fake_init(&f, CHAT_BODY);
+    CHECK_EQ(llmcache_call(c, &req, fake_transport, &f, NULL, &r), LLMCACHE_OK);
+    llmcache_response_free(&r);
+    pc.now += 10000;
+    memset(&o, 0, sizeof o);
+    o.max_age_ms = 5000;
+    pc.armed = 1;
+    CHECK_EQ(llmcache_call(c, &req, fake_transport, &f, &o, &r), LLMCACHE_OK);
+    CHECK_EQ(r.from_cache, 0);
+    llmcache_response_free(&r);
+    CHECK_EQ(pc.peeks, 1);
+    CHECK_EQ(pc.seen.hits, 0);
+    CHECK_EQ(pc.seen.misses, 1);
+    llmcache_stats_get(c, &st);
+    CHECK_EQ(st.hits, 0);
+    CHECK_EQ(st.misses, 2);
+    CHECK_EQ(st.calls, 2);
+    CHECK_EQ(fake_calls(&f), 2);
+    llmcache_close(c);
+}
+
 int main(void) {
     test_hit_miss();
     test_controls();
@@ -1279,5 +1337,6 @@ int main(void) {
     test_sse_edges();
     test_responses_api_and_usage();
     test_long_event();
+    test_stats_counted_once();
     return TEST_REPORT();
 }

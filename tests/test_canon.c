@@ -15,6 +15,7 @@ static void test_free(void *p);
 #define LLMCACHE_FREE(p)        test_free(p)
 
 #define LLMCACHE_IMPLEMENTATION
+#define LLMCACHE_TEST_HOOKS   /* the JSON tree accessors */
 #include "../llmcache.h"
 #include "test.h"
 

@@ -5,6 +5,7 @@
  * properties the derivation promises: each input field changes the key, member
  * order and whitespace do not, a schema change does. */
 #define LLMCACHE_IMPLEMENTATION
+#define LLMCACHE_TEST_HOOKS   /* the JSON tree accessors */
 #include "../llmcache.h"
 #include "test.h"
 #include <stdio.h>
