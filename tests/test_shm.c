@@ -16,6 +16,7 @@
 #include "../llmcache.h"
 #include "test.h"
 #include "log_common.h"
+#include "robust_probe.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -360,7 +361,9 @@ int main(void) {
     run(sc_seq_behind, "last_seq 0");
     run(sc_synced_past_end, "synced_end past end");
     run(sc_version, "page version 2");
-    run(sc_heal_end_in_header, "heal with end 8");
+    if (dead_owner_detected()) run(sc_heal_end_in_header, "heal with end 8");
+    else printf("skipped: sc_heal_end_in_header (a robust mutex whose owner died does not report it here: "
+                "qemu-user, valgrind)\n");
     run(sc_close_end_in_header, "last close with end 8");
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_dir);
