@@ -161,15 +161,15 @@ CHAOS_LONG = 120
 chaos-long: $(B)/tests/test_chaos
 	CHAOS_SECONDS=$(CHAOS_LONG) ./$(B)/tests/test_chaos
 
-# Any memcheck error, or a block definitely lost, fails a program. test_log runs
-# without the leak check: its forked children exit with the parent's log still
+# Any memcheck error, or a block definitely lost, fails a program. test_log and
+# test_shm run without the leak check: its forked children exit with the parent's log still
 # mapped (256 MiB, mostly past the end of the file), which the checker scans page
 # by page for minutes; test_files and test_alloc check the log code for leaks.
 # test_chaos runs its main run for 5 s there (its workers are checked too).
 VALGRIND = valgrind -q --error-exitcode=9
 valgrind-test: $(TEST_BINS) $(TEST_HELPERS)
 	@p=0; f=0; for t in $(TEST_BINS); do \
-	  case $$t in */test_log) v="$(VALGRIND) --leak-check=no";; \
+	  case $$t in */test_log|*/test_shm) v="$(VALGRIND) --leak-check=no";; \
 	               */test_chaos) v="env CHAOS_SECONDS=5 $(VALGRIND) --leak-check=full --errors-for-leak-kinds=definite";; \
 	                       *) v="$(VALGRIND) --leak-check=full --errors-for-leak-kinds=definite";; esac; \
 	  if $$v $$t > $(B)/valgrind.log 2>&1; then p=$$((p + 1)); echo "$$t: clean"; \
