@@ -707,6 +707,8 @@ typedef struct llmcache_call_options {
  *                       without its terminator (OpenAI chat "data: [DONE]", Anthropic
  *                       "event: message_stop", OpenAI responses "event:
  *                       response.completed"); out holds what arrived
+ *   LLMCACHE_EUNSUPPORTED the transport returned it: it is not built in (as
+ *                       llmcache_curl_transport without LLMCACHE_CURL); nothing was sent
  *   LLMCACHE_EREJECTED  validate or parse refused the answer, or a non-stream body is
  *                       not JSON (see raw_body)
  *   LLMCACHE_EINVAL     bad arguments, malformed request body or schema JSON
@@ -733,7 +735,6 @@ LLMCACHE_API int llmcache_response_decode(const void *data, size_t len, llmcache
  * meanwhile may survive. */
 LLMCACHE_API int llmcache_purge_schema(llmcache *c, const unsigned char schema_hash[32], size_t *removed);
 
-#ifdef LLMCACHE_CURL
 /* >>curl transport -------------------------------------------------------------
  * A transport over libcurl for OpenAI-compatible chat completions and Anthropic
  * messages. Pass a filled llmcache_curl as the transport context.
@@ -741,7 +742,9 @@ LLMCACHE_API int llmcache_purge_schema(llmcache *c, const unsigned char schema_h
  * one that starts with "/" is appended to base_url; otherwise (NULL or a service
  * name) base_url + "/chat/completions" (OpenAI) or "/messages" (Anthropic).
  * Programs that start threads should call curl_global_init(CURL_GLOBAL_DEFAULT)
- * once before them (libcurl's own rule). */
+ * once before them (libcurl's own rule). Declared in every build; without
+ * LLMCACHE_CURL (and -lcurl) the transport sends nothing and returns
+ * LLMCACHE_EUNSUPPORTED, which llmcache_call passes on. */
 enum { LLMCACHE_CURL_OPENAI = 0, LLMCACHE_CURL_ANTHROPIC = 1 };
 
 typedef struct llmcache_curl {
@@ -759,7 +762,6 @@ typedef struct llmcache_curl {
  * LLMCACHE_ETRANSPORT when the connection fails, times out or is cut (also after a
  * 200). ctx is a const llmcache_curl *. Thread-safe (one curl handle per call). */
 LLMCACHE_API int llmcache_curl_transport(void *ctx, const llmcache_request *req, llmcache_sink *sink);
-#endif
 
 #ifdef __cplusplus
 }
@@ -6766,11 +6768,12 @@ static void llmcache__fetch(llmcache *c, const llmcache_request *req, llmcache_t
     if (!llmcache__buf_reserve(&s.buf, 0) && !s.err) s.err = LLMCACHE_ENOMEM;
     if (s.buf.p) s.buf.p[s.buf.len] = '\0';
 
-    if (status < 100 || status > 999) status = 0;      /* a transport failure */
     if (s.err) rc = s.err;
-    else if (!status) rc = LLMCACHE_ETRANSPORT;
+    else if (status == LLMCACHE_EUNSUPPORTED) rc = status;          /* a transport not built in: nothing sent */
+    else if (status < 100 || status > 999) rc = LLMCACHE_ETRANSPORT;
     else if (status < 200 || status > 299) rc = LLMCACHE_EHTTP;
     else if (s.stream && !s.terminated) rc = LLMCACHE_ETRANSPORT;  /* the stream ended early */
+    if (status < 100 || status > 999) status = 0;                   /* a transport failure */
 
     if (s.n_recs) {
         chunks = (llmcache_chunk *)LLMCACHE_MALLOC(s.n_recs * sizeof *chunks);
@@ -7084,8 +7087,9 @@ LLMCACHE_API int llmcache_purge_schema(llmcache *c, const unsigned char schema_h
     return rc;
 }
 
+/* >>impl curl transport -------------------------------------------------------------
+ * With LLMCACHE_CURL, libcurl; without it, a transport that sends nothing. */
 #ifdef LLMCACHE_CURL
-/* >>impl curl transport ------------------------------------------------------------- */
 #include <curl/curl.h>
 
 static size_t llmcache__curl_body(char *p, size_t size, size_t n, void *ud) {
@@ -7187,6 +7191,11 @@ LLMCACHE_API int llmcache_curl_transport(void *ctx, const llmcache_request *req,
     curl_slist_free_all(hdrs);
     llmcache__buf_free(&url);
     return rc;
+}
+#else
+LLMCACHE_API int llmcache_curl_transport(void *ctx, const llmcache_request *req, llmcache_sink *sink) {
+    (void)ctx; (void)req; (void)sink;
+    return LLMCACHE_EUNSUPPORTED;
 }
 #endif /* LLMCACHE_CURL */
 
