@@ -7727,8 +7727,22 @@ static void llmcache__export_u64(llmcache__buf *b, uint64_t v) {
 
 static void llmcache__export_cstr(llmcache__buf *b, const char *s) { llmcache__buf_put(b, s, strlen(s)); }
 
-/* A metric of the export: its JSON member, Prometheus name and help; `total` names
- * an llmcache_stats member (offset) or a row counter (LLMCACHE__A_*). */
+/* A Prometheus sample value: v, or for milliseconds v / 1000 written exactly. */
+static void llmcache__export_value(llmcache__buf *b, uint64_t v, const char *json_name) {
+    size_t n = strlen(json_name);
+    char frac[4];
+    if (n < 3 || strcmp(json_name + n - 3, "_ms") != 0) { llmcache__export_u64(b, v); return; }
+    llmcache__export_u64(b, v / 1000);
+    frac[0] = '.';
+    frac[1] = (char)('0' + v % 1000 / 100);
+    frac[2] = (char)('0' + v % 100 / 10);
+    frac[3] = (char)('0' + v % 10);
+    llmcache__buf_put(b, frac, 4);
+}
+
+/* A metric of the export: its JSON member, Prometheus name and help; `at` names an
+ * llmcache_stats member (offset) or a row counter (LLMCACHE__A_*). Members whose
+ * JSON name ends in "_ms" are milliseconds, written as seconds for Prometheus. */
 typedef struct llmcache__metric {
     const char *json, *prom, *help;
     int counter;               /* 1: counter (name ends in _total); 0: gauge */
@@ -7747,8 +7761,8 @@ static const llmcache__metric llmcache__totals_calls[] = {
     { "refreshes", "llmcache_refreshes_total", "Refresh calls that called the provider.", 1, LLMCACHE__STAT(refreshes) },
     { "evictions", "llmcache_evictions_total", "Entries evicted by the bounds.", 1, LLMCACHE__STAT(evictions) },
     { "expirations", "llmcache_expirations_total", "Entries dropped after their time to live.", 1, LLMCACHE__STAT(expirations) },
-    { "time_saved_ms", "llmcache_time_saved_milliseconds_total", "Recorded provider latency of the answers served from the cache.", 1, LLMCACHE__STAT(time_saved_ms) },
-    { "ttfe_saved_ms", "llmcache_first_event_time_saved_milliseconds_total", "Recorded time to first event of the streams served from the cache.", 1, LLMCACHE__STAT(ttfe_saved_ms) },
+    { "time_saved_ms", "llmcache_time_saved_seconds_total", "Recorded provider latency of the answers served from the cache.", 1, LLMCACHE__STAT(time_saved_ms) },
+    { "ttfe_saved_ms", "llmcache_first_event_time_saved_seconds_total", "Recorded time to first event of the streams served from the cache.", 1, LLMCACHE__STAT(ttfe_saved_ms) },
     { "input_tokens_saved", "llmcache_input_tokens_saved_total", "Uncached input tokens not paid again.", 1, LLMCACHE__STAT(input_tokens_saved) },
     { "output_tokens_saved", "llmcache_output_tokens_saved_total", "Output tokens not paid again.", 1, LLMCACHE__STAT(output_tokens_saved) },
     { "cached_input_tokens_saved", "llmcache_cached_input_tokens_saved_total", "Provider-cached input tokens not paid again.", 1, LLMCACHE__STAT(cached_input_tokens_saved) },
@@ -7770,8 +7784,8 @@ static const llmcache__metric llmcache__rows_calls[] = {
     { "errors", "llmcache_model_errors_total", "Store failures survived by failing open.", 1, LLMCACHE__A_ERRORS },
     { "shared", "llmcache_model_shared_total", "Single-flight followers.", 1, LLMCACHE__A_SHARED },
     { "replay_misses", "llmcache_model_replay_misses_total", "Replay-mode requests the cache could not answer.", 1, LLMCACHE__A_REPLAY_MISSES },
-    { "time_saved_ms", "llmcache_model_time_saved_milliseconds_total", "Recorded provider latency of the hits.", 1, LLMCACHE__A_TIME_MS },
-    { "ttfe_saved_ms", "llmcache_model_first_event_time_saved_milliseconds_total", "Recorded time to first event of the stream hits.", 1, LLMCACHE__A_TTFE_MS },
+    { "time_saved_ms", "llmcache_model_time_saved_seconds_total", "Recorded provider latency of the hits.", 1, LLMCACHE__A_TIME_MS },
+    { "ttfe_saved_ms", "llmcache_model_first_event_time_saved_seconds_total", "Recorded time to first event of the stream hits.", 1, LLMCACHE__A_TTFE_MS },
     { "input_tokens_saved", "llmcache_model_input_tokens_saved_total", "Uncached input tokens not paid again.", 1, LLMCACHE__A_INPUT },
     { "output_tokens_saved", "llmcache_model_output_tokens_saved_total", "Output tokens not paid again.", 1, LLMCACHE__A_OUTPUT },
     { "cached_input_tokens_saved", "llmcache_model_cached_input_tokens_saved_total", "Provider-cached input tokens not paid again.", 1, LLMCACHE__A_CACHED },
@@ -7788,8 +7802,8 @@ static const llmcache__metric llmcache__totals_entries[] = {
 static const llmcache__metric llmcache__rows_entries[] = {
     { "entries", "llmcache_stored_entries", "Live entries.", 0, LLMCACHE__A_ENTRIES },
     { "value_bytes", "llmcache_stored_value_bytes", "Bytes of the live values.", 0, LLMCACHE__A_BYTES },
-    { "latency_ms", "llmcache_stored_latency_milliseconds", "Recorded provider latency of the live answers, summed.", 0, LLMCACHE__A_TIME_MS },
-    { "ttfe_ms", "llmcache_stored_first_event_milliseconds", "Recorded time to first event of the live streams, summed.", 0, LLMCACHE__A_TTFE_MS },
+    { "latency_ms", "llmcache_stored_latency_seconds", "Recorded provider latency of the live answers, summed.", 0, LLMCACHE__A_TIME_MS },
+    { "ttfe_ms", "llmcache_stored_first_event_seconds", "Recorded time to first event of the live streams, summed.", 0, LLMCACHE__A_TTFE_MS },
     { "input_tokens", "llmcache_stored_input_tokens", "Recorded uncached input tokens of the live answers.", 0, LLMCACHE__A_INPUT },
     { "output_tokens", "llmcache_stored_output_tokens", "Recorded output tokens of the live answers.", 0, LLMCACHE__A_OUTPUT },
     { "cached_input_tokens", "llmcache_stored_cached_input_tokens", "Recorded provider-cached input tokens of the live answers.", 0, LLMCACHE__A_CACHED },
@@ -7819,7 +7833,7 @@ static void llmcache__export(llmcache__buf *b, int prom, const llmcache_stats *s
             llmcache__export_cstr(b, m->counter ? " counter\n" : " gauge\n");
             if (i < n_tm) {
                 llmcache__export_cstr(b, m->prom); llmcache__buf_putc(b, ' ');
-                llmcache__export_u64(b, llmcache__stat_at(st, m->at));
+                llmcache__export_value(b, llmcache__stat_at(st, m->at), m->json);
                 llmcache__buf_putc(b, '\n');
                 continue;
             }
@@ -7830,7 +7844,7 @@ static void llmcache__export(llmcache__buf *b, int prom, const llmcache_stats *s
                 llmcache__export_cstr(b, "\",model=\"");
                 llmcache__export_str(b, v[k].model, strlen(v[k].model), 0);
                 llmcache__export_cstr(b, "\"} ");
-                llmcache__export_u64(b, v[k].n[m->at]);
+                llmcache__export_value(b, v[k].n[m->at], m->json);
                 llmcache__buf_putc(b, '\n');
             }
         }
