@@ -6065,6 +6065,63 @@ static uint32_t llmcache__acct_row_locked(llmcache *c, const char *ns, const cha
     return row;
 }
 
+/* Past the string whose opening quote is at p[i]: the index after its closing quote
+ * (n when it has none); *esc set when it holds an escape. */
+static size_t llmcache__acct_skip_str(const char *p, size_t n, size_t i, int *esc) {
+    for (i++; i < n && p[i] != '"'; i++)
+        if (p[i] == '\\') { *esc = 1; i++; }
+    return i < n ? i + 1 : n;
+}
+
+static size_t llmcache__acct_ws(const char *p, size_t n, size_t i) {
+    while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r')) i++;
+    return i;
+}
+
+/* The root's "model" member of JSON text already known to be valid, found without
+ * building a tree (a call's hot path): 1 with *m, *len pointing into p when it is a
+ * string without escapes; 0 when absent or not a string; -1 when an escape (in a
+ * member name or in the model) needs the full parser. */
+static int llmcache__acct_scan_model(const char *p, size_t n, const char **m, size_t *len) {
+    size_t i = llmcache__acct_ws(p, n, 0);
+    if (i >= n || p[i] != '{') return 0;
+    for (i++;;) {
+        size_t k0, k1, v0;
+        int kesc = 0, vesc = 0, is_model;
+        i = llmcache__acct_ws(p, n, i);
+        if (i >= n || p[i] != '"') return 0;          /* "}" of an empty object */
+        k0 = i + 1;
+        i = llmcache__acct_skip_str(p, n, i, &kesc);
+        k1 = i - 1;
+        if (kesc) return -1;
+        is_model = k1 - k0 == 5 && memcmp(p + k0, "model", 5) == 0;
+        i = llmcache__acct_ws(p, n, llmcache__acct_ws(p, n, i) + 1);   /* past the colon */
+        v0 = i;
+        if (i < n && p[i] == '"') {
+            i = llmcache__acct_skip_str(p, n, i, &vesc);
+            if (is_model) {
+                if (vesc) return -1;
+                *m = p + v0 + 1;
+                *len = i - v0 - 2;
+                return 1;
+            }
+        } else {
+            int depth = 0;
+            if (is_model) return 0;
+            for (; i < n; i++) {
+                char ch = p[i];
+                if (ch == '"') { i = llmcache__acct_skip_str(p, n, i, &vesc) - 1; continue; }
+                if (ch == '{' || ch == '[') depth++;
+                else if (ch == '}' || ch == ']') { if (depth == 0) break; depth--; }
+                else if (ch == ',' && depth == 0) break;
+            }
+        }
+        i = llmcache__acct_ws(p, n, i);
+        if (i >= n || p[i] != ',') return 0;
+        i++;
+    }
+}
+
 /* The start of a call: finds its row (the body's "model") and counts the call. */
 static llmcache__acct_ref llmcache__acct_begin(llmcache *c, const char *ns, const char *body, size_t len) {
     llmcache__acct_ref ref;
@@ -6072,18 +6129,25 @@ static llmcache__acct_ref llmcache__acct_begin(llmcache *c, const char *ns, cons
     const llmcache__jv *root;
     const char *model = "";
     size_t model_len = 0;
-    ref.row = 0;
-    ref.price = -1;
-    if (llmcache__json_parse(body ? body : "", body ? len : 0, &doc, &root, NULL) == LLMCACHE_OK) {
-        const llmcache__jv *v = llmcache__json_get(root, "model");
-        if (llmcache__json_type(v) == LLMCACHE__JSTR) { model = v->u.str; model_len = v->n; }
+    int found = llmcache__acct_scan_model(body ? body : "", body ? len : 0, &model, &model_len), parsed = 0;
+    if (found < 0) {
+        model = "";
+        model_len = 0;
+        parsed = 1;
+        if (llmcache__json_parse(body, len, &doc, &root, NULL) == LLMCACHE_OK) {
+            const llmcache__jv *v = llmcache__json_get(root, "model");
+            if (llmcache__json_type(v) == LLMCACHE__JSTR) { model = v->u.str; model_len = v->n; }
+        }
+    } else if (!found) {
+        model = "";
+        model_len = 0;
     }
     ref.price = llmcache__acct_price(c->acct, model, model_len);
     llmcache__handle_lock(c);
     ref.row = llmcache__acct_row_locked(c, ns, model, model_len);
     c->acct->rows[ref.row].n[LLMCACHE__A_CALLS]++;
     llmcache__handle_unlock(c);
-    llmcache__json_free(&doc);
+    if (parsed) llmcache__json_free(&doc);
     return ref;
 }
 

@@ -133,11 +133,11 @@ static const llmcache_price test_prices[] = {
     { "claude-x", 3000000, 15000000,  300000, 3750000 },
 };
 
-typedef struct follower { llmcache *c; fake *f; int rc, shared; } follower;
+typedef struct follower { llmcache *c; fake *f; int rc, shared, refresh; const char *body; } follower;
 static void *follow(void *arg) {
     follower *w = (follower *)arg;
     llmcache_response r;
-    w->rc = call(w->c, Q2, w->f, 0, &r);
+    w->rc = call(w->c, w->body ? w->body : Q2, w->f, w->refresh, &r);
     w->shared = r.shared;
     llmcache_response_free(&r);
     return NULL;
@@ -198,11 +198,13 @@ static void test_scenario(const char *dir) {
     /* q2: one leader and three followers that joined its flight before the answer */
     fo.wait_cache = c;
     fo.wait_followers = 3;
-    for (i = 0; i < 3; i++) { fw[i].c = c; fw[i].f = &fo; fw[i].rc = -1; fw[i].shared = 0; }
+    memset(fw, 0, sizeof fw);
+    for (i = 0; i < 3; i++) { fw[i].c = c; fw[i].f = &fo; fw[i].rc = -1; }
     {
         follower leader;
         pthread_t lt;
-        leader.c = c; leader.f = &fo; leader.rc = -1; leader.shared = 0;
+        memset(&leader, 0, sizeof leader);
+        leader.c = c; leader.f = &fo; leader.rc = -1;
         CHECK_EQ(pthread_create(&lt, NULL, follow, &leader), 0);
         while (__atomic_load_n(&fo.calls, __ATOMIC_SEQ_CST) < 3) sleep_ms(1);   /* the leader is in the transport */
         for (i = 0; i < 3; i++) CHECK_EQ(pthread_create(&th[i], NULL, follow, &fw[i]), 0);
@@ -326,6 +328,69 @@ static void test_scenario(const char *dir) {
     CHECK(strstr(s, "\nllmcache_stored_cached_input_tokens{namespace=\"teamA\",model=\"claude-x-20250101\"} 3000\n") != NULL);
     if (dir) save_text(dir, "entries.prom", s);
     free(s);
+    llmcache_close(c);
+}
+
+/* A refresh whose concurrent identical refreshes share its answer: the leader saves
+ * nothing and counts the one refresh; each follower saves the answer's tokens and
+ * money (not paid again), no time, and is no refresh of its own. */
+static void test_refresh_followers(void) {
+    llmcache_config cfg;
+    llmcache_prices prices;
+    llmcache *c;
+    llmcache_response r;
+    llmcache_acct_row *rows = NULL;
+    llmcache_stats st;
+    follower lead, fw[2];
+    pthread_t lt, th[2];
+    fake fo;
+    size_t n = 0;
+    int i;
+    memset(&cfg, 0, sizeof cfg);
+    prices.models = test_prices;
+    prices.n = 2;
+    cfg.prices = &prices;
+    CHECK_EQ(llmcache_open(&c, &cfg), LLMCACHE_OK);
+    memset(&fo, 0, sizeof fo);
+    fo.body = OPENAI_BODY;
+    CHECK_EQ(call(c, Q1, &fo, 0, &r), LLMCACHE_OK); llmcache_response_free(&r);
+    fo.wait_cache = c;
+    fo.wait_followers = 2;
+    memset(&lead, 0, sizeof lead);
+    memset(fw, 0, sizeof fw);
+    lead.c = c; lead.f = &fo; lead.refresh = 1; lead.body = Q1;
+    CHECK_EQ(pthread_create(&lt, NULL, follow, &lead), 0);
+    while (__atomic_load_n(&fo.calls, __ATOMIC_SEQ_CST) < 2) sleep_ms(1);
+    for (i = 0; i < 2; i++) {
+        fw[i].c = c; fw[i].f = &fo; fw[i].refresh = 1; fw[i].body = Q1;
+        CHECK_EQ(pthread_create(&th[i], NULL, follow, &fw[i]), 0);
+    }
+    for (i = 0; i < 2; i++) pthread_join(th[i], NULL);
+    pthread_join(lt, NULL);
+    CHECK_EQ(lead.rc, LLMCACHE_OK);
+    CHECK_EQ(lead.shared, 0);
+    for (i = 0; i < 2; i++) { CHECK_EQ(fw[i].rc, LLMCACHE_OK); CHECK_EQ(fw[i].shared, 1); }
+    CHECK_EQ(fo.calls, 2);
+    CHECK_EQ(llmcache_acct_rows(c, &rows, &n), LLMCACHE_OK);
+    CHECK_EQ(n, 1);
+    if (n == 1) {
+        CHECK_EQ(rows[0].calls, 4);
+        CHECK_EQ(rows[0].misses, 1);
+        CHECK_EQ(rows[0].hits, 0);
+        CHECK_EQ(rows[0].refreshes, 1);
+        CHECK_EQ(rows[0].stores, 2);
+        CHECK_EQ(rows[0].shared, 2);
+        CHECK_EQ(rows[0].time_saved_ms, 0);
+        CHECK_EQ(rows[0].input_tokens_saved, 2 * 600);
+        CHECK_EQ(rows[0].cached_input_tokens_saved, 2 * 401);
+        CHECK_EQ(rows[0].money_saved_microdollars, 8002);   /* 2 * 4001.25 */
+    }
+    llmcache_free(rows);
+    llmcache_stats_get(c, &st);
+    CHECK_EQ(st.refreshes, 1);
+    CHECK_EQ(st.transport_calls, 2);
+    CHECK_EQ(st.money_saved_microdollars, 8002);
+    CHECK_EQ(st.time_saved_ms, 0);
     llmcache_close(c);
 }
 
@@ -537,11 +602,61 @@ static void write_log(const char *dir) {
     llmcache_close(c);
 }
 
+/* The hot path's scan for the root's "model" agrees with the parser, and hands
+ * escapes to it. */
+static void test_model_scan(void) {
+    static const struct { const char *body; int found; const char *model; } cases[] = {
+        { "{\"model\":\"gpt-4o\"}", 1, "gpt-4o" },
+        { " { \"a\" : {\"model\":\"inner\"} , \"model\" : \"outer\" } ", 1, "outer" },
+        { "{\"a\":[1,{\"b\":\"}\"},\"x,y\"],\"m\":null,\"model\":\"m2\"}", 1, "m2" },
+        { "{\"a\":\"\\\"model\\\":\\\"no\\\"\",\"model\":\"yes\"}", 1, "yes" },
+        { "{\"messages\":[{\"model\":\"x\"}]}", 0, "" },
+        { "{\"model\":12}", 0, "" },
+        { "{}", 0, "" },
+        { "[\"model\"]", 0, "" },
+        { "{\"mod\\u0065l\":\"esc-name\"}", -1, "esc-name" },
+        { "{\"model\":\"a\\/b\"}", -1, "a/b" },
+    };
+    size_t i;
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *m = NULL;
+        size_t len = 0;
+        int got = llmcache__acct_scan_model(cases[i].body, strlen(cases[i].body), &m, &len);
+        CHECK_MSG(got == cases[i].found, "%s", cases[i].body);
+        if (got == 1) CHECK_MEM(m, len, cases[i].model, strlen(cases[i].model));
+    }
+    /* and through a call: the row's model is the parser's when the scan gives up */
+    {
+        llmcache *c;
+        llmcache_response r;
+        llmcache_acct_row *rows = NULL;
+        size_t n = 0;
+        fake f;
+        memset(&f, 0, sizeof f);
+        f.body = "{}";
+        CHECK_EQ(llmcache_open(&c, NULL), LLMCACHE_OK);
+        CHECK_EQ(call(c, cases[8].body, &f, 0, &r), LLMCACHE_OK); llmcache_response_free(&r);
+        CHECK_EQ(call(c, cases[9].body, &f, 0, &r), LLMCACHE_OK); llmcache_response_free(&r);
+        CHECK_EQ(call(c, cases[1].body, &f, 0, &r), LLMCACHE_OK); llmcache_response_free(&r);
+        CHECK_EQ(llmcache_acct_rows(c, &rows, &n), LLMCACHE_OK);
+        CHECK_EQ(n, 3);
+        if (n == 3) {
+            CHECK_STR(rows[0].model, "a/b");
+            CHECK_STR(rows[1].model, "esc-name");
+            CHECK_STR(rows[2].model, "outer");
+        }
+        llmcache_free(rows);
+        llmcache_close(c);
+    }
+}
+
 int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : NULL;
     test_envelope_header();
     test_prices_parse();
+    test_model_scan();
     test_scenario(dir);
+    test_refresh_followers();
     test_fold();
     test_error_row();
     test_escaping();
