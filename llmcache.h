@@ -51,7 +51,8 @@
  *                 for the compiled one; changes in CHANGELOG.md
  *     keys        "llmcache/key/v1", the domain string hashed into every key
  *     log file    format version 1 (docs/FORMAT.md); a newer file is LLMCACHE_EVERSION
- *     envelope    version 1, the value llmcache_call stores (docs/ENVELOPE.md)
+ *     envelope    version 1, the value llmcache_call stores (docs/ENVELOPE.md); header
+ *                 of 48 + request_len bytes (24-byte ones, written before, still read)
  *     path-shm    page version 1 (docs/FORMAT.md); machine-local, rebuilt from the log
  *
  * Compile-time options (define before the implementation include):
@@ -771,7 +772,8 @@ LLMCACHE_API int llmcache_call(llmcache *c, const llmcache_request *req, llmcach
 /* Decodes a stored call value (the data of llmcache_get for an entry with
  * LLMCACHE_META_ENVELOPE) into *out, copying it. Returns LLMCACHE_ECORRUPT for bytes
  * that are not a well-formed envelope (never reads outside data[0..len)),
- * LLMCACHE_EVERSION for a newer format. Only status, body, model and chunks are set.
+ * LLMCACHE_EVERSION for a newer format. Only status, body, model, chunks, ttfe_ms,
+ * cached_input_tokens and cache_write_tokens are set.
  * *out is zeroed first, and holds nothing after an error; after LLMCACHE_OK release
  * it with llmcache_response_free. Thread-safe. */
 LLMCACHE_API int llmcache_response_decode(const void *data, size_t len, llmcache_response *out);
