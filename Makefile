@@ -151,7 +151,7 @@ test: test-build
 # flusher threads; test_log: each of its processes under TSan), every test
 # program under valgrind memcheck, the long chaos run, the portability matrix
 # and each fuzz target under libFuzzer for FUZZ_LONG_SECONDS.
-TSAN_TESTS = $(B)/tsan/test_call $(B)/tsan/test_cache $(B)/tsan/test_files $(B)/tsan/test_log
+TSAN_TESTS = $(B)/tsan/test_call $(B)/tsan/test_cache $(B)/tsan/test_files $(B)/tsan/test_log $(B)/tsan/test_acct
 check: test $(TSAN_TESTS)
 	@sh tests/run_all.sh $(B) $(TSAN_TESTS) chaos-long valgrind-test portability fuzz-long
 

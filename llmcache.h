@@ -51,7 +51,8 @@
  *                 for the compiled one; changes in CHANGELOG.md
  *     keys        "llmcache/key/v1", the domain string hashed into every key
  *     log file    format version 1 (docs/FORMAT.md); a newer file is LLMCACHE_EVERSION
- *     envelope    version 1, the value llmcache_call stores (docs/ENVELOPE.md)
+ *     envelope    version 1, the value llmcache_call stores (docs/ENVELOPE.md); header
+ *                 of 48 + request_len bytes (24-byte ones, written before, still read)
  *     path-shm    page version 1 (docs/FORMAT.md); machine-local, rebuilt from the log
  *
  * Compile-time options (define before the implementation include):
@@ -84,11 +85,13 @@
  * License: MIT, at the end of this file.
  *
  * Sections (search for ">>name"):
- *     public part       >>results >>memory >>keys >>cache >>call-through >>curl transport
+ *     public part       >>results >>memory >>keys >>cache >>call-through >>accounting
+ *                       >>curl transport
  *     implementation    >>platform >>files >>bytes >>sha256 >>crc32c >>buffer >>json
  *                       >>impl results >>impl keys >>table >>record >>log >>cache core
- *                       >>redis >>single-flight >>impl cache >>impl call-through
- *                       >>redis single-flight >>impl curl transport
+ *                       >>redis >>impl accounting >>single-flight >>impl cache
+ *                       >>impl call-through >>redis single-flight >>impl stats export
+ *                       >>impl curl transport
  */
 /* The implementation uses POSIX 2008 (clock_gettime, pread, mmap, robust mutexes,
  * posix_fallocate), or Win32 on Windows (file handles, file mappings, LockFileEx,
@@ -327,6 +330,29 @@ typedef struct llmcache_redis_config {
  * done == total when the job finishes. */
 typedef void (*llmcache_progress_fn)(void *ctx, uint64_t done, uint64_t total);
 
+/* Prices of one model for the accounting of llmcache_call (see >>accounting), in
+ * micro-dollars (millionths of a US dollar) per million tokens, so that $2.50 per
+ * million tokens is 2500000. No price is built in: a model without one is counted
+ * as "unpriced", never guessed. Each class is priced as given (0 = free):
+ * input counts uncached input tokens only; provider-cached input read and Anthropic
+ * cache writes (cache_creation_input_tokens, which Anthropic bills above the input
+ * price: give that rate) have their own price. */
+typedef struct llmcache_price {
+    const char *model;            /* the request's "model" member, exactly ("" = absent) */
+    int64_t input;                /* uncached input tokens; 0 .. 10^12 */
+    int64_t output;               /* output (completion) tokens */
+    int64_t cached_input;         /* provider-cached input tokens read */
+    int64_t cache_write;          /* input tokens written to the provider's cache */
+} llmcache_price;
+
+/* A price table: n prices, one per model (a model twice is LLMCACHE_EINVAL). */
+typedef struct llmcache_prices {
+    const llmcache_price *models;
+    size_t n;
+} llmcache_prices;
+
+#define LLMCACHE_DEFAULT_ACCT_ROWS 256u
+
 /* Zero-initialize, then set what you need: llmcache_config cfg = {0}; */
 typedef struct llmcache_config {
     const char *path;        /* append-only log file; NULL = memory only */
@@ -365,6 +391,11 @@ typedef struct llmcache_config {
        the handle's locks held: it must not call into the cache; NULL = none */
     llmcache_progress_fn on_progress;
     void       *progress_ctx;
+    /* prices for the money saved by llmcache_call (copied; NULL = none: money 0, every
+       save "unpriced"); see llmcache_price */
+    const llmcache_prices *prices;
+    size_t      acct_max_rows; /* (namespace, model) rows of the accounting; 0 =
+                                  LLMCACHE_DEFAULT_ACCT_ROWS, at most 1048576 */
 } llmcache_config;
 
 /* Metadata stored beside a value. The call-through layer fills it; plain
@@ -424,6 +455,17 @@ typedef struct llmcache_stats {
                                      (garbage or a torn write; a zero-filled tail is not counted) */
     uint64_t shm_rebuilds;        /* times this handle found the shared page (PATH-shm) not
                                      describing the log and rebuilt it from the file */
+    /* accounting of llmcache_call, the sums of its rows (>>accounting) */
+    uint64_t refreshes;           /* refresh calls that called the provider */
+    uint64_t ttfe_saved_ms;       /* recorded time to first event of stream hits */
+    uint64_t input_tokens_saved;  /* uncached input tokens; with the three below, never twice */
+    uint64_t output_tokens_saved;
+    uint64_t cached_input_tokens_saved;
+    uint64_t cache_write_tokens_saved;
+    uint64_t money_saved_microdollars;  /* at cfg.prices; rounded down once, not per call */
+    uint64_t unpriced_saves;      /* saves of a model without a price */
+    uint64_t acct_rows;           /* (namespace, model) rows in use, the other row not counted */
+    uint64_t acct_folded;         /* calls counted in the other row */
 } llmcache_stats;
 
 /* Opens a cache. cfg may be NULL (memory only, default bounds); cfg, its strings
@@ -658,6 +700,13 @@ typedef struct llmcache_response {
     llmcache_meta meta;            /* status, flags, latency, token usage (-1 = unknown), schema hash */
     int64_t  created_ms, expires_ms; /* of the stored entry (expires 0 = never); 0 when not stored */
     void    *mem_;                 /* private: the block body and model point into */
+    /* recorded with the answer (docs/ENVELOPE.md); on a hit, what the miss recorded */
+    int64_t  ttfe_ms;              /* a stream: ms from the transport's start to the end of its
+                                      first event; 0 for a non-stream or when not recorded */
+    int64_t  cached_input_tokens;  /* provider-cached input tokens read (OpenAI
+                                      prompt_tokens_details.cached_tokens, Anthropic
+                                      cache_read_input_tokens); -1 = unknown */
+    int64_t  cache_write_tokens;   /* Anthropic cache_creation_input_tokens; -1 = unknown */
 } llmcache_response;
 
 /* Releases what a response holds (body, model, chunks) and zeroes it. NULL and zeroed responses are fine. Thread-safe for distinct responses. */
@@ -725,7 +774,8 @@ LLMCACHE_API int llmcache_call(llmcache *c, const llmcache_request *req, llmcach
 /* Decodes a stored call value (the data of llmcache_get for an entry with
  * LLMCACHE_META_ENVELOPE) into *out, copying it. Returns LLMCACHE_ECORRUPT for bytes
  * that are not a well-formed envelope (never reads outside data[0..len)),
- * LLMCACHE_EVERSION for a newer format. Only status, body, model and chunks are set.
+ * LLMCACHE_EVERSION for a newer format. Only status, body, model, chunks, ttfe_ms,
+ * cached_input_tokens and cache_write_tokens are set.
  * *out is zeroed first, and holds nothing after an error; after LLMCACHE_OK release
  * it with llmcache_response_free. Thread-safe. */
 LLMCACHE_API int llmcache_response_decode(const void *data, size_t len, llmcache_response *out);
@@ -734,6 +784,85 @@ LLMCACHE_API int llmcache_response_decode(const void *data, size_t len, llmcache
  * *removed (may be NULL) gets how many. Thread-safe, but not atomic: entries stored
  * meanwhile may survive. */
 LLMCACHE_API int llmcache_purge_schema(llmcache *c, const unsigned char schema_hash[32], size_t *removed);
+
+/* >>accounting (what the cache saved, per namespace and model; the export) -------
+ * llmcache_call counts its outcomes per (namespace, model) row next to the handle's
+ * totals in llmcache_stats: the namespace is the handle's (cfg.ns), the model the
+ * request body's "model" member ("" when absent). A hit saves its entry's recorded
+ * usage, money and latency (for a stream also its time to first event); a
+ * single-flight follower saves the usage and money of the leader's answer (which it
+ * did not pay again) but no time (it waited); a miss and a refresh save nothing.
+ * Tokens are split so that none is counted twice: input excludes provider-cached
+ * input and cache writes, which have their own counters and prices. Money is exact:
+ * micro-dollars, with the fraction below one micro-dollar carried, not rounded per
+ * call. At most cfg.acct_max_rows rows exist; calls of further (namespace, model)
+ * pairs, and models longer than 256 bytes or holding a NUL, are counted in the one
+ * "other" row (exported as namespace and model "(other)"; stats.acct_folded counts
+ * those calls). */
+
+/* One row, as llmcache_acct_rows reports it. */
+typedef struct llmcache_acct_row {
+    const char *ns, *model;       /* NUL-terminated; "(other)" for the other row */
+    int      other;               /* 1: the row of the calls that found the table full */
+    uint64_t calls;               /* llmcache_call invocations */
+    uint64_t hits;                /* answered from the cache */
+    uint64_t misses;              /* found nothing usable (also counted by followers that did) */
+    uint64_t refreshes;           /* calls with refresh set that called the provider */
+    uint64_t stores;              /* fresh answers stored */
+    uint64_t errors;              /* store failures survived by failing open */
+    uint64_t shared;              /* single-flight followers */
+    uint64_t replay_misses;       /* replay mode: a request the cache could not answer */
+    uint64_t time_saved_ms;       /* recorded provider latency of the hits */
+    uint64_t ttfe_saved_ms;       /* recorded time to first event of the stream hits */
+    uint64_t input_tokens_saved;        /* uncached input tokens not paid again */
+    uint64_t output_tokens_saved;
+    uint64_t cached_input_tokens_saved; /* provider-cached input tokens not paid again */
+    uint64_t cache_write_tokens_saved;  /* provider cache-write tokens not paid again */
+    uint64_t money_saved_microdollars;  /* at cfg.prices (rounded down, exact sums) */
+    uint64_t unpriced;            /* saves of a model the price table does not name */
+} llmcache_acct_row;
+
+/* A snapshot of the handle's rows (the other row last, when it counted anything),
+ * sorted by namespace then model: *rows is one block (strings included) to release
+ * with llmcache_free; *n its length. Returns LLMCACHE_OK or LLMCACHE_ENOMEM.
+ * Thread-safe. */
+LLMCACHE_API int llmcache_acct_rows(llmcache *c, llmcache_acct_row **rows, size_t *n);
+
+/* Where llmcache_stats_write writes: write(ctx, data, len) returns 0, or nonzero to
+ * stop (the export then returns LLMCACHE_EIO). */
+typedef struct llmcache_writer {
+    int  (*write)(void *ctx, const void *data, size_t len);
+    void  *ctx;
+} llmcache_writer;
+
+/* llmcache_stats_write formats, and the view flag */
+enum {
+    LLMCACHE_STATS_JSON       = 1,     /* one JSON object and a newline */
+    LLMCACHE_STATS_PROMETHEUS = 2,     /* the Prometheus text exposition format (0.0.4) */
+    LLMCACHE_STATS_ENTRIES    = 0x100  /* or-ed in: describe the stored entries, not the counters */
+};
+
+/* Writes the handle's statistics to sink in one call of sink->write: the totals of
+ * llmcache_stats and the accounting rows (counters: llmcache_*_total, labels
+ * namespace and model). With LLMCACHE_STATS_ENTRIES it describes what the cache
+ * holds instead: per (namespace, model) the live entries, their bytes and their
+ * recorded usage, latency and cost (gauges, llmcache_stored_*); the model is the
+ * stored request's when the envelope keeps it, else the "model" the provider
+ * reported in the answer; entries that are not call envelopes count under model "".
+ * It reads every value (from the file when needed) and holds the handle's lock
+ * meanwhile. Names, units and the JSON layout: docs/ACCOUNTING.md. Returns
+ * LLMCACHE_OK, LLMCACHE_EINVAL (bad format or arguments), LLMCACHE_ENOMEM,
+ * LLMCACHE_EIO (the sink refused), or a read error. Thread-safe. */
+LLMCACHE_API int llmcache_stats_write(llmcache *c, int format, const llmcache_writer *sink);
+
+/* Parses a price table from JSON: an object whose members name models, each an
+ * object of integers in micro-dollars per million tokens, any of "input",
+ * "output", "cached_input", "cache_write" (absent = 0), e.g.
+ * {"gpt-4o":{"input":2500000,"output":10000000,"cached_input":1250000}}.
+ * *out is one block to release with llmcache_free. Returns LLMCACHE_OK, or
+ * LLMCACHE_EINVAL for anything else (other members, negative, fractional or
+ * larger than 10^12 prices). Thread-safe. */
+LLMCACHE_API int llmcache_prices_parse(const char *json, size_t len, llmcache_prices **out);
 
 /* >>curl transport -------------------------------------------------------------
  * A transport over libcurl for OpenAI-compatible chat completions and Anthropic
@@ -3549,7 +3678,11 @@ struct llmcache {
 #endif
 
     llmcache_stats st;
+    struct llmcache__acct *acct;  /* accounting rows and prices (>>accounting) */
 };
+
+/* A call's row in the accounting (>>accounting): row index and price index (-1 = none). */
+typedef struct llmcache__acct_ref { uint32_t row; int32_t price; } llmcache__acct_ref;
 
 /* Takes and gives back c->mu. (The flusher thread takes c->mu itself: it waits on
  * a condition variable with it and calls nothing that asserts.) */
@@ -5743,6 +5876,464 @@ static int llmcache__redis_del(llmcache *c, const llmcache_key *key, int rc) { (
 static void llmcache__redis_stats(llmcache *c, llmcache_stats *out) { (void)c; (void)out; }
 #endif /* LLMCACHE_REDIS */
 
+/* >>impl accounting (per namespace and model: counters, prices, rows) ----------------
+ * The call-through counts its events here (llmcache__acct_*), under c->mu like the
+ * handle's totals. A table of rows, found by a hash of (namespace, model); rows are
+ * never removed, so a row index stays valid for the handle's life. rows[0] is the
+ * "other" row. The same table type collects the stored-entries view of the export. */
+#define LLMCACHE__ACCT_NAME_MAX 256u          /* a longer model folds into the other row */
+#define LLMCACHE__ACCT_ROWS_MAX 1048576u
+#define LLMCACHE__PRICE_MAX 1000000000000ll   /* $1M per million tokens, in micro-dollars */
+#define LLMCACHE__MILLION 1000000u
+
+enum {
+    LLMCACHE__A_CALLS, LLMCACHE__A_HITS, LLMCACHE__A_MISSES, LLMCACHE__A_REFRESHES, LLMCACHE__A_STORES,
+    LLMCACHE__A_ERRORS, LLMCACHE__A_SHARED, LLMCACHE__A_REPLAY_MISSES, LLMCACHE__A_TIME_MS,
+    LLMCACHE__A_TTFE_MS, LLMCACHE__A_INPUT, LLMCACHE__A_OUTPUT, LLMCACHE__A_CACHED, LLMCACHE__A_WRITE,
+    LLMCACHE__A_MONEY, LLMCACHE__A_UNPRICED,
+    LLMCACHE__A_ENTRIES, LLMCACHE__A_BYTES,    /* the stored-entries view only */
+    LLMCACHE__A_N
+};
+
+typedef struct llmcache__arow {
+    char *name;                /* ns, NUL, model, NUL (one allocation); NULL for the other row */
+    size_t ns_len, model_len;
+    uint64_t hash;
+    uint64_t n[LLMCACHE__A_N];
+    uint64_t money_frac;       /* millionths of a micro-dollar not yet in n[MONEY] */
+} llmcache__arow;
+
+struct llmcache__acct {
+    llmcache__arow *rows;      /* rows[0]: the other row */
+    uint32_t n_rows, cap_rows, max_rows;
+    uint32_t *slots;           /* row index, 0 = empty (rows[0] is never hashed) */
+    uint32_t slot_mask;
+    llmcache_price *prices;    /* sorted by model; models point into price_names */
+    size_t n_prices;
+    char *price_names;
+    int owns_prices;
+    uint64_t money_frac;       /* of the handle's total (c->st) */
+};
+
+static uint64_t llmcache__acct_hash(const char *ns, size_t ns_len, const char *model, size_t model_len) {
+    uint64_t h = 0xcbf29ce484222325ull;    /* FNV-1a over ns, 0, model */
+    size_t i;
+    for (i = 0; i < ns_len; i++) h = (h ^ (unsigned char)ns[i]) * 0x100000001b3ull;
+    h *= 0x100000001b3ull;
+    for (i = 0; i < model_len; i++) h = (h ^ (unsigned char)model[i]) * 0x100000001b3ull;
+    return h;
+}
+
+static int llmcache__acct_init(struct llmcache__acct *a, size_t max_rows) {
+    uint32_t slots = 4;
+    memset(a, 0, sizeof *a);
+    a->max_rows = (uint32_t)LLMCACHE__DEF(max_rows, LLMCACHE_DEFAULT_ACCT_ROWS);
+    while (slots < a->max_rows * 2u) slots *= 2;
+    a->slots = (uint32_t *)LLMCACHE_MALLOC(slots * sizeof *a->slots);
+    a->rows = (llmcache__arow *)LLMCACHE_MALLOC(8 * sizeof *a->rows);
+    if (!a->slots || !a->rows) return LLMCACHE_ENOMEM;
+    memset(a->slots, 0, slots * sizeof *a->slots);
+    memset(a->rows, 0, sizeof *a->rows);
+    a->slot_mask = slots - 1;
+    a->cap_rows = 8;
+    a->n_rows = 1;
+    return LLMCACHE_OK;
+}
+
+static void llmcache__acct_release(struct llmcache__acct *a) {
+    uint32_t i;
+    if (!a) return;
+    for (i = 0; a->rows && i < a->n_rows; i++) LLMCACHE_FREE(a->rows[i].name);
+    LLMCACHE_FREE(a->rows);
+    LLMCACHE_FREE(a->slots);
+    if (a->owns_prices) { LLMCACHE_FREE(a->prices); LLMCACHE_FREE(a->price_names); }
+    memset(a, 0, sizeof *a);
+}
+
+static int llmcache__acct_namecmp(const char *a, size_t an, const char *b, size_t bn) {
+    int d = memcmp(a, b, an < bn ? an : bn);
+    return d ? d : an < bn ? -1 : an > bn ? 1 : 0;
+}
+
+static int llmcache__price_cmp(const void *x, const void *y) {
+    const llmcache_price *a = (const llmcache_price *)x, *b = (const llmcache_price *)y;
+    return llmcache__acct_namecmp(a->model, strlen(a->model), b->model, strlen(b->model));
+}
+
+/* Copies and checks a price table into a (sorted, for the lookup). */
+static int llmcache__acct_set_prices(struct llmcache__acct *a, const llmcache_prices *p) {
+    size_t i, names = 0, off = 0;
+    if (!p || !p->n) return LLMCACHE_OK;
+    if (!p->models || p->n > ((size_t)-1) / sizeof *a->prices) return LLMCACHE_EINVAL;
+    for (i = 0; i < p->n; i++) {
+        const llmcache_price *q = &p->models[i];
+        if (!q->model || q->input < 0 || q->output < 0 || q->cached_input < 0 || q->cache_write < 0 ||
+            q->input > LLMCACHE__PRICE_MAX || q->output > LLMCACHE__PRICE_MAX ||
+            q->cached_input > LLMCACHE__PRICE_MAX || q->cache_write > LLMCACHE__PRICE_MAX)
+            return LLMCACHE_EINVAL;
+        names += strlen(q->model) + 1;
+    }
+    a->prices = (llmcache_price *)LLMCACHE_MALLOC(p->n * sizeof *a->prices);
+    a->price_names = (char *)LLMCACHE_MALLOC(names);
+    a->owns_prices = 1;
+    if (!a->prices || !a->price_names) return LLMCACHE_ENOMEM;
+    for (i = 0; i < p->n; i++) {
+        size_t len = strlen(p->models[i].model) + 1;
+        a->prices[i] = p->models[i];
+        memcpy(a->price_names + off, p->models[i].model, len);
+        a->prices[i].model = a->price_names + off;
+        off += len;
+    }
+    a->n_prices = p->n;
+    qsort(a->prices, a->n_prices, sizeof *a->prices, llmcache__price_cmp);
+    for (i = 1; i < a->n_prices; i++)
+        if (strcmp(a->prices[i - 1].model, a->prices[i].model) == 0) return LLMCACHE_EINVAL;
+    return LLMCACHE_OK;
+}
+
+/* The index of model's price, or -1. */
+static int32_t llmcache__acct_price(const struct llmcache__acct *a, const char *model, size_t len) {
+    size_t lo = 0, hi = a->n_prices;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const char *m = a->prices[mid].model;
+        int d = llmcache__acct_namecmp(m, strlen(m), model, len);
+        if (d == 0) return (int32_t)mid;
+        if (d < 0) lo = mid + 1; else hi = mid;
+    }
+    return -1;
+}
+
+/* The row of (ns, model), made when missing; 0 (the other row) when the table is
+ * full or memory is short; *folded set then. */
+static uint32_t llmcache__acct_row(struct llmcache__acct *a, const char *ns, size_t ns_len, const char *model,
+                                   size_t model_len, int *folded) {
+    uint64_t h = llmcache__acct_hash(ns, ns_len, model, model_len);
+    uint32_t j = (uint32_t)h & a->slot_mask, i;
+    llmcache__arow *r;
+    *folded = 0;
+    while ((i = a->slots[j]) != 0) {
+        r = &a->rows[i];
+        if (r->hash == h && r->ns_len == ns_len && r->model_len == model_len &&
+            memcmp(r->name, ns, ns_len) == 0 && memcmp(r->name + ns_len + 1, model, model_len) == 0)
+            return i;
+        j = (j + 1) & a->slot_mask;
+    }
+    if (a->n_rows - 1 >= a->max_rows) { *folded = 1; return 0; }
+    if (a->n_rows == a->cap_rows) {
+        uint32_t cap = a->cap_rows * 2;
+        llmcache__arow *nr = (llmcache__arow *)LLMCACHE_REALLOC(a->rows, cap * sizeof *nr);
+        if (!nr) { *folded = 1; return 0; }
+        a->rows = nr;
+        a->cap_rows = cap;
+    }
+    r = &a->rows[a->n_rows];
+    memset(r, 0, sizeof *r);
+    r->name = (char *)LLMCACHE_MALLOC(ns_len + model_len + 2);
+    if (!r->name) { *folded = 1; return 0; }
+    memcpy(r->name, ns, ns_len);
+    r->name[ns_len] = '\0';
+    memcpy(r->name + ns_len + 1, model, model_len);
+    r->name[ns_len + 1 + model_len] = '\0';
+    r->ns_len = ns_len;
+    r->model_len = model_len;
+    r->hash = h;
+    a->slots[j] = a->n_rows;
+    return a->n_rows++;
+}
+
+/* The "model" member of a JSON document's root, or of its "message" (Anthropic
+ * message_start) or "response" (OpenAI responses events): 1 and *m, *len set when
+ * found as a string; 0 when absent or not a string. */
+static int llmcache__acct_model_in(const llmcache__jv *root, const char **m, size_t *len) {
+    const llmcache__jv *v = llmcache__json_get(root, "model");
+    if (llmcache__json_type(v) != LLMCACHE__JSTR) v = llmcache__json_get(llmcache__json_get(root, "message"), "model");
+    if (llmcache__json_type(v) != LLMCACHE__JSTR) v = llmcache__json_get(llmcache__json_get(root, "response"), "model");
+    if (llmcache__json_type(v) != LLMCACHE__JSTR) return 0;
+    *m = v->u.str;
+    *len = v->n;
+    return 1;
+}
+
+/* The row for a call of model (len bytes) in namespace ns, counting a fold. Caller
+ * holds c->mu. */
+static uint32_t llmcache__acct_row_locked(llmcache *c, const char *ns, const char *model, size_t len) {
+    int folded = 1;
+    uint32_t row = 0;
+    if (len <= LLMCACHE__ACCT_NAME_MAX && !memchr(model, '\0', len)) {
+        uint32_t before = c->acct->n_rows;
+        row = llmcache__acct_row(c->acct, ns, strlen(ns), model, len, &folded);
+        if (c->acct->n_rows != before) c->st.acct_rows++;
+    }
+    if (folded) c->st.acct_folded++;
+    return row;
+}
+
+/* Past the string whose opening quote is at p[i]: the index after its closing quote
+ * (n when it has none); *esc set when it holds an escape. */
+static size_t llmcache__acct_skip_str(const char *p, size_t n, size_t i, int *esc) {
+    for (i++; i < n && p[i] != '"'; i++)
+        if (p[i] == '\\') { *esc = 1; i++; }
+    return i < n ? i + 1 : n;
+}
+
+static size_t llmcache__acct_ws(const char *p, size_t n, size_t i) {
+    while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r')) i++;
+    return i;
+}
+
+/* The root's "model" member of JSON text already known to be valid, found without
+ * building a tree (a call's hot path): 1 with *m, *len pointing into p when it is a
+ * string without escapes; 0 when absent or not a string; -1 when an escape (in a
+ * member name or in the model) needs the full parser. */
+static int llmcache__acct_scan_model(const char *p, size_t n, const char **m, size_t *len) {
+    size_t i = llmcache__acct_ws(p, n, 0);
+    if (i >= n || p[i] != '{') return 0;
+    for (i++;;) {
+        size_t k0, k1, v0;
+        int kesc = 0, vesc = 0, is_model;
+        i = llmcache__acct_ws(p, n, i);
+        if (i >= n || p[i] != '"') return 0;          /* "}" of an empty object */
+        k0 = i + 1;
+        i = llmcache__acct_skip_str(p, n, i, &kesc);
+        k1 = i - 1;
+        if (kesc) return -1;
+        is_model = k1 - k0 == 5 && memcmp(p + k0, "model", 5) == 0;
+        i = llmcache__acct_ws(p, n, llmcache__acct_ws(p, n, i) + 1);   /* past the colon */
+        v0 = i;
+        if (i < n && p[i] == '"') {
+            i = llmcache__acct_skip_str(p, n, i, &vesc);
+            if (is_model) {
+                if (vesc) return -1;
+                *m = p + v0 + 1;
+                *len = i - v0 - 2;
+                return 1;
+            }
+        } else {
+            int depth = 0;
+            if (is_model) return 0;
+            for (; i < n; i++) {
+                char ch = p[i];
+                if (ch == '"') { i = llmcache__acct_skip_str(p, n, i, &vesc) - 1; continue; }
+                if (ch == '{' || ch == '[') depth++;
+                else if (ch == '}' || ch == ']') { if (depth == 0) break; depth--; }
+                else if (ch == ',' && depth == 0) break;
+            }
+        }
+        i = llmcache__acct_ws(p, n, i);
+        if (i >= n || p[i] != ',') return 0;
+        i++;
+    }
+}
+
+/* The start of a call: finds its row (the body's "model") and counts the call. */
+static llmcache__acct_ref llmcache__acct_begin(llmcache *c, const char *ns, const char *body, size_t len) {
+    llmcache__acct_ref ref;
+    llmcache__jdoc doc;
+    const llmcache__jv *root;
+    const char *model = "";
+    size_t model_len = 0;
+    int found = llmcache__acct_scan_model(body ? body : "", body ? len : 0, &model, &model_len), parsed = 0;
+    if (found < 0) {
+        model = "";
+        model_len = 0;
+        parsed = 1;
+        if (llmcache__json_parse(body, len, &doc, &root, NULL) == LLMCACHE_OK) {
+            const llmcache__jv *v = llmcache__json_get(root, "model");
+            if (llmcache__json_type(v) == LLMCACHE__JSTR) { model = v->u.str; model_len = v->n; }
+        }
+    } else if (!found) {
+        model = "";
+        model_len = 0;
+    }
+    ref.price = llmcache__acct_price(c->acct, model, model_len);
+    llmcache__handle_lock(c);
+    ref.row = llmcache__acct_row_locked(c, ns, model, model_len);
+    c->acct->rows[ref.row].n[LLMCACHE__A_CALLS]++;
+    llmcache__handle_unlock(c);
+    if (parsed) llmcache__json_free(&doc);
+    return ref;
+}
+
+/* Adds one to counter `what` (LLMCACHE__A_*) of the call's row; caller holds c->mu. */
+static void llmcache__acct_inc_locked(llmcache *c, llmcache__acct_ref ref, int what) {
+    c->acct->rows[ref.row].n[what]++;
+    if (what == LLMCACHE__A_REFRESHES) c->st.refreshes++;
+}
+
+static void llmcache__acct_inc(llmcache *c, llmcache__acct_ref ref, int what) {
+    llmcache__handle_lock(c);
+    llmcache__acct_inc_locked(c, ref, what);
+    llmcache__handle_unlock(c);
+}
+
+/* Counts a replay miss of the call (the replay mode's request the cache could not
+ * answer) in its row; the handle's total is the caller's. */
+static LLMCACHE__MAYBE_UNUSED void llmcache__acct_replay_miss(llmcache *c, llmcache__acct_ref ref) {
+    llmcache__acct_inc(c, ref, LLMCACHE__A_REPLAY_MISSES);
+}
+
+/* The recorded usage of an answer split into classes that do not overlap:
+ * tok[0] uncached input, [1] output, [2] cached input read, [3] cache writes. */
+static void llmcache__acct_split(const llmcache_meta *m, int64_t cached, int64_t write, uint64_t tok[4]) {
+    int64_t in = m->prompt_tokens > 0 ? m->prompt_tokens : 0;
+    cached = cached > 0 ? cached : 0;
+    write = write > 0 ? write : 0;
+    in -= cached + write;
+    tok[0] = (uint64_t)(in > 0 ? in : 0);
+    tok[1] = (uint64_t)(m->completion_tokens > 0 ? m->completion_tokens : 0);
+    tok[2] = (uint64_t)cached;
+    tok[3] = (uint64_t)write;
+}
+
+static uint64_t llmcache__sat_add(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
+
+/* The exact price of tok (see llmcache__acct_split) at price p: whole micro-dollars
+ * into *whole, the rest in millionths of a micro-dollar into *frac (< 10^6). */
+static void llmcache__acct_cost(const llmcache_price *p, const uint64_t tok[4], uint64_t *whole, uint64_t *frac) {
+    uint64_t price[4], part = 0, sum = 0;
+    int k;
+    price[0] = (uint64_t)p->input; price[1] = (uint64_t)p->output;
+    price[2] = (uint64_t)p->cached_input; price[3] = (uint64_t)p->cache_write;
+    for (k = 0; k < 4; k++) {
+        uint64_t q = tok[k] / LLMCACHE__MILLION, r = tok[k] % LLMCACHE__MILLION;
+        sum = llmcache__sat_add(sum, price[k] && q > UINT64_MAX / price[k] ? UINT64_MAX : q * price[k]);
+        part += r * price[k];              /* < 4 * 10^6 * 10^12: no overflow */
+    }
+    *whole = llmcache__sat_add(sum, part / LLMCACHE__MILLION);
+    *frac = part % LLMCACHE__MILLION;
+}
+
+/* Adds money (whole micro-dollars and a fraction) to a counter and its carried fraction. */
+static void llmcache__acct_add_money(uint64_t *counter, uint64_t *carry, uint64_t whole, uint64_t frac) {
+    *carry += frac;
+    whole = llmcache__sat_add(whole, *carry / LLMCACHE__MILLION);
+    *carry %= LLMCACHE__MILLION;
+    *counter = llmcache__sat_add(*counter, whole);
+}
+
+/* A save: the tokens and money of answer r (and, with_time, its recorded latency and
+ * time to first event) in the call's row and in the handle's totals. The handle's
+ * time_saved_ms and tokens_saved are the caller's. Caller holds c->mu. */
+static void llmcache__acct_saved_locked(llmcache *c, llmcache__acct_ref ref, const llmcache_response *r,
+                                        int with_time) {
+    llmcache__arow *row = &c->acct->rows[ref.row];
+    uint64_t tok[4], whole = 0, frac = 0;
+    llmcache__acct_split(&r->meta, r->cached_input_tokens, r->cache_write_tokens, tok);
+    row->n[LLMCACHE__A_INPUT] += tok[0];  c->st.input_tokens_saved += tok[0];
+    row->n[LLMCACHE__A_OUTPUT] += tok[1]; c->st.output_tokens_saved += tok[1];
+    row->n[LLMCACHE__A_CACHED] += tok[2]; c->st.cached_input_tokens_saved += tok[2];
+    row->n[LLMCACHE__A_WRITE] += tok[3];  c->st.cache_write_tokens_saved += tok[3];
+    if (with_time) {
+        uint64_t ttfe = (uint64_t)(r->ttfe_ms > 0 ? r->ttfe_ms : 0);
+        row->n[LLMCACHE__A_TIME_MS] += (uint64_t)(r->meta.latency_ms > 0 ? r->meta.latency_ms : 0);
+        row->n[LLMCACHE__A_TTFE_MS] += ttfe;
+        c->st.ttfe_saved_ms += ttfe;
+    }
+    if (ref.price < 0) {
+        row->n[LLMCACHE__A_UNPRICED]++;
+        c->st.unpriced_saves++;
+        return;
+    }
+    llmcache__acct_cost(&c->acct->prices[ref.price], tok, &whole, &frac);
+    llmcache__acct_add_money(&row->n[LLMCACHE__A_MONEY], &row->money_frac, whole, frac);
+    llmcache__acct_add_money(&c->st.money_saved_microdollars, &c->acct->money_frac, whole, frac);
+}
+
+/* For llmcache_open and llmcache_close. */
+static int llmcache__acct_open(llmcache *c, const llmcache_config *cfg) {
+    int rc;
+    if (cfg->acct_max_rows > LLMCACHE__ACCT_ROWS_MAX) return LLMCACHE_EINVAL;
+    c->acct = (struct llmcache__acct *)LLMCACHE_MALLOC(sizeof *c->acct);
+    if (!c->acct) return LLMCACHE_ENOMEM;
+    rc = llmcache__acct_init(c->acct, cfg->acct_max_rows);
+    if (rc == LLMCACHE_OK) rc = llmcache__acct_set_prices(c->acct, cfg->prices);
+    return rc;
+}
+
+static void llmcache__acct_free(llmcache *c) {
+    llmcache__acct_release(c->acct);
+    LLMCACHE_FREE(c->acct);
+    c->acct = NULL;
+}
+
+/* ---- snapshots of rows, sorted by namespace then model, the other row last */
+typedef struct llmcache__arow_view { const char *ns, *model; const uint64_t *n; int other; } llmcache__arow_view;
+
+static int llmcache__arow_view_cmp(const void *x, const void *y) {
+    const llmcache__arow_view *a = (const llmcache__arow_view *)x, *b = (const llmcache__arow_view *)y;
+    int d;
+    if (a->other != b->other) return a->other - b->other;
+    d = strcmp(a->ns, b->ns);
+    return d ? d : strcmp(a->model, b->model);
+}
+
+/* Views of a's rows (counters copied into block) sorted; the other row only when it
+ * counted something. *views is one allocation (free with LLMCACHE_FREE). */
+static int llmcache__acct_views(const struct llmcache__acct *a, llmcache__arow_view **views, size_t *n) {
+    uint32_t i;
+    size_t k = 0;
+    llmcache__arow_view *v;
+    uint64_t *counters;
+    int other_used = 0;
+    for (i = 0; i < LLMCACHE__A_N; i++) if (a->rows[0].n[i]) other_used = 1;
+    v = (llmcache__arow_view *)LLMCACHE_MALLOC(a->n_rows * (sizeof *v + sizeof a->rows[0].n));
+    *views = v;
+    *n = 0;
+    if (!v) return LLMCACHE_ENOMEM;
+    counters = (uint64_t *)(void *)(v + a->n_rows);
+    for (i = other_used ? 0 : 1; i < a->n_rows; i++, k++) {
+        memcpy(counters + k * LLMCACHE__A_N, a->rows[i].n, sizeof a->rows[i].n);
+        v[k].n = counters + k * LLMCACHE__A_N;
+        v[k].other = i == 0;
+        v[k].ns = i ? a->rows[i].name : "(other)";
+        v[k].model = i ? a->rows[i].name + a->rows[i].ns_len + 1 : "(other)";
+    }
+    qsort(v, k, sizeof *v, llmcache__arow_view_cmp);
+    *n = k;
+    return LLMCACHE_OK;
+}
+
+LLMCACHE_API int llmcache_acct_rows(llmcache *c, llmcache_acct_row **rows, size_t *n) {
+    llmcache__arow_view *v = NULL;
+    llmcache_acct_row *out;
+    size_t k, count = 0, names = 0;
+    char *s;
+    int rc;
+    if (rows) *rows = NULL;
+    if (n) *n = 0;
+    if (!c || !rows || !n) return LLMCACHE_EINVAL;
+    llmcache__handle_lock(c);
+    rc = llmcache__acct_views(c->acct, &v, &count);   /* names stay valid: rows are never removed */
+    llmcache__handle_unlock(c);
+    if (rc != LLMCACHE_OK) return rc;
+    for (k = 0; k < count; k++) names += strlen(v[k].ns) + strlen(v[k].model) + 2;
+    out = (llmcache_acct_row *)LLMCACHE_MALLOC(count * sizeof *out + names + 1);
+    if (!out) { LLMCACHE_FREE(v); return LLMCACHE_ENOMEM; }
+    s = (char *)(out + count);
+    for (k = 0; k < count; k++) {
+        llmcache_acct_row *r = &out[k];
+        const uint64_t *x = v[k].n;
+        size_t l;
+        memset(r, 0, sizeof *r);
+        l = strlen(v[k].ns) + 1; memcpy(s, v[k].ns, l); r->ns = s; s += l;
+        l = strlen(v[k].model) + 1; memcpy(s, v[k].model, l); r->model = s; s += l;
+        r->other = v[k].other;
+        r->calls = x[LLMCACHE__A_CALLS]; r->hits = x[LLMCACHE__A_HITS]; r->misses = x[LLMCACHE__A_MISSES];
+        r->refreshes = x[LLMCACHE__A_REFRESHES]; r->stores = x[LLMCACHE__A_STORES];
+        r->errors = x[LLMCACHE__A_ERRORS]; r->shared = x[LLMCACHE__A_SHARED];
+        r->replay_misses = x[LLMCACHE__A_REPLAY_MISSES]; r->time_saved_ms = x[LLMCACHE__A_TIME_MS];
+        r->ttfe_saved_ms = x[LLMCACHE__A_TTFE_MS]; r->input_tokens_saved = x[LLMCACHE__A_INPUT];
+        r->output_tokens_saved = x[LLMCACHE__A_OUTPUT]; r->cached_input_tokens_saved = x[LLMCACHE__A_CACHED];
+        r->cache_write_tokens_saved = x[LLMCACHE__A_WRITE]; r->money_saved_microdollars = x[LLMCACHE__A_MONEY];
+        r->unpriced = x[LLMCACHE__A_UNPRICED];
+    }
+    LLMCACHE_FREE(v);
+    *rows = out;
+    *n = count;
+    return LLMCACHE_OK;
+}
+
 /* >>single-flight (concurrent identical calls of one handle share one answer) --------
  * A call that misses becomes the leader of a "flight" for its key; identical calls
  * that come meanwhile wait for it and share its result. Needs threads: without them
@@ -5755,6 +6346,7 @@ typedef struct llmcache__result {
     llmcache_meta meta;
     int from_cache, stored;
     int64_t created_ms, expires_ms;
+    llmcache__acct_ref acct;       /* the call's accounting row (>>accounting) */
 } llmcache__result;
 
 #if !defined(LLMCACHE_NO_THREADS)
@@ -5914,6 +6506,7 @@ LLMCACHE_API void llmcache_close(llmcache *c) {
     if (!c) return;
     llmcache__callstate_free(c->calls);
     llmcache__redis_free(c->redis);
+    llmcache__acct_free(c);
     if (c->path) llmcache__log_close(c);
     for (i = 0; i < c->ents_top; i++) LLMCACHE_FREE(c->ents[i].blob);
     LLMCACHE_FREE(c->ents);
@@ -5963,7 +6556,8 @@ LLMCACHE_API int llmcache_open(llmcache **out, const llmcache_config *cfg) {
         LLMCACHE_FREE(c);
         return LLMCACHE_ENOMEM;
     }
-    if (cfg->path) rc = llmcache__log_open(c, cfg->path);
+    rc = llmcache__acct_open(c, cfg);
+    if (rc == LLMCACHE_OK && cfg->path) rc = llmcache__log_open(c, cfg->path);
     if (rc == LLMCACHE_OK && cfg->redis) rc = llmcache__redis_open(c, cfg->redis);
     if (rc != LLMCACHE_OK) { llmcache_close(c); return rc; }
     *out = c;
@@ -6339,7 +6933,8 @@ LLMCACHE_API int llmcache_repair_ex(const char *path, const llmcache_repair_opti
  * caller's response: hits, fresh answers and shared ones all come back one way. */
 
 /* ---- envelope (docs/ENVELOPE.md) */
-#define LLMCACHE__ENV_HEADER 24u
+#define LLMCACHE__ENV_HEADER 24u        /* the version 1 header; readers accept it */
+#define LLMCACHE__ENV_HEADER_EXT 48u    /* the header with the fields at 24..48 (then the request) */
 #define LLMCACHE__ENV_VERSION 1u
 #define LLMCACHE__ENV_STREAM 1u
 #define LLMCACHE__ENV_MODEL  2u
@@ -6351,7 +6946,15 @@ typedef struct llmcache__env {
     const unsigned char *table;    /* n_chunks x (u32 len, u32 at_ms) */
     const char *model; uint32_t model_len;
     const char *body;  uint32_t body_len;
+    uint32_t ttfe_ms;              /* header bytes 24..: 0, -1, -1 in a 24-byte header */
+    int64_t cached_input_tokens, cache_write_tokens;
 } llmcache__env;
+
+/* The fields of the extended header that the call knows (docs/ENVELOPE.md). */
+typedef struct llmcache__env_fields {
+    int64_t ttfe_ms;               /* saturated into a u32 */
+    int64_t cached_input_tokens, cache_write_tokens;   /* -1 = unknown */
+} llmcache__env_fields;
 
 /* Checks p[0..n) and points e into it. Never reads outside p[0..n). */
 static int llmcache__env_parse(const unsigned char *p, size_t n, llmcache__env *e) {
@@ -6367,7 +6970,15 @@ static int llmcache__env_parse(const unsigned char *p, size_t n, llmcache__env *
     e->n_chunks = llmcache__ld32(p + 12);
     e->model_len = llmcache__ld32(p + 16);
     e->body_len = llmcache__ld32(p + 20);
-    if (hlen < LLMCACHE__ENV_HEADER) return LLMCACHE_ECORRUPT;
+    if (hlen != LLMCACHE__ENV_HEADER && hlen < LLMCACHE__ENV_HEADER_EXT) return LLMCACHE_ECORRUPT;
+    if (hlen > n) return LLMCACHE_ECORRUPT;
+    e->cached_input_tokens = e->cache_write_tokens = -1;
+    if (hlen >= LLMCACHE__ENV_HEADER_EXT) {
+        if (llmcache__ld32(p + 28) != hlen - LLMCACHE__ENV_HEADER_EXT) return LLMCACHE_ECORRUPT;   /* request_len */
+        e->ttfe_ms = llmcache__ld32(p + 24);
+        e->cached_input_tokens = (int64_t)llmcache__ld64(p + 32);
+        e->cache_write_tokens = (int64_t)llmcache__ld64(p + 40);
+    }
     if (!(e->flags & LLMCACHE__ENV_STREAM) && e->n_chunks) return LLMCACHE_ECORRUPT;
     if (!(e->flags & LLMCACHE__ENV_MODEL) && e->model_len) return LLMCACHE_ECORRUPT;
     /* 64-bit sums of 32-bit fields cannot overflow */
@@ -6388,21 +6999,27 @@ static int llmcache__env_parse(const unsigned char *p, size_t n, llmcache__env *
     return LLMCACHE_OK;
 }
 
-/* Appends the envelope of a response to b. chunks point into body, in order. */
-static void llmcache__env_build(llmcache__buf *b, int status, int stream, const llmcache_chunk *chunks,
-                                size_t n_chunks, const char *model, size_t model_len,
-                                const char *body, size_t body_len) {
-    unsigned char h[LLMCACHE__ENV_HEADER];
+/* Appends the envelope of a response to b. chunks point into body, in order; x may
+ * be NULL (the extended header's fields unknown). */
+static void llmcache__env_build_ex(llmcache__buf *b, int status, int stream, const llmcache_chunk *chunks,
+                                   size_t n_chunks, const char *model, size_t model_len,
+                                   const char *body, size_t body_len, const llmcache__env_fields *x) {
+    unsigned char h[LLMCACHE__ENV_HEADER_EXT];
     size_t i;
+    int64_t ttfe = x ? x->ttfe_ms : 0;
     if (n_chunks > 0xffffffffu || model_len >= 0xffffffffu || body_len > 0xffffffffu) { b->oom = 1; return; }
     memcpy(h, "llce", 4);
     h[4] = (unsigned char)LLMCACHE__ENV_VERSION;
     h[5] = (unsigned char)((stream ? LLMCACHE__ENV_STREAM : 0u) | (model ? LLMCACHE__ENV_MODEL : 0u));
-    h[6] = (unsigned char)LLMCACHE__ENV_HEADER; h[7] = 0;
+    h[6] = (unsigned char)LLMCACHE__ENV_HEADER_EXT; h[7] = 0;
     llmcache__st32(h + 8, (uint32_t)status);
     llmcache__st32(h + 12, (uint32_t)(stream ? n_chunks : 0));
     llmcache__st32(h + 16, (uint32_t)(model ? model_len : 0));
     llmcache__st32(h + 20, (uint32_t)body_len);
+    llmcache__st32(h + 24, ttfe < 0 ? 0u : ttfe > 0xffffffffll ? 0xffffffffu : (uint32_t)ttfe);
+    llmcache__st32(h + 28, 0);                                   /* request_len: none kept */
+    llmcache__st64(h + 32, (uint64_t)(x && x->cached_input_tokens >= 0 ? x->cached_input_tokens : -1));
+    llmcache__st64(h + 40, (uint64_t)(x && x->cache_write_tokens >= 0 ? x->cache_write_tokens : -1));
     llmcache__buf_put(b, h, sizeof h);
     for (i = 0; stream && i < n_chunks; i++) {
         unsigned char rec[8];
@@ -6414,6 +7031,14 @@ static void llmcache__env_build(llmcache__buf *b, int status, int stream, const 
     if (model) { llmcache__buf_put(b, model, model_len); llmcache__buf_putc(b, '\0'); }
     llmcache__buf_put(b, body, body_len);
     if (llmcache__buf_reserve(b, 0)) b->p[b->len] = '\0';   /* so the body ends with a NUL */
+}
+
+/* llmcache__env_build_ex with the extended header's fields unknown. */
+static LLMCACHE__MAYBE_UNUSED void llmcache__env_build(llmcache__buf *b, int status, int stream,
+                                                       const llmcache_chunk *chunks, size_t n_chunks,
+                                                       const char *model, size_t model_len,
+                                                       const char *body, size_t body_len) {
+    llmcache__env_build_ex(b, status, stream, chunks, n_chunks, model, model_len, body, body_len, NULL);
 }
 
 LLMCACHE_API void llmcache_response_free(llmcache_response *r) {
@@ -6446,6 +7071,9 @@ static int llmcache__response_adopt(llmcache_response *out, char *mem, size_t le
         off += out->chunks[i].len;
     }
     out->n_chunks = e.n_chunks;
+    out->ttfe_ms = (int64_t)e.ttfe_ms;
+    out->cached_input_tokens = e.cached_input_tokens < 0 ? -1 : e.cached_input_tokens;
+    out->cache_write_tokens = e.cache_write_tokens < 0 ? -1 : e.cache_write_tokens;
     return LLMCACHE_OK;
 }
 
@@ -6572,9 +7200,13 @@ static void llmcache__sink_free(llmcache_sink *s) {
  * "message" (Anthropic message_start) or "response" (OpenAI responses events).
  * Prompt: prompt_tokens, else input_tokens + cache_creation_input_tokens +
  * cache_read_input_tokens (Anthropic counts those apart); completion:
- * completion_tokens, else output_tokens. Counters the document lacks leave *pt /
- * *ct as they are (a stream's later events update earlier ones). Returns 0, or -1
- * when the text is not JSON. */
+ * completion_tokens, else output_tokens; provider-cached input (*cached, part of the
+ * prompt): prompt_tokens_details.cached_tokens (OpenAI chat),
+ * input_tokens_details.cached_tokens (OpenAI responses) or cache_read_input_tokens
+ * (Anthropic); cache writes (*write, part of the prompt): cache_creation_input_tokens.
+ * Counters the document lacks leave *pt, *ct, *cached and *write as they are (a
+ * stream's later events update earlier ones). Returns 0, or -1 when the text is not
+ * JSON. */
 static int64_t llmcache__count(const llmcache__jv *obj, const char *name, int *found) {
     const llmcache__jv *v = llmcache__json_get(obj, name);
     double d = llmcache__json_num(v);
@@ -6583,7 +7215,8 @@ static int64_t llmcache__count(const llmcache__jv *obj, const char *name, int *f
     return (int64_t)d;
 }
 
-static int llmcache__usage(const char *json, size_t len, int64_t *pt, int64_t *ct) {
+static int llmcache__usage(const char *json, size_t len, int64_t *pt, int64_t *ct, int64_t *cached,
+                           int64_t *write) {
     llmcache__jdoc doc;
     const llmcache__jv *root, *u;
     int64_t n;
@@ -6606,6 +7239,14 @@ static int llmcache__usage(const char *json, size_t len, int64_t *pt, int64_t *c
     n = llmcache__count(u, "completion_tokens", &found);
     if (!found) n = llmcache__count(u, "output_tokens", &found);
     if (found) *ct = n;
+    found = 0;
+    n = llmcache__count(llmcache__json_get(u, "prompt_tokens_details"), "cached_tokens", &found);
+    if (!found) n = llmcache__count(llmcache__json_get(u, "input_tokens_details"), "cached_tokens", &found);
+    if (!found) n = llmcache__count(u, "cache_read_input_tokens", &found);
+    if (found) *cached = n;
+    found = 0;
+    n = llmcache__count(u, "cache_creation_input_tokens", &found);
+    if (found) *write = n;
     llmcache__json_free(&doc);
     return 0;
 }
@@ -6705,6 +7346,7 @@ static int llmcache__lookup(llmcache *c, const llmcache_key *key, const llmcache
     if (rc == LLMCACHE_MISS) return LLMCACHE_MISS;
     if (rc != LLMCACHE_OK) {
         llmcache__store_error(c, key, rc, "llmcache_call: lookup failed; calling the provider");
+        llmcache__acct_inc(c, res->acct, LLMCACHE__A_ERRORS);
         return rc;
     }
     rc = llmcache__env_parse((const unsigned char *)v.data, v.len, &e);
@@ -6713,6 +7355,7 @@ static int llmcache__lookup(llmcache *c, const llmcache_key *key, const llmcache
     if (rc != LLMCACHE_OK) {
         llmcache_value_free(&v);
         if (why) llmcache__store_error(c, key, rc, why);
+        if (why) llmcache__acct_inc(c, res->acct, LLMCACHE__A_ERRORS);
         return rc;
     }
     res->rc = LLMCACHE_OK;
@@ -6748,17 +7391,22 @@ static void llmcache__fetch(llmcache *c, const llmcache_request *req, llmcache_t
     llmcache_response view;
     llmcache__buf env = {NULL, 0, 0, 0}, model = {NULL, 0, 0, 0}, data = {NULL, 0, 0, 0};
     llmcache_chunk *chunks = NULL;
+    llmcache__env_fields x;
     int status, rc = LLMCACHE_OK, have_model = 0;
     size_t i;
     int64_t t0;
+    llmcache__acct_ref acct = res->acct;   /* the call's accounting row survives the reset */
 
     memset(&s, 0, sizeof s);
     s.stream = req->stream != 0;
     s.on_chunk = o->on_chunk;
     s.chunk_ctx = o->chunk_ctx;
     memset(res, 0, sizeof *res);
+    res->acct = acct;
     memcpy(res->meta.schema_hash, schema_hash, 32);
     res->meta.prompt_tokens = res->meta.completion_tokens = -1;
+    x.ttfe_ms = 0;
+    x.cached_input_tokens = x.cache_write_tokens = -1;
 
     t0 = s.t0_us = llmcache__mono_us();
     status = fn(fn_ctx, req, &s);
@@ -6793,10 +7441,13 @@ static void llmcache__fetch(llmcache *c, const llmcache_request *req, llmcache_t
                 if (llmcache__contains(chunks[i].data, chunks[i].len, "usage")) {
                     llmcache__sse_data(chunks[i].data, chunks[i].len, &data);
                     if (!data.oom) (void)llmcache__usage(data.p ? data.p : "", data.len,
-                                                         &res->meta.prompt_tokens, &res->meta.completion_tokens);
+                                                         &res->meta.prompt_tokens, &res->meta.completion_tokens,
+                                                         &x.cached_input_tokens, &x.cache_write_tokens);
                 }
+            if (s.n_recs) x.ttfe_ms = s.recs[0].at_ms;
         } else if (llmcache__usage(s.buf.p ? s.buf.p : "", s.buf.len, &res->meta.prompt_tokens,
-                                   &res->meta.completion_tokens) != 0 && !o->raw_body) {
+                                   &res->meta.completion_tokens, &x.cached_input_tokens,
+                                   &x.cache_write_tokens) != 0 && !o->raw_body) {
             rc = LLMCACHE_EREJECTED;
         }
     }
@@ -6813,8 +7464,8 @@ static void llmcache__fetch(llmcache *c, const llmcache_request *req, llmcache_t
         have_model = rc == LLMCACHE_OK;
     }
     if (have_model) res->meta.flags |= LLMCACHE_META_HAS_MODEL;
-    llmcache__env_build(&env, status, s.stream, chunks, s.n_recs, have_model ? (model.p ? model.p : "") : NULL,
-                        model.len, s.buf.p ? s.buf.p : "", s.buf.len);
+    llmcache__env_build_ex(&env, status, s.stream, chunks, s.n_recs, have_model ? (model.p ? model.p : "") : NULL,
+                           model.len, s.buf.p ? s.buf.p : "", s.buf.len, &x);
     if (env.oom) { llmcache__buf_free(&env); rc = LLMCACHE_ENOMEM; }
     res->env = env.p;
     res->env_len = env.len;
@@ -6835,8 +7486,10 @@ static void llmcache__store(llmcache *c, const llmcache_key *key, const llmcache
     rc = llmcache_put_at(c, key, res->env, res->env_len, now, llmcache__expiry(c, now, o->ttl_ms), &res->meta);
     if (rc != LLMCACHE_OK) {
         llmcache__store_error(c, key, rc, "llmcache_call: storing the response failed; returning it anyway");
+        llmcache__acct_inc(c, res->acct, LLMCACHE__A_ERRORS);
         return;
     }
+    llmcache__acct_inc(c, res->acct, LLMCACHE__A_STORES);
     res->stored = 1;
     res->created_ms = now;
     res->expires_ms = llmcache__expiry(c, now, o->ttl_ms);
@@ -6848,14 +7501,19 @@ static int llmcache__serve_hit(llmcache *c, const llmcache_call_options *o, llmc
                                llmcache_response *out) {
     int rc = llmcache__result_out(res, out);
     llmcache__stat_inc(&c->mu, &c->st.hits);
+    llmcache__acct_inc(c, res->acct, LLMCACHE__A_HITS);
     if (rc != LLMCACHE_OK) return rc;
     if (o->parse && !out->model) {
         llmcache__buf model = {NULL, 0, 0, 0}, env = {NULL, 0, 0, 0};
         rc = llmcache__run_parse(o, out, &model);
         if (rc == LLMCACHE_OK) {
             llmcache_response fresh;
-            llmcache__env_build(&env, out->status, (out->meta.flags & LLMCACHE_META_STREAM) != 0, out->chunks,
-                                out->n_chunks, model.p ? model.p : "", model.len, out->body, out->len);
+            llmcache__env_fields x;
+            x.ttfe_ms = out->ttfe_ms;
+            x.cached_input_tokens = out->cached_input_tokens;
+            x.cache_write_tokens = out->cache_write_tokens;
+            llmcache__env_build_ex(&env, out->status, (out->meta.flags & LLMCACHE_META_STREAM) != 0, out->chunks,
+                                   out->n_chunks, model.p ? model.p : "", model.len, out->body, out->len, &x);
             memset(&fresh, 0, sizeof fresh);
             rc = env.oom ? LLMCACHE_ENOMEM : llmcache__response_adopt(&fresh, env.p, env.len);
             if (env.oom) llmcache__buf_free(&env);
@@ -6872,6 +7530,7 @@ static int llmcache__serve_hit(llmcache *c, const llmcache_call_options *o, llmc
     llmcache__handle_lock(c);
     c->st.time_saved_ms += (uint64_t)(out->meta.latency_ms > 0 ? out->meta.latency_ms : 0);
     c->st.tokens_saved += llmcache__tokens(&out->meta);
+    llmcache__acct_saved_locked(c, res->acct, out, 1);
     llmcache__handle_unlock(c);
     llmcache__emit(c, LLMCACHE_EVENT_HIT, &out->key, LLMCACHE_OK, "llmcache_call: served from the cache");
     llmcache__replay(o, out);
@@ -6999,6 +7658,7 @@ LLMCACHE_API int llmcache_call(llmcache *c, const llmcache_request *req, llmcach
     out->key = key;
     llmcache__stat_inc(&c->mu, &c->st.calls);
     memset(&res, 0, sizeof res);
+    res.acct = llmcache__acct_begin(c, c->ns, req->body, req->body_len);
 
     missed = 0;   /* a refresh looks nothing up, and a failed lookup is no miss */
     rc = opts->refresh ? LLMCACHE_MISS : llmcache__lookup(c, &key, opts, &res, &missed);
@@ -7014,8 +7674,12 @@ LLMCACHE_API int llmcache_call(llmcache *c, const llmcache_request *req, llmcach
             out->shared = 1;
             llmcache__handle_lock(c);
             c->st.shared++;
-            if (missed) c->st.misses++;
-            if (rc == LLMCACHE_OK) c->st.tokens_saved += llmcache__tokens(&out->meta);
+            llmcache__acct_inc_locked(c, res.acct, LLMCACHE__A_SHARED);
+            if (missed) { c->st.misses++; llmcache__acct_inc_locked(c, res.acct, LLMCACHE__A_MISSES); }
+            if (rc == LLMCACHE_OK) {
+                c->st.tokens_saved += llmcache__tokens(&out->meta);
+                llmcache__acct_saved_locked(c, res.acct, out, 0);   /* the leader's usage; no time */
+            }
             llmcache__handle_unlock(c);
             llmcache__emit(c, LLMCACHE_EVENT_SHARED, &out->key, rc, "llmcache_call: shared a concurrent identical call");
             llmcache__replay(opts, out);
@@ -7037,6 +7701,8 @@ LLMCACHE_API int llmcache_call(llmcache *c, const llmcache_request *req, llmcach
         return llmcache__serve_hit(c, opts, &res, out);
     }
     if (missed) llmcache__stat_inc(&c->mu, &c->st.misses);
+    if (missed) llmcache__acct_inc(c, res.acct, LLMCACHE__A_MISSES);
+    if (opts->refresh) llmcache__acct_inc(c, res.acct, LLMCACHE__A_REFRESHES);
     llmcache__emit(c, LLMCACHE_EVENT_MISS, &key, LLMCACHE_OK,
                    opts->refresh ? "llmcache_call: refresh; calling the provider" : "llmcache_call: miss; calling the provider");
     llmcache__fetch(c, req, fn, fn_ctx, opts, sh, &res);
@@ -7084,6 +7750,390 @@ LLMCACHE_API int llmcache_purge_schema(llmcache *c, const unsigned char schema_h
     }
     LLMCACHE_FREE(l.keys);
     if (removed) *removed = gone;
+    return rc;
+}
+
+/* >>impl stats export (llmcache_stats_write, llmcache_prices_parse) -------------------
+ * After the call-through: the stored-entries view reads envelopes. */
+/* s[0..n) as the inside of a JSON string (json) or of a Prometheus label value:
+ * quote, backslash and newline escaped; in JSON also the other control characters;
+ * bytes that are not UTF-8 become U+FFFD. */
+static void llmcache__export_str(llmcache__buf *b, const char *s, size_t n, int json) {
+    size_t i = 0;
+    while (i < n) {
+        unsigned char ch = (unsigned char)s[i];
+        size_t len = ch < 0x80 ? 1 : ch >= 0xc2 && ch <= 0xdf ? 2 : ch >= 0xe0 && ch <= 0xef ? 3 :
+                     ch >= 0xf0 && ch <= 0xf4 ? 4 : 0, k;
+        int ok = len > 0 && i + len <= n;
+        for (k = 1; ok && k < len; k++) ok = ((unsigned char)s[i + k] & 0xc0) == 0x80;
+        if (ok && len == 3) {
+            unsigned char c1 = (unsigned char)s[i + 1];
+            ok = !(ch == 0xe0 && c1 < 0xa0) && !(ch == 0xed && c1 >= 0xa0);   /* overlong, surrogate */
+        }
+        if (ok && len == 4) {
+            unsigned char c1 = (unsigned char)s[i + 1];
+            ok = !(ch == 0xf0 && c1 < 0x90) && !(ch == 0xf4 && c1 >= 0x90);
+        }
+        if (!ok) { llmcache__buf_put(b, "\xef\xbf\xbd", 3); i++; continue; }
+        if (ch == '"' || ch == '\\') { llmcache__buf_putc(b, '\\'); llmcache__buf_putc(b, (char)ch); }
+        else if (ch == '\n') llmcache__buf_put(b, "\\n", 2);
+        else if (json && ch < 0x20) {
+            char esc[6] = { '\\', 'u', '0', '0', 0, 0 };
+            esc[4] = llmcache__hex_digits[ch >> 4];
+            esc[5] = llmcache__hex_digits[ch & 15];
+            llmcache__buf_put(b, esc, 6);
+        } else llmcache__buf_put(b, s + i, len);
+        i += len;
+    }
+}
+
+static void llmcache__export_u64(llmcache__buf *b, uint64_t v) {
+    char d[24];
+    int k = 24;
+    do { d[--k] = (char)('0' + v % 10); v /= 10; } while (v);
+    llmcache__buf_put(b, d + k, (size_t)(24 - k));
+}
+
+static void llmcache__export_cstr(llmcache__buf *b, const char *s) { llmcache__buf_put(b, s, strlen(s)); }
+
+/* A Prometheus sample value: v, or for milliseconds v / 1000 written exactly. */
+static void llmcache__export_value(llmcache__buf *b, uint64_t v, const char *json_name) {
+    size_t n = strlen(json_name);
+    char frac[4];
+    if (n < 3 || strcmp(json_name + n - 3, "_ms") != 0) { llmcache__export_u64(b, v); return; }
+    llmcache__export_u64(b, v / 1000);
+    frac[0] = '.';
+    frac[1] = (char)('0' + v % 1000 / 100);
+    frac[2] = (char)('0' + v % 100 / 10);
+    frac[3] = (char)('0' + v % 10);
+    llmcache__buf_put(b, frac, 4);
+}
+
+/* A metric of the export: its JSON member, Prometheus name and help; `at` names an
+ * llmcache_stats member (offset) or a row counter (LLMCACHE__A_*). Members whose
+ * JSON name ends in "_ms" are milliseconds, written as seconds for Prometheus. */
+typedef struct llmcache__metric {
+    const char *json, *prom, *help;
+    int counter;               /* 1: counter (name ends in _total); 0: gauge */
+    size_t at;                 /* offsetof(llmcache_stats, x), or the row counter index */
+} llmcache__metric;
+
+#define LLMCACHE__STAT(m) offsetof(llmcache_stats, m)
+static const llmcache__metric llmcache__totals_calls[] = {
+    { "calls", "llmcache_calls_total", "llmcache_call invocations.", 1, LLMCACHE__STAT(calls) },
+    { "transport_calls", "llmcache_transport_calls_total", "Times the transport (the provider) was really called.", 1, LLMCACHE__STAT(transport_calls) },
+    { "hits", "llmcache_hits_total", "Lookups answered from the cache (gets and calls).", 1, LLMCACHE__STAT(hits) },
+    { "misses", "llmcache_misses_total", "Lookups that found nothing usable (gets and calls).", 1, LLMCACHE__STAT(misses) },
+    { "puts", "llmcache_puts_total", "Values stored (puts and stored call answers).", 1, LLMCACHE__STAT(puts) },
+    { "errors", "llmcache_errors_total", "Store failures survived by failing open.", 1, LLMCACHE__STAT(errors) },
+    { "shared", "llmcache_shared_total", "Calls answered by a concurrent identical call (single-flight followers).", 1, LLMCACHE__STAT(shared) },
+    { "refreshes", "llmcache_refreshes_total", "Refresh calls that called the provider.", 1, LLMCACHE__STAT(refreshes) },
+    { "evictions", "llmcache_evictions_total", "Entries evicted by the bounds.", 1, LLMCACHE__STAT(evictions) },
+    { "expirations", "llmcache_expirations_total", "Entries dropped after their time to live.", 1, LLMCACHE__STAT(expirations) },
+    { "time_saved_ms", "llmcache_time_saved_seconds_total", "Recorded provider latency of the answers served from the cache.", 1, LLMCACHE__STAT(time_saved_ms) },
+    { "ttfe_saved_ms", "llmcache_first_event_time_saved_seconds_total", "Recorded time to first event of the streams served from the cache.", 1, LLMCACHE__STAT(ttfe_saved_ms) },
+    { "input_tokens_saved", "llmcache_input_tokens_saved_total", "Uncached input tokens not paid again.", 1, LLMCACHE__STAT(input_tokens_saved) },
+    { "output_tokens_saved", "llmcache_output_tokens_saved_total", "Output tokens not paid again.", 1, LLMCACHE__STAT(output_tokens_saved) },
+    { "cached_input_tokens_saved", "llmcache_cached_input_tokens_saved_total", "Provider-cached input tokens not paid again.", 1, LLMCACHE__STAT(cached_input_tokens_saved) },
+    { "cache_write_tokens_saved", "llmcache_cache_write_tokens_saved_total", "Provider cache-write input tokens not paid again.", 1, LLMCACHE__STAT(cache_write_tokens_saved) },
+    { "money_saved_microdollars", "llmcache_money_saved_microdollars_total", "Money saved at the configured prices, in micro-dollars.", 1, LLMCACHE__STAT(money_saved_microdollars) },
+    { "unpriced_saves", "llmcache_unpriced_saves_total", "Saves of a model the price table does not name.", 1, LLMCACHE__STAT(unpriced_saves) },
+    { "acct_folded", "llmcache_acct_folded_total", "Calls counted in the other row (the row table was full).", 1, LLMCACHE__STAT(acct_folded) },
+    { "acct_rows", "llmcache_acct_rows", "Namespace and model rows in use.", 0, LLMCACHE__STAT(acct_rows) },
+    { "entries", "llmcache_entries", "Live entries.", 0, LLMCACHE__STAT(entries) },
+    { "bytes", "llmcache_bytes", "Bytes of values held in memory.", 0, LLMCACHE__STAT(bytes) },
+    { "file_bytes", "llmcache_file_bytes", "Committed length of the log file.", 0, LLMCACHE__STAT(file_bytes) },
+};
+static const llmcache__metric llmcache__rows_calls[] = {
+    { "calls", "llmcache_model_calls_total", "llmcache_call invocations.", 1, LLMCACHE__A_CALLS },
+    { "hits", "llmcache_model_hits_total", "Calls answered from the cache.", 1, LLMCACHE__A_HITS },
+    { "misses", "llmcache_model_misses_total", "Calls that found nothing usable in the cache.", 1, LLMCACHE__A_MISSES },
+    { "refreshes", "llmcache_model_refreshes_total", "Refresh calls that called the provider.", 1, LLMCACHE__A_REFRESHES },
+    { "stores", "llmcache_model_stores_total", "Fresh answers stored.", 1, LLMCACHE__A_STORES },
+    { "errors", "llmcache_model_errors_total", "Store failures survived by failing open.", 1, LLMCACHE__A_ERRORS },
+    { "shared", "llmcache_model_shared_total", "Single-flight followers.", 1, LLMCACHE__A_SHARED },
+    { "replay_misses", "llmcache_model_replay_misses_total", "Replay-mode requests the cache could not answer.", 1, LLMCACHE__A_REPLAY_MISSES },
+    { "time_saved_ms", "llmcache_model_time_saved_seconds_total", "Recorded provider latency of the hits.", 1, LLMCACHE__A_TIME_MS },
+    { "ttfe_saved_ms", "llmcache_model_first_event_time_saved_seconds_total", "Recorded time to first event of the stream hits.", 1, LLMCACHE__A_TTFE_MS },
+    { "input_tokens_saved", "llmcache_model_input_tokens_saved_total", "Uncached input tokens not paid again.", 1, LLMCACHE__A_INPUT },
+    { "output_tokens_saved", "llmcache_model_output_tokens_saved_total", "Output tokens not paid again.", 1, LLMCACHE__A_OUTPUT },
+    { "cached_input_tokens_saved", "llmcache_model_cached_input_tokens_saved_total", "Provider-cached input tokens not paid again.", 1, LLMCACHE__A_CACHED },
+    { "cache_write_tokens_saved", "llmcache_model_cache_write_tokens_saved_total", "Provider cache-write input tokens not paid again.", 1, LLMCACHE__A_WRITE },
+    { "money_saved_microdollars", "llmcache_model_money_saved_microdollars_total", "Money saved at the configured prices, in micro-dollars.", 1, LLMCACHE__A_MONEY },
+    { "unpriced", "llmcache_model_unpriced_saves_total", "Saves of a model the price table does not name.", 1, LLMCACHE__A_UNPRICED },
+};
+static const llmcache__metric llmcache__totals_entries[] = {
+    { "entries", "llmcache_entries", "Live entries.", 0, LLMCACHE__STAT(entries) },
+    { "file_bytes", "llmcache_file_bytes", "Committed length of the log file.", 0, LLMCACHE__STAT(file_bytes) },
+    { "live_bytes", "llmcache_live_bytes", "Bytes of the log's records that are still live.", 0, LLMCACHE__STAT(live_bytes) },
+    { "dead_bytes", "llmcache_dead_bytes", "Bytes of superseded, deleted or evicted records (compaction gives them back).", 0, LLMCACHE__STAT(dead_bytes) },
+};
+static const llmcache__metric llmcache__rows_entries[] = {
+    { "entries", "llmcache_stored_entries", "Live entries.", 0, LLMCACHE__A_ENTRIES },
+    { "value_bytes", "llmcache_stored_value_bytes", "Bytes of the live values.", 0, LLMCACHE__A_BYTES },
+    { "latency_ms", "llmcache_stored_latency_seconds", "Recorded provider latency of the live answers, summed.", 0, LLMCACHE__A_TIME_MS },
+    { "ttfe_ms", "llmcache_stored_first_event_seconds", "Recorded time to first event of the live streams, summed.", 0, LLMCACHE__A_TTFE_MS },
+    { "input_tokens", "llmcache_stored_input_tokens", "Recorded uncached input tokens of the live answers.", 0, LLMCACHE__A_INPUT },
+    { "output_tokens", "llmcache_stored_output_tokens", "Recorded output tokens of the live answers.", 0, LLMCACHE__A_OUTPUT },
+    { "cached_input_tokens", "llmcache_stored_cached_input_tokens", "Recorded provider-cached input tokens of the live answers.", 0, LLMCACHE__A_CACHED },
+    { "cache_write_tokens", "llmcache_stored_cache_write_tokens", "Recorded provider cache-write input tokens of the live answers.", 0, LLMCACHE__A_WRITE },
+    { "cost_microdollars", "llmcache_stored_cost_microdollars", "What the live answers cost when made, at the given prices, in micro-dollars.", 0, LLMCACHE__A_MONEY },
+    { "unpriced", "llmcache_stored_unpriced_entries", "Live answers of a model the price table does not name.", 0, LLMCACHE__A_UNPRICED },
+};
+#undef LLMCACHE__STAT
+
+static uint64_t llmcache__stat_at(const llmcache_stats *st, size_t off) {
+    uint64_t v;
+    memcpy(&v, (const char *)st + off, sizeof v);
+    return v;
+}
+
+/* The text of one export into b. */
+static void llmcache__export(llmcache__buf *b, int prom, const llmcache_stats *st, const llmcache__metric *tm,
+                             size_t n_tm, const llmcache__metric *rm, size_t n_rm, const llmcache__arow_view *v,
+                             size_t n_rows, uint64_t max_rows) {
+    size_t i, k;
+    if (prom) {
+        for (i = 0; i < n_tm + n_rm; i++) {
+            const llmcache__metric *m = i < n_tm ? &tm[i] : &rm[i - n_tm];
+            llmcache__export_cstr(b, "# HELP "); llmcache__export_cstr(b, m->prom);
+            llmcache__buf_putc(b, ' '); llmcache__export_cstr(b, m->help);
+            llmcache__export_cstr(b, "\n# TYPE "); llmcache__export_cstr(b, m->prom);
+            llmcache__export_cstr(b, m->counter ? " counter\n" : " gauge\n");
+            if (i < n_tm) {
+                llmcache__export_cstr(b, m->prom); llmcache__buf_putc(b, ' ');
+                llmcache__export_value(b, llmcache__stat_at(st, m->at), m->json);
+                llmcache__buf_putc(b, '\n');
+                continue;
+            }
+            for (k = 0; k < n_rows; k++) {
+                llmcache__export_cstr(b, m->prom);
+                llmcache__export_cstr(b, "{namespace=\"");
+                llmcache__export_str(b, v[k].ns, strlen(v[k].ns), 0);
+                llmcache__export_cstr(b, "\",model=\"");
+                llmcache__export_str(b, v[k].model, strlen(v[k].model), 0);
+                llmcache__export_cstr(b, "\"} ");
+                llmcache__export_value(b, v[k].n[m->at], m->json);
+                llmcache__buf_putc(b, '\n');
+            }
+        }
+        return;
+    }
+    llmcache__export_cstr(b, "{\"totals\":{");
+    for (i = 0; i < n_tm; i++) {
+        if (i) llmcache__buf_putc(b, ',');
+        llmcache__buf_putc(b, '"'); llmcache__export_cstr(b, tm[i].json); llmcache__export_cstr(b, "\":");
+        llmcache__export_u64(b, llmcache__stat_at(st, tm[i].at));
+    }
+    llmcache__export_cstr(b, "},\"max_rows\":");
+    llmcache__export_u64(b, max_rows);
+    llmcache__export_cstr(b, ",\"rows\":[");
+    for (k = 0; k < n_rows; k++) {
+        llmcache__export_cstr(b, k ? ",{\"namespace\":\"" : "{\"namespace\":\"");
+        llmcache__export_str(b, v[k].ns, strlen(v[k].ns), 1);
+        llmcache__export_cstr(b, "\",\"model\":\"");
+        llmcache__export_str(b, v[k].model, strlen(v[k].model), 1);
+        llmcache__export_cstr(b, v[k].other ? "\",\"other\":true" : "\",\"other\":false");
+        for (i = 0; i < n_rm; i++) {
+            llmcache__export_cstr(b, ",\""); llmcache__export_cstr(b, rm[i].json); llmcache__export_cstr(b, "\":");
+            llmcache__export_u64(b, v[k].n[rm[i].at]);
+        }
+        llmcache__buf_putc(b, '}');
+    }
+    llmcache__export_cstr(b, "]}\n");
+}
+
+/* The stored-entries view: one row per (namespace, model) of the live entries. */
+typedef struct llmcache__entries_walk {
+    struct llmcache__acct *t;          /* the view's own table; prices borrowed */
+    const char *ns;
+    llmcache__buf data;                /* scratch: an event's data */
+} llmcache__entries_walk;
+
+/* The model an answer names: the stored request's (when the envelope keeps it),
+ * else the answer body's, else the first stream event's that names one. 0 = none. */
+static int llmcache__entry_model(const unsigned char *p, size_t n, const llmcache__env *e, llmcache__buf *scratch,
+                                 llmcache__buf *model) {
+    size_t hlen = (size_t)p[6] | (size_t)p[7] << 8, off = 0;
+    uint32_t i;
+    const char *m;
+    size_t len;
+    int found = 0;
+    llmcache__jdoc doc;
+    const llmcache__jv *root;
+    (void)n;
+    if (hlen > LLMCACHE__ENV_HEADER_EXT &&
+        llmcache__json_parse((const char *)p + LLMCACHE__ENV_HEADER_EXT, hlen - LLMCACHE__ENV_HEADER_EXT, &doc, &root,
+                             NULL) == LLMCACHE_OK) {
+        const llmcache__jv *v = llmcache__json_get(root, "model");
+        if (llmcache__json_type(v) == LLMCACHE__JSTR) { llmcache__buf_put(model, v->u.str, v->n); found = 1; }
+    }
+    if (hlen > LLMCACHE__ENV_HEADER_EXT) llmcache__json_free(&doc);
+    if (found) return 1;
+    if (!e->n_chunks && llmcache__json_parse(e->body, e->body_len, &doc, &root, NULL) == LLMCACHE_OK &&
+        llmcache__acct_model_in(root, &m, &len)) {
+        llmcache__buf_put(model, m, len);
+        found = 1;
+    }
+    if (!e->n_chunks) llmcache__json_free(&doc);
+    for (i = 0; !found && i < e->n_chunks; i++) {
+        uint32_t clen = llmcache__ld32(e->table + (size_t)i * 8u);
+        llmcache__sse_data(e->body + off, clen, scratch);
+        off += clen;
+        if (scratch->oom || !scratch->len) continue;
+        if (llmcache__json_parse(scratch->p, scratch->len, &doc, &root, NULL) == LLMCACHE_OK &&
+            llmcache__acct_model_in(root, &m, &len)) {
+            llmcache__buf_put(model, m, len);
+            found = 1;
+        }
+        llmcache__json_free(&doc);
+    }
+    return found;
+}
+
+static int llmcache__entries_add(void *ctx, const llmcache_entry_info *info) {
+    llmcache__entries_walk *w = (llmcache__entries_walk *)ctx;
+    llmcache__env e;
+    llmcache__buf model = {NULL, 0, 0, 0};
+    llmcache__arow *row;
+    uint32_t r = 0;
+    int folded = 1, is_env;
+    is_env = (info->meta.flags & LLMCACHE_META_ENVELOPE) && info->data &&
+             llmcache__env_parse((const unsigned char *)info->data, info->len, &e) == LLMCACHE_OK;
+    if (is_env) (void)llmcache__entry_model((const unsigned char *)info->data, info->len, &e, &w->data, &model);
+    if (model.oom) { llmcache__buf_free(&model); return LLMCACHE_ENOMEM; }
+    if (model.len <= LLMCACHE__ACCT_NAME_MAX && !(model.len && memchr(model.p, '\0', model.len)))
+        r = llmcache__acct_row(w->t, w->ns, strlen(w->ns), model.p ? model.p : "", model.len, &folded);
+    row = &w->t->rows[r];
+    row->n[LLMCACHE__A_ENTRIES]++;
+    row->n[LLMCACHE__A_BYTES] += info->len;
+    if (is_env) {
+        uint64_t tok[4], whole = 0, frac = 0;
+        int32_t price = llmcache__acct_price(w->t, model.p ? model.p : "", model.len);
+        llmcache__acct_split(&info->meta, e.cached_input_tokens, e.cache_write_tokens, tok);
+        row->n[LLMCACHE__A_TIME_MS] += (uint64_t)(info->meta.latency_ms > 0 ? info->meta.latency_ms : 0);
+        row->n[LLMCACHE__A_TTFE_MS] += e.ttfe_ms;
+        row->n[LLMCACHE__A_INPUT] += tok[0];
+        row->n[LLMCACHE__A_OUTPUT] += tok[1];
+        row->n[LLMCACHE__A_CACHED] += tok[2];
+        row->n[LLMCACHE__A_WRITE] += tok[3];
+        if (price < 0) row->n[LLMCACHE__A_UNPRICED]++;
+        else {
+            llmcache__acct_cost(&w->t->prices[price], tok, &whole, &frac);
+            llmcache__acct_add_money(&row->n[LLMCACHE__A_MONEY], &row->money_frac, whole, frac);
+        }
+    }
+    llmcache__buf_free(&model);
+    return 0;
+}
+
+static int llmcache__write_all(const llmcache_writer *sink, const llmcache__buf *b) {
+    if (b->oom) return LLMCACHE_ENOMEM;
+    return sink->write(sink->ctx, b->p ? b->p : "", b->len) == 0 ? LLMCACHE_OK : LLMCACHE_EIO;
+}
+
+LLMCACHE_API int llmcache_stats_write(llmcache *c, int format, const llmcache_writer *sink) {
+    int kind = format & ~LLMCACHE_STATS_ENTRIES, prom = kind == LLMCACHE_STATS_PROMETHEUS, rc;
+    llmcache_stats st;
+    llmcache__arow_view *v = NULL;
+    size_t n = 0;
+    llmcache__buf b = {NULL, 0, 0, 0};
+    uint64_t max_rows;
+    if (!c || !sink || !sink->write || (kind != LLMCACHE_STATS_JSON && kind != LLMCACHE_STATS_PROMETHEUS))
+        return LLMCACHE_EINVAL;
+    max_rows = c->acct->max_rows;
+    if (format & LLMCACHE_STATS_ENTRIES) {
+        struct llmcache__acct t;
+        llmcache__entries_walk w;
+        rc = llmcache__acct_init(&t, c->acct->max_rows);
+        t.prices = c->acct->prices;
+        t.n_prices = c->acct->n_prices;
+        memset(&w, 0, sizeof w);
+        w.t = &t;
+        w.ns = c->ns;
+        if (rc == LLMCACHE_OK) rc = llmcache_foreach(c, 1, llmcache__entries_add, &w);
+        if (rc == LLMCACHE_OK) rc = llmcache__acct_views(&t, &v, &n);
+        llmcache_stats_get(c, &st);
+        if (rc == LLMCACHE_OK)
+            llmcache__export(&b, prom, &st, llmcache__totals_entries,
+                             sizeof llmcache__totals_entries / sizeof llmcache__totals_entries[0], llmcache__rows_entries,
+                             sizeof llmcache__rows_entries / sizeof llmcache__rows_entries[0], v, n, max_rows);
+        llmcache__buf_free(&w.data);
+        LLMCACHE_FREE(v);
+        llmcache__acct_release(&t);
+    } else {
+        llmcache_stats_get(c, &st);
+        llmcache__handle_lock(c);
+        rc = llmcache__acct_views(c->acct, &v, &n);
+        llmcache__handle_unlock(c);
+        if (rc == LLMCACHE_OK)
+            llmcache__export(&b, prom, &st, llmcache__totals_calls,
+                             sizeof llmcache__totals_calls / sizeof llmcache__totals_calls[0], llmcache__rows_calls,
+                             sizeof llmcache__rows_calls / sizeof llmcache__rows_calls[0], v, n, max_rows);
+        LLMCACHE_FREE(v);
+    }
+    if (rc == LLMCACHE_OK) rc = llmcache__write_all(sink, &b);
+    llmcache__buf_free(&b);
+    return rc;
+}
+
+/* A price: a JSON integer 0 .. LLMCACHE__PRICE_MAX into *out; 0 or -1. */
+static int llmcache__price_num(const llmcache__jv *v, int64_t *out) {
+    double d = llmcache__json_num(v);
+    if (llmcache__json_type(v) != LLMCACHE__JNUM || d < 0 || d > (double)LLMCACHE__PRICE_MAX || d != (double)(int64_t)d)
+        return -1;
+    *out = (int64_t)d;
+    return 0;
+}
+
+LLMCACHE_API int llmcache_prices_parse(const char *json, size_t len, llmcache_prices **out) {
+    llmcache__jdoc doc;
+    const llmcache__jv *root;
+    llmcache_prices *p = NULL;
+    llmcache_price *m;
+    size_t i, k, names = 0;
+    char *s;
+    int rc;
+    if (out) *out = NULL;
+    if (!out) return LLMCACHE_EINVAL;
+    rc = llmcache__json_parse(json, len, &doc, &root, NULL);
+    if (rc == LLMCACHE_OK && llmcache__json_type(root) != LLMCACHE__JOBJ) rc = LLMCACHE_EINVAL;
+    for (i = 0; rc == LLMCACHE_OK && i < root->n; i++) {
+        const llmcache__jmem *mem = &root->u.mems[i];
+        if (mem->val.type != LLMCACHE__JOBJ || memchr(mem->name.u.str, '\0', mem->name.n)) rc = LLMCACHE_EINVAL;
+        for (k = 0; rc == LLMCACHE_OK && k < mem->val.n; k++) {
+            const llmcache__jv *name = &mem->val.u.mems[k].name;
+            int64_t ignored;
+            if ((strcmp(name->u.str, "input") != 0 && strcmp(name->u.str, "output") != 0 &&
+                 strcmp(name->u.str, "cached_input") != 0 && strcmp(name->u.str, "cache_write") != 0) ||
+                llmcache__price_num(&mem->val.u.mems[k].val, &ignored) != 0)
+                rc = LLMCACHE_EINVAL;
+        }
+        names += mem->name.n + 1;
+    }
+    if (rc == LLMCACHE_OK) {
+        p = (llmcache_prices *)LLMCACHE_MALLOC(sizeof *p + root->n * sizeof *m + names);
+        if (!p) rc = LLMCACHE_ENOMEM;
+    }
+    if (rc == LLMCACHE_OK) {
+        m = (llmcache_price *)(void *)(p + 1);
+        s = (char *)(m + root->n);
+        for (i = 0; i < root->n; i++) {
+            const llmcache__jv *o = &root->u.mems[i].val;
+            memset(&m[i], 0, sizeof m[i]);
+            memcpy(s, root->u.mems[i].name.u.str, root->u.mems[i].name.n + 1);
+            m[i].model = s;
+            s += root->u.mems[i].name.n + 1;
+            (void)llmcache__price_num(llmcache__json_get(o, "input"), &m[i].input);
+            (void)llmcache__price_num(llmcache__json_get(o, "output"), &m[i].output);
+            (void)llmcache__price_num(llmcache__json_get(o, "cached_input"), &m[i].cached_input);
+            (void)llmcache__price_num(llmcache__json_get(o, "cache_write"), &m[i].cache_write);
+        }
+        p->models = m;
+        p->n = root->n;
+        *out = p;
+    }
+    llmcache__json_free(&doc);
     return rc;
 }
 

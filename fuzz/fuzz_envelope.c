@@ -18,8 +18,10 @@
  *     overread): llmcache_response_decode accepts exactly what docs/ENVELOPE.md
  *     allows (an independent reading below); when it accepts, the chunks are
  *     contiguous slices from the start of the body whose lengths sum within it,
- *     model and body are NUL-terminated copies, and the library's encoder gives the
- *     input back (header_len normalized to 24); when it refuses, out is zeroed;
+ *     model and body are NUL-terminated copies, the extended header's fields are
+ *     decoded, and the library's encoder gives the input back (header_len normalized
+ *     to 48, without the stored request, negative token counts as -1); when it
+ *     refuses, out is zeroed;
  *  2. input[1..] as a streamed response body written through a sink at once, byte
  *     by byte and in pieces chosen by input[0]: the same SSE events every time, the
  *     ones an independent splitter finds, each reported once through on_chunk;
@@ -45,7 +47,8 @@ static int ref_envelope(const unsigned char *p, size_t n, uint64_t *body_off, ui
     if (flags & ~3u) return LLMCACHE_ECORRUPT;
     h = (uint64_t)p[6] | (uint64_t)p[7] << 8;
     nc = fuzz_ld32(p + 12); ml = fuzz_ld32(p + 16); bl = fuzz_ld32(p + 20);
-    if (h < 24 || (!(flags & 1u) && nc) || (!(flags & 2u) && ml)) return LLMCACHE_ECORRUPT;
+    if ((h != 24 && h < 48) || (!(flags & 1u) && nc) || (!(flags & 2u) && ml)) return LLMCACHE_ECORRUPT;
+    if (h > n || (h >= 48 && fuzz_ld32(p + 28) != h - 48)) return LLMCACHE_ECORRUPT;   /* request_len */
     need = h + 8 * nc + ((flags & 2u) ? ml + 1 : 0) + bl;
     if (need != n) return LLMCACHE_ECORRUPT;
     for (i = 0; i < nc; i++) sum += fuzz_ld32(p + h + 8 * i);
@@ -89,17 +92,26 @@ static void check_decode(const unsigned char *p, size_t n) {
         sum += r.chunks[i].len;
         FUZZ_ASSERT(sum <= r.len);
     }
-    /* encode(decode(x)) == x, but for a header longer than 24 bytes, which the
-       decoder skips and the encoder does not write */
-    llmcache__env_build(&b, r.status, (flags & 1u) != 0, r.chunks, r.n_chunks, (flags & 2u) ? r.model : NULL,
-                        r.model_len, r.body, r.len);
-    FUZZ_ASSERT(!b.oom);
+    /* encode(decode(x)) == x, but for the header: 48 bytes, no request (which the
+       decoder skips), token counts normalized; a 24-byte header's fields unknown */
     {
         size_t h = (size_t)p[6] | (size_t)p[7] << 8;
-        FUZZ_ASSERT(b.len == n - (h - 24));
-        FUZZ_ASSERT(memcmp(b.p, p, 6) == 0 && b.p[6] == 24 && b.p[7] == 0);
+        llmcache__env_fields x;
+        int64_t cached = h >= 48 ? (int64_t)fuzz_ld64(p + 32) : -1, write = h >= 48 ? (int64_t)fuzz_ld64(p + 40) : -1;
+        FUZZ_ASSERT(r.ttfe_ms == (h >= 48 ? (int64_t)fuzz_ld32(p + 24) : 0));
+        FUZZ_ASSERT(r.cached_input_tokens == (cached < 0 ? -1 : cached));
+        FUZZ_ASSERT(r.cache_write_tokens == (write < 0 ? -1 : write));
+        x.ttfe_ms = r.ttfe_ms;
+        x.cached_input_tokens = r.cached_input_tokens;
+        x.cache_write_tokens = r.cache_write_tokens;
+        llmcache__env_build_ex(&b, r.status, (flags & 1u) != 0, r.chunks, r.n_chunks, (flags & 2u) ? r.model : NULL,
+                               r.model_len, r.body, r.len, &x);
+        FUZZ_ASSERT(!b.oom);
+        FUZZ_ASSERT(b.len == n - h + 48);
+        FUZZ_ASSERT(memcmp(b.p, p, 6) == 0 && b.p[6] == 48 && b.p[7] == 0);
         FUZZ_ASSERT(memcmp(b.p + 8, p + 8, 16) == 0);
-        FUZZ_ASSERT(memcmp(b.p + 24, p + h, n - h) == 0);
+        FUZZ_ASSERT(fuzz_ld32((const unsigned char *)b.p + 28) == 0);
+        FUZZ_ASSERT(memcmp(b.p + 48, p + h, n - h) == 0);
     }
     llmcache__buf_free(&b);
     llmcache_response_free(&r);
@@ -370,6 +382,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     uint64_t bo, mo;
     FUZZ_ASSERT(p != NULL);
     if (size) memcpy(p, data, size);
+    else p[0] = 0;                                          /* not part of the input */
     fuzz_alloc_limit = 32 * size + ((size_t)1 << 16);   /* events: 24 bytes of bookkeeping per 3 input bytes, doubled */
     check_decode(p, size);
     FUZZ_ASSERT(fuzz_allocs() == 0);

@@ -48,6 +48,7 @@ needs() {
     test_redis_hostile|bench_redis) lib hiredis/hiredis.h libhiredis-dev ;;
     test_redis_python.sh)  lib hiredis/hiredis.h libhiredis-dev; cmd redis-server redis-server; py redis python3-redis ;;
     test_fake_provider.sh) cmd curl curl; cmd bash bash ;;
+    test_acct_export.sh)   cmd promtool prometheus ;;
     test_cmake.sh)         cmd cmake cmake; cmd pkg-config pkgconf ;;
     bench_disk)            lib sqlite3.h libsqlite3-dev; lib lmdb.h liblmdb-dev ;;
     valgrind-test)         cmd valgrind valgrind ;;

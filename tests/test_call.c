@@ -909,7 +909,7 @@ static void test_envelope(void) {
     llmcache__env_build(&b, 200, 1, ch, 3, "model!", 6, body, strlen(body));
     CHECK(!b.oom);
     n = b.len;
-    CHECK_EQ(n, 24 + 3 * 8 + 7 + strlen(body));
+    CHECK_EQ(n, 48 + 3 * 8 + 7 + strlen(body));
     CHECK_EQ(llmcache_response_decode(b.p, n, &r), LLMCACHE_OK);
     CHECK_EQ(r.status, 200);
     CHECK_MEM(r.body, r.len, body, strlen(body));
@@ -940,7 +940,7 @@ static void test_envelope(void) {
         size_t len = k % 3 == 0 ? rnd() % (n + 1) : n;
         memcpy(m, b.p, n);
         for (j = 0; j < flips; j++) {
-            size_t at = k % 2 ? rnd() % 24 : rnd() % n;   /* aim at the header half the time */
+            size_t at = k % 2 ? rnd() % 48 : rnd() % n;   /* aim at the header half the time */
             m[at] = (char)(rnd() & 0xff);
         }
         rc = llmcache_response_decode(m, len, &r);
@@ -963,7 +963,7 @@ static void test_envelope(void) {
     llmcache__buf_free(&b);
     /* no stream, no model */
     llmcache__env_build(&b, 404, 0, NULL, 0, NULL, 0, "", 0);
-    CHECK_EQ(b.len, 24);
+    CHECK_EQ(b.len, 48);
     CHECK_EQ(llmcache_response_decode(b.p, b.len, &r), LLMCACHE_OK);
     CHECK_EQ(r.status, 404);
     CHECK_EQ(r.len, 0);
@@ -976,10 +976,12 @@ static void test_envelope(void) {
 /* The two examples of docs/ENVELOPE.md, byte for byte. */
 static void test_envelope_doc_examples(void) {
     static const unsigned char ex1[] = {
-        0x6c,0x6c,0x63,0x65, 0x01, 0x00, 0x18,0x00, 0xc8,0,0,0, 0,0,0,0, 0,0,0,0, 0x0b,0,0,0,
+        0x6c,0x6c,0x63,0x65, 0x01, 0x00, 0x30,0x00, 0xc8,0,0,0, 0,0,0,0, 0,0,0,0, 0x0b,0,0,0,
+        0,0,0,0, 0,0,0,0, 0xff,0xff,0xff,0xff,0xff,0xff,0xff,0xff, 0xff,0xff,0xff,0xff,0xff,0xff,0xff,0xff,
         '{','"','o','k','"',':','t','r','u','e','}' };
     static const unsigned char ex2[] = {
-        0x6c,0x6c,0x63,0x65, 0x01, 0x03, 0x18,0x00, 0xc8,0,0,0, 0x02,0,0,0, 0x01,0,0,0, 0x17,0,0,0,
+        0x6c,0x6c,0x63,0x65, 0x01, 0x03, 0x30,0x00, 0xc8,0,0,0, 0x02,0,0,0, 0x01,0,0,0, 0x17,0,0,0,
+        0x05,0,0,0, 0,0,0,0, 0x0c,0,0,0,0,0,0,0, 0x03,0,0,0,0,0,0,0,
         0x09,0,0,0, 0x05,0,0,0, 0x0e,0,0,0, 0x09,0,0,0,
         'x', 0x00,
         'd','a','t','a',':',' ','a','\n','\n', 'd','a','t','a',':',' ','[','D','O','N','E',']','\n','\n' };
@@ -987,15 +989,25 @@ static void test_envelope_doc_examples(void) {
     llmcache__buf b = {NULL, 0, 0, 0};
     llmcache_chunk ch[2];
     llmcache_response r;
+    llmcache__env_fields x;
     llmcache__env_build(&b, 200, 0, NULL, 0, NULL, 0, "{\"ok\":true}", 11);
     CHECK_MEM(b.p, b.len, ex1, sizeof ex1);
     llmcache__buf_free(&b);
+    CHECK_EQ(llmcache_response_decode(ex1, sizeof ex1, &r), LLMCACHE_OK);
+    CHECK_EQ(r.ttfe_ms, 0);
+    CHECK_EQ(r.cached_input_tokens, -1);
+    CHECK_EQ(r.cache_write_tokens, -1);
+    llmcache_response_free(&r);
     ch[0].data = stream; ch[0].len = 9; ch[0].at_ms = 5;
     ch[1].data = stream + 9; ch[1].len = 14; ch[1].at_ms = 9;
-    llmcache__env_build(&b, 200, 1, ch, 2, "x", 1, stream, strlen(stream));
+    x.ttfe_ms = 5; x.cached_input_tokens = 12; x.cache_write_tokens = 3;
+    llmcache__env_build_ex(&b, 200, 1, ch, 2, "x", 1, stream, strlen(stream), &x);
     CHECK_MEM(b.p, b.len, ex2, sizeof ex2);
     llmcache__buf_free(&b);
     CHECK_EQ(llmcache_response_decode(ex2, sizeof ex2, &r), LLMCACHE_OK);
+    CHECK_EQ(r.ttfe_ms, 5);
+    CHECK_EQ(r.cached_input_tokens, 12);
+    CHECK_EQ(r.cache_write_tokens, 3);
     CHECK_EQ(r.n_chunks, 2);
     CHECK_STR(r.model, "x");
     CHECK_STR(r.body, stream);
@@ -1189,7 +1201,8 @@ static void test_sse_edges(void) {
 }
 
 static int usage_of(const char *json, int64_t *pt, int64_t *ct) {
-    return llmcache__usage(json, strlen(json), pt, ct);
+    int64_t cached = -1, write = -1;
+    return llmcache__usage(json, strlen(json), pt, ct, &cached, &write);
 }
 
 /* OpenAI's responses API: its own terminator, usage inside "response". */

@@ -1,7 +1,8 @@
 /* tools/cli.h - what the files of the llmcache command-line tool share.
  * tools/llmcache.c holds the commands (and the library implementation),
  * tools/cli_util.c messages, files, sizes, durations and the progress bar,
- * tools/cli_jsonl.c the JSON Lines entry format of export, import and ls --json. */
+ * tools/cli_jsonl.c the JSON Lines entry format of export, import and ls --json,
+ * tools/cli_stats.c the accounting export of stats (--prometheus, --prices). */
 #ifndef LLMCACHE_CLI_H
 #define LLMCACHE_CLI_H
 
@@ -62,6 +63,14 @@ int cli_parse_entry(const char *line, size_t len, llmcache_entry_info *e, char *
 
 /* s, a UTF-8 message such as a verify reason, as a JSON string with its quotes. */
 void cli_write_json_string(FILE *f, const char *s);
+
+/* >>stats accounting (cli_stats.c) */
+/* Reads a price table (llmcache_prices_parse's JSON) from path into *out (release
+ * with llmcache_free). Returns 0, or -1 after reporting the error. */
+int cli_load_prices(const char *path, llmcache_prices **out);
+/* Writes the stored-entries export of c (format: LLMCACHE_STATS_JSON or
+ * _PROMETHEUS) to f, without its last newline when strip_newline. 0, or -1 reported. */
+int cli_stats_export(llmcache *c, const char *path, int format, FILE *f, int strip_newline);
 
 /* 64 hex digits into 32 bytes (keys and schema hashes); 0 or -1. And back. */
 int  cli_parse_hash(const char *hex, size_t len, unsigned char out[32]);

@@ -23,10 +23,12 @@ typedef struct cli_args {
     int npos;
     const char *ns, *endpoint, *schema, *ttl, *out;
     int json, verbose, expired, raw, empty, force, help;
+    const char *prices;
+    int prometheus;
 } cli_args;
 
 enum { O_NS = 1, O_ENDPOINT = 2, O_SCHEMA = 4, O_TTL = 8, O_OUT = 16, O_JSON = 32, O_VERBOSE = 64,
-       O_EXPIRED = 128, O_RAW = 256, O_EMPTY = 512, O_FORCE = 1024 };
+       O_EXPIRED = 128, O_RAW = 256, O_EMPTY = 512, O_FORCE = 1024, O_PRICES = 2048, O_PROMETHEUS = 4096 };
 
 static const struct cli_option {
     const char *name, *alias;
@@ -45,6 +47,8 @@ static const struct cli_option {
     { "--raw",      NULL, O_RAW,      0, offsetof(cli_args, raw) },
     { "--empty",    NULL, O_EMPTY,    0, offsetof(cli_args, empty) },
     { "--force",    NULL, O_FORCE,    0, offsetof(cli_args, force) },
+    { "--prices",   NULL, O_PRICES,   1, offsetof(cli_args, prices) },
+    { "--prometheus", NULL, O_PROMETHEUS, 0, offsetof(cli_args, prometheus) },
 };
 
 typedef struct cli_command {
@@ -151,7 +155,8 @@ static void cli_open_error(const char *path, int rc) {
  * CLI_READ opens it read-only: nothing beside it changes, not even a torn tail.
  * Only CLI_CREATE makes a new, empty cache of a missing name. Returns NULL after
  * reporting the error. */
-static llmcache *cli_open_progress(const char *path, int how, cli_progress *progress) {
+static llmcache *cli_open_cfg(const char *path, int how, cli_progress *progress, const llmcache_prices *prices,
+                              const char *ns) {
     struct stat st;
     llmcache_config cfg;
     llmcache *c = NULL;
@@ -166,9 +171,15 @@ static llmcache *cli_open_progress(const char *path, int how, cli_progress *prog
     cfg.read_only = how == CLI_READ;
     cfg.on_progress = progress ? cli_on_progress : NULL;
     cfg.progress_ctx = progress;
+    cfg.prices = prices;
+    cfg.ns = ns;
     rc = llmcache_open(&c, &cfg);
     if (rc != LLMCACHE_OK) { cli_open_error(path, rc); return NULL; }
     return c;
+}
+
+static llmcache *cli_open_progress(const char *path, int how, cli_progress *progress) {
+    return cli_open_cfg(path, how, progress, NULL, NULL);
 }
 
 static llmcache *cli_open(const char *path, int how) { return cli_open_progress(path, how, NULL); }
@@ -312,14 +323,23 @@ static void cli_print_share(const char *label, uint64_t part, uint64_t whole, co
 
 static int cmd_stats(cli_args *a) {
     const char *path = a->pos[0];
-    llmcache *c = cli_open(path, CLI_READ);
+    llmcache *c;
+    llmcache_prices *prices = NULL;
     llmcache_stats st;
     cli_list l;
     uint64_t values = 0, soon = 0, with_ttl = 0, dead;
     int64_t oldest = 0, newest = 0;
     char size[32], when[96];
     size_t i;
+    if (a->json && a->prometheus) { cli_error("--json and --prometheus exclude each other"); return CLI_EXIT_FAIL; }
+    if (a->prices && cli_load_prices(a->prices, &prices)) return CLI_EXIT_FAIL;
+    c = cli_open_cfg(path, CLI_READ, NULL, prices, a->ns);
+    llmcache_free(prices);                  /* the handle keeps a copy */
     if (!c) return CLI_EXIT_FAIL;
+    if (a->prometheus) {
+        if (cli_stats_export(c, path, LLMCACHE_STATS_PROMETHEUS, stdout, 0)) return cli_close(c, path, 0, CLI_EXIT_FAIL);
+        return cli_close(c, path, 0, cli_damage_status(c, path));
+    }
     if (cli_collect(c, path, &l)) return cli_close(c, path, 0, CLI_EXIT_FAIL);
     llmcache_stats_get(c, &st);
     for (i = 0; i < l.n; i++) {
@@ -335,10 +355,12 @@ static int cmd_stats(cli_args *a) {
         printf("{\"file_bytes\":%" PRIu64 ",\"entries\":%zu,\"value_bytes\":%" PRIu64 ",\"live_bytes\":%" PRIu64
                ",\"dead_bytes\":%" PRIu64 ",\"oldest_ms\":%" PRId64 ",\"newest_ms\":%" PRId64
                ",\"expiring_within_1h\":%" PRIu64 ",\"with_ttl\":%" PRIu64 ",\"records_recovered\":%" PRIu64
-               ",\"records_skipped\":%" PRIu64 ",\"torn_bytes\":%" PRIu64 "}\n",
+               ",\"records_skipped\":%" PRIu64 ",\"torn_bytes\":%" PRIu64 ",\"accounting\":",
                st.file_bytes, l.n, values, st.live_bytes, dead, oldest, newest, soon, with_ttl,
                st.records_recovered, st.records_skipped, st.torn_bytes);
         free(l.v);
+        if (cli_stats_export(c, path, LLMCACHE_STATS_JSON, stdout, 1)) return cli_close(c, path, 0, CLI_EXIT_FAIL);
+        printf("}\n");
         return cli_close(c, path, 0, cli_damage_status(c, path));
     }
     cli_format_size(st.file_bytes, size);
@@ -896,7 +918,8 @@ static const cli_command cli_commands[] = {
       "  --endpoint URL   provider URL or name of the model service; default empty\n"
       "  --schema FILE    JSON Schema of the expected result",
       NULL, "FILE or the schema unreadable, invalid JSON in either", NULL },
-    { "stats", cmd_stats, O_JSON, 1, 1, "stats FILE [--json]",
+    { "stats", cmd_stats, O_JSON | O_PROMETHEUS | O_PRICES | O_NS, 1, 1,
+      "stats FILE [--json | --prometheus] [--prices FILE.json] [--ns NS]",
       "size, live and dead bytes, ages, expiry and recovery of a cache file",
       "Prints the file size; the entries and the bytes of their values; live and dead\n"
       "bytes (dead: overwritten, deleted or expired records, which `compact` drops); the\n"
@@ -906,7 +929,12 @@ static const cli_command cli_commands[] = {
       "  --json   one JSON object on one line instead: file_bytes, entries, value_bytes,\n"
       "           live_bytes, dead_bytes, oldest_ms, newest_ms (0: no entries),\n"
       "           expiring_within_1h, with_ttl, records_recovered, records_skipped,\n"
-      "           torn_bytes",
+      "           torn_bytes, and accounting: per namespace and model the live entries,\n"
+      "           their bytes, recorded latency, tokens and cost (docs/ACCOUNTING.md)\n"
+      "  --prometheus  the same accounting in the Prometheus text format (llmcache_*)\n"
+      "  --prices FILE.json  prices for the costs: {\"MODEL\":{\"input\":N,\"output\":N,\n"
+      "           \"cached_input\":N,\"cache_write\":N}}, micro-dollars per million tokens\n"
+      "  --ns NS  the namespace to label the rows with (a file does not record it)",
       CLI_EXIT_DAMAGED, CLI_FAIL_OPEN, NULL },
     { "ls", cmd_ls, O_JSON, 1, 1, "ls FILE [--json]",
       "list the entries: key, size, stored, expires, schema hash",
