@@ -45,7 +45,8 @@ static int ref_envelope(const unsigned char *p, size_t n, uint64_t *body_off, ui
     if (flags & ~3u) return LLMCACHE_ECORRUPT;
     h = (uint64_t)p[6] | (uint64_t)p[7] << 8;
     nc = fuzz_ld32(p + 12); ml = fuzz_ld32(p + 16); bl = fuzz_ld32(p + 20);
-    if (h < 24 || (!(flags & 1u) && nc) || (!(flags & 2u) && ml)) return LLMCACHE_ECORRUPT;
+    if (h != 24 && (h < 48 || n < 48 || fuzz_ld32(p + 28) != h - 48)) return LLMCACHE_ECORRUPT;
+    if ((!(flags & 1u) && nc) || (!(flags & 2u) && ml)) return LLMCACHE_ECORRUPT;
     need = h + 8 * nc + ((flags & 2u) ? ml + 1 : 0) + bl;
     if (need != n) return LLMCACHE_ECORRUPT;
     for (i = 0; i < nc; i++) sum += fuzz_ld32(p + h + 8 * i);
@@ -89,17 +90,20 @@ static void check_decode(const unsigned char *p, size_t n) {
         sum += r.chunks[i].len;
         FUZZ_ASSERT(sum <= r.len);
     }
-    /* encode(decode(x)) == x, but for a header longer than 24 bytes, which the
-       decoder skips and the encoder does not write */
-    llmcache__env_build(&b, r.status, (flags & 1u) != 0, r.chunks, r.n_chunks, (flags & 2u) ? r.model : NULL,
-                        r.model_len, r.body, r.len);
+    /* encode(decode(x)) == x, but for the extension fields 24..47 (the encoder writes
+       its own) and a header of 24 bytes (the encoder always writes 48 + request) */
+    llmcache__env_build_req(&b, r.status, (flags & 1u) != 0, r.chunks, r.n_chunks, (flags & 2u) ? r.model : NULL,
+                            r.model_len, r.body, r.len, r.request, r.request_len);
     FUZZ_ASSERT(!b.oom);
     {
-        size_t h = (size_t)p[6] | (size_t)p[7] << 8;
-        FUZZ_ASSERT(b.len == n - (h - 24));
-        FUZZ_ASSERT(memcmp(b.p, p, 6) == 0 && b.p[6] == 24 && b.p[7] == 0);
+        size_t h = (size_t)p[6] | (size_t)p[7] << 8, rl = h > 48 ? h - 48 : 0;
+        FUZZ_ASSERT(r.request_len == rl && (rl == 0) == (r.request == NULL));
+        FUZZ_ASSERT(b.len == n - h + 48 + rl);
+        FUZZ_ASSERT(memcmp(b.p, p, 6) == 0 && b.p[6] == (unsigned char)((48 + rl) & 255) &&
+                    b.p[7] == (unsigned char)((48 + rl) >> 8));
         FUZZ_ASSERT(memcmp(b.p + 8, p + 8, 16) == 0);
-        FUZZ_ASSERT(memcmp(b.p + 24, p + h, n - h) == 0);
+        FUZZ_ASSERT(rl == 0 || memcmp(b.p + 48, p + 48, rl) == 0);
+        FUZZ_ASSERT(memcmp(b.p + 48 + rl, p + h, n - h) == 0);
     }
     llmcache__buf_free(&b);
     llmcache_response_free(&r);
@@ -364,7 +368,7 @@ static void check_stored(const unsigned char *p, size_t n, int decodes) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    unsigned char *p = (unsigned char *)malloc(size ? size : 1);   /* exactly sized */
+    unsigned char *p = (unsigned char *)calloc(size ? size : 1, 1);   /* exactly sized */
     evlist want;
     int term = 0;
     uint64_t bo, mo;

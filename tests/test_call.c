@@ -909,7 +909,7 @@ static void test_envelope(void) {
     llmcache__env_build(&b, 200, 1, ch, 3, "model!", 6, body, strlen(body));
     CHECK(!b.oom);
     n = b.len;
-    CHECK_EQ(n, 24 + 3 * 8 + 7 + strlen(body));
+    CHECK_EQ(n, 48 + 3 * 8 + 7 + strlen(body));
     CHECK_EQ(llmcache_response_decode(b.p, n, &r), LLMCACHE_OK);
     CHECK_EQ(r.status, 200);
     CHECK_MEM(r.body, r.len, body, strlen(body));
@@ -963,7 +963,7 @@ static void test_envelope(void) {
     llmcache__buf_free(&b);
     /* no stream, no model */
     llmcache__env_build(&b, 404, 0, NULL, 0, NULL, 0, "", 0);
-    CHECK_EQ(b.len, 24);
+    CHECK_EQ(b.len, 48);
     CHECK_EQ(llmcache_response_decode(b.p, b.len, &r), LLMCACHE_OK);
     CHECK_EQ(r.status, 404);
     CHECK_EQ(r.len, 0);
@@ -976,10 +976,12 @@ static void test_envelope(void) {
 /* The two examples of docs/ENVELOPE.md, byte for byte. */
 static void test_envelope_doc_examples(void) {
     static const unsigned char ex1[] = {
-        0x6c,0x6c,0x63,0x65, 0x01, 0x00, 0x18,0x00, 0xc8,0,0,0, 0,0,0,0, 0,0,0,0, 0x0b,0,0,0,
+        0x6c,0x6c,0x63,0x65, 0x01, 0x00, 0x30,0x00, 0xc8,0,0,0, 0,0,0,0, 0,0,0,0, 0x0b,0,0,0,
+        0,0,0,0, 0,0,0,0, 0xff,0xff,0xff,0xff,0xff,0xff,0xff,0xff, 0xff,0xff,0xff,0xff,0xff,0xff,0xff,0xff,
         '{','"','o','k','"',':','t','r','u','e','}' };
     static const unsigned char ex2[] = {
-        0x6c,0x6c,0x63,0x65, 0x01, 0x03, 0x18,0x00, 0xc8,0,0,0, 0x02,0,0,0, 0x01,0,0,0, 0x17,0,0,0,
+        0x6c,0x6c,0x63,0x65, 0x01, 0x03, 0x30,0x00, 0xc8,0,0,0, 0x02,0,0,0, 0x01,0,0,0, 0x17,0,0,0,
+        0,0,0,0, 0,0,0,0, 0xff,0xff,0xff,0xff,0xff,0xff,0xff,0xff, 0xff,0xff,0xff,0xff,0xff,0xff,0xff,0xff,
         0x09,0,0,0, 0x05,0,0,0, 0x0e,0,0,0, 0x09,0,0,0,
         'x', 0x00,
         'd','a','t','a',':',' ','a','\n','\n', 'd','a','t','a',':',' ','[','D','O','N','E',']','\n','\n' };
