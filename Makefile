@@ -28,7 +28,7 @@ TSAN     = -O1 -g -fsanitize=thread
 
 # The optional programs whose packages this machine has (tests/need.sh); the rest
 # are neither built by test-build nor run (make test prints their skip lines).
-OPT_PROGS = test_curl test_replay test_redis test_redis_hostile openai
+OPT_PROGS = test_curl test_replay test_redis test_redis_hostile openai replay_test
 CAN      := $(shell CC='$(CC)' sh tests/need.sh --can $(OPT_PROGS))
 CANNOT    = $(filter-out $(CAN),$(OPT_PROGS))
 
@@ -42,7 +42,7 @@ TOOL_SRCS = $(wildcard tools/*.c)
 TOOL      = $(if $(TOOL_SRCS),$(B)/llmcache)
 
 # Programs built with an optional part of the library: extra flags and libraries.
-CURL_PROGS  = $(B)/examples/openai $(foreach d,tests asan tsan,$(B)/$(d)/test_curl $(B)/$(d)/test_replay)
+CURL_PROGS  = $(B)/examples/openai $(B)/examples/replay_test $(foreach d,tests asan tsan,$(B)/$(d)/test_curl $(B)/$(d)/test_replay)
 REDIS_PROGS = $(foreach d,tests asan tsan,$(B)/$(d)/test_redis $(B)/$(d)/test_redis_hostile)
 $(CURL_PROGS):  XFLAGS = -DLLMCACHE_CURL
 $(CURL_PROGS):  XLIBS  = -lcurl

@@ -789,6 +789,15 @@ LLMCACHE_API int llmcache_call(llmcache *c, const llmcache_request *req, llmcach
  * it with llmcache_response_free. Thread-safe. */
 LLMCACHE_API int llmcache_response_decode(const void *data, size_t len, llmcache_response *out);
 
+/* Encodes r into a new envelope (docs/ENVELOPE.md) *out of *out_len bytes (release
+ * with llmcache_free): status, body, the model when r->model is not NULL, the chunks
+ * (a stream when n_chunks > 0 or r->meta.flags has LLMCACHE_META_STREAM) and the
+ * request (kept when not NULL and at most 65487 bytes). The inverse of
+ * llmcache_response_decode, for tools that rebuild stored answers (cassettes).
+ * LLMCACHE_EINVAL unless the chunks are contiguous slices of body from its start.
+ * Thread-safe. */
+LLMCACHE_API int llmcache_response_encode(const llmcache_response *r, char **out, size_t *out_len);
+
 /* Removes every entry stored with this schema hash (see llmcache_schema_hash);
  * *removed (may be NULL) gets how many. Thread-safe, but not atomic: entries stored
  * meanwhile may survive. */
@@ -6691,6 +6700,23 @@ LLMCACHE_API int llmcache_response_decode(const void *data, size_t len, llmcache
     rc = llmcache__response_adopt(out, mem, len);
     if (rc != LLMCACHE_OK) llmcache_response_free(out);
     return rc;
+}
+
+LLMCACHE_API int llmcache_response_encode(const llmcache_response *r, char **out, size_t *out_len) {
+    llmcache__buf b = {NULL, 0, 0, 0};
+    size_t i, off = 0;
+    if (out) *out = NULL;
+    if (out_len) *out_len = 0;
+    if (!r || !out || (!r->body && r->len) || (!r->chunks && r->n_chunks)) return LLMCACHE_EINVAL;
+    for (i = 0; i < r->n_chunks; off += r->chunks[i].len, i++)
+        if (r->chunks[i].data != r->body + off || r->chunks[i].len > r->len - off) return LLMCACHE_EINVAL;
+    llmcache__env_build_req(&b, r->status, r->n_chunks > 0 || (r->meta.flags & LLMCACHE_META_STREAM) != 0,
+                            r->chunks, r->n_chunks, r->model, r->model ? r->model_len : 0, r->body ? r->body : "",
+                            r->len, r->request, r->request_len);
+    if (b.oom) { llmcache__buf_free(&b); return LLMCACHE_ENOMEM; }
+    *out = b.p;
+    if (out_len) *out_len = b.len;
+    return LLMCACHE_OK;
 }
 
 /* ---- sink: the body buffer, and the SSE event splitter */
