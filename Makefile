@@ -1,6 +1,7 @@
 # llmcache: build, test, demo, bench. POSIX make; run from the repository root.
 #   make          examples and the command-line tool into build/
 #   make demo     runs examples/quickstart.c (no network, no API key)
+#   make replay-demo  replays the checked-in cassette (examples/replay_test.c)
 #   make test     every test that this machine can run, plain and under ASan+UBSan,
 #                 and the fuzz corpora; needs only a C compiler, make and python3.
 #                 A suite whose packages are missing prints "skipped: SUITE (needs
@@ -92,6 +93,14 @@ $(B)/tests/powerloss_shim.so: tests/powerloss_shim.c
 
 demo: $(B)/examples/quickstart
 	./$(B)/examples/quickstart
+
+# Testing with recorded answers (README): the cassette in git, replayed offline by
+# examples/replay_test.c (no provider, no key); LLMCACHE_MODE=record re-records it.
+.PHONY: replay-demo
+replay-demo: $(B)/examples/replay_test $(B)/llmcache
+	rm -f $(B)/ci.cache $(B)/ci.cache-shm
+	./$(B)/llmcache import $(B)/ci.cache examples/cassettes/npc.jsonl
+	LLMCACHE_MODE=replay ./$(B)/examples/replay_test $(B)/ci.cache
 
 # The header as C99 and C++11/17 with every warning, and two translation units
 # that both include it (one with the implementation) to catch duplicate symbols;
