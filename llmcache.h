@@ -784,7 +784,7 @@ LLMCACHE_API int llmcache_call(llmcache *c, const llmcache_request *req, llmcach
 /* Decodes a stored call value (the data of llmcache_get for an entry with
  * LLMCACHE_META_ENVELOPE) into *out, copying it. Returns LLMCACHE_ECORRUPT for bytes
  * that are not a well-formed envelope (never reads outside data[0..len)),
- * LLMCACHE_EVERSION for a newer format. Only status, body, model and chunks are set.
+ * LLMCACHE_EVERSION for a newer format. Only status, body, model, chunks and request are set.
  * *out is zeroed first, and holds nothing after an error; after LLMCACHE_OK release
  * it with llmcache_response_free. Thread-safe. */
 LLMCACHE_API int llmcache_response_decode(const void *data, size_t len, llmcache_response *out);
