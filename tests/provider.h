@@ -1,6 +1,7 @@
 /* tests/provider.h: starts tests/fake_provider.py on 127.0.0.1 for a C test (run
  * from the repository root) and talks to its control endpoints over libcurl:
  * start_server() (0, or -1 when it cannot start), stop_server(), port,
+ * provider_setup() (start_server and an OpenAI transport config for it),
  * server_requests() (upstream requests since the last reset), server_reset().
  * Include after llmcache.h with LLMCACHE_IMPLEMENTATION and LLMCACHE_CURL. */
 #ifndef LLMCACHE_TEST_PROVIDER_H
@@ -97,4 +98,19 @@ static long control(const char *method, const char *path) {
 static long server_requests(void) { return control("GET", "/stats"); }
 static void server_reset(void) { (void)control("POST", "/reset"); }
 
+/* Starts the server (saying so on stderr when it cannot) and points *openai at it
+ * with the server's key; base_url (64 bytes) holds the URL. 0, or -1. */
+static int provider_setup(llmcache_curl *openai, char base_url[64]) {
+    if (start_server() != 0) {
+        fprintf(stderr, "could not start tests/fake_provider.py (run from the repository root)\n");
+        return -1;
+    }
+    snprintf(base_url, 64, "http://127.0.0.1:%d/v1", port);
+    memset(openai, 0, sizeof *openai);
+    openai->kind = LLMCACHE_CURL_OPENAI;
+    openai->base_url = base_url;
+    openai->api_key = "test-key";
+    openai->timeout_ms = 10000;
+    return 0;
+}
 #endif

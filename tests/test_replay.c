@@ -231,19 +231,12 @@ static void remove_cache(void) {
 
 int main(void) {
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    if (start_server() != 0) {
-        fprintf(stderr, "could not start tests/fake_provider.py (run from the repository root)\n");
+    if (provider_setup(&openai, base_url) != 0) {
         CHECK(0);
         return TEST_REPORT();
     }
-    snprintf(base_url, sizeof base_url, "http://127.0.0.1:%d/v1", port);
     snprintf(cache_path, sizeof cache_path, "/tmp/llmcache_test_replay_%ld.cache", (long)getpid());
     remove_cache();
-    memset(&openai, 0, sizeof openai);
-    openai.kind = LLMCACHE_CURL_OPENAI;
-    openai.base_url = base_url;
-    openai.api_key = "test-key";
-    openai.timeout_ms = 10000;
     test_modes();
     test_stream();
     remove_cache();
