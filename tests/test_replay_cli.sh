@@ -80,6 +80,13 @@ check "explain --near: another endpoint has none" grep -q '^near       0 stored 
 "$L" explain --ignore user hit.json > /dev/null 2> e3.err; rc=$?
 check "explain: a malformed pointer is an error" test $rc -eq 2
 
+# ---- LLMCACHE_MODE, read by every command that opens a cache
+LLMCACHE_MODE=replay "$L" diff a.cache fresh/cassette.jsonl > /dev/null; rc=$?
+check "LLMCACHE_MODE=replay is accepted" test $rc -eq 0
+LLMCACHE_MODE=replya "$L" stats a.cache > /dev/null 2> m.err; rc=$?
+check "an unknown LLMCACHE_MODE fails with status 2" test $rc -eq 2
+check "naming the modes" grep -q 'LLMCACHE_MODE=replya: not one of normal, record, replay, no-store, off' m.err
+
 # ---- key --ignore: C and Python agree
 cd "$ROOT" || exit 1
 out=$(python3 - "$L" <<'PY'

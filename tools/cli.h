@@ -29,6 +29,10 @@ int  cli_output_open(cli_output *o, const char *path);  /* 0, or -1 reported */
 int  cli_output_commit(cli_output *o);                  /* 0, or -1 reported (temp removed) */
 void cli_output_abort(cli_output *o);                   /* removes the temporary file */
 
+/* cfg.mode from LLMCACHE_MODE, as every tool reads it (unset = normal); 0, or -1
+ * reported for an unknown mode (cli_util.c). */
+int cli_env_mode(int *mode);
+
 /* >>numbers for people (cli_util.c) */
 int64_t cli_now_ms(void);
 void cli_format_size(uint64_t bytes, char out[32]);      /* "512 B", "1.2 MiB" */

@@ -172,6 +172,7 @@ static int cli_load(const char *path, cli_items *s) {
     cfg.path = path;
     cfg.read_only = 1;
     cfg.max_entries = 0x7ffffffeu;
+    if (cli_env_mode(&cfg.mode)) return -1;
     rc = llmcache_open(&c, &cfg);
     if (rc == LLMCACHE_OK) {
         rc = llmcache_foreach(c, 1, cli_items_add, s);

@@ -176,11 +176,7 @@ static llmcache *cli_open_progress(const char *path, int how, cli_progress *prog
     cfg.read_only = how == CLI_READ;
     cfg.on_progress = progress ? cli_on_progress : NULL;
     cfg.progress_ctx = progress;
-    cfg.mode = llmcache_mode_parse(getenv("LLMCACHE_MODE"));   /* as every tool; the commands make no calls */
-    if (cfg.mode < 0) {
-        cli_error("LLMCACHE_MODE=%s: not one of normal, record, replay, no-store, off", getenv("LLMCACHE_MODE"));
-        return NULL;
-    }
+    if (cli_env_mode(&cfg.mode)) return NULL;   /* as every tool; the commands make no calls */
     rc = llmcache_open(&c, &cfg);
     if (rc != LLMCACHE_OK) { cli_open_error(path, rc); return NULL; }
     return c;
