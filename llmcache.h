@@ -3373,12 +3373,11 @@ static int llmcache__jcs_pruned(const char *json, size_t len, const char *const 
     if (rc == LLMCACHE_OK && ignore && ignore[0]) {
         const char *const *ptr;
         size_t longest = 0;
-        char *tok;
+        char small[256], *tok = small;   /* a decoded token is never longer than its pointer */
         for (ptr = ignore; *ptr; ptr++) if (strlen(*ptr) > longest) longest = strlen(*ptr);
-        tok = (char *)LLMCACHE_MALLOC(longest + 1);
-        if (!tok) rc = LLMCACHE_ENOMEM;
+        if (longest >= sizeof small && !(tok = (char *)LLMCACHE_MALLOC(longest + 1))) rc = LLMCACHE_ENOMEM;
         for (ptr = ignore; tok && *ptr; ptr++) llmcache__pointer_remove((llmcache__jv *)(uintptr_t)root, *ptr, tok);
-        LLMCACHE_FREE(tok);
+        if (tok != small) LLMCACHE_FREE(tok);
     }
     if (rc == LLMCACHE_OK) {
         llmcache__buf_reserve(out, len + 16);

@@ -53,6 +53,15 @@ static void test_frozen_keys(void) {
     }
 }
 
+/* ---- llmcache_call keeps the canonical request, pruned, unless omit_request */
+static int echo_transport(void *ctx, const llmcache_request *req, llmcache_sink *sink) {
+    int *calls = (int *)ctx;
+    (*calls)++;
+    (void)req;
+    llmcache_sink_write(sink, "{\"ok\":true}", 11);
+    return 200;
+}
+
 static void test_pointers(void) {
     static const char *const user[] = { "/user", "/metadata/user_id", NULL };
     static const char *const escaped[] = { "/b/2/c~0d", "/b/2/e~1f", NULL };
@@ -93,6 +102,36 @@ static void test_pointers(void) {
     CHECK_STR(canon, "[\"x\"]");
     llmcache_free(canon);
 
+    {   /* a pointer longer than the token buffer on the stack */
+        char name[301], ptr[303], body[340];
+        const char *longp[2];
+        memset(name, 'n', 300);
+        name[300] = '\0';
+        snprintf(ptr, sizeof ptr, "/%s", name);
+        snprintf(body, sizeof body, "{\"%s\":1,\"k\":2}", name);
+        longp[0] = ptr; longp[1] = NULL;
+        CHECK_EQ(pruned(body, NULL, longp, &canon, hex), LLMCACHE_OK);
+        CHECK_STR(canon, "{\"k\":2}");
+        llmcache_free(canon);
+    }
+    {   /* a per-call mode out of range */
+        llmcache *c = NULL;
+        llmcache_call_options o;
+        llmcache_response r;
+        int calls = 0;
+        memset(&o, 0, sizeof o);
+        o.mode = LLMCACHE_CALL_MODE(LLMCACHE_MODE_OFF) + 1;
+        CHECK_EQ(llmcache_open(&c, NULL), LLMCACHE_OK);
+        CHECK_EQ(llmcache_call(c, &req, echo_transport, &calls, &o, &r), LLMCACHE_EINVAL);
+        CHECK_EQ(calls, 0);
+        llmcache_response_free(&r);
+        o.mode = LLMCACHE_CALL_MODE(LLMCACHE_MODE_OFF);
+        o.refresh = 1;    /* no contradiction: off always calls */
+        CHECK_EQ(llmcache_call(c, &req, echo_transport, &calls, &o, &r), LLMCACHE_OK);
+        CHECK(calls == 1 && r.stored == 0);
+        llmcache_response_free(&r);
+        llmcache_close(c);
+    }
     CHECK_EQ(llmcache_key_for_ex(&k, NULL, &req, bad1, &canon, NULL), LLMCACHE_EINVAL);
     CHECK(canon == NULL);
     CHECK_EQ(llmcache_key_for_ex(&k, NULL, &req, bad2, NULL, NULL), LLMCACHE_EINVAL);
@@ -189,15 +228,6 @@ static void test_envelope_request(void) {
         llmcache__buf_free(&b);
         free(big);
     }
-}
-
-/* ---- llmcache_call keeps the canonical request, pruned, unless omit_request */
-static int echo_transport(void *ctx, const llmcache_request *req, llmcache_sink *sink) {
-    int *calls = (int *)ctx;
-    (*calls)++;
-    (void)req;
-    llmcache_sink_write(sink, "{\"ok\":true}", 11);
-    return 200;
 }
 
 static void test_call_keeps_request(void) {
