@@ -1,6 +1,7 @@
 # llmcache: build, test, demo, bench. POSIX make; run from the repository root.
 #   make          examples and the command-line tool into build/
 #   make demo     runs examples/quickstart.c (no network, no API key)
+#   make replay-demo  replays the checked-in cassette (examples/replay_test.c)
 #   make test     every test that this machine can run, plain and under ASan+UBSan,
 #                 and the fuzz corpora; needs only a C compiler, make and python3.
 #                 A suite whose packages are missing prints "skipped: SUITE (needs
@@ -28,7 +29,7 @@ TSAN     = -O1 -g -fsanitize=thread
 
 # The optional programs whose packages this machine has (tests/need.sh); the rest
 # are neither built by test-build nor run (make test prints their skip lines).
-OPT_PROGS = test_curl test_redis test_redis_hostile openai
+OPT_PROGS = test_curl test_replay test_redis test_redis_hostile openai replay_test
 CAN      := $(shell CC='$(CC)' sh tests/need.sh --can $(OPT_PROGS))
 CANNOT    = $(filter-out $(CAN),$(OPT_PROGS))
 
@@ -42,7 +43,7 @@ TOOL_SRCS = $(wildcard tools/*.c)
 TOOL      = $(if $(TOOL_SRCS),$(B)/llmcache)
 
 # Programs built with an optional part of the library: extra flags and libraries.
-CURL_PROGS  = $(B)/examples/openai $(foreach d,tests asan tsan,$(B)/$(d)/test_curl)
+CURL_PROGS  = $(B)/examples/openai $(B)/examples/replay_test $(foreach d,tests asan tsan,$(B)/$(d)/test_curl $(B)/$(d)/test_replay)
 REDIS_PROGS = $(foreach d,tests asan tsan,$(B)/$(d)/test_redis $(B)/$(d)/test_redis_hostile)
 $(CURL_PROGS):  XFLAGS = -DLLMCACHE_CURL
 $(CURL_PROGS):  XLIBS  = -lcurl
@@ -92,6 +93,14 @@ $(B)/tests/powerloss_shim.so: tests/powerloss_shim.c
 
 demo: $(B)/examples/quickstart
 	./$(B)/examples/quickstart
+
+# Testing with recorded answers (README): the cassette in git, replayed offline by
+# examples/replay_test.c (no provider, no key); LLMCACHE_MODE=record re-records it.
+.PHONY: replay-demo
+replay-demo: $(B)/examples/replay_test $(B)/llmcache
+	rm -f $(B)/ci.cache $(B)/ci.cache-shm
+	./$(B)/llmcache import $(B)/ci.cache examples/cassettes/npc.jsonl
+	LLMCACHE_MODE=replay ./$(B)/examples/replay_test $(B)/ci.cache
 
 # The header as C99 and C++11/17 with every warning, and two translation units
 # that both include it (one with the implementation) to catch duplicate symbols;

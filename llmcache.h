@@ -264,6 +264,17 @@ LLMCACHE_API int llmcache_schema_hash(const char *schema, size_t len, unsigned c
  * Thread-safe. */
 LLMCACHE_API int llmcache_key_for(llmcache_key *out, const char *ns, const llmcache_request *req);
 
+/* As llmcache_key_for, with the body pruned first: every JSON Pointer (RFC 6901) of
+ * the NULL-terminated list ignore (may be NULL) that resolves in the body is removed
+ * from it, in list order (a pointer that does not resolve is skipped; "/a/0" removes
+ * the first item of the array "a"). With no pointers the key is llmcache_key_for's.
+ * canonical (may be NULL) gets the canonical form of the pruned body that was hashed,
+ * NUL-terminated, *canonical_len (may be NULL) bytes; release it with llmcache_free.
+ * LLMCACHE_EINVAL also for a malformed pointer (not "/..." or "~" not followed by 0
+ * or 1; the whole document "" cannot be ignored). Thread-safe. */
+LLMCACHE_API int llmcache_key_for_ex(llmcache_key *out, const char *ns, const llmcache_request *req,
+                                     const char *const *ignore, char **canonical, size_t *canonical_len);
+
 /* Writes the key as 64 lowercase hex digits and a NUL into the caller's out.
  * Thread-safe. */
 LLMCACHE_API void llmcache_key_hex(const llmcache_key *key, char out[65]);
@@ -352,6 +363,25 @@ typedef struct llmcache_prices {
 } llmcache_prices;
 
 #define LLMCACHE_DEFAULT_ACCT_ROWS 256u
+/* What llmcache_call does with the cache (llmcache_config.mode): record once, replay
+ * forever. "hit" is a live entry for the key; the transport is the provider. */
+enum {
+    LLMCACHE_MODE_NORMAL   = 0,  /* hit: serve it; miss: call the transport, store a good answer */
+    LLMCACHE_MODE_RECORD   = 1,  /* always call the transport and store (refresh everything) */
+    LLMCACHE_MODE_REPLAY   = 2,  /* hit: serve it; miss: never call, return LLMCACHE_MISS */
+    LLMCACHE_MODE_NO_STORE = 3,  /* hit: serve it; miss: call the transport, store nothing */
+    LLMCACHE_MODE_OFF      = 4   /* bypass the cache: always call, store nothing */
+};
+
+/* The mode named text: "normal", "record", "replay", "no-store" or "off" (NULL or ""
+ * = LLMCACHE_MODE_NORMAL); LLMCACHE_EINVAL for anything else, which llmcache_open
+ * refuses in turn, so cfg.mode = llmcache_mode_parse(getenv("LLMCACHE_MODE")); is
+ * a complete setup. The library never reads the environment itself. Thread-safe. */
+LLMCACHE_API int llmcache_mode_parse(const char *text);
+
+/* The name of a mode as llmcache_mode_parse reads it ("no-store"), or "invalid";
+ * a static string. Thread-safe. */
+LLMCACHE_API const char *llmcache_mode_name(int mode);
 
 /* Zero-initialize, then set what you need: llmcache_config cfg = {0}; */
 typedef struct llmcache_config {
@@ -396,6 +426,19 @@ typedef struct llmcache_config {
     const llmcache_prices *prices;
     size_t      acct_max_rows; /* (namespace, model) rows of the accounting; 0 =
                                   LLMCACHE_DEFAULT_ACCT_ROWS, at most 1048576 */
+    /* LLMCACHE_MODE_* (0 = normal): what llmcache_call does on a hit and on a miss;
+       anything else is LLMCACHE_EINVAL at open (see llmcache_mode_parse) */
+    int         mode;
+    /* JSON Pointers (RFC 6901), NULL-terminated (NULL = none), removed from the body
+       of every llmcache_call request before its key is made (e.g. "/user",
+       "/metadata/user_id"): requests that differ only there share an entry. Pointers
+       that do not resolve are skipped; a malformed one is LLMCACHE_EINVAL at open.
+       Copied. With none the keys are llmcache_key_for's (see llmcache_key_for_ex) */
+    const char *const *key_ignore;
+    /* 1: do not keep the canonical request in stored answers (privacy; `llmcache
+       explain --near` then cannot compare). Keeping it costs its canonical length in
+       bytes per entry (docs/ENVELOPE.md) */
+    int         omit_request;
 } llmcache_config;
 
 /* Metadata stored beside a value. The call-through layer fills it; plain
@@ -466,6 +509,9 @@ typedef struct llmcache_stats {
     uint64_t unpriced_saves;      /* saves of a model without a price */
     uint64_t acct_rows;           /* (namespace, model) rows in use, the other row not counted */
     uint64_t acct_folded;         /* calls counted in the other row */
+    /* call-through, continued */
+    uint64_t replay_misses;       /* LLMCACHE_MODE_REPLAY calls that found no answer (LLMCACHE_MISS,
+                                     no transport call); also counted in misses */
 } llmcache_stats;
 
 /* Opens a cache. cfg may be NULL (memory only, default bounds); cfg, its strings
@@ -707,6 +753,9 @@ typedef struct llmcache_response {
                                       prompt_tokens_details.cached_tokens, Anthropic
                                       cache_read_input_tokens); -1 = unknown */
     int64_t  cache_write_tokens;   /* Anthropic cache_creation_input_tokens; -1 = unknown */
+    const char *request; size_t request_len; /* the canonical request the key was made of, as
+                                     stored with the answer (not NUL-terminated); NULL = not
+                                     kept (cfg.omit_request, over 65487 bytes, an older entry) */
 } llmcache_response;
 
 /* Releases what a response holds (body, model, chunks) and zeroes it. NULL and zeroed responses are fine. Thread-safe for distinct responses. */
@@ -744,7 +793,13 @@ typedef struct llmcache_call_options {
        it (then serves the stored answer) or the time is over (then calls the
        provider itself). Without a Redis tier it is ignored. docs/REDIS.md */
     int64_t redis_lock_ms;
+    /* 0 = the config's mode; LLMCACHE_CALL_MODE(LLMCACHE_MODE_x) = that mode for this call.
+       A refresh in replay mode and no_store in record mode are LLMCACHE_EINVAL */
+    int     mode;
 } llmcache_call_options;
+
+/* llmcache_call_options.mode for a mode (0 there means "the config's"). */
+#define LLMCACHE_CALL_MODE(mode) ((mode) + 1)
 
 /* Answers req from the cache or through the transport fn(fn_ctx, ...), and stores a
  * fresh 2xx answer. The key is llmcache_key_for(c's namespace, req). opts may be NULL.
@@ -760,7 +815,12 @@ typedef struct llmcache_call_options {
  *                       llmcache_curl_transport without LLMCACHE_CURL); nothing was sent
  *   LLMCACHE_EREJECTED  validate or parse refused the answer, or a non-stream body is
  *                       not JSON (see raw_body)
- *   LLMCACHE_EINVAL     bad arguments, malformed request body or schema JSON
+ *   LLMCACHE_MISS       replay mode (LLMCACHE_MODE_REPLAY) without a stored answer:
+ *                       the transport was not called; out->key names the key that
+ *                       missed, and an LLMCACHE_EVENT_ERROR (result LLMCACHE_MISS) says
+ *                       it in hex; counted in stats.replay_misses
+ *   LLMCACHE_EINVAL     bad arguments, malformed request body or schema JSON, or
+ *                       options that contradict the mode (see llmcache_call_options.mode)
  *   LLMCACHE_ENOMEM, LLMCACHE_ETOOBIG  the response could not be held
  * The store failing (a lookup error, a failed put) never fails the call: it counts in
  * stats.errors, is reported as LLMCACHE_EVENT_ERROR, and the provider's answer is
@@ -775,10 +835,19 @@ LLMCACHE_API int llmcache_call(llmcache *c, const llmcache_request *req, llmcach
  * LLMCACHE_META_ENVELOPE) into *out, copying it. Returns LLMCACHE_ECORRUPT for bytes
  * that are not a well-formed envelope (never reads outside data[0..len)),
  * LLMCACHE_EVERSION for a newer format. Only status, body, model, chunks, ttfe_ms,
- * cached_input_tokens and cache_write_tokens are set.
+ * cached_input_tokens, cache_write_tokens and request are set.
  * *out is zeroed first, and holds nothing after an error; after LLMCACHE_OK release
  * it with llmcache_response_free. Thread-safe. */
 LLMCACHE_API int llmcache_response_decode(const void *data, size_t len, llmcache_response *out);
+
+/* Encodes r into a new envelope (docs/ENVELOPE.md) *out of *out_len bytes (release
+ * with llmcache_free): status, body, the model when r->model is not NULL, the chunks
+ * (a stream when n_chunks > 0 or r->meta.flags has LLMCACHE_META_STREAM) and the
+ * request (kept when not NULL and at most 65487 bytes). The inverse of
+ * llmcache_response_decode, for tools that rebuild stored answers (cassettes).
+ * LLMCACHE_EINVAL unless the chunks are contiguous slices of body from its start.
+ * Thread-safe. */
+LLMCACHE_API int llmcache_response_encode(const llmcache_response *r, char **out, size_t *out_len);
 
 /* Removes every entry stored with this schema hash (see llmcache_schema_hash);
  * *removed (may be NULL) gets how many. Thread-safe, but not atomic: entries stored
@@ -3361,12 +3430,85 @@ static void llmcache__json_write(llmcache__buf *b, const llmcache__jv *v) {
     }
 }
 
-/* Appends the RFC 8785 canonical form of json[0..len) to out. Returns
+/* ---- JSON Pointers (RFC 6901) removed before canonicalization (key_ignore) ---- */
+/* 1 when p is a JSON Pointer below the root: "/" and tokens in which every "~" is
+   followed by "0" or "1". */
+static int llmcache__pointer_ok(const char *p) {
+    if (!p || p[0] != '/') return 0;
+    for (; *p; p++)
+        if (*p == '~' && p[1] != '0' && p[1] != '1') return 0;
+    return 1;
+}
+
+/* An array index token: "0" or digits without a leading zero, below n. */
+static int llmcache__pointer_index(const char *t, size_t len, size_t n, size_t *idx) {
+    size_t i, v = 0;
+    if (len == 0 || (len > 1 && t[0] == '0')) return 0;
+    for (i = 0; i < len; i++) {
+        if (t[i] < '0' || t[i] > '9' || v > ((size_t)-1 - 9) / 10) return 0;
+        v = v * 10 + (size_t)(t[i] - '0');
+    }
+    *idx = v;
+    return v < n;
+}
+
+/* Removes what the checked pointer ptr names from the tree under root, if it names
+   anything; tok has room for the pointer's length. The tree's nodes live in its
+   document's arena, so they are edited in place (a sorted object stays sorted). */
+static void llmcache__pointer_remove(llmcache__jv *root, const char *ptr, char *tok) {
+    llmcache__jv *v = root;
+    const char *p = ptr;
+    while (*p == '/') {
+        llmcache__jv name;
+        size_t n = 0, i = 0, lo = 0, hi;
+        const char *q = p + 1;
+        int last, found = 0;
+        for (; *q && *q != '/'; q++) {
+            if (*q == '~') { tok[n++] = q[1] == '0' ? '~' : '/'; q++; }
+            else tok[n++] = *q;
+        }
+        tok[n] = '\0';
+        last = *q == '\0';
+        if (v->type == LLMCACHE__JOBJ) {
+            llmcache__jmem *mems = (llmcache__jmem *)(uintptr_t)v->u.mems;
+            name.type = LLMCACHE__JSTR; name.esc = 0; name.n = n; name.u.str = tok;
+            for (hi = v->n; lo < hi && !found;) {
+                size_t mid = lo + (hi - lo) / 2;
+                int c = llmcache__json_keycmp(&mems[mid].name, &name);
+                if (c == 0) { i = mid; found = 1; }
+                else if (c < 0) lo = mid + 1;
+                else hi = mid;
+            }
+            if (!found) return;
+            if (last) { memmove(mems + i, mems + i + 1, (v->n - i - 1) * sizeof *mems); v->n--; return; }
+            v = &mems[i].val;
+        } else if (v->type == LLMCACHE__JARR) {
+            llmcache__jv *items = (llmcache__jv *)(uintptr_t)v->u.items;
+            if (!llmcache__pointer_index(tok, n, v->n, &i)) return;
+            if (last) { memmove(items + i, items + i + 1, (v->n - i - 1) * sizeof *items); v->n--; return; }
+            v = &items[i];
+        } else return;
+        p = q;
+    }
+}
+
+/* Appends the RFC 8785 canonical form of json[0..len), less what the checked
+   pointers of the NULL-terminated list ignore (may be NULL) name, to out. Returns
    LLMCACHE_OK, LLMCACHE_EINVAL (with *err when not NULL) or LLMCACHE_ENOMEM. */
-static int llmcache__jcs(const char *json, size_t len, llmcache__buf *out, llmcache_json_error *err) {
+static int llmcache__jcs_pruned(const char *json, size_t len, const char *const *ignore, llmcache__buf *out,
+                                llmcache_json_error *err) {
     llmcache__jdoc doc;
     const llmcache__jv *root;
     int rc = llmcache__json_parse(json, len, &doc, &root, err);
+    if (rc == LLMCACHE_OK && ignore && ignore[0]) {
+        const char *const *ptr;
+        size_t longest = 0;
+        char small[256], *tok = small;   /* a decoded token is never longer than its pointer */
+        for (ptr = ignore; *ptr; ptr++) if (strlen(*ptr) > longest) longest = strlen(*ptr);
+        if (longest >= sizeof small && !(tok = (char *)LLMCACHE_MALLOC(longest + 1))) rc = LLMCACHE_ENOMEM;
+        for (ptr = ignore; tok && *ptr; ptr++) llmcache__pointer_remove((llmcache__jv *)(uintptr_t)root, *ptr, tok);
+        if (tok != small) LLMCACHE_FREE(tok);
+    }
     if (rc == LLMCACHE_OK) {
         llmcache__buf_reserve(out, len + 16);
         llmcache__json_write(out, root);
@@ -3374,6 +3516,12 @@ static int llmcache__jcs(const char *json, size_t len, llmcache__buf *out, llmca
     }
     llmcache__json_free(&doc);
     return rc;
+}
+
+/* Appends the RFC 8785 canonical form of json[0..len) to out. Returns
+   LLMCACHE_OK, LLMCACHE_EINVAL (with *err when not NULL) or LLMCACHE_ENOMEM. */
+static int llmcache__jcs(const char *json, size_t len, llmcache__buf *out, llmcache_json_error *err) {
+    return llmcache__jcs_pruned(json, len, NULL, out, err);
 }
 
 LLMCACHE_API void llmcache_free(void *p) { LLMCACHE_FREE(p); }
@@ -3472,19 +3620,22 @@ LLMCACHE_API int llmcache_schema_hash(const char *schema, size_t len, unsigned c
     return rc;
 }
 
-/* The key of a request whose schema hash is already known. */
-static int llmcache__key_with_schema_hash(llmcache_key *out, const char *ns, const char *endpoint,
-                                          const unsigned char schema_hash[32], const char *body,
-                                          size_t body_len) {
+/* The key of a request whose schema hash is already known, its body pruned of the
+ * checked pointers of ignore (may be NULL). With canon not NULL, *canon gets the
+ * canonical pruned body (NUL-terminated on success; the caller frees it). */
+static int llmcache__key_pruned(llmcache_key *out, const char *ns, const char *endpoint,
+                                const unsigned char schema_hash[32], const char *body, size_t body_len,
+                                const char *const *ignore, llmcache__buf *canon) {
     static const char domain[] = "llmcache/key/v1";
     llmcache__buf b = {NULL, 0, 0, 0};
     llmcache__sha256 s;
     int rc;
     if (!body && body_len) return LLMCACHE_EINVAL;
     if (body_len > LLMCACHE_MAX_BODY) return LLMCACHE_ETOOBIG;
-    rc = llmcache__jcs(body ? body : "", body_len, &b, NULL);
-    if (rc == LLMCACHE_OK && b.oom) rc = LLMCACHE_ENOMEM;
+    rc = llmcache__jcs_pruned(body ? body : "", body_len, ignore, &b, NULL);
+    if (rc == LLMCACHE_OK && (b.oom || !llmcache__buf_reserve(&b, 0))) rc = LLMCACHE_ENOMEM;
     if (rc != LLMCACHE_OK) { llmcache__buf_free(&b); return rc; }
+    b.p[b.len] = '\0';
     if (!ns) ns = "";
     if (!endpoint) endpoint = "";
     llmcache__sha256_init(&s);
@@ -3494,8 +3645,16 @@ static int llmcache__key_with_schema_hash(llmcache_key *out, const char *ns, con
     llmcache__sha256_update(&s, schema_hash, 32);
     llmcache__sha256_update(&s, b.p, b.len);
     llmcache__sha256_final(&s, out->bytes);
-    llmcache__buf_free(&b);
+    if (canon) *canon = b;
+    else llmcache__buf_free(&b);
     return LLMCACHE_OK;
+}
+
+/* The key of a request whose schema hash is already known. */
+static int llmcache__key_with_schema_hash(llmcache_key *out, const char *ns, const char *endpoint,
+                                          const unsigned char schema_hash[32], const char *body,
+                                          size_t body_len) {
+    return llmcache__key_pruned(out, ns, endpoint, schema_hash, body, body_len, NULL, NULL);
 }
 
 LLMCACHE_API int llmcache_key_for(llmcache_key *out, const char *ns, const llmcache_request *req) {
@@ -3505,6 +3664,28 @@ LLMCACHE_API int llmcache_key_for(llmcache_key *out, const char *ns, const llmca
     rc = llmcache_schema_hash(req->schema, req->schema_len, sh);
     if (rc != LLMCACHE_OK) return rc;
     return llmcache__key_with_schema_hash(out, ns, req->endpoint, sh, req->body, req->body_len);
+}
+
+LLMCACHE_API int llmcache_key_for_ex(llmcache_key *out, const char *ns, const llmcache_request *req,
+                                     const char *const *ignore, char **canonical, size_t *canonical_len) {
+    llmcache__buf b = {NULL, 0, 0, 0};
+    const char *const *ptr;
+    unsigned char sh[32];
+    int rc;
+    if (canonical) *canonical = NULL;
+    if (canonical_len) *canonical_len = 0;
+    if (!out || !req) return LLMCACHE_EINVAL;
+    for (ptr = ignore; ptr && *ptr; ptr++)
+        if (!llmcache__pointer_ok(*ptr)) return LLMCACHE_EINVAL;
+    rc = llmcache_schema_hash(req->schema, req->schema_len, sh);
+    if (rc == LLMCACHE_OK)
+        rc = llmcache__key_pruned(out, ns, req->endpoint, sh, req->body, req->body_len, ignore,
+                                  canonical ? &b : NULL);
+    if (rc == LLMCACHE_OK && canonical) {
+        *canonical = b.p;
+        if (canonical_len) *canonical_len = b.len;
+    }
+    return rc;
 }
 
 LLMCACHE_API void llmcache_key_hex(const llmcache_key *key, char out[65]) {
@@ -3626,6 +3807,9 @@ struct llmcache {
     int64_t (*clock)(void *ctx);
     void    *clock_ctx;
     char    *ns;
+    int      mode;                /* cfg.mode: LLMCACHE_MODE_* */
+    char   **key_ignore;          /* cfg.key_ignore copied, NULL-terminated, in one block; NULL = none */
+    int      omit_request;        /* cfg.omit_request */
 
     llmcache__entry *ents;
     uint32_t ents_cap, ents_top, free_head;
@@ -6167,12 +6351,6 @@ static void llmcache__acct_inc(llmcache *c, llmcache__acct_ref ref, int what) {
     llmcache__handle_unlock(c);
 }
 
-/* Counts a replay miss of the call (the replay mode's request the cache could not
- * answer) in its row; the handle's total is the caller's. */
-static LLMCACHE__MAYBE_UNUSED void llmcache__acct_replay_miss(llmcache *c, llmcache__acct_ref ref) {
-    llmcache__acct_inc(c, ref, LLMCACHE__A_REPLAY_MISSES);
-}
-
 /* The recorded usage of an answer split into classes that do not overlap:
  * tok[0] uncached input, [1] output, [2] cached input read, [3] cache writes. */
 static void llmcache__acct_split(const llmcache_meta *m, int64_t cached, int64_t write, uint64_t tok[4]) {
@@ -6513,10 +6691,36 @@ LLMCACHE_API void llmcache_close(llmcache *c) {
     LLMCACHE_FREE(c->slots);
     LLMCACHE_FREE(c->lru);
     LLMCACHE_FREE(c->ns);
+    LLMCACHE_FREE(c->key_ignore);
     LLMCACHE_FREE(c->path);
     LLMCACHE_FREE(c->shm_path);
     llmcache__mutex_destroy(&c->mu);
     LLMCACHE_FREE(c);
+}
+
+/* A NULL-terminated copy of the checked pointer list (cfg.key_ignore) in one block
+ * into *out (NULL for an empty list). LLMCACHE_EINVAL for a malformed pointer. */
+static int llmcache__pointers_copy(const char *const *list, char ***out) {
+    size_t n = 0, bytes = 0, i;
+    char **v, *at;
+    *out = NULL;
+    for (; list && list[n]; n++) {
+        if (!llmcache__pointer_ok(list[n])) return LLMCACHE_EINVAL;
+        bytes += strlen(list[n]) + 1;
+    }
+    if (n == 0) return LLMCACHE_OK;
+    v = (char **)LLMCACHE_MALLOC((n + 1) * sizeof *v + bytes);
+    if (!v) return LLMCACHE_ENOMEM;
+    at = (char *)(v + n + 1);
+    for (i = 0; i < n; i++) {
+        size_t len = strlen(list[i]) + 1;
+        memcpy(at, list[i], len);
+        v[i] = at;
+        at += len;
+    }
+    v[n] = NULL;
+    *out = v;
+    return LLMCACHE_OK;
 }
 
 LLMCACHE_API int llmcache_open(llmcache **out, const llmcache_config *cfg) {
@@ -6528,7 +6732,7 @@ LLMCACHE_API int llmcache_open(llmcache **out, const llmcache_config *cfg) {
     if (!cfg) { memset(&zero, 0, sizeof zero); cfg = &zero; }
     if (cfg->fsync < 0 || cfg->fsync > LLMCACHE_FSYNC_NEVER || cfg->ttl_ms < LLMCACHE_TTL_NEVER) return LLMCACHE_EINVAL;
     if (cfg->max_entries > 0x7ffffffeu || (cfg->path && !cfg->path[0]) || cfg->file_mode > 0777u ||
-        (cfg->read_only && !cfg->path))
+        (cfg->read_only && !cfg->path) || cfg->mode < LLMCACHE_MODE_NORMAL || cfg->mode > LLMCACHE_MODE_OFF)
         return LLMCACHE_EINVAL;
     if (cfg->path && !LLMCACHE__HAVE_FILES) return LLMCACHE_EUNSUPPORTED;
     if (cfg->redis && !LLMCACHE__HAVE_REDIS) return LLMCACHE_EUNSUPPORTED;
@@ -6550,9 +6754,14 @@ LLMCACHE_API int llmcache_open(llmcache **out, const llmcache_config *cfg) {
     c->free_head = c->val_head = c->val_tail = LLMCACHE__NIL;
     c->fd = c->shm_fd = LLMCACHE__NOFD;
     c->seed = llmcache__handle_seed(c);
+    c->mode = cfg->mode;
+    c->omit_request = cfg->omit_request != 0;
+    rc = llmcache__pointers_copy(cfg->key_ignore, &c->key_ignore);
+    if (rc != LLMCACHE_OK) { LLMCACHE_FREE(c); return rc; }
     c->ns = LLMCACHE__STRDUP(cfg->ns ? cfg->ns : "");
     if (!c->ns || llmcache__mutex_init(&c->mu) != 0) {
         LLMCACHE_FREE(c->ns);
+        LLMCACHE_FREE(c->key_ignore);
         LLMCACHE_FREE(c);
         return LLMCACHE_ENOMEM;
     }
@@ -6933,8 +7142,9 @@ LLMCACHE_API int llmcache_repair_ex(const char *path, const llmcache_repair_opti
  * caller's response: hits, fresh answers and shared ones all come back one way. */
 
 /* ---- envelope (docs/ENVELOPE.md) */
-#define LLMCACHE__ENV_HEADER 24u        /* the version 1 header; readers accept it */
-#define LLMCACHE__ENV_HEADER_EXT 48u    /* the header with the fields at 24..48 (then the request) */
+#define LLMCACHE__ENV_HEADER 24u      /* the fixed fields; an older writer's whole header */
+#define LLMCACHE__ENV_HEADER_EXT 48u  /* with the extension fields, before the stored request */
+#define LLMCACHE__ENV_REQUEST_MAX (0xffffu - LLMCACHE__ENV_HEADER_EXT)  /* H is a u16 */
 #define LLMCACHE__ENV_VERSION 1u
 #define LLMCACHE__ENV_STREAM 1u
 #define LLMCACHE__ENV_MODEL  2u
@@ -6948,12 +7158,14 @@ typedef struct llmcache__env {
     const char *body;  uint32_t body_len;
     uint32_t ttfe_ms;              /* header bytes 24..: 0, -1, -1 in a 24-byte header */
     int64_t cached_input_tokens, cache_write_tokens;
+    const char *request; uint32_t request_len;  /* the canonical request; NULL = none */
 } llmcache__env;
 
 /* The fields of the extended header that the call knows (docs/ENVELOPE.md). */
 typedef struct llmcache__env_fields {
     int64_t ttfe_ms;               /* saturated into a u32 */
     int64_t cached_input_tokens, cache_write_tokens;   /* -1 = unknown */
+    const char *request; size_t request_len;           /* the canonical request; NULL = not kept */
 } llmcache__env_fields;
 
 /* Checks p[0..n) and points e into it. Never reads outside p[0..n). */
@@ -6970,11 +7182,13 @@ static int llmcache__env_parse(const unsigned char *p, size_t n, llmcache__env *
     e->n_chunks = llmcache__ld32(p + 12);
     e->model_len = llmcache__ld32(p + 16);
     e->body_len = llmcache__ld32(p + 20);
-    if (hlen != LLMCACHE__ENV_HEADER && hlen < LLMCACHE__ENV_HEADER_EXT) return LLMCACHE_ECORRUPT;
-    if (hlen > n) return LLMCACHE_ECORRUPT;
+    /* H is 24 (an older writer: no extension) or 48 + request_len */
+    if (hlen != LLMCACHE__ENV_HEADER &&
+        (hlen < LLMCACHE__ENV_HEADER_EXT || n < LLMCACHE__ENV_HEADER_EXT ||
+         llmcache__ld32(p + 28) != hlen - LLMCACHE__ENV_HEADER_EXT))
+        return LLMCACHE_ECORRUPT;
     e->cached_input_tokens = e->cache_write_tokens = -1;
     if (hlen >= LLMCACHE__ENV_HEADER_EXT) {
-        if (llmcache__ld32(p + 28) != hlen - LLMCACHE__ENV_HEADER_EXT) return LLMCACHE_ECORRUPT;   /* request_len */
         e->ttfe_ms = llmcache__ld32(p + 24);
         e->cached_input_tokens = (int64_t)llmcache__ld64(p + 32);
         e->cache_write_tokens = (int64_t)llmcache__ld64(p + 40);
@@ -6986,6 +7200,8 @@ static int llmcache__env_parse(const unsigned char *p, size_t n, llmcache__env *
          + e->body_len;
     if (need != (uint64_t)n) return LLMCACHE_ECORRUPT;
     e->table = p + (size_t)hlen;
+    e->request_len = hlen > LLMCACHE__ENV_HEADER_EXT ? (uint32_t)(hlen - LLMCACHE__ENV_HEADER_EXT) : 0u;
+    e->request = e->request_len ? (const char *)p + LLMCACHE__ENV_HEADER_EXT : NULL;
     for (i = 0; i < e->n_chunks; i++) sum += llmcache__ld32(e->table + (size_t)i * 8u);
     if (sum > e->body_len) return LLMCACHE_ECORRUPT;
     e->model = (const char *)e->table + (size_t)e->n_chunks * 8u;
@@ -7000,27 +7216,31 @@ static int llmcache__env_parse(const unsigned char *p, size_t n, llmcache__env *
 }
 
 /* Appends the envelope of a response to b. chunks point into body, in order; x may
- * be NULL (the extended header's fields unknown). */
+ * be NULL (the extended header's fields unknown, no request kept); a request longer
+ * than LLMCACHE__ENV_REQUEST_MAX is not kept. */
 static void llmcache__env_build_ex(llmcache__buf *b, int status, int stream, const llmcache_chunk *chunks,
                                    size_t n_chunks, const char *model, size_t model_len,
                                    const char *body, size_t body_len, const llmcache__env_fields *x) {
     unsigned char h[LLMCACHE__ENV_HEADER_EXT];
-    size_t i;
+    size_t i, hlen, request_len = x && x->request ? x->request_len : 0;
     int64_t ttfe = x ? x->ttfe_ms : 0;
     if (n_chunks > 0xffffffffu || model_len >= 0xffffffffu || body_len > 0xffffffffu) { b->oom = 1; return; }
+    if (request_len > LLMCACHE__ENV_REQUEST_MAX) request_len = 0;
+    hlen = LLMCACHE__ENV_HEADER_EXT + request_len;
     memcpy(h, "llce", 4);
     h[4] = (unsigned char)LLMCACHE__ENV_VERSION;
     h[5] = (unsigned char)((stream ? LLMCACHE__ENV_STREAM : 0u) | (model ? LLMCACHE__ENV_MODEL : 0u));
-    h[6] = (unsigned char)LLMCACHE__ENV_HEADER_EXT; h[7] = 0;
+    h[6] = (unsigned char)(hlen & 0xffu); h[7] = (unsigned char)(hlen >> 8);
     llmcache__st32(h + 8, (uint32_t)status);
     llmcache__st32(h + 12, (uint32_t)(stream ? n_chunks : 0));
     llmcache__st32(h + 16, (uint32_t)(model ? model_len : 0));
     llmcache__st32(h + 20, (uint32_t)body_len);
     llmcache__st32(h + 24, ttfe < 0 ? 0u : ttfe > 0xffffffffll ? 0xffffffffu : (uint32_t)ttfe);
-    llmcache__st32(h + 28, 0);                                   /* request_len: none kept */
+    llmcache__st32(h + 28, (uint32_t)request_len);
     llmcache__st64(h + 32, (uint64_t)(x && x->cached_input_tokens >= 0 ? x->cached_input_tokens : -1));
     llmcache__st64(h + 40, (uint64_t)(x && x->cache_write_tokens >= 0 ? x->cache_write_tokens : -1));
     llmcache__buf_put(b, h, sizeof h);
+    if (request_len) llmcache__buf_put(b, x->request, request_len);
     for (i = 0; stream && i < n_chunks; i++) {
         unsigned char rec[8];
         int64_t at = chunks[i].at_ms;
@@ -7064,6 +7284,7 @@ static int llmcache__response_adopt(llmcache_response *out, char *mem, size_t le
     out->body = mem + (e.body - mem);
     out->len = e.body_len;
     if (e.model) { out->model = mem + (e.model - mem); out->model_len = e.model_len; }
+    if (e.request) { out->request = e.request; out->request_len = e.request_len; }
     for (i = 0; i < e.n_chunks; i++) {
         out->chunks[i].data = out->body + off;
         out->chunks[i].len = llmcache__ld32(e.table + i * 8u);
@@ -7087,6 +7308,29 @@ LLMCACHE_API int llmcache_response_decode(const void *data, size_t len, llmcache
     rc = llmcache__response_adopt(out, mem, len);
     if (rc != LLMCACHE_OK) llmcache_response_free(out);
     return rc;
+}
+
+LLMCACHE_API int llmcache_response_encode(const llmcache_response *r, char **out, size_t *out_len) {
+    llmcache__buf b = {NULL, 0, 0, 0};
+    llmcache__env_fields x;
+    size_t i, off = 0;
+    if (out) *out = NULL;
+    if (out_len) *out_len = 0;
+    if (!r || !out || (!r->body && r->len) || (!r->chunks && r->n_chunks)) return LLMCACHE_EINVAL;
+    for (i = 0; i < r->n_chunks; off += r->chunks[i].len, i++)
+        if (r->chunks[i].data != r->body + off || r->chunks[i].len > r->len - off) return LLMCACHE_EINVAL;
+    x.ttfe_ms = r->ttfe_ms;
+    x.cached_input_tokens = r->cached_input_tokens;
+    x.cache_write_tokens = r->cache_write_tokens;
+    x.request = r->request;
+    x.request_len = r->request_len;
+    llmcache__env_build_ex(&b, r->status, r->n_chunks > 0 || (r->meta.flags & LLMCACHE_META_STREAM) != 0,
+                           r->chunks, r->n_chunks, r->model, r->model ? r->model_len : 0, r->body ? r->body : "",
+                           r->len, &x);
+    if (b.oom) { llmcache__buf_free(&b); return LLMCACHE_ENOMEM; }
+    *out = b.p;
+    if (out_len) *out_len = b.len;
+    return LLMCACHE_OK;
 }
 
 /* ---- sink: the body buffer, and the SSE event splitter */
@@ -7386,7 +7630,7 @@ static int llmcache__run_parse(const llmcache_call_options *o, const llmcache_re
 /* The leader's miss path: runs the transport and builds res (envelope, meta, rc). */
 static void llmcache__fetch(llmcache *c, const llmcache_request *req, llmcache_transport_fn fn, void *fn_ctx,
                             const llmcache_call_options *o, const unsigned char schema_hash[32],
-                            llmcache__result *res) {
+                            const llmcache__buf *canon, llmcache__result *res) {
     llmcache_sink s;
     llmcache_response view;
     llmcache__buf env = {NULL, 0, 0, 0}, model = {NULL, 0, 0, 0}, data = {NULL, 0, 0, 0};
@@ -7464,6 +7708,8 @@ static void llmcache__fetch(llmcache *c, const llmcache_request *req, llmcache_t
         have_model = rc == LLMCACHE_OK;
     }
     if (have_model) res->meta.flags |= LLMCACHE_META_HAS_MODEL;
+    x.request = c->omit_request ? NULL : canon->p;
+    x.request_len = canon->len;
     llmcache__env_build_ex(&env, status, s.stream, chunks, s.n_recs, have_model ? (model.p ? model.p : "") : NULL,
                            model.len, s.buf.p ? s.buf.p : "", s.buf.len, &x);
     if (env.oom) { llmcache__buf_free(&env); rc = LLMCACHE_ENOMEM; }
@@ -7512,6 +7758,8 @@ static int llmcache__serve_hit(llmcache *c, const llmcache_call_options *o, llmc
             x.ttfe_ms = out->ttfe_ms;
             x.cached_input_tokens = out->cached_input_tokens;
             x.cache_write_tokens = out->cache_write_tokens;
+            x.request = out->request;
+            x.request_len = out->request_len;
             llmcache__env_build_ex(&env, out->status, (out->meta.flags & LLMCACHE_META_STREAM) != 0, out->chunks,
                                    out->n_chunks, model.p ? model.p : "", model.len, out->body, out->len, &x);
             memset(&fresh, 0, sizeof fresh);
@@ -7522,6 +7770,7 @@ static int llmcache__serve_hit(llmcache *c, const llmcache_call_options *o, llmc
                 out->mem_ = fresh.mem_; out->chunks = fresh.chunks; out->n_chunks = fresh.n_chunks;
                 out->body = fresh.body; out->len = fresh.len;
                 out->model = fresh.model; out->model_len = fresh.model_len;
+                out->request = fresh.request; out->request_len = fresh.request_len;
             } else llmcache_response_free(&fresh);
         }
         llmcache__buf_free(&model);
@@ -7638,22 +7887,77 @@ static void llmcache__redis_unlock(llmcache *c, const llmcache_key *key, uint64_
 }
 #endif /* LLMCACHE_REDIS */
 
+/* ---- modes (record and replay) */
+static const char *const llmcache__mode_names[] = { "normal", "record", "replay", "no-store", "off" };
+
+LLMCACHE_API int llmcache_mode_parse(const char *text) {
+    int m;
+    if (!text || !text[0]) return LLMCACHE_MODE_NORMAL;
+    for (m = LLMCACHE_MODE_NORMAL; m <= LLMCACHE_MODE_OFF; m++)
+        if (strcmp(text, llmcache__mode_names[m]) == 0) return m;
+    return LLMCACHE_EINVAL;
+}
+
+LLMCACHE_API const char *llmcache_mode_name(int mode) {
+    return mode >= LLMCACHE_MODE_NORMAL && mode <= LLMCACHE_MODE_OFF ? llmcache__mode_names[mode] : "invalid";
+}
+
+/* The options a call runs with under its mode (the config's, or opts->mode): record
+ * is a refresh, no-store and off never store, off neither looks up nor shares.
+ * LLMCACHE_EINVAL for an unknown mode or options that contradict it. */
+static int llmcache__mode_apply(const llmcache *c, const llmcache_call_options *o, llmcache_call_options *eff,
+                                int *mode) {
+    *eff = *o;
+    *mode = o->mode ? o->mode - 1 : c->mode;
+    switch (*mode) {
+    case LLMCACHE_MODE_NORMAL:   return LLMCACHE_OK;
+    case LLMCACHE_MODE_RECORD:   if (o->no_store) return LLMCACHE_EINVAL;
+                                 eff->refresh = 1; return LLMCACHE_OK;
+    case LLMCACHE_MODE_REPLAY:   return o->refresh ? LLMCACHE_EINVAL : LLMCACHE_OK;
+    case LLMCACHE_MODE_NO_STORE: eff->no_store = 1; return LLMCACHE_OK;
+    case LLMCACHE_MODE_OFF:      eff->refresh = eff->no_store = eff->no_single_flight = 1; return LLMCACHE_OK;
+    default:                     return LLMCACHE_EINVAL;
+    }
+}
+
+/* A replay-mode call found no answer: the one place a replay miss is counted and
+ * reported (the event names the key in hex). */
+static int llmcache__replay_miss(llmcache *c, llmcache__acct_ref acct, const llmcache_key *key, int missed) {
+    static const char head[] = "llmcache_call: replay miss, key ", tail[] = " not recorded (llmcache explain shows why)";
+    char msg[sizeof head - 1 + 64 + sizeof tail];
+    memcpy(msg, head, sizeof head - 1);
+    llmcache_key_hex(key, msg + sizeof head - 1);
+    memcpy(msg + sizeof head - 1 + 64, tail, sizeof tail);
+    llmcache__handle_lock(c);
+    c->st.replay_misses++;
+    llmcache__acct_inc_locked(c, acct, LLMCACHE__A_REPLAY_MISSES);
+    if (missed) { c->st.misses++; llmcache__acct_inc_locked(c, acct, LLMCACHE__A_MISSES); }
+    llmcache__handle_unlock(c);
+    llmcache__emit(c, LLMCACHE_EVENT_ERROR, key, LLMCACHE_MISS, msg);
+    return LLMCACHE_MISS;
+}
+
 /* ---- the call */
 LLMCACHE_API int llmcache_call(llmcache *c, const llmcache_request *req, llmcache_transport_fn fn,
                                void *fn_ctx, const llmcache_call_options *opts, llmcache_response *out) {
-    llmcache_call_options defaults;
+    llmcache_call_options defaults, eff;
     llmcache__result res;
+    llmcache__buf canon = {NULL, 0, 0, 0};  /* the canonical request, stored beside the answer */
     unsigned char sh[32];
     llmcache_key key;
-    int rc, missed;
+    int rc, missed, mode;
     struct llmcache__callstate *cs = NULL;
     llmcache__flight *flight = NULL;
     uint64_t redis_lock = 0;                /* our lock token in Redis; 0 = none held */
     if (out) memset(out, 0, sizeof *out);
     if (!c || !req || !fn || !out) return LLMCACHE_EINVAL;
     if (!opts) { memset(&defaults, 0, sizeof defaults); opts = &defaults; }
+    if (llmcache__mode_apply(c, opts, &eff, &mode) != LLMCACHE_OK) return LLMCACHE_EINVAL;
+    opts = &eff;
     rc = llmcache_schema_hash(req->schema, req->schema_len, sh);
-    if (rc == LLMCACHE_OK) rc = llmcache__key_with_schema_hash(&key, c->ns, req->endpoint, sh, req->body, req->body_len);
+    if (rc == LLMCACHE_OK)
+        rc = llmcache__key_pruned(&key, c->ns, req->endpoint, sh, req->body, req->body_len,
+                                  (const char *const *)c->key_ignore, &canon);
     if (rc != LLMCACHE_OK) return rc;
     out->key = key;
     llmcache__stat_inc(&c->mu, &c->st.calls);
@@ -7662,7 +7966,10 @@ LLMCACHE_API int llmcache_call(llmcache *c, const llmcache_request *req, llmcach
 
     missed = 0;   /* a refresh looks nothing up, and a failed lookup is no miss */
     rc = opts->refresh ? LLMCACHE_MISS : llmcache__lookup(c, &key, opts, &res, &missed);
-    if (rc == LLMCACHE_OK) return llmcache__serve_hit(c, opts, &res, out);
+    if (rc == LLMCACHE_OK || mode == LLMCACHE_MODE_REPLAY) {
+        llmcache__buf_free(&canon);
+        return rc == LLMCACHE_OK ? llmcache__serve_hit(c, opts, &res, out) : llmcache__replay_miss(c, res.acct, &key, missed);
+    }
 
     if (!opts->no_single_flight && (cs = llmcache__callstate_get(c)) != NULL) {
         int leader = 0;
@@ -7683,6 +7990,7 @@ LLMCACHE_API int llmcache_call(llmcache *c, const llmcache_request *req, llmcach
             llmcache__handle_unlock(c);
             llmcache__emit(c, LLMCACHE_EVENT_SHARED, &out->key, rc, "llmcache_call: shared a concurrent identical call");
             llmcache__replay(opts, out);
+            llmcache__buf_free(&canon);
             return rc;
         }
         /* a leader: an earlier flight may have stored the answer since our lookup */
@@ -7690,6 +7998,7 @@ LLMCACHE_API int llmcache_call(llmcache *c, const llmcache_request *req, llmcach
             rc = llmcache__lookup(c, &key, opts, &res, NULL);
             if (rc == LLMCACHE_OK) {
                 llmcache__flight_finish(cs, flight, &res);
+                llmcache__buf_free(&canon);
                 return llmcache__serve_hit(c, opts, &res, out);
             }
         }
@@ -7698,6 +8007,7 @@ LLMCACHE_API int llmcache_call(llmcache *c, const llmcache_request *req, llmcach
     /* single-flight across machines: another worker's answer */
     if (!opts->refresh && llmcache__redis_flight(c, &key, opts, &res, &redis_lock) == LLMCACHE_OK) {
         if (flight) llmcache__flight_finish(cs, flight, &res);
+        llmcache__buf_free(&canon);
         return llmcache__serve_hit(c, opts, &res, out);
     }
     if (missed) llmcache__stat_inc(&c->mu, &c->st.misses);
@@ -7705,7 +8015,8 @@ LLMCACHE_API int llmcache_call(llmcache *c, const llmcache_request *req, llmcach
     if (opts->refresh) llmcache__acct_inc(c, res.acct, LLMCACHE__A_REFRESHES);
     llmcache__emit(c, LLMCACHE_EVENT_MISS, &key, LLMCACHE_OK,
                    opts->refresh ? "llmcache_call: refresh; calling the provider" : "llmcache_call: miss; calling the provider");
-    llmcache__fetch(c, req, fn, fn_ctx, opts, sh, &res);
+    llmcache__fetch(c, req, fn, fn_ctx, opts, sh, &canon, &res);
+    llmcache__buf_free(&canon);
     llmcache__store(c, &key, opts, &res);
     llmcache__redis_unlock(c, &key, redis_lock);   /* the answer is in Redis (or the call failed) */
     if (flight) llmcache__flight_finish(cs, flight, &res);
@@ -7828,6 +8139,7 @@ static const llmcache__metric llmcache__totals_calls[] = {
     { "errors", "llmcache_errors_total", "Store failures survived by failing open.", 1, LLMCACHE__STAT(errors) },
     { "shared", "llmcache_shared_total", "Calls answered by a concurrent identical call (single-flight followers).", 1, LLMCACHE__STAT(shared) },
     { "refreshes", "llmcache_refreshes_total", "Refresh calls that called the provider.", 1, LLMCACHE__STAT(refreshes) },
+    { "replay_misses", "llmcache_replay_misses_total", "Replay-mode calls the cache could not answer (the transport was not called).", 1, LLMCACHE__STAT(replay_misses) },
     { "evictions", "llmcache_evictions_total", "Entries evicted by the bounds.", 1, LLMCACHE__STAT(evictions) },
     { "expirations", "llmcache_expirations_total", "Entries dropped after their time to live.", 1, LLMCACHE__STAT(expirations) },
     { "time_saved_ms", "llmcache_time_saved_seconds_total", "Recorded provider latency of the answers served from the cache.", 1, LLMCACHE__STAT(time_saved_ms) },

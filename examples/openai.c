@@ -62,7 +62,10 @@ int main(int argc, char **argv) {
     transport.api_key = key;
     transport.timeout_ms = 120000;
 
-    if (llmcache_open(&c, NULL) != LLMCACHE_OK) return 1;
+    llmcache_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.mode = llmcache_mode_parse(getenv("LLMCACHE_MODE"));   /* record, replay, ...; unset = normal */
+    if (llmcache_open(&c, &cfg) != LLMCACHE_OK) return 1;
     memset(&req, 0, sizeof req);
     /* A full URL as the endpoint: the transport posts there, and as the endpoint
        is part of the key, another server gets other entries. */

@@ -7,6 +7,7 @@
 #define LLMCACHE_IMPLEMENTATION
 #include "llmcache.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -62,6 +63,7 @@ int main(void) {
 
     memset(&cfg, 0, sizeof cfg);
     cfg.path = CACHE_PATH;                             /* NULL would keep it in memory only */
+    cfg.mode = llmcache_mode_parse(getenv("LLMCACHE_MODE"));   /* record, replay, ...; unset = normal */
     rc = llmcache_open(&c, &cfg);
     if (rc != LLMCACHE_OK) {
         fprintf(stderr, "cannot open %s: %s (run from the repository root after make)\n", CACHE_PATH,

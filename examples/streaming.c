@@ -6,6 +6,7 @@
 #define LLMCACHE_IMPLEMENTATION
 #include "llmcache.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -54,7 +55,10 @@ int main(void) {
     double t;
     int i, rc;
 
-    if (llmcache_open(&c, NULL) != LLMCACHE_OK) return 1;
+    llmcache_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.mode = llmcache_mode_parse(getenv("LLMCACHE_MODE"));   /* record, replay, ...; unset = normal */
+    if (llmcache_open(&c, &cfg) != LLMCACHE_OK) return 1;
     memset(&req, 0, sizeof req);
     req.endpoint = "https://api.openai.com/v1/chat/completions";
     req.body = body;

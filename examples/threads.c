@@ -6,6 +6,7 @@
 #include "llmcache.h"
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -41,7 +42,10 @@ int main(void) {
     llmcache *c;
     int i;
 
-    if (llmcache_open(&c, NULL) != LLMCACHE_OK) return 1;
+    llmcache_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.mode = llmcache_mode_parse(getenv("LLMCACHE_MODE"));   /* record, replay, ...; unset = normal */
+    if (llmcache_open(&c, &cfg) != LLMCACHE_OK) return 1;
     memset(&req, 0, sizeof req);
     req.endpoint = "https://api.openai.com/v1/chat/completions";
     req.body = body;

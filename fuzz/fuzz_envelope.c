@@ -47,8 +47,8 @@ static int ref_envelope(const unsigned char *p, size_t n, uint64_t *body_off, ui
     if (flags & ~3u) return LLMCACHE_ECORRUPT;
     h = (uint64_t)p[6] | (uint64_t)p[7] << 8;
     nc = fuzz_ld32(p + 12); ml = fuzz_ld32(p + 16); bl = fuzz_ld32(p + 20);
-    if ((h != 24 && h < 48) || (!(flags & 1u) && nc) || (!(flags & 2u) && ml)) return LLMCACHE_ECORRUPT;
-    if (h > n || (h >= 48 && fuzz_ld32(p + 28) != h - 48)) return LLMCACHE_ECORRUPT;   /* request_len */
+    if (h != 24 && (h < 48 || n < 48 || fuzz_ld32(p + 28) != h - 48)) return LLMCACHE_ECORRUPT;
+    if ((!(flags & 1u) && nc) || (!(flags & 2u) && ml)) return LLMCACHE_ECORRUPT;
     need = h + 8 * nc + ((flags & 2u) ? ml + 1 : 0) + bl;
     if (need != n) return LLMCACHE_ECORRUPT;
     for (i = 0; i < nc; i++) sum += fuzz_ld32(p + h + 8 * i);
@@ -92,26 +92,31 @@ static void check_decode(const unsigned char *p, size_t n) {
         sum += r.chunks[i].len;
         FUZZ_ASSERT(sum <= r.len);
     }
-    /* encode(decode(x)) == x, but for the header: 48 bytes, no request (which the
-       decoder skips), token counts normalized; a 24-byte header's fields unknown */
+    /* encode(decode(x)) == x, but for the header: 48 bytes plus the request, token
+       counts normalized; a 24-byte header's fields unknown */
     {
-        size_t h = (size_t)p[6] | (size_t)p[7] << 8;
+        size_t h = (size_t)p[6] | (size_t)p[7] << 8, rl = h > 48 ? h - 48 : 0;
         llmcache__env_fields x;
         int64_t cached = h >= 48 ? (int64_t)fuzz_ld64(p + 32) : -1, write = h >= 48 ? (int64_t)fuzz_ld64(p + 40) : -1;
         FUZZ_ASSERT(r.ttfe_ms == (h >= 48 ? (int64_t)fuzz_ld32(p + 24) : 0));
         FUZZ_ASSERT(r.cached_input_tokens == (cached < 0 ? -1 : cached));
         FUZZ_ASSERT(r.cache_write_tokens == (write < 0 ? -1 : write));
+        FUZZ_ASSERT(r.request_len == rl && (rl == 0) == (r.request == NULL));
         x.ttfe_ms = r.ttfe_ms;
         x.cached_input_tokens = r.cached_input_tokens;
         x.cache_write_tokens = r.cache_write_tokens;
+        x.request = r.request;
+        x.request_len = r.request_len;
         llmcache__env_build_ex(&b, r.status, (flags & 1u) != 0, r.chunks, r.n_chunks, (flags & 2u) ? r.model : NULL,
                                r.model_len, r.body, r.len, &x);
         FUZZ_ASSERT(!b.oom);
-        FUZZ_ASSERT(b.len == n - h + 48);
-        FUZZ_ASSERT(memcmp(b.p, p, 6) == 0 && b.p[6] == 48 && b.p[7] == 0);
+        FUZZ_ASSERT(b.len == n - h + 48 + rl);
+        FUZZ_ASSERT(memcmp(b.p, p, 6) == 0 && b.p[6] == (unsigned char)((48 + rl) & 255) &&
+                    b.p[7] == (unsigned char)((48 + rl) >> 8));
         FUZZ_ASSERT(memcmp(b.p + 8, p + 8, 16) == 0);
-        FUZZ_ASSERT(fuzz_ld32((const unsigned char *)b.p + 28) == 0);
-        FUZZ_ASSERT(memcmp(b.p + 48, p + h, n - h) == 0);
+        FUZZ_ASSERT(fuzz_ld32((const unsigned char *)b.p + 28) == rl);
+        FUZZ_ASSERT(rl == 0 || memcmp(b.p + 48, p + 48, rl) == 0);
+        FUZZ_ASSERT(memcmp(b.p + 48 + rl, p + h, n - h) == 0);
     }
     llmcache__buf_free(&b);
     llmcache_response_free(&r);
@@ -376,7 +381,7 @@ static void check_stored(const unsigned char *p, size_t n, int decodes) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    unsigned char *p = (unsigned char *)malloc(size ? size : 1);   /* exactly sized */
+    unsigned char *p = (unsigned char *)calloc(size ? size : 1, 1);   /* exactly sized */
     evlist want;
     int term = 0;
     uint64_t bo, mo;

@@ -318,14 +318,14 @@ static void test_scenario(const char *dir) {
     CHECK(strstr(s, "{\"namespace\":\"teamA\",\"model\":\"claude-x\",\"other\":false,\"calls\":2,") != NULL);
     if (dir) save_text(dir, "calls.json", s);
     free(s);
-    /* what the cache holds: the models the answers name, their recorded costs */
+    /* what the cache holds: the models the stored requests name, their recorded costs */
     s = export_text(c, LLMCACHE_STATS_JSON | LLMCACHE_STATS_ENTRIES);
-    CHECK(strstr(s, "\"model\":\"gpt-4o-2024-08-06\",\"other\":false,\"entries\":2,") != NULL);
-    CHECK(strstr(s, "\"model\":\"claude-x-20250101\",\"other\":false,\"entries\":1,") != NULL);
+    CHECK(strstr(s, "\"model\":\"gpt-4o\",\"other\":false,\"entries\":2,") != NULL);
+    CHECK(strstr(s, "\"model\":\"claude-x\",\"other\":false,\"entries\":1,") != NULL);
     if (dir) save_text(dir, "entries.json", s);
     free(s);
     s = export_text(c, LLMCACHE_STATS_PROMETHEUS | LLMCACHE_STATS_ENTRIES);
-    CHECK(strstr(s, "\nllmcache_stored_cached_input_tokens{namespace=\"teamA\",model=\"claude-x-20250101\"} 3000\n") != NULL);
+    CHECK(strstr(s, "\nllmcache_stored_cached_input_tokens{namespace=\"teamA\",model=\"claude-x\"} 3000\n") != NULL);
     if (dir) save_text(dir, "entries.prom", s);
     free(s);
     llmcache_close(c);
@@ -506,6 +506,8 @@ static void test_envelope_header(void) {
     x.ttfe_ms = 0x100000000ll;          /* saturates */
     x.cached_input_tokens = 7;
     x.cache_write_tokens = -5;          /* any negative: unknown */
+    x.request = NULL;
+    x.request_len = 0;
     llmcache__env_build_ex(&b, 200, 0, NULL, 0, NULL, 0, "{\"ok\":true}", 11, &x);
     CHECK_EQ(b.len, 48 + 11);
     CHECK_EQ(llmcache_response_decode(b.p, b.len, &r), LLMCACHE_OK);

@@ -1001,6 +1001,7 @@ static void test_envelope_doc_examples(void) {
     ch[0].data = stream; ch[0].len = 9; ch[0].at_ms = 5;
     ch[1].data = stream + 9; ch[1].len = 14; ch[1].at_ms = 9;
     x.ttfe_ms = 5; x.cached_input_tokens = 12; x.cache_write_tokens = 3;
+    x.request = NULL; x.request_len = 0;
     llmcache__env_build_ex(&b, 200, 1, ch, 2, "x", 1, stream, strlen(stream), &x);
     CHECK_MEM(b.p, b.len, ex2, sizeof ex2);
     llmcache__buf_free(&b);

@@ -30,6 +30,10 @@ int  cli_output_open(cli_output *o, const char *path);  /* 0, or -1 reported */
 int  cli_output_commit(cli_output *o);                  /* 0, or -1 reported (temp removed) */
 void cli_output_abort(cli_output *o);                   /* removes the temporary file */
 
+/* cfg.mode from LLMCACHE_MODE, as every tool reads it (unset = normal); 0, or -1
+ * reported for an unknown mode (cli_util.c). */
+int cli_env_mode(int *mode);
+
 /* >>numbers for people (cli_util.c) */
 int64_t cli_now_ms(void);
 void cli_format_size(uint64_t bytes, char out[32]);      /* "512 B", "1.2 MiB" */
@@ -51,8 +55,14 @@ void cli_progress_end(cli_progress *p);
  * "value" holds the value's bytes verbatim when they are one line of I-JSON text
  * without surrounding whitespace, so reading back the member's raw text gives the
  * exact bytes; any other value is "value_b64". */
-/* Writes one line. with_value: the export form; else the ls --json form, which has
- * "size" and "seq" instead of the value. */
+/* A call answer (an entry with LLMCACHE_META_ENVELOPE) in the export --sorted form
+ * has "envelope" instead of "value": {"status":N,"request":<JSON>,"model":<JSON>,
+ * then "events":[{"at_ms":N,"data":"<event text>"},...] for a stream, else "body":<JSON>
+ * (one line of JSON), "body_text":"<text>" (other UTF-8, pretty-printed JSON) or
+ * "body_b64":"<base64>"}; import encodes it back to the same bytes. */
+/* Writes one line. with_value 1: the export form; 2: the export --sorted form (call
+ * answers as "envelope" where they can be); 0: the ls --json form, which has "size"
+ * and "seq" instead of the value. */
 void cli_write_entry(FILE *f, const llmcache_entry_info *e, int with_value);
 
 /* Parses one export line into *e. e->data points into line (a "value") or to a
@@ -71,6 +81,16 @@ int cli_load_prices(const char *path, llmcache_prices **out);
 /* Writes the stored-entries export of c (format: LLMCACHE_STATS_JSON or
  * _PROMETHEUS) to f, without its last newline when strip_newline. 0, or -1 reported. */
 int cli_stats_export(llmcache *c, const char *path, int format, FILE *f, int strip_newline);
+/* >>record and replay (cli_replay.c); each returns the exit status. */
+/* explain: the canonical request (after the ignore pointers, NULL-terminated), the
+ * parts of its key, the key, and with cache_path whether it is there (1 if not);
+ * near: the three stored requests of the same namespace, endpoint and schema that
+ * differ least, each with a JSON diff. */
+int cli_explain(const char *request_path, const char *cache_path, const char *ns, const char *endpoint,
+                const char *schema_path, const char *const *ignore, int near);
+/* diff: entries only in A, only in B, and with another answer (1 when any). A and B
+ * are cache files or JSON Lines exports. */
+int cli_diff(const char *a_path, const char *b_path);
 
 /* 64 hex digits into 32 bytes (keys and schema hashes); 0 or -1. And back. */
 int  cli_parse_hash(const char *hex, size_t len, unsigned char out[32]);

@@ -234,7 +234,133 @@ static int cli_jr_object(cli_jr *r, int (*member)(cli_jr *r, const char *name, v
 }
 
 /* >>entries ------------------------------------------------------------------------- */
-typedef struct cli_entry_ctx { llmcache_entry_info *e; char **owned; unsigned seen; } cli_entry_ctx;
+/* A call answer written out ("envelope", export --sorted), rebuilt by the reader. */
+typedef struct cli_env_in {
+    llmcache_response r;          /* body, model, request point at raw text or into the buffers below */
+    char *body_buf, *model_buf;   /* decoded base64, or the events' text joined */
+    llmcache_chunk *chunks; size_t cap;
+    int events, has_body;
+} cli_env_in;
+
+typedef struct cli_entry_ctx { llmcache_entry_info *e; char **owned; unsigned seen; cli_env_in env; } cli_entry_ctx;
+
+/* A base64 string member into a new *buf; 0 or -1. */
+static int cli_jr_b64(cli_jr *r, char **buf, size_t *len) {
+    const char *raw;
+    size_t n;
+    if (cli_jr_string(r, &raw, &n)) return -1;
+    free(*buf);
+    if (!(*buf = (char *)malloc(n + 1))) return cli_jr_fail(r, "out of memory");
+    if (cli_base64_decode(*buf, cli_unescape(raw, n, *buf), len)) return cli_jr_fail(r, "bad base64");
+    return 0;
+}
+
+/* Raw JSON text of any value. */
+static int cli_jr_raw(cli_jr *r, const char **p, size_t *len) {
+    cli_jr_ws(r);
+    *p = r->p;
+    if (cli_jr_skip(r, 1)) return -1;
+    *len = (size_t)(r->p - *p);
+    return 0;
+}
+
+static int cli_event_member(cli_jr *r, const char *name, void *ctx) {
+    cli_env_in *v = (cli_env_in *)ctx;
+    llmcache_chunk *ch = &v->chunks[v->r.n_chunks];
+    if (strcmp(name, "at_ms") == 0) return cli_jr_int(r, 0, UINT32_MAX, &ch->at_ms);
+    if (strcmp(name, "data") == 0) {
+        const char *raw;
+        size_t n;
+        char *grown;
+        if (cli_jr_string(r, &raw, &n)) return -1;
+        if (!(grown = (char *)realloc(v->body_buf, v->r.len + n + 1))) return cli_jr_fail(r, "out of memory");
+        v->body_buf = grown;
+        ch->len = cli_unescape(raw, n, v->body_buf + v->r.len);
+        ch->data = NULL;                 /* set once the body stops moving */
+        v->r.len += ch->len;
+        return 0;
+    }
+    return cli_jr_skip(r, 1);
+}
+
+static int cli_envelope_member(cli_jr *r, const char *name, void *ctx) {
+    cli_env_in *v = (cli_env_in *)ctx;
+    if (strcmp(name, "request") == 0) return cli_jr_raw(r, &v->r.request, &v->r.request_len);
+    if (strcmp(name, "status") == 0) {
+        int64_t st;
+        if (cli_jr_int(r, INT32_MIN, INT32_MAX, &st)) return -1;
+        v->r.status = (int)st;
+        return 0;
+    }
+    if (strcmp(name, "body") == 0) { v->has_body = 1; return cli_jr_raw(r, (const char **)&v->r.body, &v->r.len); }
+    if (strcmp(name, "body_b64") == 0) {
+        v->has_body = 1;
+        if (cli_jr_b64(r, &v->body_buf, &v->r.len)) return -1;
+        v->r.body = v->body_buf;
+        return 0;
+    }
+    if (strcmp(name, "body_text") == 0) {
+        const char *raw;
+        size_t n;
+        v->has_body = 1;
+        if (cli_jr_string(r, &raw, &n)) return -1;
+        free(v->body_buf);
+        if (!(v->body_buf = (char *)malloc(n + 1))) return cli_jr_fail(r, "out of memory");
+        v->r.len = cli_unescape(raw, n, v->body_buf);
+        v->r.body = v->body_buf;
+        return 0;
+    }
+    if (strcmp(name, "ttfe_ms") == 0) return cli_jr_int(r, 0, UINT32_MAX, &v->r.ttfe_ms);
+    if (strcmp(name, "cached_input_tokens") == 0) return cli_jr_int(r, 0, INT64_MAX, &v->r.cached_input_tokens);
+    if (strcmp(name, "cache_write_tokens") == 0) return cli_jr_int(r, 0, INT64_MAX, &v->r.cache_write_tokens);
+    if (strcmp(name, "model") == 0) return cli_jr_raw(r, (const char **)&v->r.model, &v->r.model_len);
+    if (strcmp(name, "model_b64") == 0) {
+        if (cli_jr_b64(r, &v->model_buf, &v->r.model_len)) return -1;
+        v->r.model = v->model_buf;
+        return 0;
+    }
+    if (strcmp(name, "events") == 0) {
+        if (v->events++ || v->has_body) return cli_jr_fail(r, "events with a body");
+        if (!cli_jr_eat(r, '[')) return cli_jr_fail(r, "expected an array of events");
+        if (cli_jr_eat(r, ']')) return 0;
+        do {
+            if (v->r.n_chunks == v->cap) {
+                size_t cap = v->cap ? v->cap * 2 : 16;
+                llmcache_chunk *c = (llmcache_chunk *)realloc(v->chunks, cap * sizeof *c);
+                if (!c) return cli_jr_fail(r, "out of memory");
+                v->chunks = c;
+                v->cap = cap;
+            }
+            memset(&v->chunks[v->r.n_chunks], 0, sizeof v->chunks[0]);
+            if (cli_jr_object(r, cli_event_member, v)) return -1;
+            v->r.n_chunks++;
+        } while (cli_jr_eat(r, ','));
+        return cli_jr_eat(r, ']') ? 0 : cli_jr_fail(r, "expected ',' or ']'");
+    }
+    return cli_jr_skip(r, 1);
+}
+
+/* Encodes the envelope read into *owned (e->data). */
+static int cli_envelope_encode(cli_jr *r, cli_entry_ctx *x) {
+    cli_env_in *v = &x->env;
+    char *env = NULL;
+    size_t i, off = 0, len = 0;
+    if (v->events) {
+        v->r.body = v->body_buf ? v->body_buf : (char *)"";
+        v->r.chunks = v->chunks;
+        v->r.meta.flags = LLMCACHE_META_STREAM;
+        for (i = 0; i < v->r.n_chunks; off += v->chunks[i].len, i++) v->chunks[i].data = v->r.body + off;
+    } else if (!v->has_body) return cli_jr_fail(r, "an envelope without \"body\" or \"events\"");
+    if (llmcache_response_encode(&v->r, &env, &len) != LLMCACHE_OK) return cli_jr_fail(r, "cannot encode the envelope");
+    free(*x->owned);
+    *x->owned = (char *)malloc(len + 1);
+    if (*x->owned) memcpy(*x->owned, env, len);
+    llmcache_free(env);
+    if (!*x->owned) return cli_jr_fail(r, "out of memory");
+    x->e->data = *x->owned;
+    x->e->len = len;
+    return 0;
+}
 
 static int cli_meta_member(cli_jr *r, const char *name, void *ctx) {
     llmcache_meta *m = (llmcache_meta *)ctx;
@@ -257,7 +383,8 @@ static int cli_meta_member(cli_jr *r, const char *name, void *ctx) {
 }
 
 static int cli_entry_member(cli_jr *r, const char *name, void *ctx) {
-    static const char *const known[] = { "key", "value", "value_b64", "created_ms", "expires_ms", "meta" };
+    static const char *const known[] = { "key", "value", "value_b64", "created_ms", "expires_ms", "meta",
+                                         "envelope" };
     cli_entry_ctx *x = (cli_entry_ctx *)ctx;
     llmcache_entry_info *e = x->e;
     unsigned i, bit = 0;
@@ -286,6 +413,7 @@ static int cli_entry_member(cli_jr *r, const char *name, void *ctx) {
     case 8:  return cli_jr_int(r, 0, INT64_MAX, &e->created_ms);
     case 16: return cli_jr_int(r, 0, INT64_MAX, &e->expires_ms);
     case 32: return cli_jr_object(r, cli_meta_member, &e->meta);
+    case 64: return cli_jr_object(r, cli_envelope_member, &x->env);
     default: return cli_jr_skip(r, 1);   /* "seq", "size" and members from newer versions */
     }
 }
@@ -295,16 +423,23 @@ int cli_parse_entry(const char *line, size_t len, llmcache_entry_info *e, char *
     cli_jr r;
     cli_entry_ctx x;
     r.p = line; r.end = line + len; r.err = NULL;
-    x.e = e; x.owned = owned; x.seen = 0;
+    memset(&x, 0, sizeof x);
+    x.e = e; x.owned = owned;
+    x.env.r.cached_input_tokens = x.env.r.cache_write_tokens = -1;   /* unknown unless the line says */
     memset(e, 0, sizeof *e);
     *owned = NULL;
     if (cli_jr_object(&r, cli_entry_member, &x) == 0) {
         cli_jr_ws(&r);
         if (r.p != r.end) cli_jr_fail(&r, "text after the entry");
         else if (!(x.seen & 1)) cli_jr_fail(&r, "no \"key\"");
-        else if ((x.seen & 6) == 6) cli_jr_fail(&r, "both \"value\" and \"value_b64\"");
-        else if (!(x.seen & 6)) cli_jr_fail(&r, "no \"value\" or \"value_b64\"");
+        else if ((x.seen & 6) == 6 || ((x.seen & 6) && (x.seen & 64)))
+            cli_jr_fail(&r, "more than one of \"value\", \"value_b64\" and \"envelope\"");
+        else if (!(x.seen & 70)) cli_jr_fail(&r, "no \"value\", \"value_b64\" or \"envelope\"");
+        else if (x.seen & 64) cli_envelope_encode(&r, &x);
     }
+    free(x.env.body_buf);
+    free(x.env.model_buf);
+    free(x.env.chunks);
     *err = r.err;
     *err_at = r.err ? (size_t)(r.err_p - line) : 0;
     if (!r.err) return 0;
@@ -354,12 +489,95 @@ void cli_hash_hex(const unsigned char hash[32], char out[65]) {
     llmcache_key_hex(&k, out);
 }
 
+/* 1 when p[0..n) is UTF-8 without NULs (so a JSON string holds it). */
+static int cli_utf8_text(const unsigned char *p, size_t n) {
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = p[i], k, need;
+        uint32_t cp;
+        if (c == 0) return 0;
+        if (c < 0x80) { i++; continue; }
+        need = c >= 0xf0 && c <= 0xf4 ? 3 : c >= 0xe0 ? 2 : c >= 0xc2 && c < 0xe0 ? 1 : 0;
+        if (!need || c > 0xf4 || n - i <= need) return 0;
+        cp = c & (0x3fu >> need);
+        for (k = 1; k <= need; k++) {
+            if ((p[i + k] & 0xc0) != 0x80) return 0;
+            cp = cp << 6 | (p[i + k] & 0x3fu);
+        }
+        if ((need == 2 && (cp < 0x800 || (cp >= 0xd800 && cp < 0xe000))) || (need == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+            return 0;
+        i += need + 1;
+    }
+    return 1;
+}
+
+/* UTF-8 text p[0..n) (cli_utf8_text) as a JSON string. */
+static void cli_write_json_text(FILE *f, const char *p, size_t n) {
+    size_t i;
+    fputc('"', f);
+    for (i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)p[i];
+        if (ch == '"' || ch == '\\') fprintf(f, "\\%c", ch);
+        else if (ch == '\n') fputs("\\n", f);
+        else if (ch == '\r') fputs("\\r", f);
+        else if (ch == '\t') fputs("\\t", f);
+        else if (ch < 0x20) fprintf(f, "\\u%04x", (unsigned)ch);
+        else fputc(ch, f);
+    }
+    fputc('"', f);
+}
+
+/* The ",\"envelope\":{...}" form of a call answer (export --sorted), when every
+ * part of it can be written so: 0 written, -1 not (then nothing was written). */
+static int cli_write_envelope(FILE *f, const llmcache_entry_info *e) {
+    llmcache_response r;
+    size_t i, sum = 0;
+    int ok = 1;
+    if (!(e->meta.flags & LLMCACHE_META_ENVELOPE) || llmcache_response_decode(e->data, e->len, &r) != LLMCACHE_OK)
+        return -1;
+    for (i = 0; i < r.n_chunks; i++) {
+        ok &= cli_utf8_text((const unsigned char *)r.chunks[i].data, r.chunks[i].len);
+        sum += r.chunks[i].len;
+    }
+    if ((r.n_chunks && sum != r.len) || (r.request && !cli_inline_json(r.request, r.request_len)) ||
+        (r.model && !cli_inline_json(r.model, r.model_len)))
+        ok = 0;
+    if (ok) {
+        fprintf(f, ",\"envelope\":{\"status\":%d", r.status);
+        /* the accounting fields of docs/ENVELOPE.md, when known */
+        if (r.ttfe_ms) fprintf(f, ",\"ttfe_ms\":%" PRId64, r.ttfe_ms);
+        if (r.cached_input_tokens >= 0) fprintf(f, ",\"cached_input_tokens\":%" PRId64, r.cached_input_tokens);
+        if (r.cache_write_tokens >= 0) fprintf(f, ",\"cache_write_tokens\":%" PRId64, r.cache_write_tokens);
+        if (r.request) { fputs(",\"request\":", f); fwrite(r.request, 1, r.request_len, f); }
+        if (r.model) { fputs(",\"model\":", f); fwrite(r.model, 1, r.model_len, f); }
+        if (r.n_chunks || (e->meta.flags & LLMCACHE_META_STREAM)) {
+            fputs(",\"events\":[", f);
+            for (i = 0; i < r.n_chunks; i++) {
+                fprintf(f, "%s{\"at_ms\":%" PRId64 ",\"data\":", i ? "," : "", r.chunks[i].at_ms);
+                cli_write_json_text(f, r.chunks[i].data, r.chunks[i].len);
+                fputc('}', f);
+            }
+            fputc(']', f);
+        } else if (cli_inline_json(r.body, r.len)) {
+            fputs(",\"body\":", f); fwrite(r.body, 1, r.len, f);
+        } else if (cli_utf8_text((const unsigned char *)r.body, r.len)) {
+            fputs(",\"body_text\":", f); cli_write_json_text(f, r.body, r.len);
+        } else {
+            fputs(",\"body_b64\":\"", f); cli_base64_write(f, (const unsigned char *)r.body, r.len); fputc('"', f);
+        }
+        fputc('}', f);
+    }
+    llmcache_response_free(&r);
+    return ok ? 0 : -1;
+}
+
 void cli_write_entry(FILE *f, const llmcache_entry_info *e, int with_value) {
     char key_hex[65], schema_hex[65];
     llmcache_key_hex(&e->key, key_hex);
     cli_hash_hex(e->meta.schema_hash, schema_hex);
     fprintf(f, "{\"key\":\"%s\"", key_hex);
-    if (!with_value) fprintf(f, ",\"size\":%" PRIu64, (uint64_t)e->len);
+    if (with_value == 2 && cli_write_envelope(f, e) == 0) {}
+    else if (!with_value) fprintf(f, ",\"size\":%" PRIu64, (uint64_t)e->len);
     else if (cli_inline_json(e->data, e->len)) { fputs(",\"value\":", f); fwrite(e->data, 1, e->len, f); }
     else { fputs(",\"value_b64\":\"", f); cli_base64_write(f, (const unsigned char *)e->data, e->len); fputc('"', f); }
     fprintf(f, ",\"created_ms\":%" PRId64 ",\"expires_ms\":%" PRId64, e->created_ms, e->expires_ms);

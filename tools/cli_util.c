@@ -132,6 +132,14 @@ void cli_output_abort(cli_output *o) {
 }
 
 /* >>numbers for people ---------------------------------------------------------- */
+int cli_env_mode(int *mode) {
+    const char *v = getenv("LLMCACHE_MODE");
+    *mode = llmcache_mode_parse(v);
+    if (*mode >= 0) return 0;
+    cli_error("LLMCACHE_MODE=%s: not one of normal, record, replay, no-store, off", v);
+    return -1;
+}
+
 int64_t cli_now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);

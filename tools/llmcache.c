@@ -1,5 +1,6 @@
 /* tools/llmcache.c - the llmcache command-line tool, a thin front end on llmcache.h:
- * canon, key, stats, ls, get, put, rm, purge, verify, repair, compact, export, import.
+ * canon, key, stats, ls, get, put, rm, purge, verify, repair, compact, export, import,
+ * explain, diff.
  * `make` builds it into build/llmcache; `build/llmcache --help` lists the commands,
  * their options and the exit statuses. This file holds the library implementation. */
 #define LLMCACHE_IMPLEMENTATION
@@ -25,10 +26,13 @@ typedef struct cli_args {
     int json, verbose, expired, raw, empty, force, help;
     const char *prices;
     int prometheus;
+    const char *ignore[33];      /* --ignore pointers, NULL-terminated */
+    int nignore, near, sorted;
 } cli_args;
 
 enum { O_NS = 1, O_ENDPOINT = 2, O_SCHEMA = 4, O_TTL = 8, O_OUT = 16, O_JSON = 32, O_VERBOSE = 64,
-       O_EXPIRED = 128, O_RAW = 256, O_EMPTY = 512, O_FORCE = 1024, O_PRICES = 2048, O_PROMETHEUS = 4096 };
+       O_EXPIRED = 128, O_RAW = 256, O_EMPTY = 512, O_FORCE = 1024, O_PRICES = 2048, O_PROMETHEUS = 4096,
+       O_IGNORE = 8192, O_NEAR = 16384, O_SORTED = 32768 };
 
 static const struct cli_option {
     const char *name, *alias;
@@ -49,6 +53,9 @@ static const struct cli_option {
     { "--force",    NULL, O_FORCE,    0, offsetof(cli_args, force) },
     { "--prices",   NULL, O_PRICES,   1, offsetof(cli_args, prices) },
     { "--prometheus", NULL, O_PROMETHEUS, 0, offsetof(cli_args, prometheus) },
+    { "--ignore",   NULL, O_IGNORE,   1, 0 },   /* repeatable: cli_args.ignore */
+    { "--near",     NULL, O_NEAR,     0, offsetof(cli_args, near) },
+    { "--sorted",   NULL, O_SORTED,   0, offsetof(cli_args, sorted) },
 };
 
 typedef struct cli_command {
@@ -82,6 +89,9 @@ static int cli_parse_args(const cli_command *cmd, int argc, char **argv, cli_arg
         if (!o->has_value) {
             if (arg[n]) { cli_error("%.*s takes no value", (int)n, arg); return -1; }
             *(int *)(void *)((char *)a + o->offset) = 1;
+        } else if ((arg[n] || i + 1 < argc) && o->bit == O_IGNORE) {
+            if (a->nignore == (int)(sizeof a->ignore / sizeof a->ignore[0]) - 1) { cli_error("too many --ignore"); return -1; }
+            a->ignore[a->nignore++] = arg[n] ? arg + n + 1 : argv[++i];
         } else if (arg[n] || i + 1 < argc) {
             *(const char **)(void *)((char *)a + o->offset) = arg[n] ? arg + n + 1 : argv[++i];
         } else {
@@ -173,6 +183,7 @@ static llmcache *cli_open_cfg(const char *path, int how, cli_progress *progress,
     cfg.progress_ctx = progress;
     cfg.prices = prices;
     cfg.ns = ns;
+    if (cli_env_mode(&cfg.mode)) return NULL;   /* as every tool; the commands make no calls */
     rc = llmcache_open(&c, &cfg);
     if (rc != LLMCACHE_OK) { cli_open_error(path, rc); return NULL; }
     return c;
@@ -298,7 +309,7 @@ static int cmd_key(cli_args *a) {
         req.body_len = body_len;
         req.schema = schema;
         req.schema_len = schema_len;
-        rc = llmcache_key_for(&k, a->ns, &req);
+        rc = llmcache_key_for_ex(&k, a->ns, &req, a->ignore, NULL, NULL);
         if (rc == LLMCACHE_OK) {
             llmcache_key_hex(&k, hex);
             printf("%s\n", hex);
@@ -760,6 +771,7 @@ static int cmd_compact(cli_args *a) {
  * order. */
 typedef struct cli_export {
     cli_list l;                  /* the entries, sorted by key */
+    int form;                    /* cli_write_entry's with_value: 1, or 2 for --sorted */
     long *off, *len;             /* where each entry's line is in the spool; len 0: none */
     FILE *spool;
     cli_progress p;
@@ -771,7 +783,7 @@ static int cli_spool_one(void *ctx, const llmcache_entry_info *info) {
                                                                          cli_key_order);
     long start = ftell(x->spool);
     if (!at) return 0;   /* stored after the listing */
-    cli_write_entry(x->spool, info, 1);
+    cli_write_entry(x->spool, info, x->form);
     x->off[at - x->l.v] = start;
     x->len[at - x->l.v] = ftell(x->spool) - start;
     cli_progress_add(&x->p, info->len);
@@ -804,6 +816,7 @@ static int cmd_export(cli_args *a) {
     int rc, failed = 1;
     if (!c) return CLI_EXIT_FAIL;
     memset(&x, 0, sizeof x);
+    x.form = a->sorted ? 2 : 1;
     if (cli_collect(c, path, &x.l)) return cli_close(c, path, 0, CLI_EXIT_FAIL);
     x.off = (long *)calloc(x.l.n + 1, sizeof *x.off);
     x.len = (long *)calloc(x.l.n + 1, sizeof *x.len);
@@ -890,6 +903,13 @@ static int cmd_import(cli_args *a) {
     return cli_close(c, path, 1, failed ? CLI_EXIT_FAIL : 0);
 }
 
+/* >>explain, diff (cli_replay.c) ---------------------------------------------------- */
+static int cmd_explain(cli_args *a) {
+    return cli_explain(a->pos[0], a->npos > 1 ? a->pos[1] : NULL, a->ns, a->endpoint, a->schema, a->ignore, a->near);
+}
+
+static int cmd_diff(cli_args *a) { return cli_diff(a->pos[0], a->pos[1]); }
+
 /* >>commands and help --------------------------------------------------------------- */
 #define CLI_FAIL_OPEN   "FILE missing or unreadable, empty, a directory, not an llmcache file (or of a newer " \
                         "version), an I/O error"
@@ -907,7 +927,8 @@ static const cli_command cli_commands[] = {
       "invalid escape, lone surrogate, duplicate member name, malformed number, number\n"
       "out of range (beyond a double), nesting deeper than the limit.",
       NULL, "FILE unreadable, invalid JSON", NULL },
-    { "key", cmd_key, O_NS | O_ENDPOINT | O_SCHEMA, 0, 1, "key [--ns NS] [--endpoint URL] [--schema FILE] [FILE]",
+    { "key", cmd_key, O_NS | O_ENDPOINT | O_SCHEMA | O_IGNORE, 0, 1,
+      "key [--ns NS] [--endpoint URL] [--schema FILE] [--ignore PTR]... [FILE]",
       "print the cache key of a request body",
       "Prints the key (64 hex digits) llmcache stores a request under:\n"
       "  SHA-256(\"llmcache/key/v1\" 0x00 NS 0x00 URL 0x00 schema_hash canonical(body))\n"
@@ -916,8 +937,10 @@ static const cli_command cli_commands[] = {
       "`canon`.\n\n"
       "  --ns NS          namespace (tenant); default empty\n"
       "  --endpoint URL   provider URL or name of the model service; default empty\n"
-      "  --schema FILE    JSON Schema of the expected result",
-      NULL, "FILE or the schema unreadable, invalid JSON in either", NULL },
+      "  --schema FILE    JSON Schema of the expected result\n"
+      "  --ignore PTR     a JSON Pointer (RFC 6901) removed from the body first, as\n"
+      "                   llmcache_config.key_ignore does; repeatable",
+      NULL, "FILE or the schema unreadable, invalid JSON in either, a malformed pointer", NULL },
     { "stats", cmd_stats, O_JSON | O_PROMETHEUS | O_PRICES | O_NS, 1, 1,
       "stats FILE [--json | --prometheus] [--prices FILE.json] [--ns NS]",
       "size, live and dead bytes, ages, expiry and recovery of a cache file",
@@ -1022,7 +1045,7 @@ static const cli_command cli_commands[] = {
       "records go. Crash-safe (new file, sync, rename); processes that have the file\n"
       "open switch to the new one.",
       NULL, CLI_FAIL_OPEN ", a write error", NULL },
-    { "export", cmd_export, O_OUT, 1, 1, "export FILE [-o OUT]",
+    { "export", cmd_export, O_OUT | O_SORTED, 1, 1, "export FILE [-o OUT] [--sorted]",
       "write every entry as JSON Lines",
       "Writes one JSON object per line, sorted by key:\n"
       "  {\"key\":\"<64 hex>\",\"value\":<JSON>,\"created_ms\":N,\"expires_ms\":N,\n"
@@ -1034,7 +1057,14 @@ static const cli_command cli_commands[] = {
       "\"value_b64\":\"<base64>\" instead. Times are milliseconds since the Unix epoch;\n"
       "expires_ms 0 means never. `import` reads this format back exactly.\n\n"
       "  -o, --output OUT   write to OUT instead of stdout; OUT appears complete or not\n"
-      "                     at all (a temporary file beside it, renamed at the end)",
+      "                     at all (a temporary file beside it, renamed at the end)\n"
+      "  --sorted           a cassette to keep in git: llmcache_call answers are written\n"
+      "                     readable, \"envelope\":{\"status\":N,\"request\":<JSON>,\n"
+      "                     \"body\":<JSON> (one line; else \"body_text\":\"...\" or\n"
+      "                     \"body_b64\") or, for a stream,\n"
+      "                     \"events\":[{\"at_ms\":N,\"data\":\"...\"}]} instead of \"value\";\n"
+      "                     the same cache gives the same bytes on any machine, and\n"
+      "                     export --sorted | import | export --sorted gives them back",
       CLI_EXIT_DAMAGED, CLI_FAIL_OPEN ", OUT cannot be written", NULL },
     { "import", cmd_import, 0, 1, 2, "import FILE [INPUT]",
       "store the entries of a JSON Lines export",
@@ -1045,6 +1075,26 @@ static const cli_command cli_commands[] = {
       "the reason) leaves FILE untouched. Blank lines and unknown members are ignored; a\n"
       "missing created_ms means now.",
       NULL, "INPUT unreadable, a malformed line, " CLI_FAIL_CREATE, NULL },
+    { "explain", cmd_explain, O_NS | O_ENDPOINT | O_SCHEMA | O_IGNORE | O_NEAR, 1, 2,
+      "explain [--ns NS] [--endpoint URL] [--schema FILE] [--ignore PTR]... [--near] REQUEST.json [CACHE]",
+      "why a request hits or misses: its canonical form, key parts and nearest entries",
+      "Prints the canonical form of the request body that is hashed (after removing the\n"
+      "--ignore pointers), the parts of its key (namespace, endpoint, schema hash), the\n"
+      "key, and given CACHE (a cache file or an export) whether it is there. With --near,\n"
+      "also the three stored requests of the same namespace, endpoint and schema that\n"
+      "differ least from this one (answers stored with their request, see\n"
+      "llmcache_config.omit_request), each with a JSON diff: one line per leaf, by JSON\n"
+      "Pointer, \"-\" for this request and \"+\" for the stored one.\n\n"
+      "  --ns, --endpoint, --schema, --ignore   as for `key`\n"
+      "  --near             list the nearest stored requests",
+      "the request is not in CACHE (a replay would miss)", "REQUEST or CACHE unreadable, invalid JSON, a malformed pointer", NULL },
+    { "diff", cmd_diff, 0, 2, 2, "diff A B",
+      "entries only in A, only in B, and with another answer",
+      "Compares two caches, each a cache file or an export (cassette): keys only in A,\n"
+      "only in B, and answers that changed (status, body or model; times and latency\n"
+      "are not compared), each with its stored request and, for JSON bodies, a JSON\n"
+      "diff (\"-\" A, \"+\" B) of the canonical bodies. The last line counts them.",
+      "A and B differ", "A or B unreadable or malformed", NULL },
 };
 #define CLI_NCOMMANDS (sizeof cli_commands / sizeof cli_commands[0])
 

@@ -5,10 +5,14 @@
     schema_hash  = SHA-256(canonical(schema)), or 32 zero bytes without a schema
     key          = SHA-256("llmcache/key/v1" 0x00 ns 0x00 endpoint 0x00 schema_hash canonical(body))
 
+With an ignore list (llmcache_config.key_ignore), each JSON Pointer (RFC 6901) that
+resolves in the body is removed from it first, in list order; pointers that do not
+resolve are skipped; a malformed one is a ValueError. No list = the key above.
+
 Usage as a program:
-    python3 tools/llmcache_key.py [--ns NS] [--endpoint URL] [--schema FILE] [FILE]
+    python3 tools/llmcache_key.py [--ns NS] [--endpoint URL] [--schema FILE] [--ignore PTR]... [FILE]
 prints the 64-hex key of the request JSON in FILE (or stdin), like `llmcache key`.
-As a module: key_hex(body_text, ns="", endpoint="", schema_text=None).
+As a module: key_hex(body_text, ns="", endpoint="", schema_text=None, ignore=()).
 
 Standard library only. Refuses what RFC 8785 / I-JSON refuses (duplicate names,
 lone surrogates, non-finite numbers) with ValueError.
@@ -88,29 +92,64 @@ def canonical(value):
     raise TypeError("not a JSON value: %r" % (value,))
 
 
-def canonical_text(text):
+def _pointer_tokens(pointer):
+    """The reference tokens of an RFC 6901 pointer below the root, or ValueError."""
+    if not pointer.startswith("/"):
+        raise ValueError("not a JSON Pointer below the root: %r" % pointer)
+    for i, ch in enumerate(pointer):
+        if ch == "~" and pointer[i + 1:i + 2] not in ("0", "1"):
+            raise ValueError("bad ~ escape in JSON Pointer: %r" % pointer)
+    return [t.replace("~1", "/").replace("~0", "~") for t in pointer[1:].split("/")]
+
+
+def remove_pointer(value, pointer):
+    """Removes what pointer names from value (in place), if it names anything."""
+    tokens = _pointer_tokens(pointer)
+    for i, tok in enumerate(tokens):
+        last = i == len(tokens) - 1
+        if isinstance(value, dict):
+            if tok not in value:
+                return
+            if last:
+                del value[tok]
+                return
+            value = value[tok]
+        elif isinstance(value, list):
+            if not tok.isdigit() or not tok.isascii() or (len(tok) > 1 and tok[0] == "0") or int(tok) >= len(value):
+                return
+            if last:
+                del value[int(tok)]
+                return
+            value = value[int(tok)]
+        else:
+            return
+
+
+def canonical_text(text, ignore=()):
     value = json.loads(text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant,
                        parse_int=float)
+    for pointer in ignore:
+        remove_pointer(value, pointer)
     return canonical(value).encode("utf-8")
 
 
-def key_bytes(body_text, ns="", endpoint="", schema_text=None):
+def key_bytes(body_text, ns="", endpoint="", schema_text=None, ignore=()):
     schema_hash = hashlib.sha256(canonical_text(schema_text)).digest() if schema_text is not None else bytes(32)
     h = hashlib.sha256()
     h.update(b"llmcache/key/v1\x00")
     h.update(ns.encode("utf-8") + b"\x00")
     h.update(endpoint.encode("utf-8") + b"\x00")
     h.update(schema_hash)
-    h.update(canonical_text(body_text))
+    h.update(canonical_text(body_text, ignore))
     return h.digest()
 
 
-def key_hex(body_text, ns="", endpoint="", schema_text=None):
-    return key_bytes(body_text, ns, endpoint, schema_text).hex()
+def key_hex(body_text, ns="", endpoint="", schema_text=None, ignore=()):
+    return key_bytes(body_text, ns, endpoint, schema_text, ignore).hex()
 
 
 def main(argv):
-    ns, endpoint, schema, path = "", "", None, None
+    ns, endpoint, schema, path, ignore = "", "", None, None, []
     args = list(argv)
     while args:
         a = args.pop(0)
@@ -121,13 +160,15 @@ def main(argv):
         elif a == "--schema":
             with open(args.pop(0), encoding="utf-8") as f:
                 schema = f.read()
+        elif a == "--ignore":
+            ignore.append(args.pop(0))
         elif a in ("-h", "--help"):
             print(__doc__.strip())
             return 0
         else:
             path = a
     body = open(path, encoding="utf-8").read() if path else sys.stdin.read()
-    print(key_hex(body, ns, endpoint, schema))
+    print(key_hex(body, ns, endpoint, schema, ignore))
     return 0
 
 
