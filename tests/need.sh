@@ -43,7 +43,8 @@ libfuzzer() {
 needs() {
     missing=""
     case "$1" in
-    test_curl|openai)      lib curl/curl.h libcurl4-openssl-dev ;;
+    test_curl|openai|cli_batch) lib curl/curl.h libcurl4-openssl-dev ;;
+    test_cli_batch.sh)     lib curl/curl.h libcurl4-openssl-dev; cmd curl curl ;;
     test_redis)            lib hiredis/hiredis.h libhiredis-dev; cmd redis-server redis-server ;;
     test_redis_hostile|bench_redis) lib hiredis/hiredis.h libhiredis-dev ;;
     test_redis_python.sh)  lib hiredis/hiredis.h libhiredis-dev; cmd redis-server redis-server; py redis python3-redis ;;
