@@ -808,7 +808,18 @@ typedef struct llmcache_curl {
     const char *anthropic_version; /* NULL = "2023-06-01" */
     int64_t     connect_timeout_ms;/* 0 = 10 s */
     int64_t     timeout_ms;        /* whole exchange; 0 = 10 min; req->timeout_ms overrides */
+    struct llmcache_curl_pool *pool; /* optional: reuse connections (keep-alive, TLS sessions)
+                                        across calls; NULL = a new connection per call */
 } llmcache_curl;
+
+/* Idle libcurl handles kept with their open connections, so that calls to the same
+ * host reuse one (no new TCP and TLS handshake per request): what a batch of many
+ * calls wants. Each handle serves one call at a time; any number of threads may share
+ * a pool. llmcache_curl_pool_new returns NULL when out of memory. */
+typedef struct llmcache_curl_pool llmcache_curl_pool;
+LLMCACHE_API llmcache_curl_pool *llmcache_curl_pool_new(void);
+/* Closes the pool's connections and frees it (NULL is fine); no call may be using it. */
+LLMCACHE_API void llmcache_curl_pool_free(llmcache_curl_pool *pool);
 
 /* The transport: POSTs req->body (Content-Type: application/json) with the auth
  * headers of ctx->kind (Authorization: Bearer, or x-api-key + anthropic-version)
@@ -7491,6 +7502,57 @@ static struct curl_slist *llmcache__curl_add(struct curl_slist *list, int *oom, 
     return l;
 }
 
+/* ---- the pool of idle handles (llmcache_curl.pool) */
+struct llmcache_curl_pool {
+    llmcache__mutex mu;
+    CURL **idle; size_t n, cap;
+};
+
+LLMCACHE_API llmcache_curl_pool *llmcache_curl_pool_new(void) {
+    llmcache_curl_pool *p = (llmcache_curl_pool *)LLMCACHE_MALLOC(sizeof *p);
+    if (!p) return NULL;
+    memset(p, 0, sizeof *p);
+    if (llmcache__mutex_init(&p->mu) != 0) { LLMCACHE_FREE(p); return NULL; }
+    return p;
+}
+
+LLMCACHE_API void llmcache_curl_pool_free(llmcache_curl_pool *p) {
+    size_t i;
+    if (!p) return;
+    for (i = 0; i < p->n; i++) curl_easy_cleanup(p->idle[i]);
+    LLMCACHE_FREE(p->idle);
+    llmcache__mutex_destroy(&p->mu);
+    LLMCACHE_FREE(p);
+}
+
+/* A handle for one call: an idle one of the pool (its options reset, its connections
+ * kept), else a new one. */
+static CURL *llmcache__curl_take(llmcache_curl_pool *p) {
+    CURL *h = NULL;
+    if (p) {
+        llmcache__lock(&p->mu);
+        if (p->n) h = p->idle[--p->n];
+        llmcache__unlock(&p->mu);
+        if (h) { curl_easy_reset(h); return h; }
+    }
+    return curl_easy_init();
+}
+
+/* Gives h back to the pool with its open connection (or closes it without a pool). */
+static void llmcache__curl_give(llmcache_curl_pool *p, CURL *h) {
+    if (p) {
+        llmcache__lock(&p->mu);
+        if (p->n == p->cap) {
+            size_t cap = p->cap ? p->cap * 2 : 16;
+            CURL **idle = (CURL **)LLMCACHE_REALLOC(p->idle, cap * sizeof *idle);
+            if (idle) { p->idle = idle; p->cap = cap; }
+        }
+        if (p->n < p->cap) { p->idle[p->n++] = h; h = NULL; }
+        llmcache__unlock(&p->mu);
+    }
+    if (h) curl_easy_cleanup(h);
+}
+
 LLMCACHE_API int llmcache_curl_transport(void *ctx, const llmcache_request *req, llmcache_sink *sink) {
     const llmcache_curl *cfg = (const llmcache_curl *)ctx;
     llmcache_curl defaults;
@@ -7529,7 +7591,7 @@ LLMCACHE_API int llmcache_curl_transport(void *ctx, const llmcache_request *req,
     }
     for (h = req->headers; h && *h; h++) hdrs = llmcache__curl_add(hdrs, &oom, *h, NULL);
 
-    curl = url.oom || oom ? NULL : curl_easy_init();
+    curl = url.oom || oom ? NULL : llmcache__curl_take(cfg->pool);
     if (curl) {
         long status = 0;
         total = req->timeout_ms > 0 ? req->timeout_ms : LLMCACHE__DEF(cfg->timeout_ms, 600000);
@@ -7551,7 +7613,7 @@ LLMCACHE_API int llmcache_curl_transport(void *ctx, const llmcache_request *req,
         if (curl_easy_perform(curl) == CURLE_OK &&
             curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK && status >= 100 && status <= 999)
             rc = (int)status;
-        curl_easy_cleanup(curl);
+        llmcache__curl_give(cfg->pool, curl);
     }
     curl_slist_free_all(hdrs);
     llmcache__buf_free(&url);

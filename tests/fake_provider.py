@@ -64,11 +64,12 @@ Endpoints (query strings are ignored):
             signature_delta for a thinking block, text_delta of 3 words each,
             input_json_delta for tool_use), content_block_stop, message_delta
             (stop_reason, usage.output_tokens), message_stop.
-    GET  /stats     {"requests": total, "by_path": {"/v1/chat/completions": n,
+    GET  /stats     {"requests": total, "connections": TCP connections accepted
+                    (all paths), "by_path": {"/v1/chat/completions": n,
                     "/v1/messages": m}} - every request to those two paths
                     counts, including rejected ones and ones cut short.
-    POST /reset     zero the counters (and forget /last and the fail-times
-                    counts); {"ok": true}
+    POST /reset     zero the counters, connections included (and forget /last
+                    and the fail-times counts); {"ok": true}
     GET  /last      the last request to an API path: {"method","path",
                     "headers" (lower-cased names), "body" (text), "json"
                     (parsed body or null)}; {} if none yet
@@ -303,6 +304,7 @@ class State:
         self.last_activity = time.monotonic()
         self.stop = threading.Event()
         self.failed = {}  # body hash -> failures answered (fail-times)
+        self.connections = 0
         self.default_behavior = None
 
     def touch(self):
@@ -371,6 +373,11 @@ class Handler(BaseHTTPRequestHandler):
     @property
     def state(self):
         return self.server.state
+
+    def setup(self):
+        super().setup()
+        with self.state.lock:
+            self.state.connections += 1
 
     def log_message(self, fmt, *args):
         if self.state.verbose:
@@ -513,7 +520,9 @@ class Handler(BaseHTTPRequestHandler):
         if p == "/stats":
             with self.state.lock:
                 by = dict(self.state.by_path)
-            self.send_json(200, {"requests": sum(by.values()), "by_path": by})
+            with self.state.lock:
+                conns = self.state.connections
+            self.send_json(200, {"requests": sum(by.values()), "by_path": by, "connections": conns})
         elif p == "/last":
             with self.state.lock:
                 last = dict(self.state.last)
@@ -548,6 +557,7 @@ class Handler(BaseHTTPRequestHandler):
                     self.state.by_path[k] = 0
                 self.state.last = {}
                 self.state.failed.clear()
+                self.state.connections = 0
             self.send_json(200, {"ok": True})
         elif p == "/shutdown":
             self.drain_and(lambda: None)

@@ -84,6 +84,14 @@ check "no --endpoint: status 2" test $? -eq 2
 "$TOOL" batch "$TMP/in.jsonl" --cache "$TMP/c1.llmc" --endpoint "$URL" --concurrency 0 > /dev/null 2>&1
 check "--concurrency 0: status 2" test $? -eq 2
 
+# ---- connections are kept alive and reused (llmcache_curl.pool)
+start keep
+URL=http://127.0.0.1:$PORT/v1/chat/completions
+for i in 1 2 3 4 5 6; do body "keep $i"; echo; done > "$TMP/keep.jsonl"
+"$TOOL" batch "$TMP/keep.jsonl" --cache "$TMP/keep.llmc" --endpoint "$URL" --concurrency 1 > /dev/null 2>&1
+check "six requests one after the other over one connection" \
+    test "$(curl -s "http://127.0.0.1:$PORT/stats" | "$PY" -c 'import json,sys; d=json.load(sys.stdin); print(d["requests"], d["connections"])')" = "6 2"
+
 # ---- retries: 429 with Retry-After (seconds, then an HTTP-date), 503 with backoff
 for spec in "status=429,fail-times=1,retry-after=1" "status=429,fail-times=1,retry-after=1,retry-after-date" \
             "status=503,fail-times=2"; do

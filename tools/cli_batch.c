@@ -140,6 +140,7 @@ int cli_batch_run(llmcache *c, const char *input, const char *endpoint, const ch
     if (cli_output_open(&output, out)) goto done;
 
     cli_batch_transport(&t, endpoint);
+    t.pool = llmcache_curl_pool_new();   /* keep-alive: no handshake per request (NULL: none) */
     memset(&o, 0, sizeof o);
     o.concurrency = (int)conc;
     o.results = rcs;
@@ -157,6 +158,7 @@ int cli_batch_run(llmcache *c, const char *input, const char *endpoint, const ch
         hits += resp[i].from_cache ? 1u : 0u;
         llmcache_response_free(&resp[i]);
     }
+    llmcache_curl_pool_free(t.pool);
     curl_global_cleanup();
     if (rc != LLMCACHE_OK) { cli_error("%s", cli_result(rc)); cli_output_abort(&output); goto done; }
     if (cli_output_commit(&output)) goto done;
