@@ -815,10 +815,15 @@ typedef struct llmcache_curl {
 /* Idle libcurl handles kept with their open connections, so that calls to the same
  * host reuse one (no new TCP and TLS handshake per request): what a batch of many
  * calls wants. Each handle serves one call at a time; any number of threads may share
- * a pool. llmcache_curl_pool_new returns NULL when out of memory. */
+ * a pool. */
 typedef struct llmcache_curl_pool llmcache_curl_pool;
+
+/* A new, empty pool for llmcache_curl.pool; NULL when out of memory. Thread-safe;
+ * the pool itself may be used by any number of threads at once. */
 LLMCACHE_API llmcache_curl_pool *llmcache_curl_pool_new(void);
-/* Closes the pool's connections and frees it (NULL is fine); no call may be using it. */
+
+/* Closes the pool's connections and frees it (NULL is fine). Not thread-safe: no call
+ * may be using the pool. */
 LLMCACHE_API void llmcache_curl_pool_free(llmcache_curl_pool *pool);
 
 /* The transport: POSTs req->body (Content-Type: application/json) with the auth
