@@ -2,7 +2,8 @@
  *
  * llmcache_call answers a request from the cache or, on a miss, through your own
  * HTTP code (a transport), and stores the answer: SSE streams are replayed event
- * for event, concurrent identical calls make one provider call. Keys are SHA-256
+ * for event, concurrent identical calls make one provider call; llmcache_call_many
+ * runs a batch of them with bounded concurrency and retries. Keys are SHA-256
  * over the RFC 8785 canonical form of the request JSON, the namespace, the endpoint
  * and the hash of the expected result's JSON schema. Entries live in a bounded LRU
  * with TTL in memory, optionally backed by a crash-safe append-only log file that
