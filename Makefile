@@ -65,9 +65,11 @@ $(B)/examples/%: examples/%.c $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) $(WARN) $(OPT) $(XFLAGS) -I. -o $@ $< $(LIBS) $(XLIBS)
 
+# The tool's batch command uses the libcurl transport when libcurl is here.
+TOOL_CURL := $(if $(shell CC='$(CC)' sh tests/need.sh --can cli_batch),-DLLMCACHE_CURL)
 $(B)/llmcache: $(TOOL_SRCS) tools/cli.h $(HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CSTD) $(WARN) $(OPT) -I. -o $@ $(TOOL_SRCS) $(LIBS)
+	$(CC) $(CSTD) $(WARN) $(OPT) $(TOOL_CURL) -I. -o $@ $(TOOL_SRCS) $(LIBS) $(if $(TOOL_CURL),-lcurl)
 
 $(B)/tests/%: tests/%.c $(HDRS) $(wildcard tests/*.h)
 	@mkdir -p $(@D)
@@ -160,7 +162,7 @@ test: test-build
 # flusher threads; test_log: each of its processes under TSan), every test
 # program under valgrind memcheck, the long chaos run, the portability matrix
 # and each fuzz target under libFuzzer for FUZZ_LONG_SECONDS.
-TSAN_TESTS = $(B)/tsan/test_call $(B)/tsan/test_cache $(B)/tsan/test_files $(B)/tsan/test_log $(B)/tsan/test_acct
+TSAN_TESTS = $(B)/tsan/test_call $(B)/tsan/test_batch $(B)/tsan/test_cache $(B)/tsan/test_files $(B)/tsan/test_log $(B)/tsan/test_acct
 check: test $(TSAN_TESTS)
 	@sh tests/run_all.sh $(B) $(TSAN_TESTS) chaos-long valgrind-test portability fuzz-long
 

@@ -2,7 +2,8 @@
  *
  * llmcache_call answers a request from the cache or, on a miss, through your own
  * HTTP code (a transport), and stores the answer: SSE streams are replayed event
- * for event, concurrent identical calls make one provider call. Keys are SHA-256
+ * for event, concurrent identical calls make one provider call; llmcache_call_many
+ * runs a batch of them with bounded concurrency and retries. Keys are SHA-256
  * over the RFC 8785 canonical form of the request JSON, the namespace, the endpoint
  * and the hash of the expected result's JSON schema. Entries live in a bounded LRU
  * with TTL in memory, optionally backed by a crash-safe append-only log file that
@@ -86,12 +87,12 @@
  *
  * Sections (search for ">>name"):
  *     public part       >>results >>memory >>keys >>cache >>call-through >>accounting
- *                       >>curl transport
+ *                       >>batch >>curl transport
  *     implementation    >>platform >>files >>bytes >>sha256 >>crc32c >>buffer >>json
  *                       >>impl results >>impl keys >>table >>record >>log >>cache core
  *                       >>redis >>impl accounting >>single-flight >>impl cache
  *                       >>impl call-through >>redis single-flight >>impl stats export
- *                       >>impl curl transport
+ *                       >>impl batch >>impl curl transport
  */
 /* The implementation uses POSIX 2008 (clock_gettime, pread, mmap, robust mutexes,
  * posix_fallocate), or Win32 on Windows (file handles, file mappings, LockFileEx,
@@ -149,7 +150,8 @@ extern "C" {
 enum {
     LLMCACHE_OK        =   0,
     LLMCACHE_MISS      =   1,  /* no live entry for the key (not an error) */
-    LLMCACHE_STOP      =   2,  /* an llmcache_foreach callback asked to stop (not an error) */
+    LLMCACHE_STOP      =   2,  /* an llmcache_foreach callback asked to stop (not an error);
+                                  llmcache_call_many: cancelled, some requests not made */
     LLMCACHE_EINVAL    =  -1,  /* invalid argument, or JSON that RFC 8785 refuses */
     LLMCACHE_ENOMEM    =  -2,  /* an allocation failed */
     LLMCACHE_ETOOBIG   =  -3,  /* a value, record or document over a hard limit */
@@ -512,6 +514,8 @@ typedef struct llmcache_stats {
     /* call-through, continued */
     uint64_t replay_misses;       /* LLMCACHE_MODE_REPLAY calls that found no answer (LLMCACHE_MISS,
                                      no transport call); also counted in misses */
+    uint64_t retries;             /* transport calls repeated after a 429, a 5xx or a transport
+                                     failure (llmcache_call_options.retries) */
 } llmcache_stats;
 
 /* Opens a cache. cfg may be NULL (memory only, default bounds); cfg, its strings
@@ -710,9 +714,10 @@ typedef struct llmcache_sink llmcache_sink;
  * the transport (or the parse callback the sink was given to). */
 LLMCACHE_API int llmcache_sink_write(llmcache_sink *sink, const void *data, size_t len);
 
-/* Optional: tells the library a response header. Only Content-Type is used so far:
+/* Optional: tells the library a response header. Two are used: Content-Type
  * "text/event-stream" before the first body byte makes the response a stream even
- * when the request did not set stream. Names are case-insensitive; nothing is kept
+ * when the request did not set stream; Retry-After (seconds or an HTTP-date) sets
+ * the wait before a retry (llmcache_call_options.retries). Names are case-insensitive; nothing is kept
  * after the call. Returns LLMCACHE_OK (LLMCACHE_EINVAL for a NULL argument). Not
  * thread-safe: as llmcache_sink_write. */
 LLMCACHE_API int llmcache_sink_header(llmcache_sink *sink, const char *name, const char *value);
@@ -796,6 +801,16 @@ typedef struct llmcache_call_options {
     /* 0 = the config's mode; LLMCACHE_CALL_MODE(LLMCACHE_MODE_x) = that mode for this call.
        A refresh in replay mode and no_store in record mode are LLMCACHE_EINVAL */
     int     mode;
+    /* How many times to repeat the transport call after a 429, a 5xx status or a
+       transport failure (no connection, timeout, a cut stream), waiting between tries:
+       the Retry-After the provider sent (delay-seconds or HTTP-date, passed on with
+       llmcache_sink_header; one over 60 s ends the retries), else exponential backoff
+       from retry_base_ms, doubling up to 30 s, with jitter (a random wait between half
+       and all of it). A stream whose events already reached on_chunk is not repeated.
+       Each repeat counts in stats.retries and stats.transport_calls. llmcache_call: 0
+       (default) or less = none; llmcache_call_many: 0 = LLMCACHE_BATCH_RETRIES, < 0 = none */
+    int     retries;
+    int64_t retry_base_ms;   /* first backoff wait; 0 = 500 ms */
 } llmcache_call_options;
 
 /* llmcache_call_options.mode for a mode (0 there means "the config's"). */
@@ -933,6 +948,48 @@ LLMCACHE_API int llmcache_stats_write(llmcache *c, int format, const llmcache_wr
  * larger than 10^12 prices). Thread-safe. */
 LLMCACHE_API int llmcache_prices_parse(const char *json, size_t len, llmcache_prices **out);
 
+/* >>batch (llmcache_call_many) ---------------------------------------------------
+ * Many calls at once, with bounded concurrency: identical requests are made once,
+ * answers come back in request order, failures are retried (see retries above).
+ * Every answer is stored as llmcache_call stores it, so a batch that was killed or
+ * cancelled and is run again calls the provider only for what did not finish. */
+#define LLMCACHE_BATCH_RETRIES     4   /* the default retries of llmcache_call_many */
+#define LLMCACHE_BATCH_CONCURRENCY 8   /* the default calls in flight */
+#define LLMCACHE_BATCH_MAX_THREADS 1024
+
+/* Told after each request (or group of identical requests) finished: done of total
+ * requests, how many of those were hits (from_cache) and how many failed. Calls are
+ * serialized (never two at once) but come from the batch's threads, while other
+ * calls run: keep it short. Nonzero cancels the batch: requests not yet started are
+ * not made. */
+typedef int (*llmcache_batch_progress_fn)(void *ctx, size_t done, size_t total, size_t hits, size_t errors);
+
+/* Zero-initialize: every zero member means "the default". */
+typedef struct llmcache_batch_options {
+    llmcache_call_options call;  /* for every call (its callbacks run on the batch's threads,
+                                    concurrently); call.retries 0 = LLMCACHE_BATCH_RETRIES */
+    int     concurrency;         /* calls in flight at most (threads, the calling one included);
+                                    0 = LLMCACHE_BATCH_CONCURRENCY, at most LLMCACHE_BATCH_MAX_THREADS */
+    llmcache_batch_progress_fn progress; /* optional */
+    void   *progress_ctx;
+    int    *results;             /* optional, n ints: what llmcache_call returned for each
+                                    request; LLMCACHE_STOP for one not made (cancelled) */
+} llmcache_batch_options;
+
+/* Makes the n calls reqs[0..n) as llmcache_call(c, &reqs[i], fn, fn_ctx, &opts->call,
+ * &responses[i]) would, at most opts->concurrency at a time (worker threads; the
+ * calling thread is one of them; with LLMCACHE_NO_THREADS one after the other).
+ * Requests with the same key are made once: the others get a copy of its response
+ * (shared = 1; counted in stats.calls and stats.shared). responses[i] answers
+ * reqs[i]; all n are filled (zeroed for a request not made) and each must be
+ * released with llmcache_response_free. opts may be NULL. Returns LLMCACHE_OK when
+ * every request was made, whatever each one's result (see opts->results,
+ * responses[i].status); LLMCACHE_STOP when the progress callback cancelled it before
+ * the end; LLMCACHE_EINVAL for bad arguments; LLMCACHE_ENOMEM. Thread-safe; fn must
+ * be callable from several threads at once. */
+LLMCACHE_API int llmcache_call_many(llmcache *c, const llmcache_request *reqs, size_t n, llmcache_transport_fn fn,
+                                    void *fn_ctx, const llmcache_batch_options *opts, llmcache_response *responses);
+
 /* >>curl transport -------------------------------------------------------------
  * A transport over libcurl for OpenAI-compatible chat completions and Anthropic
  * messages. Pass a filled llmcache_curl as the transport context.
@@ -952,7 +1009,24 @@ typedef struct llmcache_curl {
     const char *anthropic_version; /* NULL = "2023-06-01" */
     int64_t     connect_timeout_ms;/* 0 = 10 s */
     int64_t     timeout_ms;        /* whole exchange; 0 = 10 min; req->timeout_ms overrides */
+    struct llmcache_curl_pool *pool; /* optional: reuse connections (keep-alive, TLS sessions)
+                                        across calls; NULL = a new connection per call */
 } llmcache_curl;
+
+/* Idle libcurl handles kept with their open connections, so that calls to the same
+ * host reuse one (no new TCP and TLS handshake per request): what a batch of many
+ * calls wants. Each handle serves one call at a time; any number of threads may share
+ * a pool. */
+typedef struct llmcache_curl_pool llmcache_curl_pool;
+
+/* A new, empty pool for llmcache_curl.pool; NULL when out of memory (and always
+ * without LLMCACHE_CURL). Thread-safe;
+ * the pool itself may be used by any number of threads at once. */
+LLMCACHE_API llmcache_curl_pool *llmcache_curl_pool_new(void);
+
+/* Closes the pool's connections and frees it (NULL is fine). Not thread-safe: no call
+ * may be using the pool. */
+LLMCACHE_API void llmcache_curl_pool_free(llmcache_curl_pool *pool);
 
 /* The transport: POSTs req->body (Content-Type: application/json) with the auth
  * headers of ctx->kind (Authorization: Bearer, or x-api-key + anthropic-version)
@@ -6525,6 +6599,8 @@ typedef struct llmcache__result {
     int from_cache, stored;
     int64_t created_ms, expires_ms;
     llmcache__acct_ref acct;       /* the call's accounting row (>>accounting) */
+    int retry_after; int64_t retry_ms;  /* the transport's Retry-After (llmcache_sink) */
+    size_t live_events;                 /* SSE events already told to on_chunk */
 } llmcache__result;
 
 #if !defined(LLMCACHE_NO_THREADS)
@@ -7168,6 +7244,15 @@ typedef struct llmcache__env_fields {
     const char *request; size_t request_len;           /* the canonical request; NULL = not kept */
 } llmcache__env_fields;
 
+/* The extended header's fields of a response (to encode it again). */
+static void llmcache__env_fields_of(const llmcache_response *r, llmcache__env_fields *x) {
+    x->ttfe_ms = r->ttfe_ms;
+    x->cached_input_tokens = r->cached_input_tokens;
+    x->cache_write_tokens = r->cache_write_tokens;
+    x->request = r->request;
+    x->request_len = r->request_len;
+}
+
 /* Checks p[0..n) and points e into it. Never reads outside p[0..n). */
 static int llmcache__env_parse(const unsigned char *p, size_t n, llmcache__env *e) {
     uint64_t hlen, need, sum = 0;
@@ -7319,11 +7404,7 @@ LLMCACHE_API int llmcache_response_encode(const llmcache_response *r, char **out
     if (!r || !out || (!r->body && r->len) || (!r->chunks && r->n_chunks)) return LLMCACHE_EINVAL;
     for (i = 0; i < r->n_chunks; off += r->chunks[i].len, i++)
         if (r->chunks[i].data != r->body + off || r->chunks[i].len > r->len - off) return LLMCACHE_EINVAL;
-    x.ttfe_ms = r->ttfe_ms;
-    x.cached_input_tokens = r->cached_input_tokens;
-    x.cache_write_tokens = r->cache_write_tokens;
-    x.request = r->request;
-    x.request_len = r->request_len;
+    llmcache__env_fields_of(r, &x);
     llmcache__env_build_ex(&b, r->status, r->n_chunks > 0 || (r->meta.flags & LLMCACHE_META_STREAM) != 0,
                            r->chunks, r->n_chunks, r->model, r->model ? r->model_len : 0, r->body ? r->body : "",
                            r->len, &x);
@@ -7348,6 +7429,8 @@ struct llmcache_sink {
     int64_t t0_us;
     void (*on_chunk)(void *ctx, const llmcache_chunk *chunk);
     void *chunk_ctx;
+    int retry_after;             /* LLMCACHE__RETRY_* : what a Retry-After header said */
+    int64_t retry_ms;            /* its delay (ms), or the moment (ms since the epoch) */
 };
 
 static int llmcache__line_is(const char *p, size_t n, const char *field, const char *value) {
@@ -7423,10 +7506,90 @@ static int llmcache__ieq(const char *a, const char *b, size_t n) {
     return 1;
 }
 
+/* ---- Retry-After (RFC 9110 10.2.3): delay-seconds or an HTTP-date */
+enum { LLMCACHE__RETRY_NONE = 0, LLMCACHE__RETRY_DELAY = 1, LLMCACHE__RETRY_AT = 2 };
+
+/* Days from 1970-01-01 to the proleptic Gregorian date y-m-d (m 1..12). */
+static int64_t llmcache__days_from_civil(int64_t y, int m, int d) {
+    int64_t era, yoe, doy, doe;
+    y -= m <= 2;
+    era = (y >= 0 ? y : y - 399) / 400;
+    yoe = y - era * 400;
+    doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+/* Reads n digits (n > 0) at *p into *v; 0, or -1 when they are not all digits. */
+static int llmcache__digits(const char **p, int n, int *v) {
+    *v = 0;
+    while (n--) {
+        if (**p < '0' || **p > '9') return -1;
+        *v = *v * 10 + (*(*p)++ - '0');
+    }
+    return 0;
+}
+
+static int llmcache__month(const char **p) {
+    static const char names[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    int m;
+    for (m = 0; m < 12; m++)
+        if (strncmp(*p, names + 3 * m, 3) == 0) { *p += 3; return m + 1; }
+    return 0;
+}
+
+/* An HTTP-date in any of its three forms (IMF-fixdate "Sun, 06 Nov 1994 08:49:37 GMT",
+ * RFC 850 "Sunday, 06-Nov-94 08:49:37 GMT", asctime "Sun Nov  6 08:49:37 1994") into
+ * ms since the epoch; 0, or -1 when s is none of them. */
+static int llmcache__http_date(const char *s, int64_t *ms) {
+    int day, mon, year = 0, hh, mi, ss, asc = 0;
+    while ((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z')) s++;       /* the weekday */
+    if (*s == ',') {
+        char sep;
+        if (*++s != ' ') return -1;
+        s++;
+        if (llmcache__digits(&s, 2, &day)) return -1;
+        sep = *s++;
+        if ((sep != ' ' && sep != '-') || !(mon = llmcache__month(&s)) || *s++ != sep) return -1;
+        if (sep == ' ' ? llmcache__digits(&s, 4, &year) : llmcache__digits(&s, 2, &year)) return -1;
+        if (sep == '-') year += year < 70 ? 2000 : 1900;
+        if (*s++ != ' ') return -1;
+    } else {
+        if (*s++ != ' ' || !(mon = llmcache__month(&s)) || *s++ != ' ') return -1;
+        if (*s == ' ') s++;
+        if (llmcache__digits(&s, s[1] == ' ' ? 1 : 2, &day) || *s++ != ' ') return -1;
+        asc = 1;
+    }
+    if (llmcache__digits(&s, 2, &hh) || *s++ != ':' || llmcache__digits(&s, 2, &mi) || *s++ != ':' ||
+        llmcache__digits(&s, 2, &ss)) return -1;
+    if (*s++ != ' ') return -1;
+    if (asc ? llmcache__digits(&s, 4, &year) != 0 : strncmp(s, "GMT", 3) != 0) return -1;
+    if (!asc) s += 3;
+    while (*s == ' ' || *s == '\t') s++;
+    if (*s || day < 1 || day > 31 || hh > 23 || mi > 59 || ss > 60) return -1;
+    *ms = ((llmcache__days_from_civil(year, mon, day) * 24 + hh) * 60 + mi) * 60000 + (int64_t)ss * 1000;
+    return 0;
+}
+
+/* A Retry-After value into *kind and *ms (LLMCACHE__RETRY_*); a malformed one is ignored. */
+static void llmcache__retry_after(const char *v, int *kind, int64_t *ms) {
+    const char *p = v;
+    int64_t secs = 0;
+    while (*p >= '0' && *p <= '9') {
+        if (secs < 100000000) secs = secs * 10 + (*p - '0');
+        p++;
+    }
+    while (*p == ' ' || *p == '\t') p++;
+    if (p != v && *p == '\0') { *kind = LLMCACHE__RETRY_DELAY; *ms = secs * 1000; }
+    else if (llmcache__http_date(v, ms) == 0) *kind = LLMCACHE__RETRY_AT;
+}
+
 LLMCACHE_API int llmcache_sink_header(llmcache_sink *s, const char *name, const char *value) {
     static const char sse[] = "text/event-stream";
     if (!s || !name || !value) return LLMCACHE_EINVAL;
     while (*value == ' ' || *value == '\t') value++;
+    if (strlen(name) == 11 && llmcache__ieq(name, "retry-after", 11))
+        llmcache__retry_after(value, &s->retry_after, &s->retry_ms);
     if (!s->model && s->buf.len == 0 && strlen(name) == 12 && llmcache__ieq(name, "content-type", 12) &&
         strlen(value) >= sizeof sse - 1 && llmcache__ieq(value, sse, sizeof sse - 1)) s->stream = 1;
     return LLMCACHE_OK;
@@ -7655,8 +7818,11 @@ static void llmcache__fetch(llmcache *c, const llmcache_request *req, llmcache_t
     t0 = s.t0_us = llmcache__mono_us();
     status = fn(fn_ctx, req, &s);
     res->meta.latency_ms = (llmcache__mono_us() - t0) / 1000;
+    res->retry_after = s.retry_after;
+    res->retry_ms = s.retry_ms;
     llmcache__stat_inc(&c->mu, &c->st.transport_calls);
     if (s.stream && !s.err) llmcache__sse_scan(&s, 1);
+    res->live_events = s.on_chunk ? s.n_recs : 0;
     if (!llmcache__buf_reserve(&s.buf, 0) && !s.err) s.err = LLMCACHE_ENOMEM;
     if (s.buf.p) s.buf.p[s.buf.len] = '\0';
 
@@ -7722,6 +7888,57 @@ static void llmcache__fetch(llmcache *c, const llmcache_request *req, llmcache_t
     llmcache__sink_free(&s);
 }
 
+/* ---- retries (llmcache_call_options.retries) */
+#define LLMCACHE__RETRY_BASE_MS      500
+#define LLMCACHE__RETRY_CAP_MS     30000   /* the longest backoff wait */
+#define LLMCACHE__RETRY_AFTER_MAX  60000   /* a longer Retry-After ends the retries */
+
+/* splitmix64's finalizer: the jitter's randomness from a seed that differs per call. */
+static uint64_t llmcache__mix64(uint64_t v) {
+    v = (v ^ (v >> 30)) * 0xbf58476d1ce4e5b9ull;
+    v = (v ^ (v >> 27)) * 0x94d049bb133111ebull;
+    return v ^ (v >> 31);
+}
+
+/* The wait (ms) before retry number attempt (0 = the first) of the failed call res,
+ * or -1 when it is not to be repeated: not a 429, 5xx or transport failure, a stream
+ * whose events the caller already saw, or a Retry-After beyond the bound. */
+static int64_t llmcache__retry_wait(llmcache *c, const llmcache_key *key, const llmcache_call_options *o,
+                                    const llmcache__result *res, int attempt) {
+    int status = res->meta.status;
+    int64_t wait, base = o->retry_base_ms > 0 ? o->retry_base_ms : LLMCACHE__RETRY_BASE_MS;
+    uint64_t seed;
+    if (res->live_events) return -1;
+    if (!(res->rc == LLMCACHE_ETRANSPORT || (res->rc == LLMCACHE_EHTTP && (status == 429 || (status >= 500 && status <= 599)))))
+        return -1;
+    if (res->retry_after != LLMCACHE__RETRY_NONE) {
+        wait = res->retry_after == LLMCACHE__RETRY_DELAY ? res->retry_ms : res->retry_ms - llmcache__now(c);
+        if (wait > LLMCACHE__RETRY_AFTER_MAX) return -1;
+        return wait > 0 ? wait : 0;
+    }
+    for (wait = base; attempt > 0 && wait < LLMCACHE__RETRY_CAP_MS; attempt--) wait *= 2;
+    if (wait > LLMCACHE__RETRY_CAP_MS) wait = LLMCACHE__RETRY_CAP_MS;
+    seed = llmcache__ld32(key->bytes) ^ (uint64_t)llmcache__mono_us() << 16 ^ (uint64_t)attempt;
+    return wait - (int64_t)(llmcache__mix64(seed) % (uint64_t)(wait / 2 + 1));   /* in [wait/2, wait] */
+}
+
+/* llmcache__fetch, repeated as o->retries allows; res holds the last try. */
+static void llmcache__fetch_retrying(llmcache *c, const llmcache_key *key, const llmcache_request *req,
+                                     llmcache_transport_fn fn, void *fn_ctx, const llmcache_call_options *o,
+                                     const unsigned char schema_hash[32], const llmcache__buf *canon,
+                                     llmcache__result *res) {
+    int attempt;
+    for (attempt = 0;; attempt++) {
+        int64_t wait;
+        llmcache__fetch(c, req, fn, fn_ctx, o, schema_hash, canon, res);
+        if (attempt >= o->retries || (wait = llmcache__retry_wait(c, key, o, res, attempt)) < 0) return;
+        LLMCACHE_FREE(res->env);
+        res->env = NULL;
+        llmcache__stat_inc(&c->mu, &c->st.retries);
+        llmcache__sleep_ms(wait);
+    }
+}
+
 /* Stores a fresh successful result (failing open) and reports it. */
 static void llmcache__store(llmcache *c, const llmcache_key *key, const llmcache_call_options *o,
                             llmcache__result *res) {
@@ -7755,11 +7972,7 @@ static int llmcache__serve_hit(llmcache *c, const llmcache_call_options *o, llmc
         if (rc == LLMCACHE_OK) {
             llmcache_response fresh;
             llmcache__env_fields x;
-            x.ttfe_ms = out->ttfe_ms;
-            x.cached_input_tokens = out->cached_input_tokens;
-            x.cache_write_tokens = out->cache_write_tokens;
-            x.request = out->request;
-            x.request_len = out->request_len;
+            llmcache__env_fields_of(out, &x);
             llmcache__env_build_ex(&env, out->status, (out->meta.flags & LLMCACHE_META_STREAM) != 0, out->chunks,
                                    out->n_chunks, model.p ? model.p : "", model.len, out->body, out->len, &x);
             memset(&fresh, 0, sizeof fresh);
@@ -8015,7 +8228,7 @@ LLMCACHE_API int llmcache_call(llmcache *c, const llmcache_request *req, llmcach
     if (opts->refresh) llmcache__acct_inc(c, res.acct, LLMCACHE__A_REFRESHES);
     llmcache__emit(c, LLMCACHE_EVENT_MISS, &key, LLMCACHE_OK,
                    opts->refresh ? "llmcache_call: refresh; calling the provider" : "llmcache_call: miss; calling the provider");
-    llmcache__fetch(c, req, fn, fn_ctx, opts, sh, &canon, &res);
+    llmcache__fetch_retrying(c, &key, req, fn, fn_ctx, opts, sh, &canon, &res);
     llmcache__buf_free(&canon);
     llmcache__store(c, &key, opts, &res);
     llmcache__redis_unlock(c, &key, redis_lock);   /* the answer is in Redis (or the call failed) */
@@ -8449,6 +8662,183 @@ LLMCACHE_API int llmcache_prices_parse(const char *json, size_t len, llmcache_pr
     return rc;
 }
 
+/* >>impl batch (llmcache_call_many) ---------------------------------------------------
+ * The requests are sorted by key to find identical ones; the first of each group (a
+ * leader) is called, the others copy its answer. Workers take the next leader in
+ * input order from a shared counter, so answers finish roughly in input order and a
+ * rerun after a crash finds the finished prefix in the cache. */
+
+/* The worker threads: real ones, or none (the calling thread does all the work). */
+#if !defined(LLMCACHE_NO_THREADS)
+typedef llmcache__thread llmcache__worker;
+static int llmcache__worker_start(llmcache__worker *w, void (*fn)(void *), void *arg) {
+    return llmcache__thread_start(w, fn, arg);
+}
+static void llmcache__worker_join(llmcache__worker *w) { llmcache__thread_join(w); }
+#else
+typedef int llmcache__worker;
+static int llmcache__worker_start(llmcache__worker *w, void (*fn)(void *), void *arg) {
+    (void)w; (void)fn; (void)arg;
+    return -1;
+}
+static void llmcache__worker_join(llmcache__worker *w) { (void)w; }
+#endif
+
+typedef struct llmcache__keyed { llmcache_key key; size_t idx; } llmcache__keyed;
+
+static int llmcache__keyed_order(const void *a, const void *b) {
+    const llmcache__keyed *x = (const llmcache__keyed *)a, *y = (const llmcache__keyed *)b;
+    int d = memcmp(x->key.bytes, y->key.bytes, 32);
+    return d ? d : x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+typedef struct llmcache__batch {
+    llmcache *c;
+    const llmcache_request *reqs;
+    size_t n;
+    llmcache_transport_fn fn;
+    void *fn_ctx;
+    llmcache_call_options call;
+    const llmcache_batch_options *o;
+    llmcache_response *out;
+    int *rcs;
+    size_t *dup;                 /* dup[i]: the next request identical to i; n = none. A
+                                    leader is a request no other one points to. */
+    unsigned char *follower;     /* 1: a copy of an earlier identical request */
+    llmcache__mutex mu;          /* guards what follows */
+    size_t next, done, hits, errors;
+    int cancelled;
+} llmcache__batch;
+
+/* A deep copy of src into *dst (zeroed first); dst->shared is set. */
+static int llmcache__response_copy(const llmcache_response *src, llmcache_response *dst) {
+    int rc = LLMCACHE_OK;
+    memset(dst, 0, sizeof *dst);
+    if (src->mem_) {
+        llmcache__buf env = {NULL, 0, 0, 0};
+        llmcache__env_fields x;
+        llmcache__env_fields_of(src, &x);
+        llmcache__env_build_ex(&env, src->status, (src->meta.flags & LLMCACHE_META_STREAM) != 0, src->chunks,
+                               src->n_chunks, src->model, src->model_len, src->body ? src->body : "", src->len, &x);
+        if (env.oom) { llmcache__buf_free(&env); return LLMCACHE_ENOMEM; }
+        rc = llmcache__response_adopt(dst, env.p, env.len);
+        if (rc != LLMCACHE_OK) { llmcache_response_free(dst); return rc; }
+    }
+    dst->status = src->status;
+    dst->from_cache = src->from_cache;
+    dst->shared = 1;
+    dst->key = src->key;
+    dst->meta = src->meta;
+    dst->created_ms = src->created_ms;
+    dst->expires_ms = src->expires_ms;
+    return rc;
+}
+
+static void llmcache__batch_worker(void *arg) {
+    llmcache__batch *b = (llmcache__batch *)arg;
+    for (;;) {
+        size_t i, j, group = 1, hits, errs;
+        int rc, stop;
+        llmcache__lock(&b->mu);
+        while (b->next < b->n && b->follower[b->next]) b->next++;
+        if (b->cancelled || b->next >= b->n) { llmcache__unlock(&b->mu); return; }
+        i = b->next++;
+        llmcache__unlock(&b->mu);
+
+        rc = llmcache_call(b->c, &b->reqs[i], b->fn, b->fn_ctx, &b->call, &b->out[i]);
+        b->rcs[i] = rc;
+        hits = b->out[i].from_cache ? 1u : 0u;
+        errs = rc != LLMCACHE_OK ? 1u : 0u;
+        for (j = b->dup[i]; j < b->n; j = b->dup[j], group++) {
+            int crc = llmcache__response_copy(&b->out[i], &b->out[j]);
+            b->rcs[j] = crc != LLMCACHE_OK ? crc : rc;
+            hits += b->out[j].from_cache ? 1u : 0u;
+            errs += b->rcs[j] != LLMCACHE_OK ? 1u : 0u;
+        }
+        if (group > 1) {
+            llmcache__handle_lock(b->c);
+            b->c->st.calls += group - 1;
+            b->c->st.shared += group - 1;
+            llmcache__handle_unlock(b->c);
+        }
+        llmcache__lock(&b->mu);
+        b->done += group;
+        b->hits += hits;
+        b->errors += errs;
+        stop = b->o->progress && b->o->progress(b->o->progress_ctx, b->done, b->n, b->hits, b->errors) != 0;
+        if (stop) b->cancelled = 1;
+        llmcache__unlock(&b->mu);
+    }
+}
+
+LLMCACHE_API int llmcache_call_many(llmcache *c, const llmcache_request *reqs, size_t n, llmcache_transport_fn fn,
+                                    void *fn_ctx, const llmcache_batch_options *opts, llmcache_response *responses) {
+    llmcache_batch_options defaults;
+    llmcache__batch b;
+    llmcache__keyed *keyed = NULL;
+    llmcache__worker *workers = NULL;
+    size_t i, leaders = 0, nkeyed = 0, nthreads, started = 0;
+    int rc = LLMCACHE_OK;
+    if (responses) for (i = 0; i < n; i++) memset(&responses[i], 0, sizeof responses[i]);
+    if (!c || (!reqs && n) || !fn || (!responses && n)) return LLMCACHE_EINVAL;
+    if (!opts) { memset(&defaults, 0, sizeof defaults); opts = &defaults; }
+    for (i = 0; opts->results && i < n; i++) opts->results[i] = LLMCACHE_STOP;
+    if (n == 0) return LLMCACHE_OK;
+    if (n > ((size_t)-1) / sizeof *keyed) return LLMCACHE_ENOMEM;
+
+    memset(&b, 0, sizeof b);
+    b.c = c; b.reqs = reqs; b.n = n; b.fn = fn; b.fn_ctx = fn_ctx; b.o = opts; b.out = responses;
+    b.call = opts->call;
+    b.call.retries = opts->call.retries == 0 ? LLMCACHE_BATCH_RETRIES : opts->call.retries < 0 ? 0 : opts->call.retries;
+    b.rcs = opts->results ? opts->results : (int *)LLMCACHE_MALLOC(n * sizeof *b.rcs);
+    b.dup = (size_t *)LLMCACHE_MALLOC(n * sizeof *b.dup);
+    b.follower = (unsigned char *)LLMCACHE_MALLOC(n);
+    keyed = (llmcache__keyed *)LLMCACHE_MALLOC(n * sizeof *keyed);
+    if (!b.rcs || !b.dup || !b.follower || !keyed || llmcache__mutex_init(&b.mu) != 0) {
+        rc = LLMCACHE_ENOMEM;
+        goto done;
+    }
+    /* group identical requests; one whose key cannot be made goes alone (and fails) */
+    for (i = 0; i < n; i++) {
+        unsigned char sh[32];
+        b.dup[i] = n;
+        b.follower[i] = 0;
+        if (llmcache_schema_hash(reqs[i].schema, reqs[i].schema_len, sh) == LLMCACHE_OK &&
+            llmcache__key_pruned(&keyed[nkeyed].key, c->ns, reqs[i].endpoint, sh, reqs[i].body, reqs[i].body_len,
+                                 (const char *const *)c->key_ignore, NULL) == LLMCACHE_OK)
+            keyed[nkeyed++].idx = i;
+    }
+    if (nkeyed > 1) qsort(keyed, nkeyed, sizeof *keyed, llmcache__keyed_order);
+    for (i = 1; i < nkeyed; i++)
+        if (memcmp(keyed[i].key.bytes, keyed[i - 1].key.bytes, 32) == 0) {
+            b.dup[keyed[i - 1].idx] = keyed[i].idx;
+            b.follower[keyed[i].idx] = 1;
+        }
+    LLMCACHE_FREE(keyed);
+    keyed = NULL;
+    for (i = 0; i < n; i++) leaders += !b.follower[i];
+
+    nthreads = opts->concurrency > 0 ? (size_t)opts->concurrency : LLMCACHE_BATCH_CONCURRENCY;
+    if (nthreads > LLMCACHE_BATCH_MAX_THREADS) nthreads = LLMCACHE_BATCH_MAX_THREADS;
+    if (nthreads > leaders) nthreads = leaders;
+    if (nthreads > 1) workers = (llmcache__worker *)LLMCACHE_MALLOC((nthreads - 1) * sizeof *workers);
+    for (i = 0; workers && i + 1 < nthreads; i++) {
+        if (llmcache__worker_start(&workers[i], llmcache__batch_worker, &b) != 0) break;
+        started++;
+    }
+    llmcache__batch_worker(&b);          /* fewer threads than asked (or none) still finish */
+    for (i = 0; i < started; i++) llmcache__worker_join(&workers[i]);
+    LLMCACHE_FREE(workers);
+    llmcache__mutex_destroy(&b.mu);
+    rc = b.done < n ? LLMCACHE_STOP : LLMCACHE_OK;
+done:
+    if (b.rcs != opts->results) LLMCACHE_FREE(b.rcs);
+    LLMCACHE_FREE(b.dup);
+    LLMCACHE_FREE(b.follower);
+    LLMCACHE_FREE(keyed);
+    return rc;
+}
+
 /* >>impl curl transport -------------------------------------------------------------
  * With LLMCACHE_CURL, libcurl; without it, a transport that sends nothing. */
 #ifdef LLMCACHE_CURL
@@ -8486,6 +8876,57 @@ static struct curl_slist *llmcache__curl_add(struct curl_slist *list, int *oom, 
     llmcache__buf_free(&line);
     if (!l) { *oom = 1; return list; }
     return l;
+}
+
+/* ---- the pool of idle handles (llmcache_curl.pool) */
+struct llmcache_curl_pool {
+    llmcache__mutex mu;
+    CURL **idle; size_t n, cap;
+};
+
+LLMCACHE_API llmcache_curl_pool *llmcache_curl_pool_new(void) {
+    llmcache_curl_pool *p = (llmcache_curl_pool *)LLMCACHE_MALLOC(sizeof *p);
+    if (!p) return NULL;
+    memset(p, 0, sizeof *p);
+    if (llmcache__mutex_init(&p->mu) != 0) { LLMCACHE_FREE(p); return NULL; }
+    return p;
+}
+
+LLMCACHE_API void llmcache_curl_pool_free(llmcache_curl_pool *p) {
+    size_t i;
+    if (!p) return;
+    for (i = 0; i < p->n; i++) curl_easy_cleanup(p->idle[i]);
+    LLMCACHE_FREE(p->idle);
+    llmcache__mutex_destroy(&p->mu);
+    LLMCACHE_FREE(p);
+}
+
+/* A handle for one call: an idle one of the pool (its options reset, its connections
+ * kept), else a new one. */
+static CURL *llmcache__curl_take(llmcache_curl_pool *p) {
+    CURL *h = NULL;
+    if (p) {
+        llmcache__lock(&p->mu);
+        if (p->n) h = p->idle[--p->n];
+        llmcache__unlock(&p->mu);
+        if (h) { curl_easy_reset(h); return h; }
+    }
+    return curl_easy_init();
+}
+
+/* Gives h back to the pool with its open connection (or closes it without a pool). */
+static void llmcache__curl_give(llmcache_curl_pool *p, CURL *h) {
+    if (p) {
+        llmcache__lock(&p->mu);
+        if (p->n == p->cap) {
+            size_t cap = p->cap ? p->cap * 2 : 16;
+            CURL **idle = (CURL **)LLMCACHE_REALLOC(p->idle, cap * sizeof *idle);
+            if (idle) { p->idle = idle; p->cap = cap; }
+        }
+        if (p->n < p->cap) { p->idle[p->n++] = h; h = NULL; }
+        llmcache__unlock(&p->mu);
+    }
+    if (h) curl_easy_cleanup(h);
 }
 
 LLMCACHE_API int llmcache_curl_transport(void *ctx, const llmcache_request *req, llmcache_sink *sink) {
@@ -8526,7 +8967,7 @@ LLMCACHE_API int llmcache_curl_transport(void *ctx, const llmcache_request *req,
     }
     for (h = req->headers; h && *h; h++) hdrs = llmcache__curl_add(hdrs, &oom, *h, NULL);
 
-    curl = url.oom || oom ? NULL : curl_easy_init();
+    curl = url.oom || oom ? NULL : llmcache__curl_take(cfg->pool);
     if (curl) {
         long status = 0;
         total = req->timeout_ms > 0 ? req->timeout_ms : LLMCACHE__DEF(cfg->timeout_ms, 600000);
@@ -8548,7 +8989,7 @@ LLMCACHE_API int llmcache_curl_transport(void *ctx, const llmcache_request *req,
         if (curl_easy_perform(curl) == CURLE_OK &&
             curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK && status >= 100 && status <= 999)
             rc = (int)status;
-        curl_easy_cleanup(curl);
+        llmcache__curl_give(cfg->pool, curl);
     }
     curl_slist_free_all(hdrs);
     llmcache__buf_free(&url);
@@ -8559,6 +9000,8 @@ LLMCACHE_API int llmcache_curl_transport(void *ctx, const llmcache_request *req,
     (void)ctx; (void)req; (void)sink;
     return LLMCACHE_EUNSUPPORTED;
 }
+LLMCACHE_API llmcache_curl_pool *llmcache_curl_pool_new(void) { return NULL; }
+LLMCACHE_API void llmcache_curl_pool_free(llmcache_curl_pool *pool) { (void)pool; }
 #endif /* LLMCACHE_CURL */
 
 #endif /* the feature check after the first includes */

@@ -8,6 +8,7 @@ library only. Binds 127.0.0.1 and never opens any other connection.
 Usage:
     python3 tests/fake_provider.py [--port N] [--port-file PATH]
                                    [--idle-exit S] [--api-key KEY] [--verbose]
+                                   [--behavior SPEC]
 
     --port N         port to bind on 127.0.0.1; 0 (default) picks a free one
     --port-file P    once listening, write the port number to P (written to a
@@ -17,6 +18,8 @@ Usage:
                      requests still in progress count as activity. 0 disables.
     --api-key KEY    the accepted key for both APIs (default: test-key)
     --verbose        log each request to stderr
+    --behavior SPEC  X-Fake-Behavior for requests that send none (for clients
+                     that cannot set headers, such as `llmcache batch`)
 
     Once listening it prints "PORT <n>" on stdout (flushed). Nothing else is
     ever written to stdout. It exits with status 0 on SIGTERM, SIGINT,
@@ -61,10 +64,12 @@ Endpoints (query strings are ignored):
             signature_delta for a thinking block, text_delta of 3 words each,
             input_json_delta for tool_use), content_block_stop, message_delta
             (stop_reason, usage.output_tokens), message_stop.
-    GET  /stats     {"requests": total, "by_path": {"/v1/chat/completions": n,
+    GET  /stats     {"requests": total, "connections": TCP connections accepted
+                    (all paths), "by_path": {"/v1/chat/completions": n,
                     "/v1/messages": m}} - every request to those two paths
                     counts, including rejected ones and ones cut short.
-    POST /reset     zero the counters (and forget /last); {"ok": true}
+    POST /reset     zero the counters, connections included (and forget /last
+                    and the fail-times counts); {"ok": true}
     GET  /last      the last request to an API path: {"method","path",
                     "headers" (lower-cased names), "body" (text), "json"
                     (parsed body or null)}; {} if none yet
@@ -85,6 +90,11 @@ items, any combination, unknown items ignored. Applied on the two API paths:
                     "type","param","code"}}, Anthropic {"type":"error",
                     "error":{"type","message"}}. 429 also gets "Retry-After: 1"
     retry-after=S   value of Retry-After on a status=429 answer (default 1)
+    retry-after-date  send that Retry-After as an HTTP-date (now + S seconds,
+                    IMF-fixdate) instead of delay-seconds
+    fail-times=N    apply status= only to the first N requests with each
+                    distinct body (then answer normally): a provider that
+                    recovers, for retry tests
     garbage         200, Content-Type application/json, body not JSON (also
                     for stream requests)
     chunk-delay=MS  sleep MS milliseconds before each SSE event after the first
@@ -98,6 +108,7 @@ encoding, ended by closing the connection.
 """
 
 import argparse
+import email.utils
 import hashlib
 import json
 import os
@@ -292,6 +303,9 @@ class State:
         self.active = 0
         self.last_activity = time.monotonic()
         self.stop = threading.Event()
+        self.failed = {}  # body hash -> failures answered (fail-times)
+        self.connections = 0
+        self.default_behavior = None
 
     def touch(self):
         with self.lock:
@@ -325,7 +339,7 @@ def parse_behavior(header):
         key, sep, val = item.partition("=")
         key = key.strip().lower()
         val = val.strip()
-        if key in ("status", "delay", "chunk-delay", "cut", "retry-after"):
+        if key in ("status", "delay", "chunk-delay", "cut", "retry-after", "fail-times"):
             try:
                 n = int(val)
             except ValueError:
@@ -333,8 +347,8 @@ def parse_behavior(header):
             if n < 0:
                 continue
             b[key] = n
-        elif key == "garbage" and not sep:
-            b["garbage"] = True
+        elif key in ("garbage", "retry-after-date") and not sep:
+            b[key] = True
     return b
 
 
@@ -359,6 +373,11 @@ class Handler(BaseHTTPRequestHandler):
     @property
     def state(self):
         return self.server.state
+
+    def setup(self):
+        super().setup()
+        with self.state.lock:
+            self.state.connections += 1
 
     def log_message(self, fmt, *args):
         if self.state.verbose:
@@ -501,7 +520,9 @@ class Handler(BaseHTTPRequestHandler):
         if p == "/stats":
             with self.state.lock:
                 by = dict(self.state.by_path)
-            self.send_json(200, {"requests": sum(by.values()), "by_path": by})
+            with self.state.lock:
+                conns = self.state.connections
+            self.send_json(200, {"requests": sum(by.values()), "by_path": by, "connections": conns})
         elif p == "/last":
             with self.state.lock:
                 last = dict(self.state.last)
@@ -535,6 +556,8 @@ class Handler(BaseHTTPRequestHandler):
                 for k in self.state.by_path:
                     self.state.by_path[k] = 0
                 self.state.last = {}
+                self.state.failed.clear()
+                self.state.connections = 0
             self.send_json(200, {"ok": True})
         elif p == "/shutdown":
             self.drain_and(lambda: None)
@@ -566,7 +589,8 @@ class Handler(BaseHTTPRequestHandler):
         openai = p == CHAT_PATH
         err = openai_error if openai else anthropic_error
         rid_hdr = "x-request-id" if openai else "request-id"
-        behavior = parse_behavior(self.headers.get("X-Fake-Behavior"))
+        behavior = parse_behavior(self.headers.get("X-Fake-Behavior",
+                                                   self.state.default_behavior))
         try:
             body = self.read_body()
         except BodyError as e:
@@ -652,9 +676,18 @@ class Handler(BaseHTTPRequestHandler):
 
         # behaviour overrides
         status = behavior.get("status")
+        if status is not None and "fail-times" in behavior:
+            with self.state.lock:
+                n = self.state.failed.get(h, 0)
+                if n < behavior["fail-times"]:
+                    self.state.failed[h] = n + 1
+                else:
+                    status = None
         if status is not None and 400 <= status <= 599:
             if status == 429:
-                extra["Retry-After"] = str(behavior.get("retry-after", 1))
+                after = behavior.get("retry-after", 1)
+                extra["Retry-After"] = (email.utils.formatdate(time.time() + after, usegmt=True)
+                                        if behavior.get("retry-after-date") else str(after))
             self.send_json(status, err(status), extra, pretty=openai)
             return
         if behavior.get("garbage"):
@@ -912,9 +945,11 @@ def main(argv=None):
     ap.add_argument("--idle-exit", type=float, default=120.0)
     ap.add_argument("--api-key", default="test-key")
     ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--behavior")
     args = ap.parse_args(argv)
 
     state = State(args.api_key, args.idle_exit, args.verbose)
+    state.default_behavior = args.behavior
     try:
         server = Server(("127.0.0.1", args.port), Handler)
     except OSError as e:

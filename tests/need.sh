@@ -43,8 +43,10 @@ libfuzzer() {
 needs() {
     missing=""
     case "$1" in
-    test_curl|test_replay|openai|replay_test|test_replay_example.sh) lib curl/curl.h libcurl4-openssl-dev ;;
+    test_curl|test_replay|openai|replay_test|test_replay_example.sh|cli_batch) lib curl/curl.h libcurl4-openssl-dev ;;
+    test_cli_batch.sh)     lib curl/curl.h libcurl4-openssl-dev; cmd curl curl ;;
     test_redis)            lib hiredis/hiredis.h libhiredis-dev; cmd redis-server redis-server ;;
+    bench_batch)           lib microhttpd.h libmicrohttpd-dev; lib curl/curl.h libcurl4-openssl-dev ;;
     test_redis_hostile|bench_redis) lib hiredis/hiredis.h libhiredis-dev ;;
     test_redis_python.sh)  lib hiredis/hiredis.h libhiredis-dev; cmd redis-server redis-server; py redis python3-redis ;;
     test_fake_provider.sh) cmd curl curl; cmd bash bash ;;

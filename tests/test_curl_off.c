@@ -18,6 +18,8 @@ int main(void) {
     req.body = "{\"model\":\"m\"}";
     req.body_len = strlen(req.body);
     CHECK_EQ(llmcache_curl_transport(&t, &req, NULL), LLMCACHE_EUNSUPPORTED);
+    CHECK(llmcache_curl_pool_new() == NULL);
+    llmcache_curl_pool_free(NULL);
     CHECK_EQ(llmcache_open(&c, NULL), LLMCACHE_OK);
     CHECK_EQ(llmcache_call(c, &req, llmcache_curl_transport, &t, NULL, &r), LLMCACHE_EUNSUPPORTED);
     CHECK_EQ(r.status, 0);

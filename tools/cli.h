@@ -96,4 +96,15 @@ int cli_diff(const char *a_path, const char *b_path);
 int  cli_parse_hash(const char *hex, size_t len, unsigned char out[32]);
 void cli_hash_hex(const unsigned char hash[32], char out[65]);
 
+/* >>batch (cli_jsonl.c, cli_batch.c) */
+/* One line of a batch file: either a request body, or an object with "custom_id"
+ * and "body" (OpenAI's batch input format; "method", "url" and the rest ignored). */
+typedef struct cli_batch_line { const char *id; size_t id_len; const char *body; size_t body_len; } cli_batch_line;
+/* Points *out into line (id NULL when there is none). 0, or -1 with *err and *err_at. */
+int cli_parse_batch_line(const char *line, size_t len, cli_batch_line *out, const char **err, size_t *err_at);
+/* `llmcache batch`: the requests of input (a file, or "-" for stdin) through c against
+ * endpoint with the bundled libcurl transport; results as JSON Lines to out (NULL =
+ * stdout). concurrency NULL = the default. Returns the exit status. */
+int cli_batch_run(llmcache *c, const char *input, const char *endpoint, const char *concurrency, const char *out);
+
 #endif

@@ -587,3 +587,47 @@ void cli_write_entry(FILE *f, const llmcache_entry_info *e, int with_value) {
             schema_hex, e->meta.status, e->meta.flags, e->meta.latency_ms, e->meta.prompt_tokens,
             e->meta.completion_tokens);
 }
+
+/* >>batch requests ------------------------------------------------------------------ */
+typedef struct cli_request_ctx { cli_batch_line *out; unsigned seen; } cli_request_ctx;
+
+/* Keeps the raw text of a member's value. */
+static int cli_span(cli_jr *r, const char **p, size_t *n) {
+    const char *start;
+    cli_jr_ws(r);
+    start = r->p;
+    if (cli_jr_skip(r, 1)) return -1;
+    *p = start;
+    *n = (size_t)(r->p - start);
+    return 0;
+}
+
+static int cli_request_member(cli_jr *r, const char *name, void *ctx) {
+    cli_request_ctx *x = (cli_request_ctx *)ctx;
+    if (strcmp(name, "custom_id") == 0) { x->seen |= 1; return cli_span(r, &x->out->id, &x->out->id_len); }
+    if (strcmp(name, "body") == 0) {
+        x->seen |= 2;
+        cli_jr_ws(r);
+        if (r->p >= r->end || *r->p != '{') return cli_jr_fail(r, "\"body\" is not an object");
+        return cli_span(r, &x->out->body, &x->out->body_len);
+    }
+    return cli_jr_skip(r, 1);   /* "method", "url" and anything else */
+}
+
+int cli_parse_batch_line(const char *line, size_t len, cli_batch_line *out, const char **err, size_t *err_at) {
+    cli_jr r;
+    cli_request_ctx x;
+    r.p = line; r.end = line + len; r.err = NULL;
+    memset(out, 0, sizeof *out);
+    x.out = out; x.seen = 0;
+    if (cli_jr_object(&r, cli_request_member, &x) == 0) {
+        cli_jr_ws(&r);
+        if (r.p != r.end) cli_jr_fail(&r, "text after the request");
+        else if (x.seen == 1) cli_jr_fail(&r, "\"custom_id\" without a \"body\"");
+    }
+    *err = r.err;
+    *err_at = r.err ? (size_t)(r.err_p - line) : 0;
+    if (r.err) return -1;
+    if (!(x.seen & 2)) { out->body = line; out->body_len = len; }   /* the line is the body */
+    return 0;
+}

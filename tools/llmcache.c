@@ -1,6 +1,6 @@
 /* tools/llmcache.c - the llmcache command-line tool, a thin front end on llmcache.h:
  * canon, key, stats, ls, get, put, rm, purge, verify, repair, compact, export, import,
- * explain, diff.
+ * explain, diff, batch (tools/cli_batch.c).
  * `make` builds it into build/llmcache; `build/llmcache --help` lists the commands,
  * their options and the exit statuses. This file holds the library implementation. */
 #define LLMCACHE_IMPLEMENTATION
@@ -23,6 +23,7 @@ typedef struct cli_args {
     char **pos;                  /* positional arguments, compacted in place in argv */
     int npos;
     const char *ns, *endpoint, *schema, *ttl, *out;
+    const char *cache, *concurrency;   /* batch */
     int json, verbose, expired, raw, empty, force, help;
     const char *prices;
     int prometheus;
@@ -32,7 +33,7 @@ typedef struct cli_args {
 
 enum { O_NS = 1, O_ENDPOINT = 2, O_SCHEMA = 4, O_TTL = 8, O_OUT = 16, O_JSON = 32, O_VERBOSE = 64,
        O_EXPIRED = 128, O_RAW = 256, O_EMPTY = 512, O_FORCE = 1024, O_PRICES = 2048, O_PROMETHEUS = 4096,
-       O_IGNORE = 8192, O_NEAR = 16384, O_SORTED = 32768 };
+       O_IGNORE = 8192, O_NEAR = 16384, O_SORTED = 32768, O_CACHE = 65536, O_CONCURRENCY = 131072 };
 
 static const struct cli_option {
     const char *name, *alias;
@@ -56,6 +57,8 @@ static const struct cli_option {
     { "--ignore",   NULL, O_IGNORE,   1, 0 },   /* repeatable: cli_args.ignore */
     { "--near",     NULL, O_NEAR,     0, offsetof(cli_args, near) },
     { "--sorted",   NULL, O_SORTED,   0, offsetof(cli_args, sorted) },
+    { "--cache",    NULL, O_CACHE,    1, offsetof(cli_args, cache) },
+    { "--concurrency", NULL, O_CONCURRENCY, 1, offsetof(cli_args, concurrency) },
 };
 
 typedef struct cli_command {
@@ -910,6 +913,14 @@ static int cmd_explain(cli_args *a) {
 
 static int cmd_diff(cli_args *a) { return cli_diff(a->pos[0], a->pos[1]); }
 
+/* >>batch (tools/cli_batch.c) -------------------------------------------------------- */
+static int cmd_batch(cli_args *a) {
+    llmcache *c;
+    if (!a->cache) { cli_error("--cache FILE is needed"); return CLI_EXIT_FAIL; }
+    if (!(c = cli_open(a->cache, CLI_CREATE))) return CLI_EXIT_FAIL;
+    return cli_close(c, a->cache, 1, cli_batch_run(c, a->pos[0], a->endpoint, a->concurrency, a->out));
+}
+
 /* >>commands and help --------------------------------------------------------------- */
 #define CLI_FAIL_OPEN   "FILE missing or unreadable, empty, a directory, not an llmcache file (or of a newer " \
                         "version), an I/O error"
@@ -1095,6 +1106,31 @@ static const cli_command cli_commands[] = {
       "are not compared), each with its stored request and, for JSON bodies, a JSON\n"
       "diff (\"-\" A, \"+\" B) of the canonical bodies. The last line counts them.",
       "A and B differ", "A or B unreadable or malformed", NULL },
+    { "batch", cmd_batch, O_CACHE | O_ENDPOINT | O_CONCURRENCY | O_OUT, 1, 1,
+      "batch REQUESTS.jsonl --cache FILE --endpoint URL [--concurrency N] [-o RESULTS.jsonl]",
+      "make many provider requests through a cache file; resumes for free",
+      "Sends each request of REQUESTS.jsonl (\"-\": stdin) to URL through the cache FILE\n"
+      "(created when absent), at most N at a time (default 8), and writes one result\n"
+      "line per request, in input order. An input line is a request body, or an object\n"
+      "{\"custom_id\": ..., \"body\": {...}} as in OpenAI's batch files (other members such\n"
+      "as \"method\" and \"url\" are ignored); blank lines are skipped. Identical requests\n"
+      "are sent once. Answers come from FILE when it has them; 429, 5xx and transport\n"
+      "failures are retried (4 times, with backoff, honouring Retry-After). Every answer\n"
+      "is stored as it arrives, so a batch that was interrupted and is run again calls\n"
+      "only what had not finished. Result lines:\n"
+      "  {\"line\":N,\"custom_id\":ID|null,\"status\":HTTP,\"from_cache\":BOOL,\n"
+      "   \"tokens\":{\"prompt\":N,\"completion\":N}|null,\"error\":null|\"REASON\",\n"
+      "   \"body\":<the response JSON, canonical>}   (\"body_text\":\"...\" when not JSON)\n"
+      "A progress line is drawn on stderr when it is a terminal; a summary line ends.\n"
+      "The API key comes from the environment: ANTHROPIC_API_KEY for a URL ending in\n"
+      "/messages, else OPENAI_API_KEY (sent as a Bearer token).\n\n"
+      "  --cache FILE        the cache file (required)\n"
+      "  --endpoint URL      the API's full URL, e.g. https://api.openai.com/v1/chat/completions\n"
+      "  --concurrency N     requests in flight at most, 1 to 1024; default 8\n"
+      "  -o, --output OUT    write the results to OUT instead of stdout (appears whole)",
+      "some requests failed (their lines say why); the others' results were written",
+      "REQUESTS unreadable or a malformed line, no --cache or --endpoint, built without "
+      "libcurl, " CLI_FAIL_CREATE, NULL },
 };
 #define CLI_NCOMMANDS (sizeof cli_commands / sizeof cli_commands[0])
 
