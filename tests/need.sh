@@ -50,6 +50,10 @@ needs() {
     test_fake_provider.sh) cmd curl curl; cmd bash bash ;;
     test_cmake.sh)         cmd cmake cmake; cmd pkg-config pkgconf ;;
     bench_disk)            lib sqlite3.h libsqlite3-dev; lib lmdb.h liblmdb-dev ;;
+    test_transform_libs|bench_xform) lib zstd.h libzstd-dev; lib sodium.h libsodium-dev ;;
+    test_transform_redis)  lib hiredis/hiredis.h libhiredis-dev; cmd redis-server redis-server ;;
+    cli-zstd)              lib zstd.h libzstd-dev ;;
+    cli-sodium)            lib sodium.h libsodium-dev ;;
     valgrind-test)         cmd valgrind valgrind ;;
     fuzz-libfuzzer)        libfuzzer ;;
     port-clang)            cmd "${PORT_CLANG:-clang}" clang ;;
