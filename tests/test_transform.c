@@ -16,48 +16,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-typedef struct toy { unsigned char mask; int fail_encode; int encodes, decodes; } toy;
-
-static uint32_t toy_sum(const llmcache_key *key, const unsigned char *p, size_t n) {
-    uint32_t h = 2166136261u;
-    size_t i;
-    for (i = 0; i < 32; i++) h = (h ^ key->bytes[i]) * 16777619u;
-    for (i = 0; i < n; i++) h = (h ^ p[i]) * 16777619u;
-    return h;
-}
-
-/* stored form: the value XOR mask, then FNV-1a of key and value (little-endian) */
-static int toy_encode(void *ctx, const llmcache_key *key, const void *in, size_t len, llmcache_xform_out *out) {
-    toy *t = (toy *)ctx;
-    const unsigned char *p = (const unsigned char *)in;
-    unsigned char *d;
-    uint32_t h = toy_sum(key, p, len);
-    size_t i;
-    t->encodes++;
-    if (t->fail_encode) return -1;
-    d = llmcache_xform_reserve(out, len);
-    if (!d) return -1;
-    for (i = 0; i < len; i++) d[i] = (unsigned char)(p[i] ^ t->mask);
-    llmcache_xform_commit(out, len);
-    { unsigned char le[4]; le[0] = (unsigned char)h; le[1] = (unsigned char)(h >> 8);
-      le[2] = (unsigned char)(h >> 16); le[3] = (unsigned char)(h >> 24);
-      return llmcache_xform_write(out, le, 4) == LLMCACHE_OK ? 0 : -1; }
-}
-
-static int toy_decode(void *ctx, const llmcache_key *key, const void *in, size_t len, llmcache_xform_out *out) {
-    toy *t = (toy *)ctx;
-    const unsigned char *p = (const unsigned char *)in;
-    unsigned char *d;
-    size_t i;
-    t->decodes++;
-    if (len < 4) return -1;
-    d = llmcache_xform_reserve(out, len - 4);
-    if (!d) return -1;
-    for (i = 0; i < len - 4; i++) d[i] = (unsigned char)(p[i] ^ t->mask);
-    if (toy_sum(key, d, len - 4) != llmcache__ld32(p + len - 4)) return -1;
-    llmcache_xform_commit(out, len - 4);
-    return 0;
-}
+#include "toy_transform.h"
 
 static toy toy_a = {0x5a, 0, 0, 0};
 static llmcache_transform tf_a = {7, toy_encode, toy_decode, &toy_a};
