@@ -53,6 +53,7 @@ needs() {
     test_transform_libs|bench_xform) lib zstd.h libzstd-dev; lib sodium.h libsodium-dev ;;
     test_transform_redis)  lib hiredis/hiredis.h libhiredis-dev; cmd redis-server redis-server ;;
     cli-zstd)              lib zstd.h libzstd-dev ;;
+    test_cli_transform.sh) lib zstd.h libzstd-dev; lib sodium.h libsodium-dev ;;
     cli-sodium)            lib sodium.h libsodium-dev ;;
     valgrind-test)         cmd valgrind valgrind ;;
     fuzz-libfuzzer)        libfuzzer ;;
