@@ -350,17 +350,19 @@ typedef struct llmcache_transform {
 
 /* Appends data[0..len) to a transform's output. LLMCACHE_OK, or LLMCACHE_ENOMEM
  * (the transform should then fail; the library fails the operation anyway).
- * Call only from inside encode or decode, with the out they were given. */
+ * Call only from inside encode or decode, with the out they were given.
+ * Thread-safe for distinct outs (each call of encode or decode has its own). */
 LLMCACHE_API int llmcache_xform_write(llmcache_xform_out *out, const void *data, size_t len);
 
 /* Space for up to n more bytes at the end of a transform's output, to write into
  * directly (then llmcache_xform_commit says how many were written); NULL when out
  * of memory. The pointer is valid until the next call on out. From inside encode
- * or decode only. */
+ * or decode only. Thread-safe for distinct outs. */
 LLMCACHE_API unsigned char *llmcache_xform_reserve(llmcache_xform_out *out, size_t n);
 
 /* Adds n bytes, written into the space llmcache_xform_reserve gave (n at most what
- * was reserved), to a transform's output. From inside encode or decode only. */
+ * was reserved), to a transform's output. From inside encode or decode only.
+ * Thread-safe for distinct outs. */
 LLMCACHE_API void llmcache_xform_commit(llmcache_xform_out *out, size_t n);
 
 /* Zero-initialize, then set what you need: llmcache_config cfg = {0}; */
