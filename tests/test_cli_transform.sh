@@ -8,23 +8,13 @@
 BIN=${LLMCACHE_BIN:-build/llmcache}
 [ -x "$BIN" ] || { echo "$BIN missing (make build/llmcache)"; echo "0 passed, 1 failed"; exit 1; }
 L="$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")"
+ROOT=$(pwd)
 T=$(mktemp -d) || exit 1
 trap 'rm -rf "$T"' EXIT
 trap 'exit 1' HUP INT TERM
 cd "$T" || exit 1
 
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); }
-fail() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
-check() { d=$1; shift; if "$@"; then pass; else fail "$d"; fi; }
-run() {
-    run_want=$1; d=$2; shift 2
-    "$@" >out 2>err
-    run_got=$?
-    if [ "$run_got" -eq "$run_want" ]; then pass; else fail "$d: exit $run_got, want $run_want"; sed 's/^/    | /' err >&2; fi
-}
-has() { grep -q -- "$1" "$2"; }
+. "$ROOT/tests/cli_harness.sh"
 
 # 300 chat-completion-like entries as an export (JSON values), deterministic
 python3 - > in.jsonl <<'PY'

@@ -13,6 +13,7 @@
 #define LLMCACHE_IMPLEMENTATION
 #include "../llmcache.h"
 #include "test.h"
+#include "log_bytes.h"
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -51,42 +52,10 @@ static llmcache *open_with(const llmcache_transform *t, size_t max_bytes) {
 
 static void key_of(llmcache_key *k, const char *name) { llmcache_sha256(name, strlen(name), k->bytes); }
 
-static unsigned char *slurp(size_t *n) {
-    FILE *f = fopen(path, "rb");
-    unsigned char *b;
-    long sz;
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    sz = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    b = (unsigned char *)malloc((size_t)sz + 1);
-    *n = fread(b, 1, (size_t)sz, f);
-    fclose(f);
-    return b;
-}
 
-static void spill(const unsigned char *b, size_t n) {
-    FILE *f = fopen(path, "wb");
-    fwrite(b, 1, n, f);
-    fclose(f);
-}
 
 /* The offset of the intact record of key k (the last one), or 0. */
-static uint64_t find_record(const unsigned char *b, size_t n, const llmcache_key *k) {
-    uint64_t off = LLMCACHE__HDR_SIZE, found = 0;
-    llmcache__record r;
-    while (off < n && llmcache__rec_check(b + off, n - off, &r)) {
-        if (memcmp(r.key.bytes, k->bytes, 32) == 0) found = off;
-        off += llmcache__pad8(r.len);
-    }
-    return found;
-}
 
-static int memfind(const unsigned char *b, size_t n, const char *s) {
-    size_t m = strlen(s), i;
-    for (i = 0; i + m <= n; i++) if (memcmp(b + i, s, m) == 0) return 1;
-    return 0;
-}
 
 static void expect_value(llmcache *c, const char *name, const char *want) {
     llmcache_key k;
@@ -119,10 +88,10 @@ static void test_round_trip(void) {
     expect_value(c, "empty", "");
     llmcache_close(c);
     /* the record: id 7 in flags bits 8..15, value = u32 plain length + encode's bytes */
-    b = slurp(&n);
-    CHECK(!memfind(b, n, "secret"));
+    b = log_slurp(path, &n);
+    CHECK(!log_contains(b, n, "secret"));
     key_of(&k, "a");
-    off = find_record(b, n, &k);
+    off = log_find_record(b, n, &k, NULL);
     CHECK(off != 0);
     CHECK(llmcache__rec_check(b + off, n - off, &r));
     CHECK_EQ(b[off + 14], 1);   /* meta present */
@@ -254,12 +223,12 @@ static void test_decode_fails(void) {
     CHECK_EQ(llmcache_put(c, &k, "pay 10 dollars", 14, 0), LLMCACHE_OK);
     CHECK_EQ(llmcache_put(c, &k2, "fine", 4, 0), LLMCACHE_OK);
     llmcache_close(c);
-    b = slurp(&n);
-    off = find_record(b, n, &k);
+    b = log_slurp(path, &n);
+    off = log_find_record(b, n, &k, NULL);
     CHECK(llmcache__rec_check(b + off, n - off, &r));
     b[off + LLMCACHE__REC_HDR + 4 + 4] ^= ('1' ^ '9');        /* "pay 90 dollars" */
     llmcache__st32(b + off + 4, llmcache__crc32c(0, b + off + 8, r.len - 8));
-    spill(b, n);
+    log_spill(path, b, n);
     free(b);
     c = open_with(&tf_a, 0);
     memset(&ev, 0, sizeof ev);
@@ -273,12 +242,12 @@ static void test_decode_fails(void) {
     CHECK_EQ(st.transform_unknown, 0);
     llmcache_close(c);
     /* a record whose stated plain length disagrees with what decode gives */
-    b = slurp(&n);
-    off = find_record(b, n, &k2);
+    b = log_slurp(path, &n);
+    off = log_find_record(b, n, &k2, NULL);
     CHECK(llmcache__rec_check(b + off, n - off, &r));
     llmcache__st32(b + off + LLMCACHE__REC_HDR, 5);
     llmcache__st32(b + off + 4, llmcache__crc32c(0, b + off + 8, r.len - 8));
-    spill(b, n);
+    log_spill(path, b, n);
     free(b);
     c = open_with(&tf_a, 0);
     CHECK_EQ(llmcache_get(c, &k2, &v), LLMCACHE_ECORRUPT);

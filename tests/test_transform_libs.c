@@ -10,6 +10,7 @@
 #define LLMCACHE_IMPLEMENTATION
 #include "../llmcache.h"
 #include "test.h"
+#include "log_bytes.h"
 #include "answer_gen.h"
 #include "../examples/transform_zstd.h"
 #include "../examples/transform_sodium.h"
@@ -29,37 +30,6 @@ static llmcache *open_with(const llmcache_transform *t) {
 
 static void key_n(llmcache_key *k, unsigned i) { llmcache_sha256(&i, sizeof i, k->bytes); }
 
-static unsigned char *slurp(size_t *n) {
-    FILE *f = fopen(path, "rb");
-    unsigned char *b;
-    long sz;
-    fseek(f, 0, SEEK_END);
-    sz = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    b = (unsigned char *)malloc((size_t)sz + 1);
-    *n = fread(b, 1, (size_t)sz, f);
-    fclose(f);
-    return b;
-}
-static int contains(const unsigned char *b, size_t n, const char *s) {
-    size_t m = strlen(s), i;
-    for (i = 0; i + m <= n; i++) if (memcmp(b + i, s, m) == 0) return 1;
-    return 0;
-}
-static void spill(const unsigned char *b, size_t n) {
-    FILE *f = fopen(path, "wb");
-    fwrite(b, 1, n, f);
-    fclose(f);
-}
-static uint64_t find_record(const unsigned char *b, size_t n, const llmcache_key *k, llmcache__record *r) {
-    uint64_t off = LLMCACHE__HDR_SIZE, found = 0;
-    llmcache__record x;
-    while (off < n && llmcache__rec_check(b + off, n - off, &x)) {
-        if (memcmp(x.key.bytes, k->bytes, 32) == 0) { found = off; *r = x; }
-        off += llmcache__pad8(x.len);
-    }
-    return found;
-}
 
 /* Puts answers id..id+n-1 (streams and completions in turn; completions of 200..600
  * tokens only when small) through t, reopens, reads each back; returns the log's
@@ -99,11 +69,11 @@ static uint64_t round_trip(const llmcache_transform *t, unsigned n, unsigned id,
     llmcache_close(c);
     {
         size_t fn;
-        unsigned char *b = slurp(&fn);
+        unsigned char *b = log_slurp(path, &fn);
         llmcache__record r;
         llmcache_key k;
         key_n(&k, id);
-        CHECK(find_record(b, fn, &k, &r) != 0);
+        CHECK(log_find_record(b, fn, &k, &r) != 0);
         CHECK_EQ(r.xform, expect_xform);
         free(b);
     }
@@ -114,16 +84,16 @@ static uint64_t round_trip(const llmcache_transform *t, unsigned n, unsigned id,
  * plain length) and recomputes the CRC, then expects get to fail with ECORRUPT. */
 static void expect_tamper_rejected(const llmcache_transform *t, const llmcache_key *k, size_t at) {
     size_t n;
-    unsigned char *b = slurp(&n);
+    unsigned char *b = log_slurp(path, &n);
     llmcache__record r;
-    uint64_t off = find_record(b, n, k, &r);
+    uint64_t off = log_find_record(b, n, k, &r);
     llmcache *c;
     llmcache_value v;
     llmcache_stats st;
     CHECK(off != 0);
     b[off + LLMCACHE__REC_HDR + r.meta_len + 4 + at] ^= 0x20;
     llmcache__st32(b + off + 4, llmcache__crc32c(0, b + off + 8, r.len - 8));
-    spill(b, n);
+    log_spill(path, b, n);
     free(b);
     c = open_with(t);
     CHECK_EQ(llmcache_get(c, k, &v), LLMCACHE_ECORRUPT);
@@ -234,22 +204,22 @@ static void test_sodium(void) {
     sealed = round_trip(&t1, 20, 50, LLMCACHE_SODIUM_ID);
     CHECK(sealed > plain);   /* 4 + 24 + 16 bytes more per value, then padding */
     CHECK(sealed <= plain + 20 * (44 + 8));
-    b = slurp(&n);
-    CHECK(!contains(b, n, "chat.completion"));   /* nothing readable in the file */
+    b = log_slurp(path, &n);
+    CHECK(!log_contains(b, n, "chat.completion"));   /* nothing readable in the file */
     free(b);
     key_n(&k, 51);
     c = open_with(&t2);   /* another secret key */
     CHECK_EQ(llmcache_get(c, &k, &v), LLMCACHE_ECORRUPT);
     llmcache_close(c);
     /* a value moved under another key (the CRC made right) fails authentication */
-    b = slurp(&n);
+    b = log_slurp(path, &n);
     key_n(&k2, 52);
-    off = find_record(b, n, &k, &r);
-    off2 = find_record(b, n, &k2, &r2);
+    off = log_find_record(b, n, &k, &r);
+    off2 = log_find_record(b, n, &k2, &r2);
     CHECK(off && off2);
     memcpy(b + off2 + 24, k.bytes, 32);   /* record 52 now claims key 51 */
     llmcache__st32(b + off2 + 4, llmcache__crc32c(0, b + off2 + 8, r2.len - 8));
-    spill(b, n);
+    log_spill(path, b, n);
     free(b);
     c = open_with(&t1);
     CHECK_EQ(llmcache_get(c, &k, &v), LLMCACHE_ECORRUPT);   /* the newest record of 51 is 52's value */
