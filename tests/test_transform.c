@@ -52,11 +52,6 @@ static llmcache *open_with(const llmcache_transform *t, size_t max_bytes) {
 
 static void key_of(llmcache_key *k, const char *name) { llmcache_sha256(name, strlen(name), k->bytes); }
 
-
-
-/* The offset of the intact record of key k (the last one), or 0. */
-
-
 static void expect_value(llmcache *c, const char *name, const char *want) {
     llmcache_key k;
     llmcache_value v;

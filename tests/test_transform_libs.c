@@ -30,7 +30,6 @@ static llmcache *open_with(const llmcache_transform *t) {
 
 static void key_n(llmcache_key *k, unsigned i) { llmcache_sha256(&i, sizeof i, k->bytes); }
 
-
 /* Puts answers id..id+n-1 (streams and completions in turn; completions of 200..600
  * tokens only when small) through t, reopens, reads each back; returns the log's
  * record bytes. */
