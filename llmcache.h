@@ -6,7 +6,9 @@
  * over the RFC 8785 canonical form of the request JSON, the namespace, the endpoint
  * and the hash of the expected result's JSON schema. Entries live in a bounded LRU
  * with TTL in memory, optionally backed by a crash-safe append-only log file that
- * several processes share (docs/FORMAT.md) and by Redis (LLMCACHE_REDIS).
+ * several processes share (docs/FORMAT.md) and by Redis (LLMCACHE_REDIS); values
+ * may be compressed or encrypted at rest by a transform of yours (llmcache_config.
+ * transform; examples/transform_zstd.c, examples/transform_sodium.c).
  *
  * Do this:
  *     #define LLMCACHE_IMPLEMENTATION
@@ -51,6 +53,7 @@
  *                 for the compiled one; changes in CHANGELOG.md
  *     keys        "llmcache/key/v1", the domain string hashed into every key
  *     log file    format version 1 (docs/FORMAT.md); a newer file is LLMCACHE_EVERSION
+ *                 (records may carry a transform id: "Transformed values" there)
  *     envelope    version 1, the value llmcache_call stores (docs/ENVELOPE.md)
  *     path-shm    page version 1 (docs/FORMAT.md); machine-local, rebuilt from the log
  *
