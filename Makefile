@@ -29,7 +29,7 @@ TSAN     = -O1 -g -fsanitize=thread
 
 # The optional programs whose packages this machine has (tests/need.sh); the rest
 # are neither built by test-build nor run (make test prints their skip lines).
-OPT_PROGS = test_curl test_replay test_redis test_redis_hostile openai replay_test
+OPT_PROGS = test_curl test_replay test_redis test_redis_hostile openai replay_test test_transform_libs test_transform_redis
 CAN      := $(shell CC='$(CC)' sh tests/need.sh --can $(OPT_PROGS))
 CANNOT    = $(filter-out $(CAN),$(OPT_PROGS))
 
@@ -38,7 +38,9 @@ TEST_ALL  = $(TEST_SRCS:tests/%.c=%)
 TEST_HERE = $(filter-out $(CANNOT),$(TEST_ALL))
 TEST_BINS = $(TEST_HERE:%=$(B)/tests/%)
 TEST_ASAN = $(TEST_HERE:%=$(B)/asan/%)
-EXAMPLES  = $(filter-out $(CANNOT:%=$(B)/examples/%),$(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c)))
+# examples/transform_*.c are transforms (no main): the tests, the CLI and bench link them
+XFORM_SRCS = $(wildcard examples/transform_*.c)
+EXAMPLES  = $(filter-out $(CANNOT:%=$(B)/examples/%),$(patsubst examples/%.c,$(B)/examples/%,$(filter-out $(XFORM_SRCS),$(wildcard examples/*.c))))
 TOOL_SRCS = $(wildcard tools/*.c)
 TOOL      = $(if $(TOOL_SRCS),$(B)/llmcache)
 
@@ -49,6 +51,16 @@ $(CURL_PROGS):  XFLAGS = -DLLMCACHE_CURL
 $(CURL_PROGS):  XLIBS  = -lcurl
 $(REDIS_PROGS): XFLAGS = -DLLMCACHE_REDIS
 $(REDIS_PROGS): XLIBS  = -lhiredis
+XFORM_PROGS = $(foreach d,tests asan tsan,$(B)/$(d)/test_transform_libs)
+$(XFORM_PROGS): XFLAGS = examples/transform_zstd.c examples/transform_sodium.c
+$(XFORM_PROGS): XLIBS  = -lzstd -lsodium
+$(foreach d,tests asan tsan,$(B)/$(d)/test_transform_redis): XFLAGS = -DLLMCACHE_REDIS
+$(foreach d,tests asan tsan,$(B)/$(d)/test_transform_redis): XLIBS  = -lhiredis
+# The command-line tool loads the reference transforms whose libraries are here
+# (--zstd, --zstd-dict, --key-file, train-dict; tests/need.sh cli-zstd, cli-sodium).
+CLI_CAN   := $(shell CC='$(CC)' sh tests/need.sh --can cli-zstd cli-sodium)
+CLI_XFORM  = $(if $(filter cli-zstd,$(CLI_CAN)),-DCLI_ZSTD examples/transform_zstd.c -lzstd) \
+             $(if $(filter cli-sodium,$(CLI_CAN)),-DCLI_SODIUM examples/transform_sodium.c -lsodium)
 
 # the default goal comes before the fragments' rules
 all:
@@ -67,15 +79,15 @@ $(B)/examples/%: examples/%.c $(HDRS)
 
 # The tool's batch command uses the libcurl transport when libcurl is here.
 TOOL_CURL := $(if $(shell CC='$(CC)' sh tests/need.sh --can cli_batch),-DLLMCACHE_CURL)
-$(B)/llmcache: $(TOOL_SRCS) tools/cli.h $(HDRS)
+$(B)/llmcache: $(TOOL_SRCS) tools/cli.h $(HDRS) $(XFORM_SRCS) $(XFORM_SRCS:.c=.h)
 	@mkdir -p $(@D)
-	$(CC) $(CSTD) $(WARN) $(OPT) $(TOOL_CURL) -I. -o $@ $(TOOL_SRCS) $(LIBS) $(if $(TOOL_CURL),-lcurl)
+	$(CC) $(CSTD) $(WARN) $(OPT) $(TOOL_CURL) -I. -o $@ $(TOOL_SRCS) $(CLI_XFORM) $(LIBS) $(if $(TOOL_CURL),-lcurl)
 
-$(B)/tests/%: tests/%.c $(HDRS) $(wildcard tests/*.h)
+$(B)/tests/%: tests/%.c $(HDRS) $(wildcard tests/*.h) $(XFORM_SRCS)
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) $(WARN) $(OPT) $(XFLAGS) -I. -o $@ $< $(LIBS) $(XLIBS)
 
-$(B)/asan/%: tests/%.c $(HDRS) $(wildcard tests/*.h)
+$(B)/asan/%: tests/%.c $(HDRS) $(wildcard tests/*.h) $(XFORM_SRCS)
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) $(WARN) $(SAN) $(XFLAGS) -I. -o $@ $< $(LIBS) $(XLIBS)
 

@@ -7,7 +7,9 @@
  * over the RFC 8785 canonical form of the request JSON, the namespace, the endpoint
  * and the hash of the expected result's JSON schema. Entries live in a bounded LRU
  * with TTL in memory, optionally backed by a crash-safe append-only log file that
- * several processes share (docs/FORMAT.md) and by Redis (LLMCACHE_REDIS).
+ * several processes share (docs/FORMAT.md) and by Redis (LLMCACHE_REDIS); values
+ * may be compressed or encrypted at rest by a transform of yours (llmcache_config.
+ * transform; examples/transform_zstd.c, examples/transform_sodium.c).
  *
  * Do this:
  *     #define LLMCACHE_IMPLEMENTATION
@@ -52,6 +54,7 @@
  *                 for the compiled one; changes in CHANGELOG.md
  *     keys        "llmcache/key/v1", the domain string hashed into every key
  *     log file    format version 1 (docs/FORMAT.md); a newer file is LLMCACHE_EVERSION
+ *                 (records may carry a transform id: "Transformed values" there)
  *     envelope    version 1, the value llmcache_call stores (docs/ENVELOPE.md); header
  *                 of 48 + request_len bytes (24-byte ones, written before, still read)
  *     path-shm    page version 1 (docs/FORMAT.md); machine-local, rebuilt from the log
@@ -89,8 +92,8 @@
  *     public part       >>results >>memory >>keys >>cache >>call-through >>accounting
  *                       >>batch >>curl transport
  *     implementation    >>platform >>files >>bytes >>sha256 >>crc32c >>buffer >>json
- *                       >>impl results >>impl keys >>table >>record >>log >>cache core
- *                       >>redis >>impl accounting >>single-flight >>impl cache
+ *                       >>impl results >>impl keys >>table >>record >>transform >>log
+ *                       >>cache core >>redis >>impl accounting >>single-flight >>impl cache
  *                       >>impl call-through >>redis single-flight >>impl stats export
  *                       >>impl batch >>impl curl transport
  */
@@ -173,8 +176,12 @@ enum {
                                   nothing written */
     LLMCACHE_ENOENT    = -16,  /* no such file, or a directory on its path is missing */
     LLMCACHE_EACCES    = -17,  /* permission denied (or a read-only file system) */
-    LLMCACHE_ENOTFILE  = -18   /* the path names a directory, a device or another non-regular
+    LLMCACHE_ENOTFILE  = -18,  /* the path names a directory, a device or another non-regular
                                   file: never a log */
+    LLMCACHE_ETRANSFORM = -19  /* a stored value was written with a transform (llmcache_transform)
+                                  whose id this handle was not given: the record is kept, its
+                                  bytes never returned (a value whose decode fails, such as one
+                                  failing authentication, is LLMCACHE_ECORRUPT) */
 };
 
 /* The name and a one-line description of a result code, as a static string; never
@@ -385,6 +392,40 @@ LLMCACHE_API int llmcache_mode_parse(const char *text);
  * a static string. Thread-safe. */
 LLMCACHE_API const char *llmcache_mode_name(int mode);
 
+/* Values transformed at rest (compressed, encrypted): llmcache_config.transform.
+ * encode turns a value into the bytes stored in the log and in Redis, decode turns
+ * them back; both write their output through llmcache_xform_write (or _reserve and
+ * _commit) and return 0, or nonzero when they fail. key is the entry's key (an
+ * encryption binds it as associated data, so a value cannot be moved to another
+ * key). Memory holds plain values. docs/FORMAT.md: each record carries its
+ * transform id; plain records (id 0) read back under any transform. The callbacks
+ * may run on several threads at once (one handle used by several threads, or
+ * several handles), each call with its own out. */
+typedef struct llmcache_xform_out llmcache_xform_out;
+typedef struct llmcache_transform {
+    unsigned id;   /* 1..255, stored in each record written with it; 0 = no transform */
+    int (*encode)(void *ctx, const llmcache_key *key, const void *in, size_t len, llmcache_xform_out *out);
+    int (*decode)(void *ctx, const llmcache_key *key, const void *in, size_t len, llmcache_xform_out *out);
+    void *ctx;     /* given to both */
+} llmcache_transform;
+
+/* Appends data[0..len) to a transform's output. LLMCACHE_OK, or LLMCACHE_ENOMEM
+ * (the transform should then fail; the library fails the operation anyway).
+ * Call only from inside encode or decode, with the out they were given.
+ * Thread-safe for distinct outs (each call of encode or decode has its own). */
+LLMCACHE_API int llmcache_xform_write(llmcache_xform_out *out, const void *data, size_t len);
+
+/* Space for up to n more bytes at the end of a transform's output, to write into
+ * directly (then llmcache_xform_commit says how many were written); NULL when out
+ * of memory. The pointer is valid until the next call on out. From inside encode
+ * or decode only. Thread-safe for distinct outs. */
+LLMCACHE_API unsigned char *llmcache_xform_reserve(llmcache_xform_out *out, size_t n);
+
+/* Adds n bytes, written into the space llmcache_xform_reserve gave (n at most what
+ * was reserved), to a transform's output. From inside encode or decode only.
+ * Thread-safe for distinct outs. */
+LLMCACHE_API void llmcache_xform_commit(llmcache_xform_out *out, size_t n);
+
 /* Zero-initialize, then set what you need: llmcache_config cfg = {0}; */
 typedef struct llmcache_config {
     const char *path;        /* append-only log file; NULL = memory only */
@@ -441,6 +482,11 @@ typedef struct llmcache_config {
        explain --near` then cannot compare). Keeping it costs its canonical length in
        bytes per entry (docs/ENVELOPE.md) */
     int         omit_request;
+    /* optional: values are stored in the log and in Redis as transform->encode made
+       them (id 1..255 in each record), and read back through transform->decode;
+       plain records (written without a transform) read back too, a record with
+       another id is LLMCACHE_ETRANSFORM. Copied at open (ctx kept). NULL = plain */
+    const llmcache_transform *transform;
 } llmcache_config;
 
 /* Metadata stored beside a value. The call-through layer fills it; plain
@@ -516,6 +562,12 @@ typedef struct llmcache_stats {
                                      no transport call); also counted in misses */
     uint64_t retries;             /* transport calls repeated after a 429, a 5xx or a transport
                                      failure (llmcache_call_options.retries) */
+    /* values transformed at rest (cfg.transform) */
+    uint64_t transform_unknown;   /* reads of a record whose transform id this handle lacks
+                                     (LLMCACHE_ETRANSFORM; from Redis: a miss) */
+    uint64_t transform_failed;    /* reads whose decode failed: authentication, damaged data,
+                                     or a length other than the record's (LLMCACHE_ECORRUPT;
+                                     from Redis: a miss) */
 } llmcache_stats;
 
 /* Opens a cache. cfg may be NULL (memory only, default bounds); cfg, its strings
@@ -600,7 +652,11 @@ typedef struct llmcache_entry_info {
  * error (any other nonzero value stops too). llmcache_foreach returns LLMCACHE_OK
  * after the last entry, what fn returned when it stopped the walk, or its own error
  * reading the log. With with_values, info->data holds the value (read and
- * checksum-verified from the file when needed). Thread-safe, but it holds the
+ * checksum-verified from the file when needed). A value stored with a transform
+ * (llmcache_config.transform) that this handle cannot decode is listed without
+ * with_values; with it the entry is skipped (counted in the stats) and the walk
+ * goes on, then returns LLMCACHE_ETRANSFORM or LLMCACHE_ECORRUPT (the first such)
+ * unless fn stopped it. Thread-safe, but it holds the
  * handle's lock throughout: fn must not call back into c, and other calls on c wait. */
 LLMCACHE_API int  llmcache_foreach(llmcache *c, int with_values,
                                    int (*fn)(void *ctx, const llmcache_entry_info *info), void *ctx);
@@ -3662,7 +3718,7 @@ LLMCACHE_API const char *llmcache_result_string(int result) {
     case LLMCACHE_ENOSPC:      return "LLMCACHE_ENOSPC: no space left on the device or over the file size limit";
     case LLMCACHE_ENOTCACHE:   return "LLMCACHE_ENOTCACHE: the file is not an llmcache log (left untouched)";
     case LLMCACHE_EVERSION:    return "LLMCACHE_EVERSION: the log was written by an incompatible version";
-    case LLMCACHE_ECORRUPT:    return "LLMCACHE_ECORRUPT: damaged data (checksum mismatch)";
+    case LLMCACHE_ECORRUPT:    return "LLMCACHE_ECORRUPT: damaged data (checksum mismatch, or a transformed value whose decode failed)";
     case LLMCACHE_ETRANSPORT:  return "LLMCACHE_ETRANSPORT: the transport failed";
     case LLMCACHE_EHTTP:       return "LLMCACHE_EHTTP: the provider answered with a non-2xx status";
     case LLMCACHE_EREJECTED:   return "LLMCACHE_EREJECTED: the validate or parse callback refused the response, or its body is not JSON";
@@ -3673,6 +3729,7 @@ LLMCACHE_API const char *llmcache_result_string(int result) {
     case LLMCACHE_EACCES:      return "LLMCACHE_EACCES: permission denied";
     case LLMCACHE_ENOTFILE:    return "LLMCACHE_ENOTFILE: not a regular file (a directory or a device): never a log";
     case LLMCACHE_EBUSY:       return "LLMCACHE_EBUSY: the log is open in another process (close it there first)";
+    case LLMCACHE_ETRANSFORM:  return "LLMCACHE_ETRANSFORM: the value was stored with a transform (compression, encryption) this handle was not given";
     default:                   return "LLMCACHE_E?: unknown result code";
     }
 }
@@ -3937,6 +3994,7 @@ struct llmcache {
 
     llmcache_stats st;
     struct llmcache__acct *acct;  /* accounting rows and prices (>>accounting) */
+    llmcache_transform xform;     /* cfg.transform, copied; id 0 = values stored plain */
 };
 
 /* A call's row in the accounting (>>accounting): row index and price index (-1 = none). */
@@ -4344,9 +4402,10 @@ static int llmcache__copy_out(const unsigned char *blob, llmcache_value *out) {
  * Record, 8-byte aligned, zero-padded to a multiple of 8:
  *   0 u32 magic 0xABC41ED7   4 u32 CRC-32C of bytes 8..len   8 u32 len
  *  12 u8 type (1 put, 2 delete)  13 u8 reason (delete: 0 user, 1 evicted, 2 purged)
- *  14 u16 flags (bit 0: meta present)   16 u64 seq   24 key[32]
- *  56 i64 created ms   64 i64 expires ms (0 never)   72 u32 value len   76 u32 meta len
- *  80 meta (0 or 64 bytes)   then the value. */
+ *  14 u16 flags (bit 0: meta present; bits 8..15: transform id, 0 = plain)   16 u64 seq
+ *  24 key[32]   56 i64 created ms   64 i64 expires ms (0 never)   72 u32 value len
+ *  76 u32 meta len   80 meta (0 or 64 bytes)   then the value; a transformed value
+ *  is u32 plain length, then the transform's output. */
 #define LLMCACHE__FILE_MAGIC   "LLMCACHE"
 #define LLMCACHE__FILE_VERSION 1u
 #define LLMCACHE__HDR_SIZE     64u
@@ -4366,6 +4425,7 @@ enum { LLMCACHE__WHY_USER = 0, LLMCACHE__WHY_EVICT = 1, LLMCACHE__WHY_PURGE = 2 
 
 typedef struct llmcache__record {
     unsigned type, reason, flags;
+    unsigned xform;               /* transform id (flags bits 8..15); 0 = plain value */
     uint32_t len, value_len, meta_len;
     uint64_t seq;
     llmcache_key key;
@@ -4396,12 +4456,13 @@ static uint64_t llmcache__rec_size(size_t value_len, int has_meta) {
 }
 
 /* Writes a whole record (header, meta, value, padding, checksum) at p; returns its
- * unpadded length. */
+ * unpadded length. xform: the transform id of a value already in its stored form
+ * (llmcache__xform_encode), else 0. */
 static uint32_t llmcache__rec_encode(unsigned char *p, unsigned type, unsigned reason,
                                                             uint64_t seq, const llmcache_key *key,
                                                             int64_t created_ms, int64_t expires_ms,
                                                             const llmcache_meta *meta, const void *value,
-                                                            size_t value_len) {
+                                                            size_t value_len, unsigned xform) {
     uint32_t meta_len = meta ? LLMCACHE__META_SIZE : 0;
     uint32_t len = (uint32_t)(LLMCACHE__REC_HDR + meta_len + value_len);
     llmcache__st32(p, LLMCACHE__REC_MAGIC);
@@ -4409,7 +4470,7 @@ static uint32_t llmcache__rec_encode(unsigned char *p, unsigned type, unsigned r
     p[12] = (unsigned char)type;
     p[13] = (unsigned char)reason;
     p[14] = (unsigned char)(meta ? 1 : 0);
-    p[15] = 0;
+    p[15] = (unsigned char)xform;
     llmcache__st64(p + 16, seq);
     memcpy(p + 24, key->bytes, 32);
     llmcache__st64(p + 56, (uint64_t)created_ms);
@@ -4436,8 +4497,10 @@ static int llmcache__rec_check(const unsigned char *p, uint64_t avail, llmcache_
     if ((r->type != LLMCACHE__R_PUT && r->type != LLMCACHE__R_DEL) ||
         (r->meta_len != 0 && r->meta_len != LLMCACHE__META_SIZE) ||
         (uint64_t)LLMCACHE__REC_HDR + r->meta_len + r->value_len != len ||
-        (r->type == LLMCACHE__R_DEL && r->value_len) || r->flags != (r->meta_len ? 1u : 0u))
+        (r->type == LLMCACHE__R_DEL && r->value_len) || (r->flags & 0xffu) != (r->meta_len ? 1u : 0u))
         return 0;
+    r->xform = r->flags >> 8;
+    if (r->xform && (r->type != LLMCACHE__R_PUT || r->value_len < 4)) return 0;
     if (llmcache__ld32(p + 4) != llmcache__crc32c(0, p + 8, len - 8)) return 0;
     r->len = len;
     r->seq = llmcache__ld64(p + 16);
@@ -4534,6 +4597,103 @@ static int llmcache__hdr_damaged_log(const unsigned char *map, uint64_t size) {
     return intact > 0 && intact * 2 >= size - LLMCACHE__HDR_SIZE;
 }
 
+/* >>transform (values transformed at rest: llmcache_config.transform) ----------------
+ * A transformed record (flags bits 8..15: the id) holds as its value u32 plain
+ * length, then what the transform's encode wrote; the checksum covers both, and
+ * decode runs only on an intact record. Memory holds plain values. */
+struct llmcache_xform_out { llmcache__buf b; };
+
+LLMCACHE_API int llmcache_xform_write(llmcache_xform_out *out, const void *data, size_t len) {
+    if (!out || (!data && len)) return LLMCACHE_EINVAL;
+    llmcache__buf_put(&out->b, data, len);
+    return out->b.oom ? LLMCACHE_ENOMEM : LLMCACHE_OK;
+}
+
+LLMCACHE_API unsigned char *llmcache_xform_reserve(llmcache_xform_out *out, size_t n) {
+    if (!out || !llmcache__buf_reserve(&out->b, n)) return NULL;
+    return (unsigned char *)out->b.p + out->b.len;
+}
+
+LLMCACHE_API void llmcache_xform_commit(llmcache_xform_out *out, size_t n) {
+    if (!out || out->b.oom) return;
+    if (!out->b.p || n > out->b.cap - 1 - out->b.len) { out->b.oom = 1; return; }   /* past the reserve */
+    out->b.len += n;
+}
+
+/* The stored form of data[0..len) under transform t (id 0: none): *out and *out_len
+ * name it (data itself when plain), *xform gets the id; an encoded form lives in
+ * tmp, which the caller frees. LLMCACHE_ETRANSFORM when encode fails, ETOOBIG when
+ * its output exceeds LLMCACHE_MAX_VALUE, ENOMEM. */
+static int llmcache__xform_encode(const llmcache_transform *t, const llmcache_key *key, const void *data,
+                                  size_t len, llmcache__buf *tmp, const void **out, size_t *out_len,
+                                  unsigned *xform) {
+    llmcache_xform_out o;
+    unsigned char plain_len[4];
+    *out = data; *out_len = len; *xform = 0;
+    if (!t->id) return LLMCACHE_OK;
+    memset(&o, 0, sizeof o);
+    llmcache__st32(plain_len, (uint32_t)len);
+    llmcache__buf_put(&o.b, plain_len, 4);
+    if (t->encode(t->ctx, key, data ? data : "", len, &o) != 0 && !o.b.oom) {
+        llmcache__buf_free(&o.b);
+        return LLMCACHE_ETRANSFORM;
+    }
+    if (o.b.oom) { llmcache__buf_free(&o.b); return LLMCACHE_ENOMEM; }
+    if (o.b.len > LLMCACHE_MAX_VALUE) { llmcache__buf_free(&o.b); return LLMCACHE_ETOOBIG; }
+    *tmp = o.b;
+    *out = o.b.p; *out_len = o.b.len; *xform = t->id;
+    return LLMCACHE_OK;
+}
+
+/* The plain value of the intact put record r under transform t: *plain and
+ * *plain_len name it (in the record itself when r is plain; else in *owned, which
+ * the caller frees). LLMCACHE_ETRANSFORM for an id other than t's, LLMCACHE_ECORRUPT
+ * when decode fails or gives another length than the record states, ETOOBIG over
+ * LLMCACHE_MAX_VALUE, ENOMEM. Counts nothing (llmcache__xform_count does). */
+static int llmcache__xform_decode(const llmcache_transform *t, const llmcache__record *r,
+                                  const unsigned char **plain, size_t *plain_len, unsigned char **owned) {
+    llmcache_xform_out o;
+    uint32_t want;
+    *owned = NULL;
+    *plain = r->value; *plain_len = r->value_len;
+    if (!r->xform) return LLMCACHE_OK;
+    if (r->xform != t->id) return LLMCACHE_ETRANSFORM;
+    want = llmcache__ld32(r->value);
+    if (want > LLMCACHE_MAX_VALUE) return LLMCACHE_ETOOBIG;
+    memset(&o, 0, sizeof o);
+    llmcache__buf_reserve(&o.b, want);
+    if (t->decode(t->ctx, &r->key, r->value + 4, r->value_len - 4, &o) != 0 && !o.b.oom) {
+        llmcache__buf_free(&o.b);
+        return LLMCACHE_ECORRUPT;
+    }
+    if (o.b.oom) { llmcache__buf_free(&o.b); return LLMCACHE_ENOMEM; }
+    if (o.b.len != want) { llmcache__buf_free(&o.b); return LLMCACHE_ECORRUPT; }
+    if (!o.b.p) llmcache__buf_reserve(&o.b, 1);   /* an empty value still gets a buffer */
+    if (o.b.oom) return LLMCACHE_ENOMEM;
+    *owned = (unsigned char *)o.b.p;
+    *plain = *owned; *plain_len = want;
+    return LLMCACHE_OK;
+}
+
+/* The length of the plain value of the intact put record r, without decoding. */
+static size_t llmcache__xform_plain_len(const llmcache__record *r) {
+    return r->xform ? llmcache__ld32(r->value) : r->value_len;
+}
+
+/* Counts a failed decode (rc from llmcache__xform_decode); the caller holds c->mu. */
+static void llmcache__xform_count(llmcache *c, int rc) {
+    LLMCACHE_ASSERT(c->mu_held);
+    if (rc == LLMCACHE_ETRANSFORM) c->st.transform_unknown++;
+    else if (rc == LLMCACHE_ECORRUPT) c->st.transform_failed++;
+}
+
+/* The event that tells why a read of key failed its transform, if rc says so. */
+static const char *llmcache__xform_why(int rc) {
+    if (rc == LLMCACHE_ETRANSFORM) return "stored value has a transform id this handle was not given; not returned";
+    if (rc == LLMCACHE_ECORRUPT) return "stored value failed its transform's decode (authentication or damage); not returned";
+    return NULL;
+}
+
 /* >>log (the log file behind the table: open, recover, catch up, append, compact) -- */
 #define LLMCACHE__PROGRESS_STEP ((uint64_t)4 << 20)
 
@@ -4616,7 +4776,7 @@ static void llmcache__apply(void *ctx, uint64_t off, const llmcache__record *r) 
     }
     i = llmcache__upsert(c, &r->key, &created);
     if (i == LLMCACHE__NIL) { c->partial = 1; return; }   /* out of memory: the entry stays on disk only */
-    d = llmcache__value_desc(&r->key, r->value_len, r->meta_len != 0, r->created_ms, r->expires_ms);
+    d = llmcache__value_desc(&r->key, llmcache__xform_plain_len(r), r->meta_len != 0, r->created_ms, r->expires_ms);
     llmcache__entry_update(c, i, created, &d, off, r->len);
 }
 
@@ -4959,10 +5119,11 @@ static int llmcache__log_refresh(llmcache *c) {
 }
 
 /* Appends one record at *wend (the caller holds the writer lock and publishes
- * the new end later); *off gets its offset. */
+ * the new end later); *off gets its offset. data is the value's stored form
+ * (transform xform, 0 = plain). */
 static int llmcache__log_append(llmcache *c, uint64_t *wend, unsigned type, unsigned reason, const llmcache_key *key,
                                 int64_t created_ms, int64_t expires_ms, const llmcache_meta *meta,
-                                const void *data, size_t len, uint64_t *off, uint32_t *rec_len) {
+                                const void *data, size_t len, unsigned xform, uint64_t *off, uint32_t *rec_len) {
     uint64_t size = llmcache__rec_size(len, meta != NULL), need = *wend + size;
     uint64_t seq = c->shm->last_seq + 1;
     int rc;
@@ -4990,7 +5151,8 @@ static int llmcache__log_append(llmcache *c, uint64_t *wend, unsigned type, unsi
         if (to > from) llmcache__f_prefault(c->map, from, to - from);
         c->prefaulted = to;
     }
-    *rec_len = llmcache__rec_encode(c->map + *wend, type, reason, seq, key, created_ms, expires_ms, meta, data, len);
+    *rec_len = llmcache__rec_encode(c->map + *wend, type, reason, seq, key, created_ms, expires_ms, meta, data, len,
+                                    xform);
     LLMCACHE__TEST_RECORD(c, c->map + *wend);
     c->shm->last_seq = c->last_seq_seen = seq;
     *off = *wend;
@@ -5050,7 +5212,7 @@ static int llmcache__log_bound(llmcache *c, uint64_t *wend, uint32_t keep) {
             c->st.expirations++;
             continue;
         }
-        rc = llmcache__log_append(c, wend, LLMCACHE__R_DEL, LLMCACHE__WHY_EVICT, &e->key, now, 0, NULL, NULL, 0,
+        rc = llmcache__log_append(c, wend, LLMCACHE__R_DEL, LLMCACHE__WHY_EVICT, &e->key, now, 0, NULL, NULL, 0, 0,
                                   &off, &rl);
         if (rc != LLMCACHE_OK) return rc;
         llmcache__remove(c, victim);
@@ -5060,11 +5222,17 @@ static int llmcache__log_bound(llmcache *c, uint64_t *wend, uint32_t keep) {
 }
 
 /* Reads entry i's value from its record, checksum verified; on damage the entry
- * is dropped and LLMCACHE_MISS returned. */
+ * is dropped and LLMCACHE_MISS returned. A transformed value is decoded: one this
+ * handle cannot decode is counted and its error returned (llmcache__xform_decode),
+ * the entry kept. */
 static int llmcache__log_read(llmcache *c, uint32_t i, llmcache_value *out, unsigned char **blob_out) {
     llmcache__entry *e = &c->ents[i];
     llmcache__record r;
     llmcache_meta meta;
+    const unsigned char *val;
+    unsigned char *owned;
+    size_t val_len;
+    int rc;
     if (e->off + llmcache__pad8(e->rec_len) > c->end ||
         !llmcache__rec_check(c->map + e->off, c->end - e->off, &r) || r.len != e->rec_len ||
         r.type != LLMCACHE__R_PUT || memcmp(r.key.bytes, e->key.bytes, 32) != 0) {
@@ -5073,20 +5241,25 @@ static int llmcache__log_read(llmcache *c, uint32_t i, llmcache_value *out, unsi
         return LLMCACHE_MISS;
     }
     if (r.value_len > LLMCACHE_MAX_VALUE) return LLMCACHE_ETOOBIG;   /* intact, kept: another build's */
+    rc = llmcache__xform_decode(&c->xform, &r, &val, &val_len, &owned);
+    if (rc != LLMCACHE_OK) { llmcache__xform_count(c, rc); return rc; }
     memset(&meta, 0, sizeof meta);
     if (r.meta) llmcache__meta_decode(r.meta, &meta);
-    *blob_out = llmcache__make_blob(r.value, r.value_len, r.meta ? &meta : NULL);
-    if (!*blob_out) return LLMCACHE_ENOMEM;
-    if (out) {
-        out->data = (char *)LLMCACHE_MALLOC((size_t)r.value_len + 1);
-        if (!out->data) { LLMCACHE_FREE(*blob_out); *blob_out = NULL; return LLMCACHE_ENOMEM; }
-        memcpy(out->data, r.value, r.value_len);
-        out->data[r.value_len] = 0;
-        out->len = r.value_len;
-        out->created_ms = r.created_ms;
-        out->expires_ms = r.expires_ms;
-        out->meta = meta;
+    *blob_out = llmcache__make_blob(val, val_len, r.meta ? &meta : NULL);
+    if (*blob_out && out) {
+        out->data = (char *)LLMCACHE_MALLOC(val_len + 1);
+        if (!out->data) { LLMCACHE_FREE(*blob_out); *blob_out = NULL; }
+        else {
+            memcpy(out->data, val, val_len);
+            out->data[val_len] = 0;
+            out->len = val_len;
+            out->created_ms = r.created_ms;
+            out->expires_ms = r.expires_ms;
+            out->meta = meta;
+        }
     }
+    LLMCACHE_FREE(owned);
+    if (!*blob_out) return LLMCACHE_ENOMEM;
     c->st.cold_reads++;
     return LLMCACHE_OK;
 }
@@ -5527,13 +5700,19 @@ static int llmcache__put_locked(llmcache *c, const llmcache_key *key, const void
     if (!c->path && !fits) return LLMCACHE_ETOOBIG;
     if (fits && !(blob = llmcache__make_blob(data, len, meta))) return LLMCACHE_ENOMEM;
     if (c->path) {
+        llmcache__buf enc = {NULL, 0, 0, 0};
+        const void *stored;
+        size_t stored_len;
         uint64_t wend, off;
         uint32_t rec_len;
-        int rc = llmcache__log_lock(c);
-        if (rc != LLMCACHE_OK) { LLMCACHE_FREE(blob); return rc; }
+        unsigned xform;
+        int rc = llmcache__xform_encode(&c->xform, key, data, len, &enc, &stored, &stored_len, &xform);
+        if (rc == LLMCACHE_OK) rc = llmcache__log_lock(c);
+        if (rc != LLMCACHE_OK) { llmcache__buf_free(&enc); LLMCACHE_FREE(blob); return rc; }
         wend = c->end;
-        rc = llmcache__log_append(c, &wend, LLMCACHE__R_PUT, 0, key, created_ms, expires_ms, meta, data, len,
-                                  &off, &rec_len);
+        rc = llmcache__log_append(c, &wend, LLMCACHE__R_PUT, 0, key, created_ms, expires_ms, meta, stored, stored_len,
+                                  xform, &off, &rec_len);
+        llmcache__buf_free(&enc);
         if (rc == LLMCACHE_OK) {
             i = llmcache__upsert(c, key, &created);
             if (i == LLMCACHE__NIL) rc = LLMCACHE_ENOMEM;
@@ -5583,7 +5762,7 @@ static int llmcache__delete_locked(llmcache *c, const llmcache_key *key, unsigne
                delete (full disk) leaves the cache as the file has it */
             uint64_t off;
             uint32_t rl;
-            rc = llmcache__log_append(c, &wend, LLMCACHE__R_DEL, reason, key, llmcache__now(c), 0, NULL, NULL, 0,
+            rc = llmcache__log_append(c, &wend, LLMCACHE__R_DEL, reason, key, llmcache__now(c), 0, NULL, NULL, 0, 0,
                                       &off, &rl);
         }
         if (rc == LLMCACHE_OK) rc = llmcache__log_publish(c, wend);
@@ -5980,6 +6159,9 @@ static int llmcache__redis_load(llmcache *c, const llmcache_key *key, llmcache_v
     llmcache__record rec;
     llmcache_meta meta;
     redisReply *rep;
+    const unsigned char *val;
+    unsigned char *owned;
+    size_t val_len;
     uint32_t i;
     int rc = LLMCACHE_MISS;
     llmcache__rcmd_start(&cmd, "GET", LLMCACHE__RWANT(REDIS_REPLY_STRING) | LLMCACHE__RWANT(REDIS_REPLY_NIL));
@@ -6000,15 +6182,25 @@ static int llmcache__redis_load(llmcache *c, const llmcache_key *key, llmcache_v
                        "redis: the value is not an intact record of this key; treated as a miss");
         return LLMCACHE_MISS;
     }
+    rc = llmcache__xform_decode(&c->xform, &rec, &val, &val_len, &owned);
+    if (rc != LLMCACHE_OK) {   /* intact, but not ours to read: counted (llmcache_get tells), a miss */
+        llmcache__stat_inc(&r->mu, &r->errors);
+        llmcache__handle_lock(c);
+        llmcache__xform_count(c, rc);
+        llmcache__handle_unlock(c);
+        freeReplyObject(rep);
+        return rc == LLMCACHE_ENOMEM ? rc : LLMCACHE_MISS;
+    }
+    rc = LLMCACHE_MISS;
     memset(&meta, 0, sizeof meta);
     if (rec.meta) llmcache__meta_decode(rec.meta, &meta);
     llmcache__handle_lock(c);
     if (rec.expires_ms == 0 || llmcache__now(c) < rec.expires_ms) {
         rc = LLMCACHE_OK;
         if (out) {
-            out->data = llmcache__memdup_nul(rec.value, rec.value_len);
+            out->data = llmcache__memdup_nul(val, val_len);
             if (!out->data) rc = LLMCACHE_ENOMEM;
-            out->len = rec.value_len;
+            out->len = val_len;
             out->created_ms = rec.created_ms;
             out->expires_ms = rec.expires_ms;
             out->meta = meta;
@@ -6017,11 +6209,12 @@ static int llmcache__redis_load(llmcache *c, const llmcache_key *key, llmcache_v
             i = llmcache__find(c, key);
             if (i == LLMCACHE__NIL || llmcache__expired(&c->ents[i], llmcache__now(c)) ||
                 c->ents[i].created_ms < rec.created_ms)   /* a put may have raced us: keep the newer */
-                (void)llmcache__put_locked(c, key, rec.value, rec.value_len, rec.created_ms, rec.expires_ms,
+                (void)llmcache__put_locked(c, key, val, val_len, rec.created_ms, rec.expires_ms,
                                            rec.meta ? &meta : NULL);
         }
     }
     llmcache__handle_unlock(c);
+    LLMCACHE_FREE(owned);
     llmcache__stat_inc(&r->mu, rc == LLMCACHE_OK ? &r->hits : &r->misses);
     freeReplyObject(rep);
     return rc;
@@ -6044,6 +6237,10 @@ static int llmcache__redis_get(llmcache *c, const llmcache_key *key, llmcache_va
 static int llmcache__redis_put(llmcache *c, const llmcache_key *key, const void *data, size_t len,
                                int64_t created_ms, int64_t expires_ms, const llmcache_meta *meta, int rc) {
     char name[LLMCACHE__REDIS_NAME_MAX], px[24];
+    llmcache__buf enc = {NULL, 0, 0, 0};
+    const void *stored;
+    size_t stored_len;
+    unsigned xform;
     unsigned char *buf;
     llmcache__rcmd cmd;
     redisReply *rep;
@@ -6054,10 +6251,14 @@ static int llmcache__redis_put(llmcache *c, const llmcache_key *key, const void 
         ttl = expires_ms - llmcache__now(c);
         if (ttl <= 0) return rc;                /* already expired: not written */
     }
-    size = (size_t)llmcache__rec_size(len, meta != NULL);
+    if (llmcache__xform_encode(&c->xform, key, data, len, &enc, &stored, &stored_len, &xform) != LLMCACHE_OK)
+        return rc;
+    size = (size_t)llmcache__rec_size(stored_len, meta != NULL);
     buf = (unsigned char *)LLMCACHE_MALLOC(size);
+    if (buf) llmcache__rec_encode(buf, LLMCACHE__R_PUT, 0, 0, key, created_ms, expires_ms, meta, stored, stored_len,
+                                  xform);
+    llmcache__buf_free(&enc);
     if (!buf) return rc;
-    llmcache__rec_encode(buf, LLMCACHE__R_PUT, 0, 0, key, created_ms, expires_ms, meta, data, len);
     llmcache__rcmd_start(&cmd, "SET", LLMCACHE__RWANT(REDIS_REPLY_STATUS));
     llmcache__rcmd_arg(&cmd, name, llmcache__redis_name(c->redis, key, 0, name));
     llmcache__rcmd_arg(&cmd, buf, size);
@@ -6827,6 +7028,14 @@ LLMCACHE_API int llmcache_open(llmcache **out, const llmcache_config *cfg) {
     c->progress_ctx = cfg->progress_ctx;
     c->on_event = cfg->on_event;
     c->event_ctx = cfg->event_ctx;
+    if (cfg->transform) {
+        if (cfg->transform->id < 1 || cfg->transform->id > 255 || !cfg->transform->encode ||
+            !cfg->transform->decode) {
+            LLMCACHE_FREE(c);
+            return LLMCACHE_EINVAL;
+        }
+        c->xform = *cfg->transform;
+    }
     c->free_head = c->val_head = c->val_tail = LLMCACHE__NIL;
     c->fd = c->shm_fd = LLMCACHE__NOFD;
     c->seed = llmcache__handle_seed(c);
@@ -6859,14 +7068,23 @@ static int llmcache__get_locked(llmcache *c, const llmcache_key *key, llmcache_v
 }
 
 LLMCACHE_API int llmcache_get(llmcache *c, const llmcache_key *key, llmcache_value *out) {
+    uint64_t unknown, failed;
     int rc;
     if (out) memset(out, 0, sizeof *out);
     if (!c || !key || !out) return LLMCACHE_EINVAL;
     llmcache__handle_lock(c);
+    unknown = c->st.transform_unknown;
+    failed = c->st.transform_failed;
     rc = llmcache__get_locked(c, key, out);
     if (rc == LLMCACHE_OK) c->st.hits++;
     else if (rc == LLMCACHE_MISS) c->st.misses++;
+    unknown = c->st.transform_unknown - unknown;   /* a value of the log's or Redis's */
+    failed = c->st.transform_failed - failed;
     llmcache__handle_unlock(c);
+    if (unknown || failed) {
+        int why = unknown ? LLMCACHE_ETRANSFORM : LLMCACHE_ECORRUPT;
+        llmcache__emit(c, LLMCACHE_EVENT_ERROR, key, why, llmcache__xform_why(why));
+    }
     return rc;
 }
 
@@ -6997,7 +7215,7 @@ LLMCACHE_API int llmcache_sync(llmcache *c) {
 LLMCACHE_API int llmcache_foreach(llmcache *c, int with_values,
                                   int (*fn)(void *ctx, const llmcache_entry_info *info), void *ctx) {
     uint32_t i;
-    int rc, stop = 0;
+    int rc, stop = 0, xform_rc = 0;
     int64_t now;
     if (!c || !fn) return LLMCACHE_EINVAL;
     llmcache__handle_lock(c);
@@ -7018,6 +7236,13 @@ LLMCACHE_API int llmcache_foreach(llmcache *c, int with_values,
             int r2 = llmcache__log_read(c, i, NULL, &blob);
             if (r2 == LLMCACHE_MISS) continue;   /* damaged: dropped */
             if (r2 == LLMCACHE_ETOOBIG && !with_values) r2 = LLMCACHE_OK;   /* listed without its meta */
+            if (r2 == LLMCACHE_ETRANSFORM || r2 == LLMCACHE_ECORRUPT) {   /* its transform's decode */
+                if (!with_values) {   /* listed; the meta is read from the record as it is */
+                    if (e->flags & LLMCACHE__E_META) llmcache__meta_decode(c->map + e->off + LLMCACHE__REC_HDR, &info.meta);
+                    stop = fn(ctx, &info);
+                } else if (!xform_rc) xform_rc = r2;   /* skipped (counted); said at the end */
+                continue;
+            }
             if (r2 != LLMCACHE_OK) { rc = r2; break; }
         }
         {
@@ -7030,7 +7255,7 @@ LLMCACHE_API int llmcache_foreach(llmcache *c, int with_values,
         LLMCACHE_FREE(blob);
     }
     llmcache__handle_unlock(c);
-    return rc != LLMCACHE_OK ? rc : stop;
+    return rc != LLMCACHE_OK ? rc : stop ? stop : xform_rc;
 }
 
 /* Reads a whole log read-only for verify and repair. */

@@ -7,6 +7,8 @@
 #   bench_redis   a hit served by Redis beside a bare hiredis GET (starts redis-server)
 #   bench_batch   llmcache_call_many: 10,000 requests at concurrency 64 against a 50 ms
 #                 provider (libcurl, a local libmicrohttpd server), then all hits
+#   bench_xform   values at rest: stored bytes, put, cold get and hit, plain / zstd /
+#                 zstd with a dictionary / XChaCha20-Poly1305 (libzstd, libsodium)
 #   bench_python.py  functools.lru_cache, dict, diskcache.Cache, redis-py
 # then prints every RESULT and GOAL line again as one table. A missed goal prints MISS;
 # only a crash fails the target. Needs what .ci/run installs (libsqlite3-dev,
@@ -20,7 +22,7 @@ BENCH_DIR    = build/bench
 BENCH_CFLAGS = -std=c99 -O2 -Wall -Wextra -Wpedantic -Werror -I.
 BENCH_LIBS   = -lpthread -lm
 BENCH_PROGS  = $(BENCH_DIR)/bench_mem $(BENCH_DIR)/bench_call $(BENCH_DIR)/bench_canon \
-               $(BENCH_DIR)/bench_disk $(BENCH_DIR)/bench_redis $(BENCH_DIR)/bench_batch
+               $(BENCH_DIR)/bench_disk $(BENCH_DIR)/bench_redis $(BENCH_DIR)/bench_batch $(BENCH_DIR)/bench_xform
 BENCH_PY     = /usr/bin/python3
 
 $(BENCH_DIR)/bench_disk: bench/bench_disk.c bench/bench.h $(HDRS)
@@ -34,6 +36,10 @@ $(BENCH_DIR)/bench_redis: bench/bench_redis.c bench/bench.h $(HDRS)
 $(BENCH_DIR)/bench_batch: bench/bench_batch.c bench/bench.h $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(BENCH_CFLAGS) -DLLMCACHE_CURL -o $@ bench/bench_batch.c -lmicrohttpd -lcurl $(BENCH_LIBS)
+
+$(BENCH_DIR)/bench_xform: bench/bench_xform.c bench/bench.h tests/answer_gen.h $(HDRS) $(XFORM_SRCS)
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_CFLAGS) -o $@ bench/bench_xform.c $(XFORM_SRCS) -lzstd -lsodium $(BENCH_LIBS)
 
 $(BENCH_DIR)/%: bench/%.c bench/bench.h $(HDRS)
 	@mkdir -p $(@D)

@@ -24,7 +24,9 @@
  *    and file_bytes are those of the reference walk; the live entries (foreach and
  *    get) are exactly the last intact record of each key that is not a delete and
  *    not expired, value, times, meta and seq included; deleted keys miss; every hit's
- *    value is a run of the input or a value put after the open;
+ *    value is a run of the input or a value put after the open; an entry whose
+ *    record has a transform id (this target has no transform) is LLMCACHE_ETRANSFORM,
+ *    never its bytes, and foreach skips it and ends with that error;
  *  - put, overwrite, del, compact, then a reopen with a small max_bytes (cold reads
  *    from the file) keep giving exactly the model's answers; the file then
  *    verifies clean;
@@ -48,6 +50,8 @@ typedef struct model_entry {
     int64_t created, expires;
     int has_meta; llmcache_meta meta;
     uint64_t seq;                  /* of its record in the input; 0 = put by this target */
+    unsigned xform;                /* its record's transform id: this target has no transform,
+                                      so such an entry is live but unreadable (ETRANSFORM) */
 } model_entry;
 
 static model_entry model[MAX_MODEL];
@@ -81,6 +85,12 @@ static size_t model_live(void) {
     return n;
 }
 
+static size_t model_unreadable(void) {
+    size_t i, n = 0;
+    for (i = 0; i < n_model; i++) n += model[i].live && model[i].xform ? 1u : 0u;
+    return n;
+}
+
 static int contains(const unsigned char *hay, size_t n, const char *needle, size_t m) {
     size_t i;
     if (m == 0) return 1;
@@ -111,7 +121,9 @@ static void check_all_gets(llmcache *c) {
     for (i = 0; i < n_model; i++) {
         llmcache_value v;
         int rc = llmcache_get(c, &model[i].key, &v);
-        if (model[i].live) {
+        if (model[i].live && model[i].xform) {
+            FUZZ_ASSERT(rc == LLMCACHE_ETRANSFORM && v.data == NULL);   /* never its stored bytes */
+        } else if (model[i].live) {
             FUZZ_ASSERT(rc == LLMCACHE_OK);
             check_value(&model[i], &v);
         } else {
@@ -126,7 +138,7 @@ typedef struct foreach_ctx { size_t seen; int check_seq; } foreach_ctx;
 static int on_entry(void *ctx, const llmcache_entry_info *info) {
     foreach_ctx *f = (foreach_ctx *)ctx;
     const model_entry *e = model_find(info->key.bytes, 0);
-    FUZZ_ASSERT(e != NULL && e->live);
+    FUZZ_ASSERT(e != NULL && e->live && !e->xform);
     FUZZ_ASSERT(info->len == e->len && info->data != NULL && (e->len == 0 || memcmp(info->data, e->value, e->len) == 0));
     FUZZ_ASSERT(info->created_ms == e->created && info->expires_ms == e->expires);
     if (e->has_meta) FUZZ_ASSERT(memcmp(&info->meta, &e->meta, sizeof info->meta) == 0);
@@ -138,8 +150,8 @@ static int on_entry(void *ctx, const llmcache_entry_info *info) {
 static void check_foreach(llmcache *c, int check_seq) {
     foreach_ctx f;
     f.seen = 0; f.check_seq = check_seq;
-    FUZZ_ASSERT(llmcache_foreach(c, 1, on_entry, &f) == LLMCACHE_OK);
-    FUZZ_ASSERT(f.seen == model_live());
+    FUZZ_ASSERT(llmcache_foreach(c, 1, on_entry, &f) == (model_unreadable() ? LLMCACHE_ETRANSFORM : LLMCACHE_OK));
+    FUZZ_ASSERT(f.seen == model_live() - model_unreadable());
 }
 
 static void do_put(llmcache *c, const char *name, const unsigned char *value, size_t len) {
@@ -149,6 +161,7 @@ static void do_put(llmcache *c, const char *name, const unsigned char *value, si
     FUZZ_ASSERT(llmcache_put(c, &k, value, len, -1) == LLMCACHE_OK);
     e = model_find(k.bytes, 1);
     e->live = 1; e->value = value; e->len = len; e->created = NOW; e->expires = 0; e->has_meta = 0; e->seq = 0;
+    e->xform = 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -199,6 +212,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (r->type == 2 || (r->expires && clock_now >= r->expires)) { e->live = 0; continue; }
         e->live = 1;
         e->value = r->value; e->len = r->value_len;
+        e->xform = r->flags >> 8;
         e->created = r->created; e->expires = r->expires;
         e->has_meta = r->meta != NULL;
         if (r->meta) meta_from_bytes(r->meta, &e->meta);
@@ -220,6 +234,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         model_entry *e = &model[i];
         FUZZ_ASSERT(llmcache_put(c, &e->key, put_b, sizeof put_b, -1) == LLMCACHE_OK);
         e->value = put_b; e->len = sizeof put_b; e->created = NOW; e->expires = 0; e->has_meta = 0; e->seq = 0;
+        e->xform = 0;
         for (i++; i < n_model && !model[i].live; i++) {}
         if (i < n_model) {
             FUZZ_ASSERT(llmcache_del(c, &model[i].key) == LLMCACHE_OK);

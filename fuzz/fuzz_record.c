@@ -98,7 +98,7 @@ static void check_one_record(const unsigned char *p, size_t n) {
     FUZZ_ASSERT(enc != NULL);
     if (r.meta) llmcache__meta_decode(r.meta, &meta);
     len = llmcache__rec_encode(enc, r.type, r.reason, r.seq, &r.key, r.created_ms, r.expires_ms,
-                               r.meta ? &meta : NULL, r.value, r.value_len);
+                               r.meta ? &meta : NULL, r.value, r.value_len, r.xform);
     FUZZ_ASSERT(len == r.len);
     FUZZ_ASSERT(memcmp(enc, p, r.len) == 0);
     free(enc);

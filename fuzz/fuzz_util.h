@@ -201,7 +201,9 @@ typedef struct fuzz_rec {
 /* "A record is intact when its magic is right, len is at least 80 and agrees with
  * the value and meta lengths, type and flags are valid, the whole padded record
  * lies inside the file, and the CRC matches." Flags (u16): "bit 0: a meta block is
- * present (must equal meta len != 0); other bits zero"; a delete carries no value. */
+ * present (must equal meta len != 0); bits 1..7 zero; bits 8..15: transform id (0 =
+ * plain; a put whose value starts with its u32 plain length)"; a delete carries no
+ * value and no transform. */
 static LLMCACHE__MAYBE_UNUSED int fuzz_ref_intact(const unsigned char *p, uint64_t avail, fuzz_rec *r) {
     uint32_t len, vl, ml, flags;
     if (avail < 80 || fuzz_ld32(p) != FUZZ_REC_MAGIC) return 0;
@@ -214,7 +216,8 @@ static LLMCACHE__MAYBE_UNUSED int fuzz_ref_intact(const unsigned char *p, uint64
     if (ml != 0 && ml != 64) return 0;
     if ((uint64_t)80 + ml + vl != len) return 0;
     if (p[12] == 2 && vl != 0) return 0;
-    if (flags != (ml ? 1u : 0u)) return 0;
+    if ((flags & 0xffu) != (ml ? 1u : 0u)) return 0;
+    if ((flags >> 8) && (p[12] != 1 || vl < 4)) return 0;
     if (fuzz_ld32(p + 4) != fuzz_crc32c(p + 8, len - 8)) return 0;
     memset(r, 0, sizeof *r);
     r->len = len; r->value_len = vl; r->meta_len = ml;

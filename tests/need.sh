@@ -53,6 +53,11 @@ needs() {
     test_acct_export.sh)   cmd promtool prometheus ;;
     test_cmake.sh)         cmd cmake cmake; cmd pkg-config pkgconf ;;
     bench_disk)            lib sqlite3.h libsqlite3-dev; lib lmdb.h liblmdb-dev ;;
+    test_transform_libs|bench_xform) lib zstd.h libzstd-dev; lib sodium.h libsodium-dev ;;
+    test_transform_redis)  lib hiredis/hiredis.h libhiredis-dev; cmd redis-server redis-server ;;
+    cli-zstd)              lib zstd.h libzstd-dev ;;
+    test_cli_transform.sh) lib zstd.h libzstd-dev; lib sodium.h libsodium-dev ;;
+    cli-sodium)            lib sodium.h libsodium-dev ;;
     valgrind-test)         cmd valgrind valgrind ;;
     fuzz-libfuzzer)        libfuzzer ;;
     port-clang)            cmd "${PORT_CLANG:-clang}" clang ;;

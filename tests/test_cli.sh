@@ -20,20 +20,7 @@ trap 'rm -rf "$T"' EXIT
 trap 'exit 1' HUP INT TERM
 cd "$T" || exit 1
 
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); }
-fail() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
-# check DESC COMMAND...: passes when COMMAND succeeds
-check() { d=$1; shift; if "$@"; then pass; else fail "$d"; fi; }
-# run WANT DESC COMMAND...: runs COMMAND (stdout in out, stderr in err), checks its exit status
-run() {
-    run_want=$1; d=$2; shift 2
-    "$@" >out 2>err
-    run_got=$?
-    if [ "$run_got" -eq "$run_want" ]; then pass; else fail "$d: exit $run_got, want $run_want"; sed 's/^/    | /' err >&2; fi
-}
-has() { grep -q -- "$1" "$2"; }
+. "$ROOT/tests/cli_harness.sh"
 same() { cmp -s "$1" "$2"; }
 sum() { cksum < "$1"; }
 key() { printf '%064d' "$1"; }    # a well-formed key for entry number N

@@ -484,7 +484,7 @@ static void test_foreign_files(void) {
     /* one intact record lost among foreign bytes: not enough to make them a log */
     {
         llmcache_key k = lc_key(1);
-        llmcache__rec_encode(buf + 32768, LLMCACHE__R_PUT, 0, 1, &k, 1, 0, NULL, "v", 1);
+        llmcache__rec_encode(buf + 32768, LLMCACHE__R_PUT, 0, 1, &k, 1, 0, NULL, "v", 1, 0);
         expect_foreign("one-record.bin", buf, 65536);
     }
     /* a log header alone, damaged: no record shows it is a log */

@@ -66,7 +66,7 @@ int main(void) {
     memset(big, 'b', big_len);
     f = fopen(path, "ab");
     if (!f) { perror(path); return 1; }
-    rec_len = llmcache__rec_encode(rec, LLMCACHE__R_PUT, 0, 1000, &kb, 1, 0, NULL, big, big_len);
+    rec_len = llmcache__rec_encode(rec, LLMCACHE__R_PUT, 0, 1000, &kb, 1, 0, NULL, big, big_len, 0);
     CHECK(fwrite(rec, 1, (size_t)llmcache__pad8(rec_len), f) == (size_t)llmcache__pad8(rec_len));
     fclose(f);
     c = open_path(path);

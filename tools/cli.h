@@ -106,5 +106,17 @@ int cli_parse_batch_line(const char *line, size_t len, cli_batch_line *out, cons
  * endpoint with the bundled libcurl transport; results as JSON Lines to out (NULL =
  * stdout). concurrency NULL = the default. Returns the exit status. */
 int cli_batch_run(llmcache *c, const char *input, const char *endpoint, const char *concurrency, const char *out);
+/* >>transforms (cli_xform.c): values transformed at rest (examples/transform_*.c) */
+/* Loads the transform the options name (zstd: --zstd; dict_path: --zstd-dict;
+ * key_path: --key-file; all 0/NULL: none). 0, or -1 reported. */
+int  cli_xform_setup(int zstd, const char *dict_path, const char *key_path);
+const llmcache_transform *cli_xform_get(void);  /* what cli_open gives the cache; NULL = none */
+void cli_xform_end(void);                       /* releases it */
+const char *cli_xform_hint(int rc);             /* " (give ...)" after an ETRANSFORM/ECORRUPT message, else "" */
+/* After a read: values the cache could not decode are said so on stderr, and the
+ * status becomes CLI_EXIT_NOTCLEAN; else 0. */
+int  cli_xform_status(const llmcache_stats *st, const char *path);
+/* train-dict: a zstd dictionary from the values of c into out_path; the exit status. */
+int  cli_train_dict(llmcache *c, const char *path, const char *out_path);
 
 #endif

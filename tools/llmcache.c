@@ -29,11 +29,14 @@ typedef struct cli_args {
     int prometheus;
     const char *ignore[33];      /* --ignore pointers, NULL-terminated */
     int nignore, near, sorted;
+    const char *zstd_dict, *key_file;
+    int zstd;
 } cli_args;
 
 enum { O_NS = 1, O_ENDPOINT = 2, O_SCHEMA = 4, O_TTL = 8, O_OUT = 16, O_JSON = 32, O_VERBOSE = 64,
        O_EXPIRED = 128, O_RAW = 256, O_EMPTY = 512, O_FORCE = 1024, O_PRICES = 2048, O_PROMETHEUS = 4096,
-       O_IGNORE = 8192, O_NEAR = 16384, O_SORTED = 32768, O_CACHE = 65536, O_CONCURRENCY = 131072 };
+       O_IGNORE = 8192, O_NEAR = 16384, O_SORTED = 32768, O_CACHE = 65536, O_CONCURRENCY = 131072,
+       O_ZSTD = 262144, O_ZSTD_DICT = 524288, O_KEY_FILE = 1048576, O_XFORM = O_ZSTD | O_ZSTD_DICT | O_KEY_FILE };
 
 static const struct cli_option {
     const char *name, *alias;
@@ -59,6 +62,9 @@ static const struct cli_option {
     { "--sorted",   NULL, O_SORTED,   0, offsetof(cli_args, sorted) },
     { "--cache",    NULL, O_CACHE,    1, offsetof(cli_args, cache) },
     { "--concurrency", NULL, O_CONCURRENCY, 1, offsetof(cli_args, concurrency) },
+    { "--zstd",     NULL, O_ZSTD,     0, offsetof(cli_args, zstd) },
+    { "--zstd-dict", NULL, O_ZSTD_DICT, 1, offsetof(cli_args, zstd_dict) },
+    { "--key-file", NULL, O_KEY_FILE, 1, offsetof(cli_args, key_file) },
 };
 
 typedef struct cli_command {
@@ -186,6 +192,7 @@ static llmcache *cli_open_cfg(const char *path, int how, cli_progress *progress,
     cfg.progress_ctx = progress;
     cfg.prices = prices;
     cfg.ns = ns;
+    cfg.transform = cli_xform_get();
     if (cli_env_mode(&cfg.mode)) return NULL;   /* as every tool; the commands make no calls */
     rc = llmcache_open(&c, &cfg);
     if (rc != LLMCACHE_OK) { cli_open_error(path, rc); return NULL; }
@@ -202,8 +209,10 @@ static llmcache *cli_open(const char *path, int how) { return cli_open_progress(
  * on stderr, and the status becomes CLI_EXIT_NOTCLEAN (what could be read was). */
 static int cli_damage_status(llmcache *c, const char *path) {
     llmcache_stats st;
+    int unreadable;
     llmcache_stats_get(c, &st);
-    if (!st.records_skipped && !st.torn_bytes) return 0;
+    unreadable = cli_xform_status(&st, path);
+    if (!st.records_skipped && !st.torn_bytes) return unreadable;
     cli_error("%s: DAMAGED: %" PRIu64 " damaged region%s skipped, %" PRIu64 " bytes of torn tail; the output "
               "lacks what they held (`llmcache verify` shows where, `llmcache repair` keeps every intact record)",
               path, st.records_skipped, st.records_skipped == 1 ? "" : "s", st.torn_bytes);
@@ -473,7 +482,7 @@ static int cmd_get(cli_args *a) {
         return cli_close(c, path, 0, CLI_EXIT_NOTCLEAN);
     }
     if (rc != LLMCACHE_OK) {
-        cli_error("%s: %s", path, cli_result(rc));
+        cli_error("%s: %s%s", path, cli_result(rc), cli_xform_hint(rc));
         return cli_close(c, path, 0, CLI_EXIT_FAIL);
     }
     decode = (v.meta.flags & LLMCACHE_META_ENVELOPE) && (!a->raw || a->verbose);
@@ -768,6 +777,14 @@ static int cmd_compact(cli_args *a) {
     return cli_close(c, path, 1, 0);
 }
 
+static int cmd_train_dict(cli_args *a) {
+    const char *path = a->pos[0];
+    llmcache *c;
+    if (!a->out) { cli_error("usage: llmcache train-dict FILE -o DICT"); return CLI_EXIT_FAIL; }
+    if (!(c = cli_open(path, CLI_READ))) return CLI_EXIT_FAIL;
+    return cli_close(c, path, 0, cli_train_dict(c, path, a->out));
+}
+
 /* >>export, import ----------------------------------------------------------------------- */
 /* Export writes each line to a spool file as foreach reads the values (so no
  * value stays in memory), notes where it went, then copies the lines out in key
@@ -832,7 +849,8 @@ static int cmd_export(cli_args *a) {
         rc = llmcache_foreach(c, 1, cli_spool_one, &x);
         cli_progress_end(&x.p);
         if (rc != LLMCACHE_OK) {
-            cli_error("%s: %s", path, rc == LLMCACHE_EIO ? "cannot write the temporary file" : cli_result(rc));
+            cli_error("%s: %s%s", path, rc == LLMCACHE_EIO ? "cannot write the temporary file" : cli_result(rc),
+                      cli_xform_hint(rc));
         } else if (cli_unspool(&x, o.f)) {
             cli_error("%s: cannot copy the temporary file: %s", o.path, strerror(errno));
         } else {
@@ -924,6 +942,16 @@ static int cmd_batch(cli_args *a) {
 /* >>commands and help --------------------------------------------------------------- */
 #define CLI_FAIL_OPEN   "FILE missing or unreadable, empty, a directory, not an llmcache file (or of a newer " \
                         "version), an I/O error"
+/* The options that load a transform (tools/cli_xform.c), in usages and helps. */
+#define CLI_XFORM_USAGE " [--zstd | --zstd-dict DICT | --key-file KEY]"
+#define CLI_XFORM_HELP \
+    "\nValues transformed at rest (docs/FORMAT.md): a cache written with a transform\n" \
+    "is read (and written) with the same one:\n" \
+    "  --zstd             zstd-compressed values (examples/transform_zstd.c)\n" \
+    "  --zstd-dict DICT   zstd with the dictionary DICT (`train-dict` makes one)\n" \
+    "  --key-file KEY     values encrypted with XChaCha20-Poly1305 (examples/\n" \
+    "                     transform_sodium.c); KEY holds 32 bytes or 64 hex digits\n" \
+    "Values written without a transform read with or without these options."
 #define CLI_EXIT_DAMAGED "the file is damaged: what could be read was printed, the rest is said on stderr"
 #define CLI_FAIL_CREATE "FILE unreadable or not creatable, not an llmcache file (or of a newer version), " \
                         "an I/O error"
@@ -952,8 +980,8 @@ static const cli_command cli_commands[] = {
       "  --ignore PTR     a JSON Pointer (RFC 6901) removed from the body first, as\n"
       "                   llmcache_config.key_ignore does; repeatable",
       NULL, "FILE or the schema unreadable, invalid JSON in either, a malformed pointer", NULL },
-    { "stats", cmd_stats, O_JSON | O_PROMETHEUS | O_PRICES | O_NS, 1, 1,
-      "stats FILE [--json | --prometheus] [--prices FILE.json] [--ns NS]",
+    { "stats", cmd_stats, O_JSON | O_PROMETHEUS | O_PRICES | O_NS | O_XFORM, 1, 1,
+      "stats FILE [--json | --prometheus] [--prices FILE.json] [--ns NS]" CLI_XFORM_USAGE,
       "size, live and dead bytes, ages, expiry and recovery of a cache file",
       "Prints the file size; the entries and the bytes of their values; live and dead\n"
       "bytes (dead: overwritten, deleted or expired records, which `compact` drops); the\n"
@@ -970,7 +998,7 @@ static const cli_command cli_commands[] = {
       "           \"cached_input\":N,\"cache_write\":N}}, micro-dollars per million tokens\n"
       "  --ns NS  the namespace to label the rows with (a file does not record it)",
       CLI_EXIT_DAMAGED, CLI_FAIL_OPEN, NULL },
-    { "ls", cmd_ls, O_JSON, 1, 1, "ls FILE [--json]",
+    { "ls", cmd_ls, O_JSON | O_XFORM, 1, 1, "ls FILE [--json]" CLI_XFORM_USAGE,
       "list the entries: key, size, stored, expires, schema hash",
       "Lists the live entries sorted by key: key, value size, age, time left to expiry\n"
       "and the first 16 hex digits of the schema hash ('-': none), then a total. Opens\n"
@@ -978,7 +1006,7 @@ static const cli_command cli_commands[] = {
       "  --json   one JSON object per line instead, with key, size, created_ms,\n"
       "           expires_ms (0: never), seq and meta (as in `export --help`)",
       CLI_EXIT_DAMAGED, CLI_FAIL_OPEN, NULL },
-    { "get", cmd_get, O_VERBOSE | O_RAW, 2, 2, "get FILE KEY [--raw] [-v]",
+    { "get", cmd_get, O_VERBOSE | O_RAW | O_XFORM, 2, 2, "get FILE KEY [--raw] [-v]" CLI_XFORM_USAGE,
       "write the value stored under KEY to stdout",
       "Writes the value stored under KEY to stdout, byte for byte. An entry stored by\n"
       "llmcache_call holds a call envelope (flag 1; docs/ENVELOPE.md): for it, get writes\n"
@@ -990,7 +1018,7 @@ static const cli_command cli_commands[] = {
       "                  for an envelope also a \"response\" line: its HTTP status, body\n"
       "                  and model sizes, and stream or not (events, last one's ms)",
       "no live entry for KEY", CLI_FAIL_OPEN ", a call envelope that cannot be decoded (without --raw)", NULL },
-    { "put", cmd_put, O_TTL | O_RAW | O_EMPTY, 2, 2, "put FILE KEY [--ttl DURATION] [--raw] [--empty]",
+    { "put", cmd_put, O_TTL | O_RAW | O_EMPTY | O_XFORM, 2, 2, "put FILE KEY [--ttl DURATION] [--raw] [--empty]" CLI_XFORM_USAGE,
       "store stdin as the value of KEY",
       "Stores the bytes read from stdin under KEY, replacing any previous value.\n"
       "Creates FILE when it does not exist. What is stored: stdin byte for byte, except\n"
@@ -1056,7 +1084,7 @@ static const cli_command cli_commands[] = {
       "records go. Crash-safe (new file, sync, rename); processes that have the file\n"
       "open switch to the new one.",
       NULL, CLI_FAIL_OPEN ", a write error", NULL },
-    { "export", cmd_export, O_OUT | O_SORTED, 1, 1, "export FILE [-o OUT] [--sorted]",
+    { "export", cmd_export, O_OUT | O_SORTED | O_XFORM, 1, 1, "export FILE [-o OUT] [--sorted]" CLI_XFORM_USAGE,
       "write every entry as JSON Lines",
       "Writes one JSON object per line, sorted by key:\n"
       "  {\"key\":\"<64 hex>\",\"value\":<JSON>,\"created_ms\":N,\"expires_ms\":N,\n"
@@ -1077,7 +1105,7 @@ static const cli_command cli_commands[] = {
       "                     the same cache gives the same bytes on any machine, and\n"
       "                     export --sorted | import | export --sorted gives them back",
       CLI_EXIT_DAMAGED, CLI_FAIL_OPEN ", OUT cannot be written", NULL },
-    { "import", cmd_import, 0, 1, 2, "import FILE [INPUT]",
+    { "import", cmd_import, O_XFORM, 1, 2, "import FILE [INPUT]" CLI_XFORM_USAGE,
       "store the entries of a JSON Lines export",
       "Reads the JSON Lines of `export` from INPUT (or stdin) and stores every entry in\n"
       "FILE (created when absent) with its times and metadata. An entry already expired\n"
@@ -1131,6 +1159,15 @@ static const cli_command cli_commands[] = {
       "some requests failed (their lines say why); the others' results were written",
       "REQUESTS unreadable or a malformed line, no --cache or --endpoint, built without "
       "libcurl, " CLI_FAIL_CREATE, NULL },
+    { "train-dict", cmd_train_dict, O_OUT | O_XFORM, 1, 1, "train-dict FILE -o DICT" CLI_XFORM_USAGE,
+      "train a zstd dictionary on the values of a cache (for --zstd-dict)",
+      "Reads the values of FILE (the first 128 KiB of each, 128 MiB in all) and trains a\n"
+      "zstd dictionary of at most 64 KiB on them (ZDICT_trainFromBuffer), written to\n"
+      "DICT. Caches whose values are compressed with it (examples/transform_zstd.c, or\n"
+      "`--zstd-dict DICT` here) store short answers in much fewer bytes. A few hundred\n"
+      "values make a good sample. Needs an llmcache built with libzstd.\n\n"
+      "  -o, --output DICT  where to write the dictionary (appears complete or not at all)",
+      NULL, CLI_FAIL_OPEN ", too few values to train on, DICT cannot be written", NULL },
 };
 #define CLI_NCOMMANDS (sizeof cli_commands / sizeof cli_commands[0])
 
@@ -1156,7 +1193,8 @@ static void cli_usage(FILE *f) {
 static void cli_command_help(const cli_command *cmd) {
     const char *p = cmd->exit2;
     size_t col;
-    printf("usage: llmcache %s\n\n%s\n\n  -h, --help   this help\n\nexit status:\n  0  success\n", cmd->usage, cmd->help);
+    printf("usage: llmcache %s\n\n%s\n%s\n  -h, --help   this help\n\nexit status:\n  0  success\n", cmd->usage, cmd->help,
+           cmd->opts & O_XFORM ? CLI_XFORM_HELP "\n" : "");
     if (cmd->exit1) printf("  1  %s\n", cmd->exit1);
     printf("  2  usage error; or a failure:");
     for (col = 30; *p; ) {   /* the failures, wrapped at 80 columns */
@@ -1191,7 +1229,9 @@ int main(int argc, char **argv) {
         cli_error("usage: llmcache %s\n(`llmcache %s --help` explains)", cmd->usage, cmd->name);
         return CLI_EXIT_FAIL;
     }
+    if (cli_xform_setup(a.zstd, a.zstd_dict, a.key_file)) return CLI_EXIT_FAIL;
     status = cmd->run(&a);
+    cli_xform_end();
     if (status != CLI_EXIT_FAIL && (fflush(stdout) != 0 || ferror(stdout))) {
         cli_error("stdout: %s", strerror(errno));
         return CLI_EXIT_FAIL;
