@@ -29,7 +29,7 @@ TSAN     = -O1 -g -fsanitize=thread
 
 # The optional programs whose packages this machine has (tests/need.sh); the rest
 # are neither built by test-build nor run (make test prints their skip lines).
-OPT_PROGS = test_curl test_replay test_redis test_redis_hostile openai replay_test test_transform_libs test_transform_redis
+OPT_PROGS = test_curl test_replay test_redis test_redis_hostile openai replay_test test_transform_libs test_transform_redis serve
 CAN      := $(shell CC='$(CC)' sh tests/need.sh --can $(OPT_PROGS))
 CANNOT    = $(filter-out $(CAN),$(OPT_PROGS))
 
@@ -77,11 +77,16 @@ $(B)/examples/%: examples/%.c $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) $(WARN) $(OPT) $(XFLAGS) -I. -o $@ $< $(LIBS) $(XLIBS)
 
-# The tool's batch command uses the libcurl transport when libcurl is here.
+# The tool's batch command uses the libcurl transport when libcurl is here;
+# `llmcache serve` (tools/cli_serve.c) is built where libmicrohttpd and libcurl are
+# (the proxy's test also runs the tool built with ASan+UBSan).
 TOOL_CURL := $(if $(shell CC='$(CC)' sh tests/need.sh --can cli_batch),-DLLMCACHE_CURL)
-$(B)/llmcache: $(TOOL_SRCS) tools/cli.h $(HDRS) $(XFORM_SRCS) $(XFORM_SRCS:.c=.h)
+SERVE_ASAN = $(if $(filter serve,$(CAN)),$(B)/asan/llmcache)
+$(B)/llmcache $(B)/asan/llmcache: XFLAGS = $(TOOL_CURL) $(if $(filter serve,$(CAN)),-DLLMCACHE_SERVE)
+$(B)/llmcache $(B)/asan/llmcache: XLIBS  = $(if $(filter serve,$(CAN)),-lmicrohttpd) $(if $(TOOL_CURL),-lcurl)
+$(B)/llmcache $(B)/asan/llmcache: $(TOOL_SRCS) tools/cli.h $(HDRS) $(XFORM_SRCS) $(XFORM_SRCS:.c=.h)
 	@mkdir -p $(@D)
-	$(CC) $(CSTD) $(WARN) $(OPT) $(TOOL_CURL) -I. -o $@ $(TOOL_SRCS) $(CLI_XFORM) $(LIBS) $(if $(TOOL_CURL),-lcurl)
+	$(CC) $(CSTD) $(WARN) $(if $(findstring asan,$@),$(SAN),$(OPT)) $(XFLAGS) -I. -o $@ $(TOOL_SRCS) $(CLI_XFORM) $(LIBS) $(XLIBS)
 
 $(B)/tests/%: tests/%.c $(HDRS) $(wildcard tests/*.h) $(XFORM_SRCS)
 	@mkdir -p $(@D)
@@ -161,7 +166,7 @@ compile-test: $(CB)/two_units $(CB)/two_units_cxx $(COMPILE_OBJS)
 
 TEST_HELPERS = $(B)/tests/log_writer $(B)/tests/powerloss_shim.so
 
-test-build: $(TEST_BINS) $(TEST_ASAN) $(TEST_HELPERS) all
+test-build: $(TEST_BINS) $(TEST_ASAN) $(TEST_HELPERS) $(SERVE_ASAN) all
 
 # Every test program (one this machine cannot build prints its skip line), the
 # shell tests, the benchmarks' build and the fuzz corpora.
@@ -174,7 +179,7 @@ test: test-build
 # flusher threads; test_log: each of its processes under TSan), every test
 # program under valgrind memcheck, the long chaos run, the portability matrix
 # and each fuzz target under libFuzzer for FUZZ_LONG_SECONDS.
-TSAN_TESTS = $(B)/tsan/test_call $(B)/tsan/test_batch $(B)/tsan/test_cache $(B)/tsan/test_files $(B)/tsan/test_log $(B)/tsan/test_acct
+TSAN_TESTS = $(B)/tsan/test_call $(B)/tsan/test_batch $(B)/tsan/test_flight_live $(B)/tsan/test_cache $(B)/tsan/test_files $(B)/tsan/test_log $(B)/tsan/test_acct
 check: test $(TSAN_TESTS)
 	@sh tests/run_all.sh $(B) $(TSAN_TESTS) chaos-long valgrind-test portability fuzz-long
 

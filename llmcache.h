@@ -844,8 +844,12 @@ typedef struct llmcache_call_options {
     int   (*parse)(void *ctx, const llmcache_response *resp, llmcache_sink *model);
     void   *parse_ctx;
     /* Told each SSE event: live, from inside llmcache_sink_write on the transport's
-       thread, or replayed from the cache (also to single-flight followers, once
-       the leader finished). chunk->data is valid during the call only. */
+       thread, or replayed from the cache. A single-flight follower is told the
+       leader's events live too, on the follower's own thread: first those that
+       came before it joined, then each as the leader's transport delivers it (a
+       slow callback never holds the leader up: the flight keeps a copy of the
+       events, at most the response's bytes, until its last follower read them).
+       chunk->data is valid during the call only. */
     void  (*on_chunk)(void *ctx, const llmcache_chunk *chunk);
     void   *chunk_ctx;
     /* > 0, with a Redis tier (LLMCACHE_REDIS, cfg.redis): single-flight across
@@ -862,11 +866,23 @@ typedef struct llmcache_call_options {
        the Retry-After the provider sent (delay-seconds or HTTP-date, passed on with
        llmcache_sink_header; one over 60 s ends the retries), else exponential backoff
        from retry_base_ms, doubling up to 30 s, with jitter (a random wait between half
-       and all of it). A stream whose events already reached on_chunk is not repeated.
+       and all of it). A stream whose events already reached on_chunk, or a
+       single-flight follower, is not repeated.
        Each repeat counts in stats.retries and stats.transport_calls. llmcache_call: 0
        (default) or less = none; llmcache_call_many: 0 = LLMCACHE_BATCH_RETRIES, < 0 = none */
     int     retries;
     int64_t retry_base_ms;   /* first backoff wait; 0 = 500 ms */
+    /* The namespace of this call's key; NULL = the handle's (cfg.ns). A server
+       gives each tenant its own, e.g. with a hash of the credential in it. */
+    const char *ns;
+    /* Told once, with chunk_ctx, before the first on_chunk and before the call
+       returns, where the answer comes from: LLMCACHE_EVENT_HIT (the cache),
+       LLMCACHE_EVENT_MISS (this call asks the transport; also for a refresh) or
+       LLMCACHE_EVENT_SHARED (a concurrent identical call's). head is the response
+       so far, valid during the call: its key always; for a hit also status,
+       meta, created_ms and expires_ms. Not told when the call fails before (bad
+       arguments). Lets a server send its headers before the first event. */
+    void  (*on_source)(void *ctx, int event, const llmcache_response *head);
 } llmcache_call_options;
 
 /* llmcache_call_options.mode for a mode (0 there means "the config's"). */
@@ -896,7 +912,8 @@ typedef struct llmcache_call_options {
  * The store failing (a lookup error, a failed put) never fails the call: it counts in
  * stats.errors, is reported as LLMCACHE_EVENT_ERROR, and the provider's answer is
  * returned. Concurrent identical calls on one handle make one transport call
- * (single-flight); the others wait and share its result, failures included.
+ * (single-flight); the others wait and share its result, failures included (a
+ * stream's events reach their on_chunk live, as the leader receives them).
  * Thread-safe; callbacks run on the calling thread without library locks held, but
  * a transport must not make an identical llmcache_call (it would wait for itself). */
 LLMCACHE_API int llmcache_call(llmcache *c, const llmcache_request *req, llmcache_transport_fn fn,
@@ -6802,10 +6819,18 @@ typedef struct llmcache__result {
     llmcache__acct_ref acct;       /* the call's accounting row (>>accounting) */
     int retry_after; int64_t retry_ms;  /* the transport's Retry-After (llmcache_sink) */
     size_t live_events;                 /* SSE events already told to on_chunk */
+    size_t flight_events;               /* SSE events handed to the flight's followers */
 } llmcache__result;
 
 #if !defined(LLMCACHE_NO_THREADS)
 #define LLMCACHE__FLIGHT_BUCKETS 64u
+
+/* One SSE event of a flight's stream, as the leader received it: immutable once
+ * linked into the flight, freed with the flight. data follows the struct. */
+typedef struct llmcache__flight_ev {
+    struct llmcache__flight_ev *next;
+    llmcache_chunk ch;
+} llmcache__flight_ev;
 
 typedef struct llmcache__flight {
     struct llmcache__flight *next;
@@ -6813,6 +6838,8 @@ typedef struct llmcache__flight {
     unsigned waiters;            /* followers that still have to read res */
     int fetching;                /* the leader is calling the transport (its answer is fresh) */
     int done;
+    int ev_lost;                 /* an event could not be kept: followers get the rest at the end */
+    llmcache__flight_ev *evs, **ev_tail; /* the stream's events so far, for followers, live */
     llmcache__result res;        /* a copy for the followers, set before done */
 } llmcache__flight;
 
@@ -6822,6 +6849,24 @@ struct llmcache__callstate {
     llmcache__flight *buckets[LLMCACHE__FLIGHT_BUCKETS];
 };
 
+/* Frees the events a flight kept. */
+static void llmcache__flight_drop_events(llmcache__flight *f) {
+    while (f->evs) {
+        llmcache__flight_ev *e = f->evs;
+        f->evs = e->next;
+        LLMCACHE_FREE(e);
+    }
+    f->ev_tail = &f->evs;
+    f->ev_lost = 0;
+}
+
+/* Frees a flight that nobody reads any more, its events and its result copy. */
+static void llmcache__flight_free(llmcache__flight *f) {
+    llmcache__flight_drop_events(f);
+    LLMCACHE_FREE(f->res.env);
+    LLMCACHE_FREE(f);
+}
+
 static void llmcache__callstate_free(struct llmcache__callstate *s) {
     size_t i;
     if (!s) return;
@@ -6829,8 +6874,7 @@ static void llmcache__callstate_free(struct llmcache__callstate *s) {
         while (s->buckets[i]) {
             llmcache__flight *f = s->buckets[i];
             s->buckets[i] = f->next;
-            LLMCACHE_FREE(f->res.env);
-            LLMCACHE_FREE(f);
+            llmcache__flight_free(f);
         }
     }
     llmcache__cond_destroy(&s->cv);
@@ -6879,6 +6923,7 @@ static llmcache__flight *llmcache__flight_join(struct llmcache__callstate *s,
         if (f) {
             memset(f, 0, sizeof *f);
             f->key = *key;
+            f->ev_tail = &f->evs;
             f->fetching = refresh;           /* no lookup first: the answer will be fresh */
             f->next = *head;
             *head = f;
@@ -6896,6 +6941,42 @@ static void llmcache__flight_fetching(struct llmcache__callstate *s, llmcache__f
     llmcache__unlock(&s->mu);
 }
 
+/* Leader: hands one event of its stream to the followers, live (called from the
+ * sink, on the transport's thread). The leader never waits for a follower: it
+ * holds s->mu only to link a copy of the event; followers read linked events
+ * without the lock (they are immutable), so a slow follower callback costs the
+ * leader nothing. The copies live until the last follower has read them: at most
+ * the stream's bytes, which LLMCACHE_MAX_VALUE bounds like the response itself. */
+static void llmcache__flight_event(struct llmcache__callstate *s, llmcache__flight *f, const llmcache_chunk *ch) {
+    llmcache__flight_ev *e;
+    if (!f || f->ev_lost) return;          /* ev_lost is only written by this thread */
+    e = (llmcache__flight_ev *)LLMCACHE_MALLOC(sizeof *e + ch->len + 1);
+    llmcache__lock(&s->mu);
+    if (!e) f->ev_lost = 1;
+    else {
+        e->next = NULL;
+        e->ch = *ch;
+        e->ch.data = (const char *)(e + 1);
+        memcpy(e + 1, ch->data, ch->len);
+        *f->ev_tail = e;
+        f->ev_tail = &e->next;
+        if (f->waiters) llmcache__cond_broadcast(&s->cv);
+    }
+    llmcache__unlock(&s->mu);
+}
+
+/* Leader, before trying the transport again: forgets the events of the failed try,
+ * unless a follower has joined (it may have seen them): then 0, do not try again. */
+static int llmcache__flight_rewind(struct llmcache__callstate *s, llmcache__flight *f) {
+    int alone;
+    if (!f) return 1;
+    llmcache__lock(&s->mu);
+    alone = f->waiters == 0;
+    if (alone) llmcache__flight_drop_events(f);
+    llmcache__unlock(&s->mu);
+    return alone;
+}
+
 /* Leader: takes the flight out of the table and hands a copy of res to its followers. */
 static void llmcache__flight_finish(struct llmcache__callstate *s, llmcache__flight *f,
                                                            const llmcache__result *res) {
@@ -6906,7 +6987,7 @@ static void llmcache__flight_finish(struct llmcache__callstate *s, llmcache__fli
     *pp = f->next;                           /* no follower can join from now on */
     waiters = f->waiters;
     llmcache__unlock(&s->mu);
-    if (!waiters) { LLMCACHE_FREE(f); return; }
+    if (!waiters) { llmcache__flight_free(f); return; }
     f->res = *res;                           /* followers read it only after done */
     f->res.stored = 0;
     if (res->env) {
@@ -6919,12 +7000,30 @@ static void llmcache__flight_finish(struct llmcache__callstate *s, llmcache__fli
     llmcache__unlock(&s->mu);
 }
 
-/* Follower: waits for the leader and takes a copy of its result. */
+/* Follower: waits for the leader and takes a copy of its result; meanwhile passes
+ * each event of the leader's stream to o->on_chunk as it arrives (those that came
+ * before it joined first), on this thread and without the lock. *live gets how
+ * many events it passed on. */
 static void llmcache__flight_wait(struct llmcache__callstate *s, llmcache__flight *f,
-                                                         llmcache__result *res) {
+                                  const llmcache_call_options *o, llmcache__result *res, size_t *live) {
+    const llmcache__flight_ev *cur = NULL, *next;
     int last;
+    *live = 0;
     llmcache__lock(&s->mu);
-    while (!f->done) llmcache__cond_wait(&s->cv, &s->mu);
+    for (;;) {
+        next = cur ? cur->next : f->evs;
+        if (next && o->on_chunk) {
+            llmcache__unlock(&s->mu);
+            o->on_chunk(o->chunk_ctx, &next->ch);
+            ++*live;
+            cur = next;
+            llmcache__lock(&s->mu);
+        } else if (f->done) {
+            break;                           /* every event is linked before done */
+        } else {
+            llmcache__cond_wait(&s->cv, &s->mu);
+        }
+    }
     llmcache__unlock(&s->mu);
     *res = f->res;                           /* immutable once done */
     res->env = NULL;
@@ -6935,7 +7034,7 @@ static void llmcache__flight_wait(struct llmcache__callstate *s, llmcache__fligh
     llmcache__lock(&s->mu);
     last = --f->waiters == 0;
     llmcache__unlock(&s->mu);
-    if (last) { LLMCACHE_FREE(f->res.env); LLMCACHE_FREE(f); }
+    if (last) llmcache__flight_free(f);
 }
 #else   /* no threads: no flights (llmcache__callstate_get says so) */
 typedef struct llmcache__flight llmcache__flight;
@@ -6950,8 +7049,17 @@ static void llmcache__flight_fetching(struct llmcache__callstate *s, llmcache__f
 static void llmcache__flight_finish(struct llmcache__callstate *s, llmcache__flight *f, const llmcache__result *res) {
     (void)s; (void)f; (void)res;
 }
-static void llmcache__flight_wait(struct llmcache__callstate *s, llmcache__flight *f, llmcache__result *res) {
-    (void)s; (void)f; (void)res;
+static void llmcache__flight_event(struct llmcache__callstate *s, llmcache__flight *f, const llmcache_chunk *ch) {
+    (void)s; (void)f; (void)ch;
+}
+static int llmcache__flight_rewind(struct llmcache__callstate *s, llmcache__flight *f) {
+    (void)s; (void)f;
+    return 1;
+}
+static void llmcache__flight_wait(struct llmcache__callstate *s, llmcache__flight *f,
+                                  const llmcache_call_options *o, llmcache__result *res, size_t *live) {
+    (void)s; (void)f; (void)o; (void)res;
+    *live = 0;
 }
 #endif
 
@@ -7656,6 +7764,7 @@ struct llmcache_sink {
     void *chunk_ctx;
     int retry_after;             /* LLMCACHE__RETRY_* : what a Retry-After header said */
     int64_t retry_ms;            /* its delay (ms), or the moment (ms since the epoch) */
+    struct llmcache__callstate *fcs; llmcache__flight *flight; /* the leader's flight: events go to its followers */
 };
 
 static int llmcache__line_is(const char *p, size_t n, const char *field, const char *value) {
@@ -7699,10 +7808,11 @@ static void llmcache__sse_scan(llmcache_sink *s, int final) {
             if (s->ev_term) s->terminated = 1;
             s->ev = end;
             s->ev_lines = s->ev_term = 0;
-            if (s->on_chunk) {
+            if (s->on_chunk || s->flight) {
                 llmcache_chunk ch;
                 ch.data = p + r->off; ch.len = r->len; ch.at_ms = r->at_ms;
-                s->on_chunk(s->chunk_ctx, &ch);
+                if (s->on_chunk) s->on_chunk(s->chunk_ctx, &ch);
+                llmcache__flight_event(s->fcs, s->flight, &ch);
             }
         }
         i = end;
@@ -8015,10 +8125,12 @@ static int llmcache__run_parse(const llmcache_call_options *o, const llmcache_re
     return rc;
 }
 
-/* The leader's miss path: runs the transport and builds res (envelope, meta, rc). */
+/* The leader's miss path: runs the transport and builds res (envelope, meta, rc);
+ * the stream's events also go live to the followers of flight (NULL = none). */
 static void llmcache__fetch(llmcache *c, const llmcache_request *req, llmcache_transport_fn fn, void *fn_ctx,
                             const llmcache_call_options *o, const unsigned char schema_hash[32],
-                            const llmcache__buf *canon, llmcache__result *res) {
+                            const llmcache__buf *canon, struct llmcache__callstate *cs, llmcache__flight *flight,
+                            llmcache__result *res) {
     llmcache_sink s;
     llmcache_response view;
     llmcache__buf env = {NULL, 0, 0, 0}, model = {NULL, 0, 0, 0}, data = {NULL, 0, 0, 0};
@@ -8033,6 +8145,8 @@ static void llmcache__fetch(llmcache *c, const llmcache_request *req, llmcache_t
     s.stream = req->stream != 0;
     s.on_chunk = o->on_chunk;
     s.chunk_ctx = o->chunk_ctx;
+    s.fcs = cs;
+    s.flight = flight;
     memset(res, 0, sizeof *res);
     res->acct = acct;
     memcpy(res->meta.schema_hash, schema_hash, 32);
@@ -8048,6 +8162,7 @@ static void llmcache__fetch(llmcache *c, const llmcache_request *req, llmcache_t
     llmcache__stat_inc(&c->mu, &c->st.transport_calls);
     if (s.stream && !s.err) llmcache__sse_scan(&s, 1);
     res->live_events = s.on_chunk ? s.n_recs : 0;
+    res->flight_events = s.flight ? s.n_recs : 0;
     if (!llmcache__buf_reserve(&s.buf, 0) && !s.err) s.err = LLMCACHE_ENOMEM;
     if (s.buf.p) s.buf.p[s.buf.len] = '\0';
 
@@ -8151,12 +8266,14 @@ static int64_t llmcache__retry_wait(llmcache *c, const llmcache_key *key, const 
 static void llmcache__fetch_retrying(llmcache *c, const llmcache_key *key, const llmcache_request *req,
                                      llmcache_transport_fn fn, void *fn_ctx, const llmcache_call_options *o,
                                      const unsigned char schema_hash[32], const llmcache__buf *canon,
+                                     struct llmcache__callstate *cs, llmcache__flight *flight,
                                      llmcache__result *res) {
     int attempt;
     for (attempt = 0;; attempt++) {
         int64_t wait;
-        llmcache__fetch(c, req, fn, fn_ctx, o, schema_hash, canon, res);
+        llmcache__fetch(c, req, fn, fn_ctx, o, schema_hash, canon, cs, flight, res);
         if (attempt >= o->retries || (wait = llmcache__retry_wait(c, key, o, res, attempt)) < 0) return;
+        if (res->flight_events && !llmcache__flight_rewind(cs, flight)) return;   /* a follower saw them */
         LLMCACHE_FREE(res->env);
         res->env = NULL;
         llmcache__stat_inc(&c->mu, &c->st.retries);
@@ -8220,6 +8337,7 @@ static int llmcache__serve_hit(llmcache *c, const llmcache_call_options *o, llmc
     llmcache__acct_saved_locked(c, res->acct, out, 1);
     llmcache__handle_unlock(c);
     llmcache__emit(c, LLMCACHE_EVENT_HIT, &out->key, LLMCACHE_OK, "llmcache_call: served from the cache");
+    if (o->on_source) o->on_source(o->chunk_ctx, LLMCACHE_EVENT_HIT, out);
     llmcache__replay(o, out);
     return LLMCACHE_OK;
 }
@@ -8394,13 +8512,13 @@ LLMCACHE_API int llmcache_call(llmcache *c, const llmcache_request *req, llmcach
     opts = &eff;
     rc = llmcache_schema_hash(req->schema, req->schema_len, sh);
     if (rc == LLMCACHE_OK)
-        rc = llmcache__key_pruned(&key, c->ns, req->endpoint, sh, req->body, req->body_len,
+        rc = llmcache__key_pruned(&key, opts->ns ? opts->ns : c->ns, req->endpoint, sh, req->body, req->body_len,
                                   (const char *const *)c->key_ignore, &canon);
     if (rc != LLMCACHE_OK) return rc;
     out->key = key;
     llmcache__stat_inc(&c->mu, &c->st.calls);
     memset(&res, 0, sizeof res);
-    res.acct = llmcache__acct_begin(c, c->ns, req->body, req->body_len);
+    res.acct = llmcache__acct_begin(c, opts->ns ? opts->ns : c->ns, req->body, req->body_len);
 
     missed = 0;   /* a refresh looks nothing up, and a failed lookup is no miss */
     rc = opts->refresh ? LLMCACHE_MISS : llmcache__lookup(c, &key, opts, &res, &missed);
@@ -8414,7 +8532,9 @@ LLMCACHE_API int llmcache_call(llmcache *c, const llmcache_request *req, llmcach
         flight = llmcache__flight_join(cs, &key, opts->refresh || opts->max_age_ms > 0, opts->refresh != 0,
                                        &leader);
         if (flight && !leader) {
-            llmcache__flight_wait(cs, flight, &res);
+            size_t live;
+            if (opts->on_source) opts->on_source(opts->chunk_ctx, LLMCACHE_EVENT_SHARED, out);
+            llmcache__flight_wait(cs, flight, opts, &res, &live);
             rc = llmcache__result_out(&res, out);
             out->shared = 1;
             llmcache__handle_lock(c);
@@ -8427,7 +8547,12 @@ LLMCACHE_API int llmcache_call(llmcache *c, const llmcache_request *req, llmcach
             }
             llmcache__handle_unlock(c);
             llmcache__emit(c, LLMCACHE_EVENT_SHARED, &out->key, rc, "llmcache_call: shared a concurrent identical call");
-            llmcache__replay(opts, out);
+            if (live < out->n_chunks) {          /* the events that did not come live */
+                llmcache_response rest = *out;
+                rest.chunks += live;
+                rest.n_chunks -= live;
+                llmcache__replay(opts, &rest);
+            }
             llmcache__buf_free(&canon);
             return rc;
         }
@@ -8453,7 +8578,8 @@ LLMCACHE_API int llmcache_call(llmcache *c, const llmcache_request *req, llmcach
     if (opts->refresh) llmcache__acct_inc(c, res.acct, LLMCACHE__A_REFRESHES);
     llmcache__emit(c, LLMCACHE_EVENT_MISS, &key, LLMCACHE_OK,
                    opts->refresh ? "llmcache_call: refresh; calling the provider" : "llmcache_call: miss; calling the provider");
-    llmcache__fetch_retrying(c, &key, req, fn, fn_ctx, opts, sh, &canon, &res);
+    if (opts->on_source) opts->on_source(opts->chunk_ctx, LLMCACHE_EVENT_MISS, out);
+    llmcache__fetch_retrying(c, &key, req, fn, fn_ctx, opts, sh, &canon, cs, flight, &res);
     llmcache__buf_free(&canon);
     llmcache__store(c, &key, opts, &res);
     llmcache__redis_unlock(c, &key, redis_lock);   /* the answer is in Redis (or the call failed) */
@@ -9029,8 +9155,9 @@ LLMCACHE_API int llmcache_call_many(llmcache *c, const llmcache_request *reqs, s
         b.dup[i] = n;
         b.follower[i] = 0;
         if (llmcache_schema_hash(reqs[i].schema, reqs[i].schema_len, sh) == LLMCACHE_OK &&
-            llmcache__key_pruned(&keyed[nkeyed].key, c->ns, reqs[i].endpoint, sh, reqs[i].body, reqs[i].body_len,
-                                 (const char *const *)c->key_ignore, NULL) == LLMCACHE_OK)
+            llmcache__key_pruned(&keyed[nkeyed].key, opts->call.ns ? opts->call.ns : c->ns, reqs[i].endpoint, sh,
+                                 reqs[i].body, reqs[i].body_len, (const char *const *)c->key_ignore,
+                                 NULL) == LLMCACHE_OK)
             keyed[nkeyed++].idx = i;
     }
     if (nkeyed > 1) qsort(keyed, nkeyed, sizeof *keyed, llmcache__keyed_order);

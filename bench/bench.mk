@@ -10,6 +10,8 @@
 #   bench_xform   values at rest: stored bytes, put, cold get and hit, plain / zstd /
 #                 zstd with a dictionary / XChaCha20-Poly1305 (libzstd, libsodium)
 #   bench_python.py  functools.lru_cache, dict, diskcache.Cache, redis-py
+#   bench_serve.py   `llmcache serve` under wrk beside nginx proxy_cache and the fake
+#                    provider (BENCH_SERVE_SECONDS per run, default 5; needs wrk, nginx)
 # then prints every RESULT and GOAL line again as one table. A missed goal prints MISS;
 # only a crash fails the target. Needs what .ci/run installs (libsqlite3-dev,
 # liblmdb-dev, libhiredis-dev, redis-server, python3-diskcache, python3-redis).
@@ -54,10 +56,10 @@ bench-build:
 	  else echo "skipped: $$n (needs $$why)"; fi; \
 	done; echo "bench-build: $$p passed, 0 failed"
 
-bench: $(BENCH_PROGS)
+bench: $(BENCH_PROGS) $(B)/llmcache
 	@status=0; rm -f $(BENCH_DIR)/*.txt; \
-	for p in $(BENCH_PROGS) "$(BENCH_PY) bench/bench_python.py"; do \
-	  name=`basename "$${p%% *}" | sed 's/\.py$$//'`; [ "$$name" = python3 ] && name=bench_python; \
+	for p in $(BENCH_PROGS) "$(BENCH_PY) bench/bench_python.py" "$(BENCH_PY) bench/bench_serve.py $(B)"; do \
+	  name=`basename "$${p%% *}" | sed 's/\.py$$//'`; [ "$$name" = python3 ] && name=bench_python; case "$$p" in *bench_serve.py*) name=bench_serve;; esac; \
 	  echo; echo "== $$p"; \
 	  $$p > $(BENCH_DIR)/$$name.txt 2>&1; rc=$$?; cat $(BENCH_DIR)/$$name.txt; \
 	  if [ $$rc -ne 0 ]; then echo "bench: $$p exited with status $$rc"; status=1; fi; \

@@ -66,10 +66,13 @@ Endpoints (query strings are ignored):
             (stop_reason, usage.output_tokens), message_stop.
     GET  /stats     {"requests": total, "connections": TCP connections accepted
                     (all paths), "by_path": {"/v1/chat/completions": n,
-                    "/v1/messages": m}} - every request to those two paths
-                    counts, including rejected ones and ones cut short.
-    POST /reset     zero the counters, connections included (and forget /last
-                    and the fail-times counts); {"ok": true}
+                    "/v1/messages": m}, "holding": h, "streams_done": d} - every
+                    request to those two paths counts, including rejected ones
+                    and ones cut short; holding: streams waiting for /release;
+                    streams_done: streams sent to their end.
+    POST /reset     zero the counters, connections included (and forget /last,
+                    the fail-times counts and /release); {"ok": true}
+    POST /release   let every stream held by "hold" go on (and those to come)
     GET  /last      the last request to an API path: {"method","path",
                     "headers" (lower-cased names), "body" (text), "json"
                     (parsed body or null)}; {} if none yet
@@ -98,6 +101,8 @@ items, any combination, unknown items ignored. Applied on the two API paths:
     garbage         200, Content-Type application/json, body not JSON (also
                     for stream requests)
     chunk-delay=MS  sleep MS milliseconds before each SSE event after the first
+    hold            stream: after the first SSE event, wait for POST /release
+                    (at most 60 s) before sending the rest
     cut=K           stream: send the first K SSE events (the [DONE] line counts
                     as an event), then close the connection without the final
                     zero-length chunk. Non-stream: send a Content-Length of the
@@ -306,6 +311,9 @@ class State:
         self.failed = {}  # body hash -> failures answered (fail-times)
         self.connections = 0
         self.default_behavior = None
+        self.release = threading.Event()
+        self.holding = 0
+        self.streams_done = 0
 
     def touch(self):
         with self.lock:
@@ -347,7 +355,7 @@ def parse_behavior(header):
             if n < 0:
                 continue
             b[key] = n
-        elif key in ("garbage", "retry-after-date") and not sep:
+        elif key in ("garbage", "retry-after-date", "hold") and not sep:
             b[key] = True
     return b
 
@@ -499,6 +507,12 @@ class Handler(BaseHTTPRequestHandler):
                 return
             if i > 0:
                 sleep_ms(delay)
+            if i == 1 and behavior.get("hold"):
+                with self.state.lock:
+                    self.state.holding += 1
+                self.state.release.wait(MAX_SLEEP)
+                with self.state.lock:
+                    self.state.holding -= 1
             data = ev.encode("utf-8")
             if self.chunked:
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
@@ -512,6 +526,8 @@ class Handler(BaseHTTPRequestHandler):
         if self.chunked:
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
+        with self.state.lock:
+            self.state.streams_done += 1
 
     # -------------------------------------------------- dispatch
 
@@ -522,7 +538,9 @@ class Handler(BaseHTTPRequestHandler):
                 by = dict(self.state.by_path)
             with self.state.lock:
                 conns = self.state.connections
-            self.send_json(200, {"requests": sum(by.values()), "by_path": by, "connections": conns})
+                holding, done = self.state.holding, self.state.streams_done
+            self.send_json(200, {"requests": sum(by.values()), "by_path": by, "connections": conns,
+                                 "holding": holding, "streams_done": done})
         elif p == "/last":
             with self.state.lock:
                 last = dict(self.state.last)
@@ -558,6 +576,12 @@ class Handler(BaseHTTPRequestHandler):
                 self.state.last = {}
                 self.state.failed.clear()
                 self.state.connections = 0
+                self.state.streams_done = 0
+            self.state.release.clear()
+            self.send_json(200, {"ok": True})
+        elif p == "/release":
+            self.drain_and(lambda: None)
+            self.state.release.set()
             self.send_json(200, {"ok": True})
         elif p == "/shutdown":
             self.drain_and(lambda: None)

@@ -45,6 +45,10 @@ needs() {
     case "$1" in
     test_curl|test_replay|openai|replay_test|test_replay_example.sh|cli_batch) lib curl/curl.h libcurl4-openssl-dev ;;
     test_cli_batch.sh)     lib curl/curl.h libcurl4-openssl-dev; cmd curl curl ;;
+    serve)                 lib microhttpd.h libmicrohttpd-dev; lib curl/curl.h libcurl4-openssl-dev ;;
+    test_serve.sh)         lib microhttpd.h libmicrohttpd-dev; lib curl/curl.h libcurl4-openssl-dev; cmd curl curl ;;
+    test_serve_sdk.sh)     lib microhttpd.h libmicrohttpd-dev; lib curl/curl.h libcurl4-openssl-dev; cmd node nodejs
+                           file tests/sdk/node_modules/openai "npm ci in tests/sdk" ;;
     test_redis)            lib hiredis/hiredis.h libhiredis-dev; cmd redis-server redis-server ;;
     bench_batch)           lib microhttpd.h libmicrohttpd-dev; lib curl/curl.h libcurl4-openssl-dev ;;
     test_redis_hostile|bench_redis) lib hiredis/hiredis.h libhiredis-dev ;;

@@ -240,7 +240,7 @@ d["by_path"]=={"/v1/chat/completions":23,"/v1/messages":8} and d["requests"]==31
 http "$BASE/reset" -X POST >/dev/null
 http "$MSGS" "${AAUTH[@]}" -d "$MSG_BODY" >/dev/null
 http "$BASE/stats" >/dev/null
-check "/reset zeroes, then counts again" pyj "$B" 'd["connections"]==2 and d.pop("connections") and d=={"requests":1,"by_path":{"/v1/chat/completions":0,"/v1/messages":1}}'
+check "/reset zeroes, then counts again" pyj "$B" 'd["connections"]==2 and d.pop("connections") and d=={"requests":1,"by_path":{"/v1/chat/completions":0,"/v1/messages":1},"holding":0,"streams_done":0}'
 http "$BASE/last" >/dev/null
 check "/last shows the last API request" pyj "$B" 'd["path"]=="/v1/messages" and d["headers"]["x-api-key"]=="test-key" and d["json"]["max_tokens"]==256'
 

@@ -118,5 +118,7 @@ const char *cli_xform_hint(int rc);             /* " (give ...)" after an ETRANS
 int  cli_xform_status(const llmcache_stats *st, const char *path);
 /* train-dict: a zstd dictionary from the values of c into out_path; the exit status. */
 int  cli_train_dict(llmcache *c, const char *path, const char *out_path);
+/* >>serve (cli_serve.c): `llmcache serve ARGS...`, the caching proxy; the exit status. */
+int cli_serve_main(int argc, char **argv);
 
 #endif

@@ -1178,6 +1178,7 @@ static void cli_usage(FILE *f) {
                "       llmcache COMMAND --help    (or llmcache help COMMAND) for its details\n"
                "       llmcache --version\n\ncommands:\n", LLMCACHE_VERSION_STRING);
     for (i = 0; i < CLI_NCOMMANDS; i++) fprintf(f, "  %-8s %s\n", cli_commands[i].name, cli_commands[i].summary);
+    fprintf(f, "  %-8s %s\n", "serve", "a caching proxy for OpenAI- and Anthropic-compatible APIs");
     fprintf(f, "\nFILE is a cache file (llmcache_config.path); KEY is 64 hex digits, as `ls`\n"
                "prints them and `key` computes them. Options may come anywhere.\n\n"
                "exit status:\n"
@@ -1217,6 +1218,8 @@ int main(int argc, char **argv) {
     if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || (help && argc == 2)) { cli_usage(stdout); return 0; }
     if (strcmp(name, "--version") == 0) { printf("llmcache %s\n", LLMCACHE_VERSION_STRING); return 0; }
     if (argc < 2) { cli_usage(stderr); return CLI_EXIT_FAIL; }
+    if (strcmp(name, "serve") == 0) return cli_serve_main(argc - 2, argv + 2);   /* own options */
+    if (help && argc > 2 && strcmp(argv[2], "serve") == 0) { char h[] = "--help"; char *hv[1]; hv[0] = h; return cli_serve_main(1, hv); }
     if (help) name = argv[2];
     for (i = 0; i < CLI_NCOMMANDS; i++)
         if (strcmp(name, cli_commands[i].name) == 0) cmd = &cli_commands[i];

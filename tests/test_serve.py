@@ -1,0 +1,485 @@
+#!/usr/bin/env python3
+"""tests/test_serve.py - `llmcache serve` end to end, on loopback only: curl and
+raw HTTP clients through the proxy to tests/fake_provider.py. Run by
+tests/test_serve.sh (which tests/need.sh gates); last line "N passed, N failed".
+
+    python3 tests/test_serve.py BUILD_DIR
+
+Covers: miss then hit (non-stream and stream, OpenAI and Anthropic) with the fake
+provider's counter proving hits never reach it; byte-identical stream replay; 100
+concurrent identical streams (one upstream call, identical bytes, every client's
+first event while the upstream stream is provably still open: the provider holds
+it until the test releases it); tenant isolation and keyed headers; per-request
+Cache-Control and X-Llmcache-* headers; upstream 429/500/cut/slow; 413, 415, 400,
+503 when full, the read deadline; a client leaving mid-stream; SIGTERM finishing a
+stream in flight; SIGKILL mid-traffic losing no acknowledged entry. Every wait has
+a generous deadline; nothing asserts a duration."""
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ARGS = [a for a in sys.argv[1:] if a != "--sdk"]
+BUILD = ARGS[0] if ARGS else "build"
+TOOL = os.path.join(BUILD, "llmcache")
+PASS = FAIL = 0
+DEADLINE = 60.0
+
+
+def check(name, cond, detail=""):
+    global PASS, FAIL
+    if cond:
+        PASS += 1
+    else:
+        FAIL += 1
+        print("FAIL - %s%s" % (name, (": " + str(detail)) if detail else ""), flush=True)
+
+
+def wait_until(fn, limit=DEADLINE):
+    end = time.monotonic() + limit
+    while time.monotonic() < end:
+        if fn():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+class Proc:
+    def __init__(self, args, port_from):
+        self.out = tempfile.TemporaryFile(mode="w+")
+        self.p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.out, text=True)
+        line = self.p.stdout.readline()
+        self.port = port_from(line)
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.p.poll() is None:
+            self.p.send_signal(sig)
+        try:
+            return self.p.wait(DEADLINE)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            return self.p.wait()
+
+
+def start_provider():
+    return Proc([sys.executable, os.path.join(HERE, "fake_provider.py"), "--idle-exit", "600"],
+                lambda l: int(l.split()[1]))
+
+
+def start_proxy(up, *extra):
+    args = [TOOL, "serve", "--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:%d" % up,
+            "--anthropic-upstream", "http://127.0.0.1:%d" % up] + list(extra)
+    return Proc(args, lambda l: int(l.split("127.0.0.1:")[1].split()[0]))
+
+
+def request(port, method, path, body=None, headers=None, timeout=DEADLINE):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    h = {"Content-Type": "application/json"}
+    h.update(headers or {})
+    data = body if isinstance(body, (bytes, type(None))) else json.dumps(body).encode()
+    c.request(method, path, body=data, headers=h)
+    r = c.getresponse()
+    out = r.read()
+    res = (r.status, {k.lower(): v for k, v in r.getheaders()}, out)
+    c.close()
+    return res
+
+
+def provider_stats(up):
+    return json.loads(request(up, "GET", "/stats")[2])
+
+
+def upstream_count(up):
+    return provider_stats(up)["requests"]
+
+
+OA = {"Authorization": "Bearer test-key"}
+AN = {"x-api-key": "test-key", "anthropic-version": "2023-06-01"}
+
+
+def chat(text, stream=False):
+    b = {"model": "gpt-test", "messages": [{"role": "user", "content": text}]}
+    if stream:
+        b["stream"] = True
+    return b
+
+
+def test_hits(up, px):
+    n0 = upstream_count(up)
+    s1, h1, b1 = request(px, "POST", "/v1/chat/completions", chat("one two three"), OA)
+    s2, h2, b2 = request(px, "POST", "/v1/chat/completions", chat("one two three"), OA)
+    check("chat miss 200", s1 == 200 and h1.get("x-llmcache") == "MISS", (s1, h1))
+    check("chat hit", s2 == 200 and h2.get("x-llmcache") == "HIT" and "age" in h2, h2)
+    check("hit bytes", b1 == b2)
+    check("hit key header", h1.get("x-llmcache-key") == h2.get("x-llmcache-key") and len(h1.get("x-llmcache-key", "")) == 64)
+    check("hit never reaches upstream", upstream_count(up) == n0 + 1, upstream_count(up) - n0)
+    # the same body in other whitespace is the same entry (canonical keys)
+    s3, h3, _ = request(px, "POST", "/v1/chat/completions",
+                        b'{ "messages":[{"content":"one two three","role":"user"}], "model":"gpt-test" }', OA)
+    check("canonical key", h3.get("x-llmcache") == "HIT", h3)
+    # streams: byte for byte
+    s1, h1, b1 = request(px, "POST", "/v1/chat/completions", chat("stream me a few words please", True), OA)
+    s2, h2, b2 = request(px, "POST", "/v1/chat/completions", chat("stream me a few words please", True), OA)
+    check("stream miss", s1 == 200 and h1.get("content-type") == "text/event-stream" and h1.get("x-llmcache") == "MISS", h1)
+    check("stream hit", h2.get("x-llmcache") == "HIT", h2)
+    check("stream bytes identical", b1 == b2 and b1.endswith(b"data: [DONE]\n\n"), b1[-40:])
+    # Anthropic, through curl
+    for stream in (False, True):
+        body = json.dumps({"model": "claude-test", "max_tokens": 50, "stream": stream,
+                           "messages": [{"role": "user", "content": "anthropic words here"}]})
+        outs = []
+        for _ in range(2):
+            r = subprocess.run(["curl", "-sS", "-D", "-", "-H", "x-api-key: test-key", "-H", "anthropic-version: 2023-06-01",
+                                "-H", "Content-Type: application/json", "--data-binary", body,
+                                "http://127.0.0.1:%d/v1/messages" % px], capture_output=True, timeout=DEADLINE)
+            outs.append(r.stdout)
+        check("anthropic %s curl miss/hit" % ("stream" if stream else "json"),
+              b"X-Llmcache: MISS" in outs[0] and b"X-Llmcache: HIT" in outs[1], outs[1][:300])
+        check("anthropic %s bytes" % stream, outs[0].split(b"\r\n\r\n", 1)[1] == outs[1].split(b"\r\n\r\n", 1)[1])
+    # pass-through: not an API path
+    s, h, b = request(px, "GET", "/health")
+    check("pass-through", s == 200 and h.get("x-llmcache") == "BYPASS" and b"ok" in b, (s, h))
+    s, h, b = request(px, "GET", "/healthz")
+    check("healthz", s == 200 and json.loads(b) == {"ok": True})
+
+
+def test_tenants_and_controls(up, px):
+    body = chat("tenant words")
+    n0 = upstream_count(up)
+    request(px, "POST", "/v1/chat/completions", body, OA)
+    _, h, _ = request(px, "POST", "/v1/chat/completions", body, {"Authorization": "Bearer test-key"})
+    check("same tenant hits", h.get("x-llmcache") == "HIT", h)
+    s, h, _ = request(px, "POST", "/v1/chat/completions", body, {"Authorization": "Bearer other-key"})
+    # (the fake provider refuses other-key: 401, passed through, not stored)
+    check("another credential never shares", s == 401 and h.get("x-llmcache") != "HIT", (s, h))
+    _, h, _ = request(px, "POST", "/v1/chat/completions", body, dict(OA, **{"OpenAI-Beta": "assistants=v2"}))
+    check("keyed header misses", h.get("x-llmcache") == "MISS", h)
+    _, h, _ = request(px, "POST", "/v1/chat/completions", body, dict(OA, **{"X-Llmcache-Namespace": "team-a"}))
+    check("namespace header misses", h.get("x-llmcache") == "MISS", h)
+    _, h, _ = request(px, "POST", "/v1/chat/completions", body, dict(OA, **{"X-Llmcache-Namespace": "team-a"}))
+    check("namespace header hits", h.get("x-llmcache") == "HIT", h)
+    s, _, _ = request(px, "POST", "/v1/chat/completions", body, dict(OA, **{"X-Llmcache-Namespace": "a b"}))
+    check("bad namespace 400", s == 400, s)
+    _, h, _ = request(px, "POST", "/v1/chat/completions", body, dict(OA, **{"Cache-Control": "no-cache"}))
+    check("no-cache refresh", h.get("x-llmcache") == "REFRESH", h)
+    _, h, _ = request(px, "POST", "/v1/chat/completions", body, dict(OA, **{"Cache-Control": "max-age=3600"}))
+    check("max-age hit", h.get("x-llmcache") == "HIT", h)
+    nb = chat("no store words")
+    request(px, "POST", "/v1/chat/completions", nb, dict(OA, **{"Cache-Control": "no-store"}))
+    _, h, _ = request(px, "POST", "/v1/chat/completions", nb, OA)
+    check("no-store stores nothing", h.get("x-llmcache") == "MISS", h)
+    _, h, _ = request(px, "POST", "/v1/chat/completions", chat("ttl words"), dict(OA, **{"X-Llmcache-Ttl": "1h"}))
+    check("ttl header accepted", h.get("x-llmcache") == "MISS", h)
+    s, _, _ = request(px, "POST", "/v1/chat/completions", chat("ttl words"), dict(OA, **{"X-Llmcache-Ttl": "soon"}))
+    check("bad ttl 400", s == 400, s)
+    check("upstream calls counted", upstream_count(up) - n0 == 8, upstream_count(up) - n0)
+
+
+def test_upstream_failures(up, px):
+    for st in (429, 500):
+        body = chat("failing %d" % st)
+        n0 = upstream_count(up)
+        s, h, b = request(px, "POST", "/v1/chat/completions", body, dict(OA, **{"X-Fake-Behavior": "status=%d" % st}))
+        check("%d passes through" % st, s == st and "error" in json.loads(b), (s, b[:100]))
+        s, h, b = request(px, "POST", "/v1/chat/completions", body, OA)
+        check("%d never stored" % st, s == 200 and h.get("x-llmcache") == "MISS" and upstream_count(up) == n0 + 2, h)
+    # a cut stream: the client sees a cut, nothing is stored
+    body = json.dumps(chat("cut this stream into some pieces please", True))
+    r = subprocess.run(["curl", "-sS", "-N", "-H", "Authorization: Bearer test-key", "-H", "X-Fake-Behavior: cut=2",
+                        "-H", "Content-Type: application/json", "--data-binary", body,
+                        "http://127.0.0.1:%d/v1/chat/completions" % px], capture_output=True, timeout=DEADLINE)
+    check("cut stream is cut for the client", r.returncode != 0 and b"[DONE]" not in r.stdout, (r.returncode, r.stdout[-60:]))
+    s, h, b = request(px, "POST", "/v1/chat/completions", body.encode(), OA)
+    check("cut stream never stored", h.get("x-llmcache") == "MISS" and b.endswith(b"[DONE]\n\n"), h)
+    # a slow upstream (longer than the read deadline) is still answered
+    s, h, _ = request(px, "POST", "/v1/chat/completions", chat("slow one"), dict(OA, **{"X-Fake-Behavior": "delay=2500"}))
+    check("slow upstream answered", s == 200 and h.get("x-llmcache") == "MISS", (s, h))
+    # no upstream at all: 502 in the provider's shape
+    dead = socket.socket(); dead.bind(("127.0.0.1", 0)); dport = dead.getsockname()[1]; dead.close()
+    p2 = start_proxy(dport)
+    s, h, b = request(p2.port, "POST", "/v1/chat/completions", chat("nobody home"), OA)
+    check("unreachable upstream 502", s == 502 and "error" in json.loads(b), (s, b))
+    s, h, b = request(p2.port, "POST", "/v1/messages", chat("nobody home"), AN)
+    check("anthropic error shape", s == 502 and json.loads(b).get("type") == "error", b)
+    check("proxy stops with 0", p2.stop() == 0)
+
+
+def raw(port, data, read=True, timeout=DEADLINE):
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    s.sendall(data)
+    out = b""
+    if read:
+        try:
+            while True:
+                d = s.recv(65536)
+                if not d:
+                    break
+                out += d
+                if b"\r\n\r\n" in out and b"Content-Length" in out:
+                    head, _, rest = out.partition(b"\r\n\r\n")
+                    n = int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0])
+                    if len(rest) >= n:
+                        break
+        except socket.timeout:
+            pass
+    s.close()
+    return out
+
+
+def test_abuse(up, px):
+    big = b'{"model":"m","messages":[{"role":"user","content":"' + b"x" * 70000 + b'"}]}'
+    s, h, b = request(px, "POST", "/v1/chat/completions", big, OA)
+    check("413 over --max-body", s == 413 and "error" in json.loads(b), (s, b[:100]))
+    # chunked upload without a length: found while reading
+    out = raw(px, b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"Transfer-Encoding: chunked\r\n\r\n" + b"".join(b"%x\r\n%s\r\n" % (8000, b"y" * 8000) for _ in range(10)) + b"0\r\n\r\n")
+    check("413 chunked", out.startswith(b"HTTP/1.1 413"), out[:60])
+    s, h, b = request(px, "POST", "/v1/chat/completions", b"hello", dict(OA, **{"Content-Type": "text/plain"}))
+    check("415 wrong content type", s == 415 and json.loads(b)["error"]["message"], (s, b))
+    s, h, b = request(px, "POST", "/v1/chat/completions", b'{"model": "m", "messages": [', OA)
+    check("400 malformed JSON", s == 400 and "JSON" in json.loads(b)["error"]["message"], (s, b))
+    s, h, b = request(px, "POST", "/v1/messages", b'{"model": 1,, }', AN)
+    check("400 anthropic shape", s == 400 and json.loads(b)["type"] == "error", (s, b))
+    # the read deadline: a body that never completes
+    sk = socket.create_connection(("127.0.0.1", px), timeout=DEADLINE)
+    sk.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+               b"Content-Length: 100\r\n\r\n{\"model\"")
+    got = b""
+    try:
+        while True:
+            d = sk.recv(4096)
+            if not d:
+                break
+            got += d
+    except (socket.timeout, ConnectionResetError):
+        pass
+    sk.close()
+    check("read deadline closes a stalled request", got == b"" or got.startswith(b"HTTP/1.1 408"), got[:60])
+
+
+def test_full(up):
+    p = start_proxy(up, "--max-connections", "2")
+    idle = [socket.create_connection(("127.0.0.1", p.port)) for _ in range(2)]
+    got = []
+
+    def full():  # once the server has registered both idle connections
+        got[:] = [request(p.port, "POST", "/v1/chat/completions", chat("full house"), OA)]
+        return got[0][0] == 503
+    check("503 when full", wait_until(full) and "error" in json.loads(got[0][2]), got[:1])
+    for x in idle:
+        x.close()
+    ok = wait_until(lambda: request(p.port, "POST", "/v1/chat/completions", chat("full house"), OA)[0] == 200)
+    check("served again once connections close", ok)
+    check("stop 0", p.stop() == 0)
+
+
+class Streamer(threading.Thread):
+    """One streaming client: records its bytes and when its first event came."""
+
+    def __init__(self, port, body, headers):
+        super().__init__(daemon=True)
+        self.port, self.body, self.headers = port, body, headers
+        self.first = threading.Event()
+        self.data = b""
+        self.status = None
+        self.label = None
+        self.error = None
+
+    def run(self):
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=DEADLINE * 2)
+            h = {"Content-Type": "application/json"}
+            h.update(self.headers)
+            c.request("POST", "/v1/chat/completions", body=json.dumps(self.body).encode(), headers=h)
+            r = c.getresponse()
+            self.status, self.label = r.status, r.getheader("X-Llmcache")
+            while True:
+                d = r.read1(65536) if hasattr(r, "read1") else r.read(1)
+                if not d:
+                    break
+                self.data += d
+                if b"\n\n" in self.data:
+                    self.first.set()
+            c.close()
+        except Exception as e:  # noqa: BLE001 - reported by the checks
+            self.error = e
+        self.first.set()
+
+
+def test_stampede(up, px):
+    request(up, "POST", "/reset")
+    body = chat("a stampede of one hundred identical streaming requests", True)
+    hdr = dict(OA, **{"X-Fake-Behavior": "hold"})
+    ts = [Streamer(px, body, hdr) for _ in range(100)]
+    for t in ts:
+        t.start()
+    ok = all(t.first.wait(DEADLINE) for t in ts)
+    st = provider_stats(up)
+    check("100 clients got their first event", ok and all(t.data for t in ts),
+          sum(1 for t in ts if t.data))
+    check("... while the upstream stream is still open", st["holding"] == 1 and st["streams_done"] == 0, st)
+    check("one upstream call", st["requests"] == 1, st)
+    request(up, "POST", "/release")
+    for t in ts:
+        t.join(DEADLINE)
+    check("all 200", all(t.status == 200 and t.error is None for t in ts), [t.error for t in ts if t.error][:2])
+    check("byte-identical streams", len({t.data for t in ts}) == 1 and ts[0].data.endswith(b"data: [DONE]\n\n"))
+    labels = [t.label for t in ts]
+    check("one MISS, the rest SHARED or HIT", labels.count("MISS") == 1 and
+          labels.count("SHARED") + labels.count("HIT") == 99, labels)
+    check("still one upstream call", upstream_count(up) == 1)
+
+    # a client that leaves mid-stream does not break the flight
+    request(up, "POST", "/reset")
+    body = chat("the leader leaves early but the others stay", True)
+    sk = socket.create_connection(("127.0.0.1", px), timeout=DEADLINE)
+    data = json.dumps(body).encode()
+    sk.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer test-key\r\n"
+               b"X-Fake-Behavior: hold\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(data), data))
+    got = b""
+    while b"\n\n" not in got.partition(b"\r\n\r\n")[2]:
+        d = sk.recv(4096)
+        if not d:
+            break
+        got += d
+    other = Streamer(px, body, hdr)
+    other.start()
+    check("follower's first event", other.first.wait(DEADLINE) and other.data)
+    sk.close()                                    # the leader's client goes away
+    request(up, "POST", "/release")
+    other.join(DEADLINE)
+    check("follower completes", other.status == 200 and other.data.endswith(b"data: [DONE]\n\n"), other.data[-50:])
+    _, h, b = request(px, "POST", "/v1/chat/completions", body, OA)
+    check("flight stored despite the leaver", h.get("x-llmcache") == "HIT" and b == other.data, h)
+
+
+def test_sigterm(up, tmp):
+    request(up, "POST", "/reset")
+    p = start_proxy(up, "--cache", os.path.join(tmp, "term.llmc"))
+    body = chat("finish me after sigterm", True)
+    t = Streamer(p.port, body, dict(OA, **{"X-Fake-Behavior": "hold"}))
+    t.start()
+    check("stream started", t.first.wait(DEADLINE) and t.data)
+    p.p.send_signal(signal.SIGTERM)
+    refused = wait_until(lambda: _refused(p.port), 20)   # (the held stream would go on by itself after 60 s)
+    check("stops accepting on SIGTERM", refused)
+    request(up, "POST", "/release")
+    t.join(DEADLINE)
+    check("the stream in flight finished", t.data.endswith(b"data: [DONE]\n\n"))
+    check("exit 0 after SIGTERM", p.p.wait(DEADLINE) == 0)
+    p2 = start_proxy(up, "--cache", os.path.join(tmp, "term.llmc"))
+    _, h, b = request(p2.port, "POST", "/v1/chat/completions", body, OA)
+    check("its answer was stored and synced", h.get("x-llmcache") == "HIT" and b == t.data, h)
+    p2.stop()
+
+
+def _refused(port):
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=2)
+        s.close()
+        return False
+    except OSError:
+        return True
+
+
+def test_sigkill(up, tmp):
+    path = os.path.join(tmp, "kill.llmc")
+    p = start_proxy(up, "--cache", path)
+    acked, lock, stop = [], threading.Lock(), threading.Event()
+
+    def client(k):
+        i = 0
+        while not stop.is_set():
+            body = chat("kill test %d %d" % (k, i), stream=(i % 2 == 1))
+            i += 1
+            try:
+                s, h, b = request(p.port, "POST", "/v1/chat/completions", body, OA, timeout=10)
+            except Exception:  # noqa: BLE001 - the kill cuts requests
+                continue
+            if s == 200 and (not body.get("stream") or b.endswith(b"[DONE]\n\n")):
+                with lock:
+                    acked.append((body, b))
+    ths = [threading.Thread(target=client, args=(k,), daemon=True) for k in range(4)]
+    for t in ths:
+        t.start()
+    wait_until(lambda: len(acked) >= 40)
+    p.p.send_signal(signal.SIGKILL)
+    p.p.wait()
+    stop.set()
+    for t in ths:
+        t.join(DEADLINE)
+    p2 = start_proxy(up, "--cache", path)
+    n0 = upstream_count(up)
+    lost = [b for b, data in acked
+            if request(p2.port, "POST", "/v1/chat/completions", b, OA)[1].get("x-llmcache") != "HIT"]
+    check("SIGKILL lost no acknowledged entry (%d acknowledged)" % len(acked), len(acked) >= 40 and not lost,
+          (len(acked), lost[:2]))
+    check("... and none was asked again", upstream_count(up) == n0)
+    p2.stop()
+
+
+def finish(px, up):
+    """Stops both servers (the proxy's exit status was checked already) and reports."""
+    px.stop(signal.SIGKILL)
+    up.stop()
+    print("%d passed, %d failed" % (PASS, FAIL))
+    return 1 if FAIL else 0
+
+
+def sdk_main():
+    """--sdk: the official npm SDKs (tests/sdk) through the proxy."""
+    up = start_provider()
+    px = start_proxy(up.port)
+    try:
+        r = subprocess.run(["node", os.path.join(HERE, "sdk", "sdk_test.mjs"), str(px.port), str(up.port)],
+                           capture_output=True, text=True, timeout=300)
+        global PASS, FAIL
+        lines = r.stdout.strip().splitlines()
+        sys.stdout.write("\n".join(lines[:-1]) + "\n" + r.stderr[-2000:])
+        try:
+            p, f = lines[-1].replace(",", "").split()[0:3:2]
+            PASS += int(p); FAIL += int(f)
+        except (IndexError, ValueError):
+            FAIL += 1
+        check("node exit 0", r.returncode == 0, r.returncode)
+        check("proxy exits 0 on SIGTERM", px.stop() == 0)
+    except Exception as e:  # noqa: BLE001 - a failure, reported; the servers still stop
+        check("no exception", False, repr(e))
+    return finish(px, up)
+
+
+def main():
+    if "--sdk" in sys.argv:
+        return sdk_main()
+    tmp = tempfile.mkdtemp(prefix="llmcache-serve.")
+    r = subprocess.run([TOOL, "serve", "--help"], capture_output=True, text=True)
+    check("--help", r.returncode == 0 and "--max-connections" in r.stdout and "X-Llmcache" in r.stdout)
+    r = subprocess.run([TOOL, "serve", "--bogus", "1"], capture_output=True, text=True)
+    check("unknown option exit 2", r.returncode == 2 and "unknown option" in r.stderr, r.stderr)
+    up = start_provider()
+    px = start_proxy(up.port, "--cache", os.path.join(tmp, "c.llmc"), "--max-body", "65536", "--read-timeout", "2s")
+    try:
+        test_hits(up.port, px.port)
+        test_tenants_and_controls(up.port, px.port)
+        test_upstream_failures(up.port, px.port)
+        test_abuse(up.port, px.port)
+        test_full(up.port)
+        test_stampede(up.port, px.port)
+        test_sigterm(up.port, tmp)
+        test_sigkill(up.port, tmp)
+        check("proxy exits 0 on SIGTERM", px.stop() == 0)
+    except Exception as e:  # noqa: BLE001 - a failure, reported; the servers still stop
+        check("no exception", False, repr(e))
+    return finish(px, up)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
