@@ -28,7 +28,7 @@ TSAN     = -O1 -g -fsanitize=thread
 
 # The optional programs whose packages this machine has (tests/need.sh); the rest
 # are neither built by test-build nor run (make test prints their skip lines).
-OPT_PROGS = test_curl test_redis test_redis_hostile openai
+OPT_PROGS = test_curl test_redis test_redis_hostile test_redis_cluster openai
 CAN      := $(shell CC='$(CC)' sh tests/need.sh --can $(OPT_PROGS))
 CANNOT    = $(filter-out $(CAN),$(OPT_PROGS))
 
@@ -43,7 +43,7 @@ TOOL      = $(if $(TOOL_SRCS),$(B)/llmcache)
 
 # Programs built with an optional part of the library: extra flags and libraries.
 CURL_PROGS  = $(B)/examples/openai $(foreach d,tests asan tsan,$(B)/$(d)/test_curl)
-REDIS_PROGS = $(foreach d,tests asan tsan,$(B)/$(d)/test_redis $(B)/$(d)/test_redis_hostile)
+REDIS_PROGS = $(foreach d,tests asan tsan,$(B)/$(d)/test_redis $(B)/$(d)/test_redis_hostile $(B)/$(d)/test_redis_cluster)
 $(CURL_PROGS):  XFLAGS = -DLLMCACHE_CURL
 $(CURL_PROGS):  XLIBS  = -lcurl
 $(REDIS_PROGS): XFLAGS = -DLLMCACHE_REDIS
