@@ -5360,10 +5360,10 @@ static unsigned llmcache__crc16(const void *data, size_t n) {
 /* The cluster slot of a key name: CRC16 of its hash tag (what lies between the first
  * '{' and the first '}' after it, when that is not empty), else of the whole name. */
 static int llmcache__redis_keyslot(const char *name, size_t n) {
-    const char *open = (const char *)memchr(name, '{', n), *close;
-    if (open) {
-        close = (const char *)memchr(open + 1, '}', n - (size_t)(open + 1 - name));
-        if (close && close > open + 1) return (int)(llmcache__crc16(open + 1, (size_t)(close - open - 1)) & 16383u);
+    const char *lb = (const char *)memchr(name, '{', n), *rb;
+    if (lb) {
+        rb = (const char *)memchr(lb + 1, '}', n - (size_t)(lb + 1 - name));
+        if (rb && rb > lb + 1) return (int)(llmcache__crc16(lb + 1, (size_t)(rb - lb - 1)) & 16383u);
     }
     return (int)(llmcache__crc16(name, n) & 16383u);
 }
@@ -5411,10 +5411,10 @@ static int llmcache__rnode_find_locked(struct llmcache__redis *r, const char *ho
 /* Whether a cluster's key names keep an entry and its lock in one slot with this
  * prefix: a '{' in it must open a non-empty hash tag that closes in it too. */
 static int llmcache__redis_prefix_ok(const char *prefix) {
-    const char *open = strchr(prefix, '{'), *close;
-    if (!open) return 1;
-    close = strchr(open + 1, '}');
-    return close && close > open + 1;
+    const char *lb = strchr(prefix, '{'), *rb;
+    if (!lb) return 1;
+    rb = strchr(lb + 1, '}');
+    return rb && rb > lb + 1;
 }
 
 /* Sets up c->redis from cfg; connects lazily (Redis being down is no reason to fail). */

@@ -191,16 +191,16 @@ static int get_within(llmcache *c, int i, long ms) {
     llmcache_key k;
     key_of(&k, i);
     value_of(want, sizeof want, i);
-    while (mono_ms() < end) {
+    for (;;) {                                  /* at least one try */
         llmcache_value v;
         if (llmcache_get(c, &k, &v) == LLMCACHE_OK) {
             int same = v.len == strlen(want) && memcmp(v.data, want, v.len) == 0;
             llmcache_value_free(&v);
             return same;
         }
+        if (mono_ms() >= end) return 0;
         redis_server_sleep_ms(50);
     }
-    return 0;
 }
 
 /* The Redis name of key k (lock: its lock) in a cluster, namespace "cl". */
