@@ -11,6 +11,12 @@
 
 #define CLUSTER_NODES 6
 
+#if defined(__GNUC__) || defined(__clang__)
+#  define REDIS_TEST_FN static __attribute__((__unused__))   /* a user may need only some */
+#else
+#  define REDIS_TEST_FN static
+#endif
+
 typedef struct redis_cluster {
     redis_server node[CLUSTER_NODES];
     char dir[64];
@@ -18,7 +24,7 @@ typedef struct redis_cluster {
 
 /* Starts argv[0] with argv (a NULL-terminated list) and waits until s->port answers
  * PING; 0 when it does. */
-static int redis_proc_start(redis_server *s, char *const argv[]) {
+REDIS_TEST_FN int redis_proc_start(redis_server *s, char *const argv[]) {
     pid_t parent = getpid(), pid;
     fflush(NULL);
     pid = fork();
@@ -40,7 +46,7 @@ static int redis_proc_start(redis_server *s, char *const argv[]) {
 }
 
 /* One command on a fresh plain connection to port; the reply (free it) or NULL. */
-static redisReply *redis_at(int port, const char *fmt, ...) {
+REDIS_TEST_FN redisReply *redis_at(int port, const char *fmt, ...) {
     redis_server s;
     redisContext *ctx;
     redisReply *r;
@@ -57,7 +63,7 @@ static redisReply *redis_at(int port, const char *fmt, ...) {
 
 /* Whether the reply of a command at port (a status, string or verbatim text) contains
  * want. */
-static int redis_at_says(int port, const char *want, const char *cmd) {
+REDIS_TEST_FN int redis_at_says(int port, const char *want, const char *cmd) {
     redisReply *r = redis_at(port, cmd);
     int yes = r && (r->type == REDIS_REPLY_STATUS || r->type == REDIS_REPLY_STRING) && r->str && strstr(r->str, want) != NULL;
     if (r) freeReplyObject(r);
@@ -65,7 +71,7 @@ static int redis_at_says(int port, const char *want, const char *cmd) {
 }
 
 /* Whether nothing listens on 127.0.0.1:port (a bind to it works). */
-static int redis_port_free(int port) {
+REDIS_TEST_FN int redis_port_free(int port) {
     struct sockaddr_in a;
     int fd = socket(AF_INET, SOCK_STREAM, 0), ok;
     if (fd < 0) return 0;
@@ -80,7 +86,7 @@ static int redis_port_free(int port) {
 
 /* A free port for a cluster node: its cluster bus listens on port + 10000, which
  * must be a port too, and free. */
-static int cluster_free_port(void) {
+REDIS_TEST_FN int cluster_free_port(void) {
     int tries;
     for (tries = 0; tries < 200; tries++) {
         int port = redis_server_free_port();
@@ -89,14 +95,14 @@ static int cluster_free_port(void) {
     return 0;
 }
 
-static void redis_rmdir(const char *dir) {
+REDIS_TEST_FN void redis_rmdir(const char *dir) {
     char cmd[128];
     if (!dir[0]) return;
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) {}
 }
 
-static void cluster_stop(redis_cluster *cl) {
+REDIS_TEST_FN void cluster_stop(redis_cluster *cl) {
     int i;
     for (i = 0; i < CLUSTER_NODES; i++) redis_server_stop_with(&cl->node[i], SIGKILL);
     redis_rmdir(cl->dir);
@@ -105,7 +111,7 @@ static void cluster_stop(redis_cluster *cl) {
 /* Starts six cluster-enabled servers (cluster-node-timeout node_timeout_ms), makes
  * them one cluster of three masters with a replica each, and waits until every node
  * says cluster_state:ok. 0 on success. */
-static int cluster_start(redis_cluster *cl, int node_timeout_ms) {
+REDIS_TEST_FN int cluster_start(redis_cluster *cl, int node_timeout_ms) {
     char cmd[1024], timeout[16];
     size_t len;
     int i, tries;
@@ -142,7 +148,7 @@ static int cluster_start(redis_cluster *cl, int node_timeout_ms) {
 
 /* The node's id and role from CLUSTER NODES as port sees them: *is_master, and in
  * master_id the id of its master ("-" for a master). 0 when port knows the node. */
-static int cluster_node_info(int port, int node_port, char id[64], int *is_master, char master_id[64]) {
+REDIS_TEST_FN int cluster_node_info(int port, int node_port, char id[64], int *is_master, char master_id[64]) {
     redisReply *r = redis_at(port, "CLUSTER NODES");
     char pat[32], *line, *save = NULL;
     int found = -1;
@@ -161,7 +167,7 @@ static int cluster_node_info(int port, int node_port, char id[64], int *is_maste
 }
 
 /* The index of the node that serves slot as a master, as port sees it, or -1. */
-static int cluster_slot_owner(const redis_cluster *cl, int port, int slot) {
+REDIS_TEST_FN int cluster_slot_owner(const redis_cluster *cl, int port, int slot) {
     redisReply *r = redis_at(port, "CLUSTER SLOTS");
     size_t i;
     int owner = -1, j;
@@ -182,7 +188,7 @@ typedef struct sentinel_set {
     char dir[64];
 } sentinel_set;
 
-static void sentinel_set_stop(sentinel_set *ss) {
+REDIS_TEST_FN void sentinel_set_stop(sentinel_set *ss) {
     int i;
     for (i = 0; i < 3; i++) redis_server_stop_with(&ss->sentinel[i], SIGKILL);
     redis_server_stop(&ss->master);
@@ -192,7 +198,7 @@ static void sentinel_set_stop(sentinel_set *ss) {
 
 /* Starts the set and waits until each sentinel names the master and finds the
  * quorum reachable (SENTINEL CKQUORUM). 0 on success. */
-static int sentinel_set_start(sentinel_set *ss, int down_ms) {
+REDIS_TEST_FN int sentinel_set_start(sentinel_set *ss, int down_ms) {
     char mport[16], rport[16];
     redisReply *r;
     int i, tries;
@@ -240,7 +246,7 @@ static int sentinel_set_start(sentinel_set *ss, int down_ms) {
 }
 
 /* The master's port as sentinel i names it, or 0. */
-static int sentinel_master_port(const sentinel_set *ss, int i) {
+REDIS_TEST_FN int sentinel_master_port(const sentinel_set *ss, int i) {
     redisReply *r = redis_at(ss->sentinel[i].port, "SENTINEL get-master-addr-by-name mymaster");
     int port = 0;
     if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2) port = atoi(r->element[1]->str);
