@@ -5269,6 +5269,7 @@ static int llmcache__delete_locked(llmcache *c, const llmcache_key *key, unsigne
 #define LLMCACHE__REDIS_HOST_MAX   255
 #define LLMCACHE__REDIS_HOPS_MAX   5
 #define LLMCACHE__REDIS_REFRESH_MS 100
+#define LLMCACHE__REDIS_ASK_MAX    2     /* nodes or sentinels one refresh waits for */
 #define LLMCACHE__REDIS_CMDS_MAX   4     /* commands in one llmcache__redis_exec */
 
 enum { LLMCACHE__BRK_CLOSED = 0, LLMCACHE__BRK_OPEN = 1, LLMCACHE__BRK_PROBE = 2 };
@@ -5792,12 +5793,13 @@ static int llmcache__redis_slots_parse(struct llmcache__redis *r, const llmcache
 }
 
 /* Reads the slot map from the first node that answers CLUSTER SLOTS (starting with a
- * different one each time) and installs it; 1 when it did. */
+ * different one each time, trying at most LLMCACHE__REDIS_ASK_MAX) and installs it;
+ * 1 when it did. */
 static int llmcache__redis_slots_load(llmcache *c) {
     struct llmcache__redis *r = c->redis;
     unsigned char *map = (unsigned char *)LLMCACHE_MALLOC(LLMCACHE__REDIS_SLOTS);
     llmcache__rcmd cmd;
-    int n, start, i, j, ok = 0;
+    int n, start, i, j, asked = 0, ok = 0;
     if (!map) return 0;
     llmcache__rcmd_start(&cmd, "CLUSTER", LLMCACHE__RWANT(REDIS_REPLY_ARRAY));
     llmcache__rcmd_arg(&cmd, "SLOTS", 5);
@@ -5805,7 +5807,7 @@ static int llmcache__redis_slots_load(llmcache *c) {
     n = r->n_nodes;
     start = r->next_seed++ & 0xffff;
     llmcache__unlock(&r->mu);
-    for (i = 0; i < n && !ok; i++) {
+    for (i = 0; i < n && !ok && asked < LLMCACHE__REDIS_ASK_MAX; i++) {
         llmcache__rnode *nd;
         redisContext *ctx;
         redisReply *rep;
@@ -5814,7 +5816,8 @@ static int llmcache__redis_slots_load(llmcache *c) {
         nd = r->nodes[(start + i) % n];
         llmcache__unlock(&r->mu);
         tried = llmcache__redis_try(r, nd, 1, &cmd, &rep, &ctx);
-        if (tried < 0) continue;
+        if (tried < 0) continue;                  /* its breaker is open: costs nothing */
+        asked++;
         ok = tried && llmcache__redis_slots_parse(r, nd, rep, map);
         llmcache__redis_done(c, NULL, nd, ctx, ok);
         if (rep) freeReplyObject(rep);
@@ -5831,7 +5834,8 @@ static int llmcache__redis_slots_load(llmcache *c) {
 }
 
 /* Asks the sentinels (the first that answers, starting with a different one each
- * time) where the master is, and routes to it; 1 when one said. */
+ * time, at most LLMCACHE__REDIS_ASK_MAX) where the master is, and routes to it; 1
+ * when one said. */
 static int llmcache__redis_sentinels_ask(struct llmcache__redis *r) {
     llmcache__rcmd cmd;
     int i, start, found = 0;
@@ -5841,7 +5845,7 @@ static int llmcache__redis_sentinels_ask(struct llmcache__redis *r) {
     llmcache__lock(&r->mu);
     start = r->next_seed++ & 0xffff;
     llmcache__unlock(&r->mu);
-    for (i = 0; i < r->n_seeds && !found; i++) {
+    for (i = 0; i < r->n_seeds && i < LLMCACHE__REDIS_ASK_MAX && !found; i++) {
         int j = (start + i) % r->n_seeds, ok, port = 0;
         llmcache__nopipe g;
         redisContext *ctx;
@@ -5886,6 +5890,7 @@ static void llmcache__redis_refresh(llmcache *c) {
     go = r->stale && !r->refreshing && now >= r->refresh_after_us;
     if (go) {
         r->refreshing = 1;
+        r->stale = 0;                 /* a failure or -MOVED meanwhile sets it again */
         r->refresh_after_us = now + LLMCACHE__REDIS_REFRESH_MS * 1000;
     }
     llmcache__unlock(&r->mu);
@@ -5893,10 +5898,8 @@ static void llmcache__redis_refresh(llmcache *c) {
     ok = r->topology == LLMCACHE_REDIS_CLUSTER ? llmcache__redis_slots_load(c) : llmcache__redis_sentinels_ask(r);
     llmcache__lock(&r->mu);
     r->refreshing = 0;
-    if (ok) {
-        r->stale = 0;
-        r->refreshes++;
-    }
+    if (ok) r->refreshes++;
+    else r->stale = 1;
     llmcache__unlock(&r->mu);
 }
 
