@@ -56,7 +56,7 @@ include bench/bench.mk
 include fuzz/fuzz.mk
 include ports/ports.mk
 
-.PHONY: all demo test test-build check chaos-long compile-test valgrind-test bench clean
+.PHONY: all demo test test-build check chaos-long redis-cluster-long compile-test valgrind-test bench clean
 
 all: $(EXAMPLES) $(TOOL)
 
@@ -151,9 +151,14 @@ test: test-build
 # flusher threads; test_log: each of its processes under TSan), every test
 # program under valgrind memcheck, the long chaos run, the portability matrix
 # and each fuzz target under libFuzzer for FUZZ_LONG_SECONDS.
-TSAN_TESTS = $(B)/tsan/test_call $(B)/tsan/test_cache $(B)/tsan/test_files $(B)/tsan/test_log
+TSAN_TESTS = $(B)/tsan/test_call $(B)/tsan/test_cache $(B)/tsan/test_files $(B)/tsan/test_log \
+             $(if $(filter test_redis_cluster,$(CAN)),$(B)/tsan/test_redis_cluster)
 check: test $(TSAN_TESTS)
-	@sh tests/run_all.sh $(B) $(TSAN_TESTS) chaos-long valgrind-test portability fuzz-long
+	@sh tests/run_all.sh $(B) $(TSAN_TESTS) chaos-long redis-cluster-long valgrind-test portability fuzz-long
+
+# tests/test_redis_cluster.c's long form: 2000 slots resharded under traffic too.
+redis-cluster-long: $(B)/tests/test_redis_cluster
+	LLMCACHE_CLUSTER_LONG=1 ./$(B)/tests/test_redis_cluster
 
 # The chaos test of tests/test_chaos.c with a main run of CHAOS_LONG seconds
 # (make test runs it for 12 s, 5 s under ASan).

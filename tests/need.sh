@@ -45,7 +45,7 @@ needs() {
     case "$1" in
     test_curl|openai)      lib curl/curl.h libcurl4-openssl-dev ;;
     test_redis)            lib hiredis/hiredis.h libhiredis-dev; cmd redis-server redis-server ;;
-    test_redis_cluster)    lib hiredis/hiredis.h libhiredis-dev; cmd redis-server redis-server; cmd redis-cli redis-tools
+    test_redis_cluster|redis-cluster-long) lib hiredis/hiredis.h libhiredis-dev; cmd redis-server redis-server; cmd redis-cli redis-tools
                            cmd redis-sentinel redis-sentinel ;;
     test_redis_hostile|bench_redis) lib hiredis/hiredis.h libhiredis-dev ;;
     test_redis_python.sh)  lib hiredis/hiredis.h libhiredis-dev; cmd redis-server redis-server; py redis python3-redis ;;

@@ -7,7 +7,9 @@
  * another, a slot migrated while traffic runs (-ASK, then -MOVED, both counted), a
  * master killed mid-traffic and its replica promoted (no wrong value, no error, no
  * hang, the tier back); a master, a replica and three sentinels, the master killed and
- * the failover followed. Run from the repository root:
+ * the failover followed. With LLMCACHE_CLUSTER_LONG=1 (make redis-cluster-long, part of
+ * make check) also 2000 slots resharded by redis-cli --cluster reshard under traffic
+ * from three threads. Run from the repository root:
  *   gcc -std=c99 -O1 -g -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wstrict-prototypes -Werror \
  *       -fsanitize=address,undefined -I. -o /tmp/test_redis_cluster tests/test_redis_cluster.c \
  *       -DLLMCACHE_REDIS -lhiredis -lpthread -lm && /tmp/test_redis_cluster */
@@ -413,6 +415,39 @@ static void test_cluster(void) {
                (unsigned long long)stats_of(c).redis_asked, (unsigned long long)stats_of(c).redis_moved);
         CHECK_EQ(cluster_slot_owner(&cl, cl.node[dst].port, slot), dst);
         llmcache_close(d);
+
+        /* the long form: redis-cli moves 2000 slots back while three threads work */
+        if (getenv("LLMCACHE_CLUSTER_LONG")) {
+            llmcache *e = open_topo(LLMCACHE_REDIS_CLUSTER, seed_all, 4);
+            llmcache_stats se;
+            char cmd[512];
+            int64_t t1 = mono_ms();
+            d = open_topo(LLMCACHE_REDIS_CLUSTER, seed_all, 4);
+            CHECK(d && e);
+            if (!d || !e) { llmcache_close(d); llmcache_close(e); llmcache_close(c); goto out; }
+            traffic_start(&tr[0], c, 0, KEYS);
+            traffic_start(&tr[1], d, 0, KEYS);
+            {
+                traffic t3;
+                traffic_start(&t3, e, 0, KEYS);
+                snprintf(cmd, sizeof cmd, "redis-cli --cluster reshard 127.0.0.1:%d --cluster-from %s --cluster-to %s "
+                         "--cluster-slots 2000 --cluster-yes > %s/reshard.log 2>&1",
+                         cl.node[0].port, dst_id, src_id, cl.dir);
+                CHECK_EQ(system(cmd), 0);
+                redis_server_sleep_ms(500);
+                traffic_stop(&t3, "cluster: 2000 slots resharded (c)");
+            }
+            traffic_stop(&tr[0], "cluster: 2000 slots resharded (a)");
+            traffic_stop(&tr[1], "cluster: 2000 slots resharded (b)");
+            se = stats_of(e);
+            CHECK(se.redis_moved + stats_of(d).redis_moved + stats_of(c).redis_moved >= 1);
+            printf("reshard of 2000 slots: %lld ms; e moved %llu, asked %llu\n", (long long)(mono_ms() - t1),
+                   (unsigned long long)se.redis_moved, (unsigned long long)se.redis_asked);
+            for (i = 0, j = 0; i < KEYS; i++) j += get_within(e, i, 1000);
+            CHECK_EQ(j, KEYS);
+            llmcache_close(d);
+            llmcache_close(e);
+        }
 
         /* a master killed mid-traffic, its replica promoted */
         {
