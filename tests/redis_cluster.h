@@ -22,29 +22,6 @@ typedef struct redis_cluster {
     char dir[64];
 } redis_cluster;
 
-/* Starts argv[0] with argv (a NULL-terminated list) and waits until s->port answers
- * PING; 0 when it does. */
-REDIS_TEST_FN int redis_proc_start(redis_server *s, char *const argv[]) {
-    pid_t parent = getpid(), pid;
-    fflush(NULL);
-    pid = fork();
-    if (pid < 0) return -1;
-    if (pid == 0) {
-        int null = open("/dev/null", O_RDWR);
-#if defined(__linux__)
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-#endif
-        if (getppid() != parent) _exit(127);
-        if (null >= 0) { dup2(null, 0); dup2(null, 1); dup2(null, 2); }
-        execvp(argv[0], argv);
-        _exit(127);
-    }
-    s->pid = pid;
-    if (redis_server_ready(s, 5000)) return 0;
-    redis_server_stop_with(s, SIGKILL);
-    return -1;
-}
-
 /* One command on a fresh plain connection to port; the reply (free it) or NULL. */
 REDIS_TEST_FN redisReply *redis_at(int port, const char *fmt, ...) {
     redis_server s;
