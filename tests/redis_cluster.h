@@ -85,7 +85,8 @@ REDIS_TEST_FN void cluster_stop(redis_cluster *cl) {
     redis_rmdir(cl->dir);
 }
 
-/* Starts six cluster-enabled servers (cluster-node-timeout node_timeout_ms), makes
+/* Starts six cluster-enabled servers (cluster-node-timeout node_timeout_ms; the
+ * healthy masters keep serving while a slot has no master), makes
  * them one cluster of three masters with a replica each, and waits until every node
  * says cluster_state:ok. 0 on success. */
 REDIS_TEST_FN int cluster_start(redis_cluster *cl, int node_timeout_ms) {
@@ -101,7 +102,8 @@ REDIS_TEST_FN int cluster_start(redis_cluster *cl, int node_timeout_ms) {
         for (tries = 0; tries < 5; tries++) {
             char *argv[] = {"redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                             "--dir", cl->dir, "--daemonize", "no", "--repl-diskless-sync-delay", "0", "--cluster-enabled", "yes",
-                            "--cluster-config-file", conf, "--cluster-node-timeout", timeout, NULL};
+                            "--cluster-config-file", conf, "--cluster-node-timeout", timeout,
+                            "--cluster-require-full-coverage", "no", NULL};
             cl->node[i].port = cluster_free_port();
             snprintf(port, sizeof port, "%d", cl->node[i].port);
             snprintf(conf, sizeof conf, "nodes-%d.conf", cl->node[i].port);

@@ -451,7 +451,8 @@ static void test_cluster(void) {
 
         /* a master killed mid-traffic, its replica promoted */
         {
-            int victim = -1, replica = -1, victim_entry = -1, back;
+            int victim = -1, replica = -1, victim_entry = -1, back, healthy[2] = {-1, -1};
+            llmcache *h;
             char vid[64];
             int64_t killed;
             for (i = 0; i < CLUSTER_NODES; i++) if (i != dst && is_master(&cl, i)) { victim = i; break; }
@@ -470,11 +471,32 @@ static void test_cluster(void) {
             r = redis_at(cl.node[victim].port, "WAIT 1 3000");
             if (r) freeReplyObject(r);
             d = open_topo(LLMCACHE_REDIS_CLUSTER, seed_all, 4);
+            h = open_topo(LLMCACHE_REDIS_CLUSTER, seed_all, 1);
+            for (i = 1; i < KEYS && healthy[1] < 0; i++) {
+                n = cluster_name(name, i, 0);
+                if (cluster_slot_owner(&cl, cl.node[0].port, llmcache__redis_keyslot(name, n)) != victim)
+                    healthy[healthy[0] < 0 ? 0 : 1] = i;
+            }
+            CHECK(h != NULL && healthy[1] > 0 && get_within(h, healthy[0], 2000));
             traffic_start(&tr[0], c, 0, KEYS);
             traffic_start(&tr[1], d, 0, KEYS);
             redis_server_sleep_ms(300);
             redis_server_stop_with(&cl.node[victim], SIGKILL);
             killed = mono_ms();
+            if (h && healthy[1] > 0) {       /* the dead master's breaker opens; the others' stay closed */
+                llmcache_stats sh;
+                uint64_t hits0;
+                for (j = 0; j < 3; j++) CHECK(!get_within(h, victim_entry, 0));
+                sh = stats_of(h);
+                hits0 = sh.redis_hits;
+                CHECK(sh.redis_breaker_opens >= 1 && sh.redis_breaker_open == 1);
+                CHECK(get_within(h, healthy[1], 0) && get_within(h, healthy[0], 0));
+                sh = stats_of(h);
+                CHECK_EQ(sh.redis_hits, hits0 + 2);          /* from Redis: one entry in memory */
+                printf("master killed: its breaker open after %lld ms, the other masters served\n",
+                       (long long)(mono_ms() - killed));
+            }
+            llmcache_close(h);
             for (j = 0; j < 600 && !is_master(&cl, replica); j++) redis_server_sleep_ms(50);
             CHECK(is_master(&cl, replica));
             printf("replica promoted %lld ms after the kill\n", (long long)(mono_ms() - killed));
