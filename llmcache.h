@@ -5238,7 +5238,11 @@ static int llmcache__delete_locked(llmcache *c, const llmcache_key *key, unsigne
  * path; a put writes through after the local put; a delete deletes in Redis too.
  * Fail open, never hang: a connect timeout, a deadline for each command as a whole,
  * bounds on what a reply may announce, and a circuit breaker that stops asking Redis
- * for a while after repeated failures. No Redis I/O ever happens with c->mu held. */
+ * for a while after repeated failures. No Redis I/O ever happens with c->mu held.
+ * Deployments (docs/REDIS.md "Deployments"): every command goes through
+ * llmcache__redis_exec, which routes it to a node (the single server, the owner of
+ * its key's slot in a Redis Cluster, or the master Redis Sentinel names), follows
+ * -MOVED and -ASK, and keeps one connection pool and one breaker per node. */
 #ifdef LLMCACHE_REDIS
 #define LLMCACHE__HAVE_REDIS 1
 #include <hiredis/hiredis.h>
