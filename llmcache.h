@@ -5915,6 +5915,7 @@ static void llmcache__redis_refresh(llmcache *c) {
 static llmcache__rnode *llmcache__redis_route(struct llmcache__redis *r, int slot, int ask) {
     llmcache__rnode *nd = NULL;
     int i = ask;
+    if (r->topology == LLMCACHE_REDIS_SINGLE) return r->nodes[0];   /* set at open, never changed */
     llmcache__lock(&r->mu);
     if (i < 0 && slot >= 0) i = (int)r->slot_node[slot] - 1;
     if (i < 0) i = r->master;
