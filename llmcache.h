@@ -5274,6 +5274,7 @@ static int llmcache__delete_locked(llmcache *c, const llmcache_key *key, unsigne
 #define LLMCACHE__REDIS_HOPS_MAX   5
 #define LLMCACHE__REDIS_REFRESH_MS 100
 #define LLMCACHE__REDIS_ASK_MAX    2     /* nodes or sentinels one refresh waits for */
+#define LLMCACHE__REDIS_RECHECK_MS 1000  /* sentinels: asked again this often even when all is well */
 #define LLMCACHE__REDIS_CMDS_MAX   4     /* commands in one llmcache__redis_exec */
 
 enum { LLMCACHE__BRK_CLOSED = 0, LLMCACHE__BRK_OPEN = 1, LLMCACHE__BRK_PROBE = 2 };
@@ -5311,6 +5312,8 @@ struct llmcache__redis {
     int      refreshing;          /* a caller is asking it now */
     int      next_seed;           /* where the next refresh starts asking */
     int64_t  refresh_after_us;    /* no refresh before (monotonic) */
+    int64_t  recheck_us;          /* sentinels: when to ask them again anyway (a switchover leaves
+                                     the old master writable until they reconfigure it) */
     uint64_t tokens;              /* lock tokens given out */
     uint64_t hits, misses, puts, errors, skipped, opens, connects, moved, asked, refreshes;
 };
@@ -5886,14 +5889,16 @@ static int llmcache__redis_sentinels_ask(struct llmcache__redis *r) {
     return found;
 }
 
-/* Asks the topology again when it is stale, due (at most every
- * LLMCACHE__REDIS_REFRESH_MS) and no other caller is asking. */
+/* Asks the topology again when it is stale (or, behind sentinels, every
+ * LLMCACHE__REDIS_RECHECK_MS), due (at most every LLMCACHE__REDIS_REFRESH_MS) and no
+ * other caller is asking. */
 static void llmcache__redis_refresh(llmcache *c) {
     struct llmcache__redis *r = c->redis;
     int64_t now = llmcache__mono_us();
     int go, ok;
     llmcache__lock(&r->mu);
-    go = r->stale && !r->refreshing && now >= r->refresh_after_us;
+    go = (r->stale || (r->topology == LLMCACHE_REDIS_SENTINEL && now >= r->recheck_us)) && !r->refreshing &&
+         now >= r->refresh_after_us;
     if (go) {
         r->refreshing = 1;
         r->stale = 0;                 /* a failure or -MOVED meanwhile sets it again */
@@ -5904,8 +5909,10 @@ static void llmcache__redis_refresh(llmcache *c) {
     ok = r->topology == LLMCACHE_REDIS_CLUSTER ? llmcache__redis_slots_load(c) : llmcache__redis_sentinels_ask(r);
     llmcache__lock(&r->mu);
     r->refreshing = 0;
-    if (ok) r->refreshes++;
-    else r->stale = 1;
+    if (ok) {
+        r->refreshes++;
+        r->recheck_us = now + LLMCACHE__REDIS_RECHECK_MS * 1000;
+    } else r->stale = 1;
     llmcache__unlock(&r->mu);
 }
 

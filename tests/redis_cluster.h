@@ -161,7 +161,8 @@ REDIS_TEST_FN int cluster_slot_owner(const redis_cluster *cl, int port, int slot
 }
 
 /* A master, a replica of it and three sentinels watching it as "mymaster"
- * (down-after-milliseconds down_ms, quorum 2). */
+ * (down-after-milliseconds down_ms, quorum 2, failover-timeout 2 s: a second failover
+ * may start 4 s after the first). */
 typedef struct sentinel_set {
     redis_server master, replica, sentinel[3];
     char dir[64];
@@ -184,13 +185,15 @@ REDIS_TEST_FN int sentinel_set_start(sentinel_set *ss, int down_ms) {
     memset(ss, 0, sizeof *ss);
     snprintf(ss->dir, sizeof ss->dir, "/tmp/llmcache-sentinel.XXXXXX");
     if (!mkdtemp(ss->dir)) { ss->dir[0] = 0; return -1; }
+    ss->master.dir = ss->dir;                 /* demoted to a replica, it writes dump.rdb there */
     if (redis_server_start(&ss->master) != 0) { sentinel_set_stop(ss); return -1; }
-    r = redis_at(ss->master.port, "CONFIG SET repl-diskless-sync-delay 0");   /* the replica syncs at once */
+    r = redis_at(ss->master.port, "CONFIG SET repl-diskless-sync-delay 0");   /* its replica syncs at once */
     if (r) freeReplyObject(r);
     snprintf(mport, sizeof mport, "%d", ss->master.port);
     for (tries = 0; tries < 5 && !ss->replica.pid; tries++) {
         char *argv[] = {"redis-server", "--port", rport, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                        "--dir", ss->dir, "--daemonize", "no", "--replicaof", "127.0.0.1", mport, NULL};
+                        "--dir", ss->dir, "--daemonize", "no", "--repl-diskless-sync-delay", "0",
+                        "--replicaof", "127.0.0.1", mport, NULL};
         ss->replica.port = redis_server_free_port();
         snprintf(rport, sizeof rport, "%d", ss->replica.port);
         (void)redis_proc_start(&ss->replica, argv);
@@ -207,7 +210,7 @@ REDIS_TEST_FN int sentinel_set_start(sentinel_set *ss, int down_ms) {
             fprintf(f, "port %d\nbind 127.0.0.1\ndaemonize no\ndir %s\n"
                        "sentinel monitor mymaster 127.0.0.1 %d 2\n"
                        "sentinel down-after-milliseconds mymaster %d\n"
-                       "sentinel failover-timeout mymaster 10000\n",
+                       "sentinel failover-timeout mymaster 2000\n",
                     ss->sentinel[i].port, ss->dir, ss->master.port, down_ms);
             fclose(f);
             (void)redis_proc_start(&ss->sentinel[i], argv);

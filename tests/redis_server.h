@@ -26,6 +26,7 @@ typedef struct redis_server {
     pid_t pid;                /* 0 = not running */
     int port;
     char password[64];        /* "" = none */
+    const char *dir;          /* its working directory (where a replica writes dump.rdb); NULL = /tmp */
 } redis_server;
 
 static void redis_server_sleep_ms(long ms) {
@@ -111,7 +112,7 @@ static int redis_server_start(redis_server *s) {
     int tries;
     for (tries = 0; tries < 5; tries++) {
         char *argv[] = {"redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                        "--dir", "/tmp", "--daemonize", "no", NULL, NULL, NULL};
+                        "--dir", (char *)(s->dir ? s->dir : "/tmp"), "--daemonize", "no", NULL, NULL, NULL};
         int fixed = s->port != 0;
         if (!fixed) s->port = redis_server_free_port();
         if (!s->port) return -1;

@@ -6,8 +6,8 @@
  * locks spread over all masters, entries written through one handle read through
  * another, a slot migrated while traffic runs (-ASK, then -MOVED, both counted), a
  * master killed mid-traffic and its replica promoted (no wrong value, no error, no
- * hang, the tier back); a master, a replica and three sentinels, the master killed and
- * the failover followed. With LLMCACHE_CLUSTER_LONG=1 (make redis-cluster-long, part of
+ * hang, the tier back); a master, a replica and three sentinels: a switchover
+ * (SENTINEL FAILOVER) and then the new master killed, each failover followed. With LLMCACHE_CLUSTER_LONG=1 (make redis-cluster-long, part of
  * make check) also 2000 slots resharded by redis-cli --cluster reshard under traffic
  * from three threads. Run from the repository root:
  *   gcc -std=c99 -O1 -g -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wstrict-prototypes -Werror \
@@ -37,6 +37,12 @@ static void key_of(llmcache_key *k, int i) {
 
 static void value_of(char *v, size_t n, int i) { snprintf(v, n, "{\"answer\":%d,\"pad\":\"%0*d\"}", i, 40, i); }
 
+/* DEBUG_EVENTS=1: the sentinel handles print their error events (when and what). */
+static void print_event(void *ctx, const llmcache_event *ev) {
+    (void)ctx;
+    if (ev->type == LLMCACHE_EVENT_ERROR) fprintf(stderr, "%lld event: %s\n", (long long)mono_ms() % 100000, ev->message);
+}
+
 /* A handle on the deployment topology with the nodes given (NULL-terminated). */
 static llmcache *open_topo(int topology, const char *const *nodes, size_t max_entries) {
     llmcache_redis_config rc;
@@ -51,6 +57,7 @@ static llmcache *open_topo(int topology, const char *const *nodes, size_t max_en
     cfg.ns = "cl";
     cfg.redis = &rc;
     cfg.max_entries = max_entries;
+    if (getenv("DEBUG_EVENTS") && topology == LLMCACHE_REDIS_SENTINEL) cfg.on_event = print_event;
     if (llmcache_open(&c, &cfg) != LLMCACHE_OK) return NULL;
     return c;
 }
@@ -522,6 +529,48 @@ out:
 }
 
 /* ---- sentinel */
+/* Puts entry i through c until server's DBSIZE is want (the write reached it), up to
+ * ms; 1 when it did. */
+static int put_until(llmcache *c, int i, const redis_server *server, long long want, long ms) {
+    int64_t end = mono_ms() + ms;
+    char v[96];
+    llmcache_key k;
+    key_of(&k, i);
+    value_of(v, sizeof v, i);
+    while (mono_ms() < end) {
+        redisReply *r;
+        long long n;
+        if (llmcache_put(c, &k, v, strlen(v), LLMCACHE_TTL_DEFAULT) != LLMCACHE_OK) return 0;
+        r = redis_at(server->port, "DBSIZE");
+        n = r && r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
+        if (r) freeReplyObject(r);
+        if (n == want) return 1;
+        redis_server_sleep_ms(50);
+    }
+    return 0;
+}
+
+/* Polls until every sentinel names server as the master, up to 30 s. */
+static int sentinels_name(const sentinel_set *ss, const redis_server *server) {
+    int j, i, all = 0;
+    for (j = 0; j < 600 && !all; j++) {
+        for (i = 0, all = 1; i < 3 && all; i++) all = sentinel_master_port(ss, i) == server->port;
+        if (!all) redis_server_sleep_ms(50);
+    }
+    return all;
+}
+
+/* Polls WAIT on the master until its replica acknowledged everything, up to 20 s. */
+static int replica_synced(const redis_server *master) {
+    int j, ok = 0;
+    for (j = 0; j < 40 && !ok; j++) {
+        redisReply *r = redis_at(master->port, "WAIT 1 500");
+        ok = r && r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+        if (r) freeReplyObject(r);
+    }
+    return ok;
+}
+
 static void test_sentinel(void) {
     sentinel_set ss;
     char addr[3][32];
@@ -530,8 +579,9 @@ static void test_sentinel(void) {
     llmcache_stats st;
     traffic tr;
     redisReply *r;
-    int i, j, promoted = 0;
-    int64_t t0 = mono_ms(), killed;
+    redis_server *cur, *other;
+    int i, j, ok = 0;
+    int64_t t0 = mono_ms(), t1;
     if (sentinel_set_start(&ss, 1000) != 0) { CHECK_MSG(0, "the sentinels did not start"); return; }
     printf("sentinels up in %lld ms\n", (long long)(mono_ms() - t0));
     for (i = 0; i < 3; i++) {
@@ -551,45 +601,49 @@ static void test_sentinel(void) {
         CHECK_EQ(llmcache_put(c, &k, v, strlen(v), LLMCACHE_TTL_DEFAULT), LLMCACHE_OK);
     }
     r = redis_at(ss.master.port, "DBSIZE");
-    CHECK(r && r->integer == 100);                            /* on the master the sentinels named */
+    CHECK_MSG(r && r->integer == 100, "DBSIZE %lld", r ? r->integer : -1);   /* on the master the sentinels named */
     if (r) freeReplyObject(r);
-    r = redis_at(ss.master.port, "WAIT 1 3000");
-    CHECK(r && r->integer == 1);
-    if (r) freeReplyObject(r);
+    CHECK(replica_synced(&ss.master));
     CHECK(get_within(d, 5, 2000));
+
+    /* a graceful failover (SENTINEL FAILOVER): the old master is demoted, the handles follow */
+    t1 = mono_ms();
+    for (j = 0; j < 100 && !ok; j++) {                        /* until the sentinels know the replica */
+        r = redis_at(ss.sentinel[0].port, "SENTINEL FAILOVER mymaster");
+        ok = r && r->type == REDIS_REPLY_STATUS;
+        if (r) freeReplyObject(r);
+        if (!ok) redis_server_sleep_ms(100);
+    }
+    CHECK(ok);
+    printf("sentinel: SENTINEL FAILOVER accepted after %lld ms (%d tries)\n", (long long)(mono_ms() - t1), j);
+    CHECK(sentinels_name(&ss, &ss.replica));
+    printf("sentinel: every sentinel names the replica after %lld ms\n", (long long)(mono_ms() - t1));
+    /* a write reaches the promoted replica soon (the old master, still writable, is asked no more) */
+    CHECK(put_until(c, 101, &ss.replica, 101, 5000));
+    CHECK(get_within(d, 101, 20000));
+    printf("sentinel: switched over, written to the new master %lld ms after SENTINEL FAILOVER\n",
+           (long long)(mono_ms() - t1));
+    cur = &ss.replica;
+    other = &ss.master;
+    r = redis_at(other->port, "REPLICAOF 127.0.0.1 %d", cur->port);   /* what the sentinels do in up to 10 s */
+    if (r) freeReplyObject(r);
+    CHECK(replica_synced(cur));                               /* the demoted master follows it */
+
+    /* the master killed mid-traffic */
     traffic_start(&tr, d, 0, 100);
     redis_server_sleep_ms(300);
-    redis_server_stop_with(&ss.master, SIGKILL);
-    killed = mono_ms();
-    for (j = 0; j < 600 && !promoted; j++) {
-        promoted = sentinel_master_port(&ss, 0) == ss.replica.port;
-        if (!promoted) redis_server_sleep_ms(50);
-    }
-    CHECK(promoted);
-    printf("sentinels promoted the replica %lld ms after the kill\n", (long long)(mono_ms() - killed));
-    {   /* the tier follows: a read and a write reach the new master */
-        char v[96];
-        llmcache_key k;
-        int64_t end = mono_ms() + 20000;
-        long long n = 0;
-        CHECK(get_within(c, 50, 20000));
-        key_of(&k, 500);
-        value_of(v, sizeof v, 500);
-        while (mono_ms() < end) {
-            CHECK_EQ(llmcache_put(c, &k, v, strlen(v), LLMCACHE_TTL_DEFAULT), LLMCACHE_OK);
-            r = redis_at(ss.replica.port, "DBSIZE");
-            n = r && r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
-            if (r) freeReplyObject(r);
-            if (n == 101) break;
-            redis_server_sleep_ms(50);
-        }
-        CHECK_EQ(n, 101);
-        printf("sentinel: the tier wrote to the new master %lld ms after the kill\n", (long long)(mono_ms() - killed));
-    }
+    redis_server_stop_with(cur, SIGKILL);
+    t1 = mono_ms();
+    ok = sentinels_name(&ss, other);
+    CHECK(ok);
+    printf("sentinels promoted the replica %lld ms after the kill\n", (long long)(mono_ms() - t1));
+    CHECK(get_within(c, 50, 20000));
+    CHECK(put_until(c, 102, other, 102, 20000));
+    printf("sentinel: the tier wrote to the new master %lld ms after the kill\n", (long long)(mono_ms() - t1));
     redis_server_sleep_ms(300);
     traffic_stop(&tr, "sentinel: master killed");
     st = stats_of(c);
-    CHECK(st.redis_topology_refreshes >= 2);
+    CHECK(st.redis_topology_refreshes >= 3);
     printf("sentinel: refreshes %llu, errors %llu, skipped %llu\n", (unsigned long long)st.redis_topology_refreshes,
            (unsigned long long)st.redis_errors, (unsigned long long)st.redis_skipped);
 out:
