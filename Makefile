@@ -29,7 +29,7 @@ TSAN     = -O1 -g -fsanitize=thread
 
 # The optional programs whose packages this machine has (tests/need.sh); the rest
 # are neither built by test-build nor run (make test prints their skip lines).
-OPT_PROGS = test_curl test_replay test_redis test_redis_hostile openai replay_test test_transform_libs test_transform_redis serve
+OPT_PROGS = test_curl test_replay test_redis test_redis_hostile test_redis_cluster openai replay_test test_transform_libs test_transform_redis serve
 CAN      := $(shell CC='$(CC)' sh tests/need.sh --can $(OPT_PROGS))
 CANNOT    = $(filter-out $(CAN),$(OPT_PROGS))
 
@@ -46,7 +46,7 @@ TOOL      = $(if $(TOOL_SRCS),$(B)/llmcache)
 
 # Programs built with an optional part of the library: extra flags and libraries.
 CURL_PROGS  = $(B)/examples/openai $(B)/examples/replay_test $(foreach d,tests asan tsan,$(B)/$(d)/test_curl $(B)/$(d)/test_replay)
-REDIS_PROGS = $(foreach d,tests asan tsan,$(B)/$(d)/test_redis $(B)/$(d)/test_redis_hostile)
+REDIS_PROGS = $(foreach d,tests asan tsan,$(B)/$(d)/test_redis $(B)/$(d)/test_redis_hostile $(B)/$(d)/test_redis_cluster)
 $(CURL_PROGS):  XFLAGS = -DLLMCACHE_CURL
 $(CURL_PROGS):  XLIBS  = -lcurl
 $(REDIS_PROGS): XFLAGS = -DLLMCACHE_REDIS
@@ -69,7 +69,7 @@ include bench/bench.mk
 include fuzz/fuzz.mk
 include ports/ports.mk
 
-.PHONY: all demo test test-build check chaos-long compile-test valgrind-test bench clean
+.PHONY: all demo test test-build check chaos-long redis-cluster-long compile-test valgrind-test bench clean
 
 all: $(EXAMPLES) $(TOOL)
 
@@ -179,9 +179,14 @@ test: test-build
 # flusher threads; test_log: each of its processes under TSan), every test
 # program under valgrind memcheck, the long chaos run, the portability matrix
 # and each fuzz target under libFuzzer for FUZZ_LONG_SECONDS.
-TSAN_TESTS = $(B)/tsan/test_call $(B)/tsan/test_batch $(B)/tsan/test_flight_live $(B)/tsan/test_cache $(B)/tsan/test_files $(B)/tsan/test_log $(B)/tsan/test_acct
+TSAN_TESTS = $(B)/tsan/test_call $(B)/tsan/test_batch $(B)/tsan/test_flight_live $(B)/tsan/test_cache $(B)/tsan/test_files \
+             $(B)/tsan/test_log $(B)/tsan/test_acct $(if $(filter test_redis_cluster,$(CAN)),$(B)/tsan/test_redis_cluster)
 check: test $(TSAN_TESTS)
-	@sh tests/run_all.sh $(B) $(TSAN_TESTS) chaos-long valgrind-test portability fuzz-long
+	@sh tests/run_all.sh $(B) $(TSAN_TESTS) chaos-long redis-cluster-long valgrind-test portability fuzz-long
+
+# tests/test_redis_cluster.c's long form: 2000 slots resharded under traffic too.
+redis-cluster-long: $(B)/tests/test_redis_cluster
+	LLMCACHE_CLUSTER_LONG=1 ./$(B)/tests/test_redis_cluster
 
 # The chaos test of tests/test_chaos.c with a main run of CHAOS_LONG seconds
 # (make test runs it for 12 s, 5 s under ASan).

@@ -342,8 +342,22 @@ typedef struct llmcache_redis_config {
     int64_t     connect_timeout_ms;/* 0 = 200 */
     int64_t     command_timeout_ms;/* each command as a whole, reply included; 0 = 200 */
     int         breaker_failures;  /* consecutive failures that open the breaker; 0 = 3 */
-    int64_t     breaker_cooldown_ms; /* how long it stays open; 0 = 5000 */
+    int64_t     breaker_cooldown_ms; /* how long it stays open; 0 = 5000 (each node has its own
+                                      breaker: one failing node does not stop the others) */
+    /* the deployment (docs/REDIS.md, "Deployments") */
+    int         topology;          /* LLMCACHE_REDIS_SINGLE (0): the server at host:port;
+                                      LLMCACHE_REDIS_CLUSTER: a Redis Cluster, found through the
+                                      seed nodes (db must be 0); LLMCACHE_REDIS_SENTINEL: the
+                                      master that the sentinels in nodes name master_name */
+    const char *const *nodes;      /* NULL-terminated "host:port" list: the cluster's seed nodes
+                                      or the sentinels (at most 64); NULL = host:port alone. With
+                                      LLMCACHE_REDIS_SINGLE, nodes[0] replaces host:port */
+    const char *master_name;       /* LLMCACHE_REDIS_SENTINEL: the master's name as the sentinels
+                                      know it; NULL = "mymaster" */
 } llmcache_redis_config;
+
+/* llmcache_redis_config.topology */
+enum { LLMCACHE_REDIS_SINGLE = 0, LLMCACHE_REDIS_CLUSTER = 1, LLMCACHE_REDIS_SENTINEL = 2 };
 
 /* Progress of a long job over a file (verify, repair, compaction): done of total
  * units (bytes), told at most every few MiB with done rising, then once with
@@ -568,6 +582,11 @@ typedef struct llmcache_stats {
     uint64_t transform_failed;    /* reads whose decode failed: authentication, damaged data,
                                      or a length other than the record's (LLMCACHE_ECORRUPT;
                                      from Redis: a miss) */
+    /* Redis tier, continued: cluster and sentinel deployments */
+    uint64_t redis_moved;         /* -MOVED redirections followed (a slot has a new owner) */
+    uint64_t redis_asked;         /* -ASK redirections followed (a slot being migrated) */
+    uint64_t redis_topology_refreshes; /* slot maps read (CLUSTER SLOTS) or masters asked of
+                                     the sentinels, successfully */
 } llmcache_stats;
 
 /* Opens a cache. cfg may be NULL (memory only, default bounds); cfg, its strings
@@ -5808,7 +5827,11 @@ static int llmcache__delete_locked(llmcache *c, const llmcache_key *key, unsigne
  * path; a put writes through after the local put; a delete deletes in Redis too.
  * Fail open, never hang: a connect timeout, a deadline for each command as a whole,
  * bounds on what a reply may announce, and a circuit breaker that stops asking Redis
- * for a while after repeated failures. No Redis I/O ever happens with c->mu held. */
+ * for a while after repeated failures. No Redis I/O ever happens with c->mu held.
+ * Deployments (docs/REDIS.md "Deployments"): every command goes through
+ * llmcache__redis_exec, which routes it to a node (the single server, the owner of
+ * its key's slot in a Redis Cluster, or the master Redis Sentinel names), follows
+ * -MOVED and -ASK, and keeps one connection pool and one breaker per node. */
 #ifdef LLMCACHE_REDIS
 #define LLMCACHE__HAVE_REDIS 1
 #include <hiredis/hiredis.h>
@@ -5816,37 +5839,72 @@ static int llmcache__delete_locked(llmcache *c, const llmcache_key *key, unsigne
 
 #define LLMCACHE__REDIS_POOL       8     /* idle connections kept per handle */
 #define LLMCACHE__REDIS_PREFIX_MAX 1024
-#define LLMCACHE__REDIS_NAME_MAX   (LLMCACHE__REDIS_PREFIX_MAX + 5 + 64 + 1)
+#define LLMCACHE__REDIS_NAME_MAX   (LLMCACHE__REDIS_PREFIX_MAX + 5 + 64 + 2 + 1)
 #define LLMCACHE__REDIS_POLL_MS    20    /* single-flight followers look this often */
 #define LLMCACHE__REDIS_PX_MAX     ((int64_t)1 << 45)  /* ~1100 years: beyond, no PX */
 #define LLMCACHE__REDIS_LOCK_MAX   ((int64_t)86400000) /* redis_lock_ms is capped at a day */
 /* Bounds on what a reply may announce, checked before hiredis buffers or allocates it:
  * one reply is at most a padded record (the largest value with its header and meta
- * block) and its framing; a status, error or integer line at most 64 KiB; our
+ * block) and its framing; a status, error or integer line at most 64 KiB; our data
  * commands return no arrays, so 16 elements and one level of nesting are plenty. */
 #define LLMCACHE__REDIS_REPLY_MAX  (llmcache__pad8(LLMCACHE__REC_LOAD_MAX) + 64)
 #define LLMCACHE__REDIS_LINE_MAX   65536
 #define LLMCACHE__REDIS_ELEMS_MAX  16
 #define LLMCACHE__REDIS_DEPTH_MAX  2
+/* A command that wants an array (CLUSTER SLOTS, ROLE, SENTINEL get-master-addr-by-name)
+ * may get one range per slot, each nested four deep (range, node, metadata). */
+#define LLMCACHE__REDIS_MAP_ELEMS_MAX 16384
+#define LLMCACHE__REDIS_MAP_DEPTH_MAX 4
+/* Deployments: the cluster's slots, the nodes a handle may learn of, how many
+ * redirections one command follows, how often a stale topology is asked again. */
+#define LLMCACHE__REDIS_SLOTS      16384
+#define LLMCACHE__REDIS_NODES_MAX  64
+#define LLMCACHE__REDIS_HOST_MAX   255
+#define LLMCACHE__REDIS_HOPS_MAX   5
+#define LLMCACHE__REDIS_REFRESH_MS 100
+#define LLMCACHE__REDIS_ASK_MAX    2     /* nodes or sentinels one refresh waits for */
+#define LLMCACHE__REDIS_RECHECK_MS 1000  /* sentinels: asked again this often even when all is well */
+#define LLMCACHE__REDIS_CMDS_MAX   4     /* commands in one llmcache__redis_exec */
 
 enum { LLMCACHE__BRK_CLOSED = 0, LLMCACHE__BRK_OPEN = 1, LLMCACHE__BRK_PROBE = 2 };
 
+/* One server: its address, idle connections and circuit breaker (all under r->mu). */
+typedef struct llmcache__rnode {
+    char    *host;
+    int      port;
+    int      used;                /* slots the cluster's map gives it; 1 for the single node or
+                                     the sentinels' master; 0 = known but not routed to */
+    redisContext *idle[LLMCACHE__REDIS_POOL];
+    int      n_idle;
+    int      breaker;             /* LLMCACHE__BRK_*; PROBE: one caller is trying it again */
+    int      failures;            /* consecutive failed operations */
+    int64_t  open_until_us;       /* monotonic time when an open breaker lets a probe through */
+} llmcache__rnode;
+
 struct llmcache__redis {
     /* settings, fixed at open */
-    char    *host, *password, *prefix;
+    char    *password, *prefix, *master_name;
     size_t   prefix_len;
-    int      port, db, max_failures;
+    int      topology, db, max_failures;
     int64_t  connect_ms, command_ms, cooldown_ms;
+    char    *seed_host[LLMCACHE__REDIS_NODES_MAX];  /* cluster seeds or sentinels */
+    int      seed_port[LLMCACHE__REDIS_NODES_MAX];
+    int      n_seeds;
     /* guarded by mu, which is held for a few instructions only: never during I/O,
        never while taking c->mu (the order is c->mu, then mu) */
     llmcache__mutex mu;
-    redisContext *idle[LLMCACHE__REDIS_POOL];
-    int      n_idle;
-    int      breaker;             /* LLMCACHE__BRK_*; PROBE: one caller is trying Redis again */
-    int      failures;            /* consecutive failed operations */
-    int64_t  open_until_us;       /* monotonic time when an open breaker lets a probe through */
+    llmcache__rnode *nodes[LLMCACHE__REDIS_NODES_MAX];  /* known servers, kept until close */
+    int      n_nodes;
+    int      master;              /* single, sentinel: the node commands go to; -1 = unknown */
+    unsigned char *slot_node;     /* cluster: node index + 1 of each slot; 0 = unknown */
+    int      stale;               /* the topology is to be asked again */
+    int      refreshing;          /* a caller is asking it now */
+    int      next_seed;           /* where the next refresh starts asking */
+    int64_t  refresh_after_us;    /* no refresh before (monotonic) */
+    int64_t  recheck_us;          /* sentinels: when to ask them again anyway (a switchover leaves
+                                     the old master writable until they reconfigure it) */
     uint64_t tokens;              /* lock tokens given out */
-    uint64_t hits, misses, puts, errors, skipped, opens, connects;
+    uint64_t hits, misses, puts, errors, skipped, opens, connects, moved, asked, refreshes;
 };
 
 /* A Redis command: its arguments (binary-safe) and the reply types it may get, as a
@@ -5867,37 +5925,156 @@ static void llmcache__rcmd_start(llmcache__rcmd *cmd, const char *verb, unsigned
 }
 
 static void llmcache__redis_free(struct llmcache__redis *r) {
-    int i;
+    int i, j;
     if (!r) return;
-    for (i = 0; i < r->n_idle; i++) redisFree(r->idle[i]);
-    LLMCACHE_FREE(r->host);
+    for (i = 0; i < r->n_nodes; i++) {
+        for (j = 0; j < r->nodes[i]->n_idle; j++) redisFree(r->nodes[i]->idle[j]);
+        LLMCACHE_FREE(r->nodes[i]->host);
+        LLMCACHE_FREE(r->nodes[i]);
+    }
+    for (i = 0; i < r->n_seeds; i++) LLMCACHE_FREE(r->seed_host[i]);
+    LLMCACHE_FREE(r->slot_node);
+    LLMCACHE_FREE(r->master_name);
     LLMCACHE_FREE(r->password);
     LLMCACHE_FREE(r->prefix);
     llmcache__mutex_destroy(&r->mu);
     LLMCACHE_FREE(r);
 }
 
+/* CRC16 as the Redis Cluster specification defines it (XMODEM: polynomial 0x1021,
+ * initial value 0, neither input nor output reflected): "123456789" gives 0x31C3.
+ * A nibble at a time: the table is the CRC of each nibble in the top four bits. */
+static unsigned llmcache__crc16(const void *data, size_t n) {
+    static const unsigned short nib[16] = {0x0000, 0x1021, 0x2042, 0x3063, 0x4084, 0x50a5, 0x60c6, 0x70e7,
+                                           0x8108, 0x9129, 0xa14a, 0xb16b, 0xc18c, 0xd1ad, 0xe1ce, 0xf1ef};
+    const unsigned char *p = (const unsigned char *)data;
+    unsigned crc = 0;
+    while (n--) {
+        crc = ((crc << 4) & 0xffffu) ^ nib[(crc >> 12) ^ (*p >> 4)];
+        crc = ((crc << 4) & 0xffffu) ^ nib[(crc >> 12) ^ (*p++ & 15u)];
+    }
+    return crc;
+}
+
+/* The cluster slot of a key name: CRC16 of its hash tag (what lies between the first
+ * '{' and the first '}' after it, when that is not empty), else of the whole name. */
+static int llmcache__redis_keyslot(const char *name, size_t n) {
+    const char *lb = (const char *)memchr(name, '{', n), *rb;
+    if (lb) {
+        rb = (const char *)memchr(lb + 1, '}', n - (size_t)(lb + 1 - name));
+        if (rb && rb > lb + 1) return (int)(llmcache__crc16(lb + 1, (size_t)(rb - lb - 1)) & 16383u);
+    }
+    return (int)(llmcache__crc16(name, n) & 16383u);
+}
+
+/* Splits "host:port" (the last ':' ends the host; "[v6]:port" too) into a new string
+ * *host and *port; an empty host is dflt (if not NULL). 0 when it is not such an
+ * address (or out of memory: *host NULL). */
+static int llmcache__redis_addr(const char *s, size_t n, const char *dflt, char **host, int *port) {
+    size_t colon = n, i;
+    long v = 0;
+    for (i = 0; i < n; i++) if (s[i] == ':') colon = i;
+    if (colon == n || colon + 1 == n || n - colon > 6) return 0;
+    for (i = colon + 1; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') return 0;
+        v = v * 10 + (s[i] - '0');
+    }
+    if (v < 1 || v > 65535) return 0;
+    if (colon >= 2 && s[0] == '[' && s[colon - 1] == ']') { s++; colon -= 2; }
+    if (colon == 0 && dflt) { s = dflt; colon = strlen(dflt); }
+    if (colon == 0 || colon > LLMCACHE__REDIS_HOST_MAX) return 0;
+    *host = llmcache__memdup_nul(s, colon);
+    *port = (int)v;
+    return *host != NULL;
+}
+
+/* The index of the node host:port, added when new; -1 when out of memory or when the
+ * handle knows LLMCACHE__REDIS_NODES_MAX nodes already. Called with r->mu held. */
+static int llmcache__rnode_find_locked(struct llmcache__redis *r, const char *host, size_t host_len, int port) {
+    llmcache__rnode *nd;
+    int i;
+    for (i = 0; i < r->n_nodes; i++)
+        if (r->nodes[i]->port == port && strlen(r->nodes[i]->host) == host_len &&
+            memcmp(r->nodes[i]->host, host, host_len) == 0) return i;
+    if (r->n_nodes == LLMCACHE__REDIS_NODES_MAX || host_len == 0 || host_len > LLMCACHE__REDIS_HOST_MAX) return -1;
+    nd = (llmcache__rnode *)LLMCACHE_MALLOC(sizeof *nd);
+    if (!nd) return -1;
+    memset(nd, 0, sizeof *nd);
+    nd->host = llmcache__memdup_nul(host, host_len);
+    nd->port = port;
+    if (!nd->host) { LLMCACHE_FREE(nd); return -1; }
+    r->nodes[r->n_nodes] = nd;
+    return r->n_nodes++;
+}
+
+/* Whether a cluster's key names keep an entry and its lock in one slot with this
+ * prefix: a '{' in it must open a non-empty hash tag that closes in it too. */
+static int llmcache__redis_prefix_ok(const char *prefix) {
+    const char *lb = strchr(prefix, '{'), *rb;
+    if (!lb) return 1;
+    rb = strchr(lb + 1, '}');
+    return rb && rb > lb + 1;
+}
+
 /* Sets up c->redis from cfg; connects lazily (Redis being down is no reason to fail). */
 static int llmcache__redis_open(llmcache *c, const llmcache_redis_config *cfg) {
     struct llmcache__redis *r;
     size_t ns_len = strlen(c->ns);
+    int i, n_nodes = 0;
     if (cfg->port < 0 || cfg->port > 65535 || cfg->db < 0 || cfg->connect_timeout_ms < 0 ||
         cfg->command_timeout_ms < 0 || cfg->breaker_failures < 0 || cfg->breaker_cooldown_ms < 0 ||
-        (cfg->host && !cfg->host[0]))
+        (cfg->host && !cfg->host[0]) || cfg->topology < LLMCACHE_REDIS_SINGLE ||
+        cfg->topology > LLMCACHE_REDIS_SENTINEL || (cfg->topology == LLMCACHE_REDIS_CLUSTER && cfg->db != 0) ||
+        (cfg->master_name && (!cfg->master_name[0] || strlen(cfg->master_name) > LLMCACHE__REDIS_HOST_MAX)))
         return LLMCACHE_EINVAL;
+    if (cfg->nodes) {
+        while (cfg->nodes[n_nodes]) n_nodes++;
+        if (n_nodes == 0 || n_nodes > LLMCACHE__REDIS_NODES_MAX) return LLMCACHE_EINVAL;
+    }
     if ((cfg->prefix ? strlen(cfg->prefix) : ns_len + 10) > LLMCACHE__REDIS_PREFIX_MAX) return LLMCACHE_EINVAL;
+    if (cfg->topology == LLMCACHE_REDIS_CLUSTER && cfg->prefix && !llmcache__redis_prefix_ok(cfg->prefix))
+        return LLMCACHE_EINVAL;
     r = (struct llmcache__redis *)LLMCACHE_MALLOC(sizeof *r);
     if (!r) return LLMCACHE_ENOMEM;
     memset(r, 0, sizeof *r);
     if (llmcache__mutex_init(&r->mu) != 0) { LLMCACHE_FREE(r); return LLMCACHE_ENOMEM; }
     c->redis = r;
-    r->port = LLMCACHE__DEF(cfg->port, 6379);
+    r->topology = cfg->topology;
     r->db = cfg->db;
     r->max_failures = LLMCACHE__DEF(cfg->breaker_failures, 3);
     r->connect_ms = LLMCACHE__DEF(cfg->connect_timeout_ms, 200);
     r->command_ms = LLMCACHE__DEF(cfg->command_timeout_ms, 200);
     r->cooldown_ms = LLMCACHE__DEF(cfg->breaker_cooldown_ms, 5000);
-    r->host = LLMCACHE__STRDUP(cfg->host ? cfg->host : "127.0.0.1");
+    r->master = -1;
+    for (i = 0; i < n_nodes; i++) {
+        if (!llmcache__redis_addr(cfg->nodes[i], strlen(cfg->nodes[i]), NULL, &r->seed_host[i], &r->seed_port[i]))
+            return LLMCACHE_EINVAL;
+        r->n_seeds++;
+    }
+    if (!n_nodes) {
+        r->seed_host[0] = LLMCACHE__STRDUP(cfg->host ? cfg->host : "127.0.0.1");
+        r->seed_port[0] = LLMCACHE__DEF(cfg->port, 6379);
+        if (!r->seed_host[0]) return LLMCACHE_ENOMEM;
+        r->n_seeds = 1;
+    }
+    if (r->topology != LLMCACHE_REDIS_SENTINEL) {   /* the sentinels are asked, never routed to */
+        for (i = 0; i < (r->topology == LLMCACHE_REDIS_SINGLE ? 1 : r->n_seeds); i++)
+            if (llmcache__rnode_find_locked(r, r->seed_host[i], strlen(r->seed_host[i]), r->seed_port[i]) < 0)
+                return LLMCACHE_ENOMEM;
+    }
+    if (r->topology == LLMCACHE_REDIS_SINGLE) {
+        r->master = 0;
+        r->nodes[0]->used = 1;
+    } else {
+        r->stale = 1;                              /* the topology is asked on first use */
+        r->master_name = LLMCACHE__STRDUP(cfg->master_name ? cfg->master_name : "mymaster");
+        if (!r->master_name) return LLMCACHE_ENOMEM;
+    }
+    if (r->topology == LLMCACHE_REDIS_CLUSTER) {
+        r->slot_node = (unsigned char *)LLMCACHE_MALLOC(LLMCACHE__REDIS_SLOTS);
+        if (!r->slot_node) return LLMCACHE_ENOMEM;
+        memset(r->slot_node, 0, LLMCACHE__REDIS_SLOTS);
+    }
     if (cfg->password) r->password = LLMCACHE__STRDUP(cfg->password);
     if (cfg->prefix) {
         r->prefix = LLMCACHE__STRDUP(cfg->prefix);
@@ -5906,19 +6083,25 @@ static int llmcache__redis_open(llmcache *c, const llmcache_redis_config *cfg) {
         memcpy(r->prefix + 9, c->ns, ns_len);
         memcpy(r->prefix + 9 + ns_len, ":", 2);
     }
-    if (!r->host || !r->prefix || (cfg->password && !r->password)) return LLMCACHE_ENOMEM;
+    if (!r->prefix || (cfg->password && !r->password)) return LLMCACHE_ENOMEM;
     r->prefix_len = strlen(r->prefix);
     return LLMCACHE_OK;
 }
 
-/* The Redis name of key: prefix [+ "lock:"] + 64 lowercase hex digits; returns its length. */
+/* The Redis name of key: prefix [+ "lock:"] + 64 lowercase hex digits; returns its
+ * length. In a cluster the digits are a hash tag, "{" hex "}": an entry and its lock
+ * share a slot. */
 static size_t llmcache__redis_name(const struct llmcache__redis *r, const llmcache_key *key, int lock,
                                    char name[LLMCACHE__REDIS_NAME_MAX]) {
     size_t n = r->prefix_len;
+    int tag = r->topology == LLMCACHE_REDIS_CLUSTER;
     memcpy(name, r->prefix, n);
     if (lock) { memcpy(name + n, "lock:", 5); n += 5; }
+    if (tag) name[n++] = '{';
     llmcache_key_hex(key, name + n);
-    return n + 64;
+    n += 64;
+    if (tag) name[n++] = '}';
+    return n;
 }
 
 static struct timeval llmcache__redis_tv(int64_t ms) {
@@ -5949,7 +6132,9 @@ typedef struct llmcache__rscan {
     int      replies;        /* complete replies */
     uint64_t num;            /* the length or count so far; bytes of a line; bulk bytes left */
     uint64_t size;           /* bytes of the current reply so far */
-    uint64_t left[LLMCACHE__REDIS_DEPTH_MAX];   /* elements still due in each open array */
+    uint64_t elems_max;      /* 0 = LLMCACHE__REDIS_ELEMS_MAX; _MAP_ELEMS_MAX when an array is wanted */
+    int      depth_max;      /* 0 = LLMCACHE__REDIS_DEPTH_MAX; _MAP_DEPTH_MAX when an array is wanted */
+    uint64_t left[LLMCACHE__REDIS_MAP_DEPTH_MAX];   /* elements still due in each open array */
 } llmcache__rscan;
 
 /* Scans the next n bytes of the replies (split anywhere); 0 when they break a bound,
@@ -5986,7 +6171,8 @@ static int llmcache__rscan_feed(llmcache__rscan *s, const unsigned char *p, size
                     s->num = s->num * 10 + (b - '0');
                     s->digits = 1;
                     if (s->num > (s->kind == '$' ? LLMCACHE__REDIS_REPLY_MAX - s->size
-                                                 : (uint64_t)LLMCACHE__REDIS_ELEMS_MAX)) return 0;
+                                                 : LLMCACHE__DEF(s->elems_max, LLMCACHE__REDIS_ELEMS_MAX)))
+                        return 0;
                     continue;
                 }
                 if (b == '-' && !s->digits && !s->neg) { s->neg = 1; continue; }
@@ -5998,7 +6184,7 @@ static int llmcache__rscan_feed(llmcache__rscan *s, const unsigned char *p, size
                 if (s->neg) break;                      /* nil */
                 if (s->kind == '$') { s->num += 2; s->state = LLMCACHE__RS_BULK; continue; }
                 if (s->num == 0) break;                 /* an empty array */
-                if (s->depth == LLMCACHE__REDIS_DEPTH_MAX) return 0;
+                if (s->depth == LLMCACHE__DEF(s->depth_max, LLMCACHE__REDIS_DEPTH_MAX)) return 0;
                 s->left[s->depth++] = s->num;
                 s->state = LLMCACHE__RS_TYPE;
                 continue;
@@ -6036,7 +6222,13 @@ static int llmcache__redis_roundtrip(struct llmcache__redis *r, redisContext *ct
     char buf[16384];
     int i, got = 0, done = 0, ok = !ctx->err;
     memset(&scan, 0, sizeof scan);
-    for (i = 0; i < n; i++) rep[i] = NULL;
+    for (i = 0; i < n; i++) {
+        rep[i] = NULL;
+        if (cmd[i].want & LLMCACHE__RWANT(REDIS_REPLY_ARRAY)) {
+            scan.elems_max = LLMCACHE__REDIS_MAP_ELEMS_MAX;
+            scan.depth_max = LLMCACHE__REDIS_MAP_DEPTH_MAX;
+        }
+    }
     for (i = 0; ok && i < n; i++) ok = redisAppendCommandArgv(ctx, cmd[i].argc, cmd[i].argv, cmd[i].len) == REDIS_OK;
     while (ok && !done) {
         int64_t left = (deadline - llmcache__mono_us() + 999) / 1000;
@@ -6062,11 +6254,12 @@ static int llmcache__redis_roundtrip(struct llmcache__redis *r, redisContext *ct
     return ok;
 }
 
-/* A new connection (AUTH and SELECT done), or NULL. */
-static redisContext *llmcache__redis_connect(struct llmcache__redis *r) {
-    redisContext *ctx = redisConnectWithTimeout(r->host, r->port, llmcache__redis_tv(r->connect_ms));
-    llmcache__rcmd cmd[2];
-    redisReply *rep[2];
+/* A new connection to nd (AUTH and SELECT done; behind sentinels, ROLE says it is a
+ * master), or NULL. */
+static redisContext *llmcache__redis_connect(struct llmcache__redis *r, const llmcache__rnode *nd) {
+    redisContext *ctx = redisConnectWithTimeout(nd->host, nd->port, llmcache__redis_tv(r->connect_ms));
+    llmcache__rcmd cmd[3];
+    redisReply *rep[3];
     char db[16];
     int n = 0, i, ok;
     if (!ctx) return NULL;
@@ -6081,53 +6274,62 @@ static redisContext *llmcache__redis_connect(struct llmcache__redis *r) {
         llmcache__rcmd_arg(&cmd[n], db, strlen(db));
         n++;
     }
+    if (r->topology == LLMCACHE_REDIS_SENTINEL)     /* a failover may have made it a replica */
+        llmcache__rcmd_start(&cmd[n++], "ROLE", LLMCACHE__RWANT(REDIS_REPLY_ARRAY));
     ok = llmcache__redis_roundtrip(r, ctx, n, cmd, rep);
-    for (i = 0; ok && i < n; i++) freeReplyObject(rep[i]);
+    if (ok && r->topology == LLMCACHE_REDIS_SENTINEL) {
+        const redisReply *role = rep[n - 1];
+        ok = role->elements >= 1 && role->element[0]->type == REDIS_REPLY_STRING &&
+             role->element[0]->len == 6 && memcmp(role->element[0]->str, "master", 6) == 0;
+    }
+    for (i = 0; i < n && rep[i]; i++) freeReplyObject(rep[i]);
     if (!ok) { redisFree(ctx); return NULL; }
-    llmcache__lock(&r->mu);
-    r->connects++;
-    llmcache__unlock(&r->mu);
+    llmcache__stat_inc(&r->mu, &r->connects);
     return ctx;
 }
 
-/* Whether to try Redis now (an idle connection in *ctx, or NULL: connect). An open
+/* Whether to try node nd now (an idle connection in *ctx, or NULL: connect). An open
  * breaker says no (counted) until its cooldown is over; then one caller probes. */
-static int llmcache__redis_take(struct llmcache__redis *r, redisContext **ctx) {
+static int llmcache__redis_take(struct llmcache__redis *r, llmcache__rnode *nd, redisContext **ctx) {
     int go = 1;
     *ctx = NULL;
     llmcache__lock(&r->mu);
-    if (r->breaker == LLMCACHE__BRK_OPEN && llmcache__mono_us() >= r->open_until_us) {
-        r->breaker = LLMCACHE__BRK_PROBE;     /* half-open: this caller tries */
-    } else if (r->breaker != LLMCACHE__BRK_CLOSED) {
+    if (nd->breaker == LLMCACHE__BRK_OPEN && llmcache__mono_us() >= nd->open_until_us) {
+        nd->breaker = LLMCACHE__BRK_PROBE;    /* half-open: this caller tries */
+    } else if (nd->breaker != LLMCACHE__BRK_CLOSED) {
         r->skipped++;
+        if (r->topology != LLMCACHE_REDIS_SINGLE) r->stale = 1;   /* its slots may have moved */
         go = 0;
     }
-    if (go && r->n_idle) *ctx = r->idle[--r->n_idle];
+    if (go && nd->n_idle) *ctx = nd->idle[--nd->n_idle];
     llmcache__unlock(&r->mu);
     return go;
 }
 
-/* Ends an attempt: a success closes the breaker and keeps the connection; a failure
- * is counted, closes the connection and may open the breaker. */
-static void llmcache__redis_done(llmcache *c, const llmcache_key *key, redisContext *ctx, int ok) {
+/* Ends an attempt on nd: a success closes its breaker and keeps the connection; a
+ * failure is counted, closes the connection, may open the breaker and makes a
+ * cluster's or the sentinels' topology stale. */
+static void llmcache__redis_done(llmcache *c, const llmcache_key *key, llmcache__rnode *nd, redisContext *ctx,
+                                 int ok) {
     struct llmcache__redis *r = c->redis;
     redisContext *drop[LLMCACHE__REDIS_POOL];
     int n_drop = 0, opened = 0;
     llmcache__lock(&r->mu);
     if (ok) {
-        r->failures = 0;
-        r->breaker = LLMCACHE__BRK_CLOSED;
-        if (ctx && r->n_idle < LLMCACHE__REDIS_POOL) { r->idle[r->n_idle++] = ctx; ctx = NULL; }
+        nd->failures = 0;
+        nd->breaker = LLMCACHE__BRK_CLOSED;
+        if (ctx && nd->n_idle < LLMCACHE__REDIS_POOL) { nd->idle[nd->n_idle++] = ctx; ctx = NULL; }
     } else {
         r->errors++;
-        r->failures++;
-        if (r->breaker == LLMCACHE__BRK_PROBE ||
-            (r->breaker == LLMCACHE__BRK_CLOSED && r->failures >= r->max_failures)) {
-            r->breaker = LLMCACHE__BRK_OPEN;
-            r->open_until_us = llmcache__mono_us() + r->cooldown_ms * 1000;
+        nd->failures++;
+        if (r->topology != LLMCACHE_REDIS_SINGLE) r->stale = 1;
+        if (nd->breaker == LLMCACHE__BRK_PROBE ||
+            (nd->breaker == LLMCACHE__BRK_CLOSED && nd->failures >= r->max_failures)) {
+            nd->breaker = LLMCACHE__BRK_OPEN;
+            nd->open_until_us = llmcache__mono_us() + r->cooldown_ms * 1000;
             r->opens++;
             opened = 1;
-            while (r->n_idle) drop[n_drop++] = r->idle[--r->n_idle];   /* likely dead too */
+            while (nd->n_idle) drop[n_drop++] = nd->idle[--nd->n_idle];   /* likely dead too */
         }
     }
     llmcache__unlock(&r->mu);
@@ -6138,24 +6340,283 @@ static void llmcache__redis_done(llmcache *c, const llmcache_key *key, redisCont
                                    : "redis: command failed (down, slow or an error reply); failing open");
 }
 
-/* Sends n commands in one round trip and reads their replies into rep[0..n).
- * LLMCACHE_OK: all arrived in time, each of a type its command accepts (release each
- * with freeReplyObject). LLMCACHE_EIO: Redis failed or was not tried (open breaker);
- * rep is all NULL then. Call without c->mu held. */
+/* One round trip of n commands on nd, its breaker permitting: -1 not tried (counted
+ * as skipped), 0 failed, 1 with every reply in rep. Unless -1, the caller ends the
+ * attempt with llmcache__redis_done(..., nd, *ctx, ok). */
+static int llmcache__redis_try(struct llmcache__redis *r, llmcache__rnode *nd, int n, llmcache__rcmd *cmd,
+                               redisReply **rep, redisContext **ctx) {
+    llmcache__nopipe g;
+    int ok, i;
+    for (i = 0; i < n; i++) rep[i] = NULL;
+    if (!llmcache__redis_take(r, nd, ctx)) return -1;
+    llmcache__nopipe_begin(&g);
+    if (!*ctx) *ctx = llmcache__redis_connect(r, nd);
+    ok = *ctx && llmcache__redis_roundtrip(r, *ctx, n, cmd, rep);
+    llmcache__nopipe_end(&g);
+    return ok;
+}
+
+/* ---- topology: the cluster's slot map (CLUSTER SLOTS, -MOVED, -ASK) and the
+ * sentinels' master (SENTINEL get-master-addr-by-name, -READONLY, ROLE) */
+
+/* Fills map (node index + 1 per slot) from a CLUSTER SLOTS reply that node from gave;
+ * 0 when the reply is not one. An empty host (or "?") means from's own. */
+static int llmcache__redis_slots_parse(struct llmcache__redis *r, const llmcache__rnode *from,
+                                       const redisReply *rep, unsigned char *map) {
+    size_t i;
+    memset(map, 0, LLMCACHE__REDIS_SLOTS);
+    for (i = 0; i < rep->elements; i++) {
+        const redisReply *e = rep->element[i], *m;
+        const char *host;
+        size_t host_len;
+        long long lo, hi;
+        int idx;
+        if (e->type != REDIS_REPLY_ARRAY || e->elements < 3 || e->element[0]->type != REDIS_REPLY_INTEGER ||
+            e->element[1]->type != REDIS_REPLY_INTEGER || e->element[2]->type != REDIS_REPLY_ARRAY) return 0;
+        lo = e->element[0]->integer;
+        hi = e->element[1]->integer;
+        m = e->element[2];
+        if (lo < 0 || hi < lo || hi >= LLMCACHE__REDIS_SLOTS || m->elements < 2 ||
+            m->element[0]->type != REDIS_REPLY_STRING || m->element[1]->type != REDIS_REPLY_INTEGER ||
+            m->element[1]->integer < 1 || m->element[1]->integer > 65535) return 0;
+        host = m->element[0]->str;
+        host_len = m->element[0]->len;
+        if (host_len == 0 || (host_len == 1 && host[0] == '?')) { host = from->host; host_len = strlen(host); }
+        llmcache__lock(&r->mu);
+        idx = llmcache__rnode_find_locked(r, host, host_len, (int)m->element[1]->integer);
+        llmcache__unlock(&r->mu);
+        if (idx >= 0) memset(map + lo, idx + 1, (size_t)(hi - lo + 1));   /* else: unknown, redirected */
+    }
+    return 1;
+}
+
+/* Reads the slot map from the first node that answers CLUSTER SLOTS (starting with a
+ * different one each time, trying at most LLMCACHE__REDIS_ASK_MAX) and installs it;
+ * 1 when it did. */
+static int llmcache__redis_slots_load(llmcache *c) {
+    struct llmcache__redis *r = c->redis;
+    unsigned char *map = (unsigned char *)LLMCACHE_MALLOC(LLMCACHE__REDIS_SLOTS);
+    llmcache__rcmd cmd;
+    int n, start, i, j, asked = 0, ok = 0;
+    if (!map) return 0;
+    llmcache__rcmd_start(&cmd, "CLUSTER", LLMCACHE__RWANT(REDIS_REPLY_ARRAY));
+    llmcache__rcmd_arg(&cmd, "SLOTS", 5);
+    llmcache__lock(&r->mu);
+    n = r->n_nodes;
+    start = r->next_seed++ & 0xffff;
+    llmcache__unlock(&r->mu);
+    for (i = 0; i < n && !ok && asked < LLMCACHE__REDIS_ASK_MAX; i++) {
+        llmcache__rnode *nd;
+        redisContext *ctx;
+        redisReply *rep;
+        int tried;
+        llmcache__lock(&r->mu);
+        nd = r->nodes[(start + i) % n];
+        llmcache__unlock(&r->mu);
+        tried = llmcache__redis_try(r, nd, 1, &cmd, &rep, &ctx);
+        if (tried < 0) continue;                  /* its breaker is open: costs nothing */
+        asked++;
+        ok = tried && llmcache__redis_slots_parse(r, nd, rep, map);
+        llmcache__redis_done(c, NULL, nd, ctx, ok);
+        if (rep) freeReplyObject(rep);
+    }
+    if (ok) {
+        llmcache__lock(&r->mu);
+        memcpy(r->slot_node, map, LLMCACHE__REDIS_SLOTS);
+        for (j = 0; j < r->n_nodes; j++) r->nodes[j]->used = 0;
+        for (j = 0; j < LLMCACHE__REDIS_SLOTS; j++) if (map[j]) r->nodes[map[j] - 1]->used++;
+        llmcache__unlock(&r->mu);
+    }
+    LLMCACHE_FREE(map);
+    return ok;
+}
+
+/* Asks the sentinels (the first that answers, starting with a different one each
+ * time, at most LLMCACHE__REDIS_ASK_MAX) where the master is, and routes to it; 1
+ * when one said. */
+static int llmcache__redis_sentinels_ask(struct llmcache__redis *r) {
+    llmcache__rcmd cmd;
+    int i, start, found = 0;
+    llmcache__rcmd_start(&cmd, "SENTINEL", LLMCACHE__RWANT(REDIS_REPLY_ARRAY) | LLMCACHE__RWANT(REDIS_REPLY_NIL));
+    llmcache__rcmd_arg(&cmd, "get-master-addr-by-name", 23);
+    llmcache__rcmd_arg(&cmd, r->master_name, strlen(r->master_name));
+    llmcache__lock(&r->mu);
+    start = r->next_seed++ & 0xffff;
+    llmcache__unlock(&r->mu);
+    for (i = 0; i < r->n_seeds && i < LLMCACHE__REDIS_ASK_MAX && !found; i++) {
+        int j = (start + i) % r->n_seeds, ok, port = 0;
+        llmcache__nopipe g;
+        redisContext *ctx;
+        redisReply *rep = NULL;
+        const redisReply *h, *p;
+        size_t k;
+        llmcache__nopipe_begin(&g);
+        ctx = redisConnectWithTimeout(r->seed_host[j], r->seed_port[j], llmcache__redis_tv(r->connect_ms));
+        ok = ctx && llmcache__redis_roundtrip(r, ctx, 1, &cmd, &rep);
+        llmcache__nopipe_end(&g);
+        if (ctx) redisFree(ctx);
+        if (!ok) { llmcache__stat_inc(&r->mu, &r->errors); continue; }
+        llmcache__stat_inc(&r->mu, &r->connects);
+        if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
+            (h = rep->element[0])->type == REDIS_REPLY_STRING && (p = rep->element[1])->type == REDIS_REPLY_STRING &&
+            p->len >= 1 && p->len <= 5) {
+            for (k = 0; k < p->len && p->str[k] >= '0' && p->str[k] <= '9'; k++) port = port * 10 + (p->str[k] - '0');
+            if (k == p->len && port >= 1 && port <= 65535) {
+                llmcache__lock(&r->mu);
+                j = llmcache__rnode_find_locked(r, h->str, h->len, port);
+                if (j >= 0) {
+                    if (r->master >= 0) r->nodes[r->master]->used = 0;
+                    r->master = j;
+                    r->nodes[j]->used = 1;
+                    found = 1;
+                }
+                llmcache__unlock(&r->mu);
+            }
+        }
+        freeReplyObject(rep);
+    }
+    return found;
+}
+
+/* Asks the topology again when it is stale (or, behind sentinels, every
+ * LLMCACHE__REDIS_RECHECK_MS), due (at most every LLMCACHE__REDIS_REFRESH_MS) and no
+ * other caller is asking. */
+static void llmcache__redis_refresh(llmcache *c) {
+    struct llmcache__redis *r = c->redis;
+    int64_t now = llmcache__mono_us();
+    int go, ok;
+    llmcache__lock(&r->mu);
+    go = (r->stale || (r->topology == LLMCACHE_REDIS_SENTINEL && now >= r->recheck_us)) && !r->refreshing &&
+         now >= r->refresh_after_us;
+    if (go) {
+        r->refreshing = 1;
+        r->stale = 0;                 /* a failure or -MOVED meanwhile sets it again */
+        r->refresh_after_us = now + LLMCACHE__REDIS_REFRESH_MS * 1000;
+    }
+    llmcache__unlock(&r->mu);
+    if (!go) return;
+    ok = r->topology == LLMCACHE_REDIS_CLUSTER ? llmcache__redis_slots_load(c) : llmcache__redis_sentinels_ask(r);
+    llmcache__lock(&r->mu);
+    r->refreshing = 0;
+    if (ok) {
+        r->refreshes++;
+        r->recheck_us = now + LLMCACHE__REDIS_RECHECK_MS * 1000;
+    } else r->stale = 1;
+    llmcache__unlock(&r->mu);
+}
+
+/* The node for a command: the one an -ASK named (ask >= 0), else the owner of slot in
+ * the map, else the single node or the sentinels' master; a cluster slot not mapped
+ * yet goes to any node (it redirects). NULL when none is known. */
+static llmcache__rnode *llmcache__redis_route(struct llmcache__redis *r, int slot, int ask) {
+    llmcache__rnode *nd = NULL;
+    int i = ask;
+    if (r->topology == LLMCACHE_REDIS_SINGLE) return r->nodes[0];   /* set at open, never changed */
+    llmcache__lock(&r->mu);
+    if (i < 0 && slot >= 0) i = (int)r->slot_node[slot] - 1;
+    if (i < 0) i = r->master;
+    if (i < 0 && r->topology == LLMCACHE_REDIS_CLUSTER && r->n_nodes) {
+        for (i = 0; i < r->n_nodes && r->nodes[i]->breaker != LLMCACHE__BRK_CLOSED; i++) {}
+        if (i == r->n_nodes) i = 0;
+    }
+    if (i >= 0 && i < r->n_nodes) nd = r->nodes[i];
+    llmcache__unlock(&r->mu);
+    return nd;
+}
+
+enum { LLMCACHE__RX_OK, LLMCACHE__RX_RETRY, LLMCACHE__RX_SOFT, LLMCACHE__RX_FAIL };
+
+/* What an error reply e from node from asks for: LLMCACHE__RX_RETRY for -MOVED (the
+ * slot's owner noted in the map, which is then read again), -ASK (*ask = the node to
+ * ask once, with ASKING) and -READONLY (the sentinels are asked again at once);
+ * LLMCACHE__RX_SOFT for a cluster that is down or busy (-CLUSTERDOWN, -TRYAGAIN,
+ * -LOADING, -MASTERDOWN: the node itself is fine); LLMCACHE__RX_FAIL otherwise. */
+static int llmcache__redis_redirect(struct llmcache__redis *r, const llmcache__rnode *from, const redisReply *e,
+                                    int *ask) {
+    const char *p = e->str, *end = e->str + e->len;
+    int moved = e->len > 6 && memcmp(p, "MOVED ", 6) == 0, idx, port;
+    long slot = 0;
+    char *host;
+    if (moved || (e->len > 4 && memcmp(p, "ASK ", 4) == 0)) {
+        p += moved ? 6 : 4;
+        while (p < end && *p >= '0' && *p <= '9' && slot < LLMCACHE__REDIS_SLOTS) slot = slot * 10 + (*p++ - '0');
+        if (p == end || *p != ' ' || slot >= LLMCACHE__REDIS_SLOTS || r->topology != LLMCACHE_REDIS_CLUSTER ||
+            !llmcache__redis_addr(p + 1, (size_t)(end - p - 1), from->host, &host, &port)) return LLMCACHE__RX_FAIL;
+        llmcache__lock(&r->mu);
+        idx = llmcache__rnode_find_locked(r, host, strlen(host), port);
+        if (idx >= 0 && moved) {
+            r->slot_node[slot] = (unsigned char)(idx + 1);
+            r->stale = 1;
+            r->moved++;
+        } else if (idx >= 0) {
+            *ask = idx;
+            r->asked++;
+        }
+        llmcache__unlock(&r->mu);
+        LLMCACHE_FREE(host);
+        return idx >= 0 ? LLMCACHE__RX_RETRY : LLMCACHE__RX_SOFT;
+    }
+    if (e->len >= 8 && memcmp(p, "READONLY", 8) == 0 && r->topology == LLMCACHE_REDIS_SENTINEL) {
+        llmcache__lock(&r->mu);
+        r->stale = 1;
+        r->refresh_after_us = 0;
+        llmcache__unlock(&r->mu);
+        return LLMCACHE__RX_RETRY;
+    }
+    if ((e->len >= 11 && memcmp(p, "CLUSTERDOWN", 11) == 0) || (e->len >= 8 && memcmp(p, "TRYAGAIN", 8) == 0) ||
+        (e->len >= 7 && memcmp(p, "LOADING", 7) == 0) || (e->len >= 10 && memcmp(p, "MASTERDOWN", 10) == 0))
+        return LLMCACHE__RX_SOFT;
+    return LLMCACHE__RX_FAIL;
+}
+
+/* Sends n commands about key in one round trip to the node that holds key and reads
+ * their replies into rep[0..n), following -MOVED and -ASK (at most
+ * LLMCACHE__REDIS_HOPS_MAX hops). LLMCACHE_OK: all arrived in time, each of a type its
+ * command accepts (release each with freeReplyObject). LLMCACHE_EIO: Redis failed or
+ * was not tried (open breaker); rep is all NULL then. Call without c->mu held. */
 static int llmcache__redis_exec(llmcache *c, const llmcache_key *key, int n, llmcache__rcmd *cmd,
                                 redisReply **rep) {
     struct llmcache__redis *r = c->redis;
-    llmcache__nopipe g;
-    redisContext *ctx;
-    int i, ok = 1;
+    llmcache__rcmd all[LLMCACHE__REDIS_CMDS_MAX + 1];
+    redisReply *got[LLMCACHE__REDIS_CMDS_MAX + 1];
+    char name[LLMCACHE__REDIS_NAME_MAX];
+    int slot = -1, ask = -1, hop, i, how = LLMCACHE__RX_SOFT;
+    LLMCACHE_ASSERT(n >= 1 && n <= LLMCACHE__REDIS_CMDS_MAX);
     for (i = 0; i < n; i++) rep[i] = NULL;
-    if (!llmcache__redis_take(r, &ctx)) return LLMCACHE_EIO;
-    llmcache__nopipe_begin(&g);
-    if (!ctx) ctx = llmcache__redis_connect(r);
-    ok = ctx && llmcache__redis_roundtrip(r, ctx, n, cmd, rep);
-    llmcache__nopipe_end(&g);
-    llmcache__redis_done(c, key, ctx, ok);
-    return ok ? LLMCACHE_OK : LLMCACHE_EIO;
+    if (r->slot_node) slot = llmcache__redis_keyslot(name, llmcache__redis_name(r, key, 0, name));
+    for (hop = 0; hop < LLMCACHE__REDIS_HOPS_MAX; hop++) {
+        llmcache__rnode *nd;
+        redisContext *ctx;
+        int k = 0, tried, asking = ask >= 0;
+        if (r->topology != LLMCACHE_REDIS_SINGLE) llmcache__redis_refresh(c);
+        nd = llmcache__redis_route(r, slot, ask);
+        ask = -1;
+        if (!nd) break;
+        if (asking) llmcache__rcmd_start(&all[k++], "ASKING", LLMCACHE__RWANT(REDIS_REPLY_STATUS));
+        for (i = 0; i < n; i++, k++) {
+            all[k] = cmd[i];
+            if (r->topology != LLMCACHE_REDIS_SINGLE) all[k].want |= LLMCACHE__RWANT(REDIS_REPLY_ERROR);
+        }
+        tried = llmcache__redis_try(r, nd, k, all, got, &ctx);
+        if (tried < 0) return LLMCACHE_EIO;
+        how = tried ? LLMCACHE__RX_OK : LLMCACHE__RX_FAIL;
+        for (i = k - n; tried && how == LLMCACHE__RX_OK && i < k; i++)
+            if (got[i]->type == REDIS_REPLY_ERROR) how = llmcache__redis_redirect(r, nd, got[i], &ask);
+        llmcache__redis_done(c, key, nd, ctx, tried && how != LLMCACHE__RX_FAIL);
+        if (tried && how == LLMCACHE__RX_OK) {
+            if (asking) freeReplyObject(got[0]);
+            for (i = 0; i < n; i++) rep[i] = got[k - n + i];
+            return LLMCACHE_OK;
+        }
+        for (i = 0; tried && i < k; i++) freeReplyObject(got[i]);
+        if (!tried || how != LLMCACHE__RX_RETRY) break;
+    }
+    if (how != LLMCACHE__RX_FAIL) {       /* failures were counted by llmcache__redis_done */
+        llmcache__stat_inc(&r->mu, &r->errors);
+        llmcache__emit(c, LLMCACHE_EVENT_ERROR, key, LLMCACHE_EIO,
+                       "redis: no node to ask, the cluster down or busy, or redirected too often; failing open");
+    }
+    return LLMCACHE_EIO;
 }
 
 /* One command; the reply or NULL (failed, counted). */
@@ -6318,6 +6779,7 @@ static int llmcache__redis_del(llmcache *c, const llmcache_key *key, int rc) {
 /* Adds the Redis counters to *out; called with c->mu held. */
 static void llmcache__redis_stats(llmcache *c, llmcache_stats *out) {
     struct llmcache__redis *r = c->redis;
+    int i;
     LLMCACHE_ASSERT(c->mu_held);
     if (!r) return;
     llmcache__lock(&r->mu);
@@ -6327,8 +6789,13 @@ static void llmcache__redis_stats(llmcache *c, llmcache_stats *out) {
     out->redis_errors = r->errors;
     out->redis_skipped = r->skipped;
     out->redis_breaker_opens = r->opens;
-    out->redis_breaker_open = r->breaker != LLMCACHE__BRK_CLOSED;
+    out->redis_breaker_open = 0;
+    for (i = 0; i < r->n_nodes; i++)
+        if (r->nodes[i]->used && r->nodes[i]->breaker != LLMCACHE__BRK_CLOSED) out->redis_breaker_open = 1;
     out->redis_connects = r->connects;
+    out->redis_moved = r->moved;
+    out->redis_asked = r->asked;
+    out->redis_topology_refreshes = r->refreshes;
     llmcache__unlock(&r->mu);
 }
 

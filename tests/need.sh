@@ -51,6 +51,8 @@ needs() {
                            file tests/sdk/node_modules/openai "npm ci in tests/sdk" ;;
     test_redis)            lib hiredis/hiredis.h libhiredis-dev; cmd redis-server redis-server ;;
     bench_batch)           lib microhttpd.h libmicrohttpd-dev; lib curl/curl.h libcurl4-openssl-dev ;;
+    test_redis_cluster|redis-cluster-long) lib hiredis/hiredis.h libhiredis-dev; cmd redis-server redis-server; cmd redis-cli redis-tools
+                           cmd redis-sentinel redis-sentinel ;;
     test_redis_hostile|bench_redis) lib hiredis/hiredis.h libhiredis-dev ;;
     test_redis_python.sh)  lib hiredis/hiredis.h libhiredis-dev; cmd redis-server redis-server; py redis python3-redis ;;
     test_fake_provider.sh) cmd curl curl; cmd bash bash ;;

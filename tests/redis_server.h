@@ -26,6 +26,7 @@ typedef struct redis_server {
     pid_t pid;                /* 0 = not running */
     int port;
     char password[64];        /* "" = none */
+    const char *dir;          /* its working directory (where a replica writes dump.rdb); NULL = /tmp */
 } redis_server;
 
 static void redis_server_sleep_ms(long ms) {
@@ -72,47 +73,6 @@ static int redis_server_ready(const redis_server *s, long ms) {
     return 0;
 }
 
-/* Starts redis-server on s->port (0: a free one, stored back) with s->password (if
- * set). Returns 0 when it answers, -1 otherwise. */
-static int redis_server_start(redis_server *s) {
-    char port[16];
-    pid_t parent = getpid(), pid;
-    int tries;
-    for (tries = 0; tries < 5; tries++) {
-        int fixed = s->port != 0;
-        if (!fixed) s->port = redis_server_free_port();
-        if (!s->port) return -1;
-        snprintf(port, sizeof port, "%d", s->port);
-        fflush(NULL);
-        pid = fork();
-        if (pid < 0) return -1;
-        if (pid == 0) {
-            int null = open("/dev/null", O_RDWR);
-#if defined(__linux__)
-            prctl(PR_SET_PDEATHSIG, SIGKILL);
-#endif
-            if (getppid() != parent) _exit(127);
-            if (null >= 0) { dup2(null, 0); dup2(null, 1); dup2(null, 2); }
-            if (s->password[0])
-                execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "",
-                       "--appendonly", "no", "--dir", "/tmp", "--daemonize", "no", "--requirepass", s->password,
-                       (char *)NULL);
-            else
-                execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "",
-                       "--appendonly", "no", "--dir", "/tmp", "--daemonize", "no", (char *)NULL);
-            _exit(127);
-        }
-        s->pid = pid;
-        if (redis_server_ready(s, 5000)) return 0;
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-        s->pid = 0;
-        if (fixed) return -1;
-        s->port = 0;
-    }
-    return -1;
-}
-
 /* Ends the server with sig (SIGTERM: a clean stop; SIGKILL: a crash) and reaps it. */
 static void redis_server_stop_with(redis_server *s, int sig) {
     if (!s->pid) return;
@@ -120,6 +80,49 @@ static void redis_server_stop_with(redis_server *s, int sig) {
     kill(s->pid, sig);
     waitpid(s->pid, NULL, 0);
     s->pid = 0;
+}
+
+/* Starts argv[0] with argv (NULL-terminated; a server that listens on s->port), its
+ * output sent to /dev/null, dying with this process; 0 when it answers PING. */
+static int redis_proc_start(redis_server *s, char *const argv[]) {
+    pid_t parent = getpid(), pid;
+    fflush(NULL);
+    pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        int null = open("/dev/null", O_RDWR);
+#if defined(__linux__)
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+#endif
+        if (getppid() != parent) _exit(127);
+        if (null >= 0) { dup2(null, 0); dup2(null, 1); dup2(null, 2); }
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    s->pid = pid;
+    if (redis_server_ready(s, 5000)) return 0;
+    redis_server_stop_with(s, SIGKILL);
+    return -1;
+}
+
+/* Starts redis-server on s->port (0: a free one, stored back) with s->password (if
+ * set). Returns 0 when it answers, -1 otherwise. */
+static int redis_server_start(redis_server *s) {
+    char port[16];
+    int tries;
+    for (tries = 0; tries < 5; tries++) {
+        char *argv[] = {"redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                        "--dir", (char *)(s->dir ? s->dir : "/tmp"), "--daemonize", "no", NULL, NULL, NULL};
+        int fixed = s->port != 0;
+        if (!fixed) s->port = redis_server_free_port();
+        if (!s->port) return -1;
+        snprintf(port, sizeof port, "%d", s->port);
+        if (s->password[0]) { argv[13] = "--requirepass"; argv[14] = s->password; }
+        if (redis_proc_start(s, argv) == 0) return 0;
+        if (fixed) return -1;
+        s->port = 0;
+    }
+    return -1;
 }
 
 static void redis_server_stop(redis_server *s) { redis_server_stop_with(s, SIGTERM); }

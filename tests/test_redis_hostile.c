@@ -6,6 +6,9 @@
  * command_timeout_ms = 200 every get, put and delete comes back (from the local tier,
  * failing open) well within 1 s, counts a Redis error, and the process does not grow
  * (its peak RSS).
+ * Then, as a cluster's seed node and as the sentinels: the same bounds on CLUSTER
+ * SLOTS and SENTINEL replies, a node that redirects to itself for ever (-MOVED,
+ * -ASK) and one that says -CLUSTERDOWN: each operation fails open in time.
  * Then a real redis-server holding a value over the reply bound: refused, the
  * connection dropped, and the same handle reconnects and works. Run from the
  * repository root (make build/tests/test_redis_hostile). */
@@ -18,10 +21,12 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-enum { H_DRIP, H_ARRAY, H_BULK, H_LINE, H_INT, H_ERR, H_NESTED, H_SILENT, H_NOREAD };
+enum { H_DRIP, H_ARRAY, H_BULK, H_LINE, H_INT, H_ERR, H_NESTED, H_SILENT, H_NOREAD, H_MOVED, H_ASK, H_DOWN };
 static const char *const mode_names[] = {
-    "drip", "*2147483647", "$3000000000", "endless line", ":1", "-ERR x", "nested arrays", "silent", "never reads"
+    "drip", "*2147483647", "$3000000000", "endless line", ":1", "-ERR x", "nested arrays", "silent", "never reads",
+    "-MOVED to self", "-ASK to self", "-CLUSTERDOWN"
 };
+static const char *const topology_names[] = {"", "cluster ", "sentinel "};
 
 static struct {
     pthread_mutex_t mu;
@@ -73,6 +78,7 @@ static void hs_answer(int fd, int mode) {
     static const char nested[] = "*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n:1\r\n";
     char drip[300];
     size_t i;
+    int n;
     switch (mode) {
     case H_DRIP:   /* a well-formed bulk reply of 250 bytes, one byte per 100 ms (> 25 s) */
         memset(drip, 'x', sizeof drip);
@@ -90,6 +96,12 @@ static void hs_answer(int fd, int mode) {
     case H_INT:    hs_send(fd, ":1\r\n", 4); break;
     case H_ERR:    hs_send(fd, "-ERR x\r\n", 8); break;
     case H_NESTED: hs_send(fd, nested, sizeof nested - 1); break;
+    case H_MOVED:
+    case H_ASK:
+        n = snprintf(drip, sizeof drip, "-%s 3999 127.0.0.1:%d\r\n", mode == H_MOVED ? "MOVED" : "ASK", hs_get(&hs.port));
+        hs_send(fd, drip, (size_t)n);
+        break;
+    case H_DOWN:   hs_send(fd, "-CLUSTERDOWN The cluster is down\r\n", 34); break;
     default:       break;   /* silent */
     }
 }
@@ -161,13 +173,15 @@ static long long rss_peak(int reset) {
     return kb * 1024;
 }
 
-/* A handle on 127.0.0.1:port whose every operation tries Redis (no breaker). */
-static llmcache *open_port(int port, int64_t command_timeout_ms) {
+/* A handle on 127.0.0.1:port (the server, a cluster's seed or the sentinel, as
+ * topology says) whose every operation tries Redis (no breaker). */
+static llmcache *open_topology(int port, int64_t command_timeout_ms, int topology) {
     llmcache_redis_config rc;
     llmcache_config cfg;
     llmcache *c = NULL;
     memset(&rc, 0, sizeof rc);
     rc.port = port;
+    rc.topology = topology;
     rc.connect_timeout_ms = 200;
     rc.command_timeout_ms = command_timeout_ms;
     rc.breaker_failures = 1000000;          /* every operation tries Redis */
@@ -175,6 +189,10 @@ static llmcache *open_port(int port, int64_t command_timeout_ms) {
     cfg.ns = "hostile";
     cfg.redis = &rc;
     return llmcache_open(&c, &cfg) == LLMCACHE_OK ? c : NULL;
+}
+
+static llmcache *open_port(int port, int64_t command_timeout_ms) {
+    return open_topology(port, command_timeout_ms, LLMCACHE_REDIS_SINGLE);
 }
 
 static llmcache_stats stats_of(llmcache *c) {
@@ -237,8 +255,8 @@ static void test_scanner(void) {
 }
 
 /* ---- each hostile behaviour: get, put and delete come back in time, failing open */
-static void test_hostile(int mode) {
-    llmcache *c = open_port(hs.port, 200);
+static void test_hostile(int mode, int topology) {
+    llmcache *c = open_topology(hs.port, 200, topology);
     llmcache_key k;
     llmcache_value v;
     size_t len = mode == H_NOREAD ? (size_t)7 << 20 : 100;   /* more than the socket buffers hold */
@@ -249,6 +267,7 @@ static void test_hostile(int mode) {
     CHECK(c != NULL && val != NULL);
     if (!c || !val) { if (c) llmcache_close(c); free(val); return; }
     key_of(&k, mode_names[mode]);
+    hs_set(&hs.mode, H_SILENT);                     /* a never-reads server would not see its client leave */
     for (i = 0; i < 500 && !hs_get(&hs.idle); i++) redis_server_sleep_ms(10);   /* the last case's client is gone */
     hs_set(&hs.mode, mode);
     rss0 = rss_peak(1);
@@ -262,8 +281,8 @@ static void test_hostile(int mode) {
     rc_del = llmcache_del(c, &k);
     t_del = mono_ms() - t0;
     rss1 = rss_peak(0);
-    printf("%-14s get %4lld ms  put %4lld ms  del %4lld ms  redis_errors %llu  peak rss %+lld KiB\n", mode_names[mode],
-           (long long)t_get, (long long)t_put, (long long)t_del, (unsigned long long)stats_of(c).redis_errors,
+    printf("%s%-14s get %4lld ms  put %4lld ms  del %4lld ms  redis_errors %llu  peak rss %+lld KiB\n",
+           topology_names[topology], mode_names[mode], (long long)t_get, (long long)t_put, (long long)t_del, (unsigned long long)stats_of(c).redis_errors,
            (rss1 - rss0) / 1024);
     CHECK_EQ(rc_get, LLMCACHE_MISS);
     CHECK_EQ(rc_put, LLMCACHE_OK);
@@ -274,6 +293,8 @@ static void test_hostile(int mode) {
               (unsigned long long)stats_of(c).redis_errors);
     CHECK_EQ(stats_of(c).redis_puts, 0);              /* no reply passed for a stored value */
     CHECK_EQ(stats_of(c).redis_hits, 0);
+    if (mode == H_MOVED && topology == LLMCACHE_REDIS_CLUSTER) CHECK(stats_of(c).redis_moved >= 1);
+    if (mode == H_ASK && topology == LLMCACHE_REDIS_CLUSTER) CHECK(stats_of(c).redis_asked >= 1);
     if (mode != H_NOREAD)                            /* there, the test's own 7 MiB value is in it */
         CHECK_MSG(rss1 - rss0 < (8ll << 20), "%s: the peak RSS grew by %lld KiB", mode_names[mode], (rss1 - rss0) / 1024);
     llmcache_close(c);
@@ -355,7 +376,11 @@ int main(void) {
         printf("could not start the hostile server\n0 passed, 1 failed\n");
         return 1;
     }
-    for (mode = H_DRIP; mode <= H_NOREAD; mode++) test_hostile(mode);
+    for (mode = H_DRIP; mode <= H_NOREAD; mode++) test_hostile(mode, LLMCACHE_REDIS_SINGLE);
+    for (mode = H_DRIP; mode <= H_DOWN; mode++) if (mode != H_NOREAD) test_hostile(mode, LLMCACHE_REDIS_CLUSTER);
+    for (mode = H_DRIP; mode <= H_DOWN; mode++)
+        if (mode == H_ARRAY || mode == H_BULK || mode == H_SILENT || mode == H_ERR || mode == H_MOVED)
+            test_hostile(mode, LLMCACHE_REDIS_SENTINEL);
     hs_set(&hs.stop, 1);
     pthread_join(t, NULL);
     close(hs.fd);
