@@ -53,9 +53,10 @@ def wait_until(fn, limit=DEADLINE):
 
 
 class Proc:
-    def __init__(self, args, port_from):
+    def __init__(self, args, port_from, env=None):
         self.out = tempfile.TemporaryFile(mode="w+")
-        self.p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.out, text=True)
+        self.p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.out, text=True,
+                                  env=dict(os.environ, **env) if env else None)
         line = self.p.stdout.readline()
         self.port = port_from(line)
 
@@ -74,10 +75,13 @@ def start_provider():
                 lambda l: int(l.split()[1]))
 
 
-def start_proxy(up, *extra):
-    args = [TOOL, "serve", "--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:%d" % up,
+def proxy_args(up, *extra):
+    return [TOOL, "serve", "--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:%d" % up,
             "--anthropic-upstream", "http://127.0.0.1:%d" % up] + list(extra)
-    return Proc(args, lambda l: int(l.split("127.0.0.1:")[1].split()[0]))
+
+
+def start_proxy(up, *extra, env=None):
+    return Proc(proxy_args(up, *extra), lambda l: int(l.split("127.0.0.1:")[1].split()[0]), env)
 
 
 def request(port, method, path, body=None, headers=None, timeout=DEADLINE):
@@ -426,6 +430,110 @@ def test_sigkill(up, tmp):
     p2.stop()
 
 
+def test_modes(up, tmp):
+    """--mode, LLMCACHE_MODE and X-Llmcache-Mode; a replay miss never reaches upstream."""
+    p = start_proxy(up, "--cache", os.path.join(tmp, "modes.llmc"), "--mode", "replay")
+    n0 = upstream_count(up)
+    s, h, b = request(p.port, "POST", "/v1/chat/completions", chat("never recorded"), OA)
+    err = json.loads(b).get("error", {})
+    check("replay miss 404 REPLAY-MISS", s == 404 and h.get("x-llmcache") == "REPLAY-MISS", (s, h))
+    check("replay miss names the key", len(h.get("x-llmcache-key", "")) == 64 and h["x-llmcache-key"] in err.get("message", ""),
+          (h, err))
+    s, h, b = request(p.port, "POST", "/v1/chat/completions", chat("never recorded stream", True), OA)
+    check("replay miss (stream) 404", s == 404 and h.get("x-llmcache") == "REPLAY-MISS", (s, h))
+    s, h, b = request(p.port, "POST", "/v1/messages", chat("never recorded"), AN)
+    check("replay miss in Anthropic's shape", s == 404 and json.loads(b).get("error", {}).get("type") == "not_found_error",
+          (s, b))
+    check("replay misses never reach upstream", upstream_count(up) == n0, upstream_count(up) - n0)
+    s, h, b = request(p.port, "POST", "/v1/chat/completions", chat("recorded by header"), dict(OA, **{"X-Llmcache-Mode": "record"}))
+    check("X-Llmcache-Mode: record asks upstream", s == 200 and h.get("x-llmcache") == "REFRESH" and upstream_count(up) == n0 + 1,
+          (s, h))
+    s, h, b = request(p.port, "POST", "/v1/chat/completions", chat("recorded by header"), OA)
+    check("... then replay serves it", s == 200 and h.get("x-llmcache") == "HIT", (s, h))
+    s, h, b = request(p.port, "POST", "/v1/chat/completions", chat("recorded by header"), dict(OA, **{"Cache-Control": "no-cache"}))
+    check("no-cache in replay mode 400", s == 400 and "replay" in json.loads(b)["error"]["message"], (s, b))
+    s, h, b = request(p.port, "POST", "/v1/chat/completions", chat("x"), dict(OA, **{"X-Llmcache-Mode": "sometimes"}))
+    check("bad X-Llmcache-Mode 400", s == 400 and "X-Llmcache-Mode" in json.loads(b)["error"]["message"], (s, b))
+    check("modes: proxy stops 0", p.stop() == 0)
+    check("modes: upstream asked once", upstream_count(up) == n0 + 1, upstream_count(up) - n0)
+    # LLMCACHE_MODE as every tool reads it; --mode wins over it
+    p = start_proxy(up, env={"LLMCACHE_MODE": "replay"})
+    s, h, _ = request(p.port, "POST", "/v1/chat/completions", chat("env mode"), OA)
+    check("LLMCACHE_MODE=replay", s == 404 and h.get("x-llmcache") == "REPLAY-MISS", (s, h))
+    p.stop()
+    p = start_proxy(up, "--mode", "normal", env={"LLMCACHE_MODE": "replay"})
+    s, h, _ = request(p.port, "POST", "/v1/chat/completions", chat("env mode"), OA)
+    check("--mode wins over LLMCACHE_MODE", s == 200 and h.get("x-llmcache") == "MISS", (s, h))
+    p.stop()
+    r = subprocess.run(proxy_args(up), capture_output=True, text=True, env=dict(os.environ, LLMCACHE_MODE="bogus"))
+    check("bad LLMCACHE_MODE exit 2", r.returncode == 2 and "LLMCACHE_MODE" in r.stderr, r.stderr)
+    r = subprocess.run(proxy_args(up, "--mode", "bogus"), capture_output=True, text=True)
+    check("bad --mode exit 2", r.returncode == 2 and "--mode" in r.stderr, r.stderr)
+    for mode, labels, calls in (("off", ["BYPASS", "BYPASS"], 2), ("no-store", ["MISS", "MISS"], 2),
+                                ("record", ["REFRESH", "REFRESH"], 2)):
+        p = start_proxy(up, "--mode", mode)
+        n0 = upstream_count(up)
+        got = [request(p.port, "POST", "/v1/chat/completions", chat("mode " + mode), OA)[1].get("x-llmcache") for _ in range(2)]
+        check("--mode %s" % mode, got == labels and upstream_count(up) - n0 == calls, (got, upstream_count(up) - n0))
+        if mode == "record":
+            s, h, _ = request(p.port, "POST", "/v1/chat/completions", chat("mode " + mode), dict(OA, **{"X-Llmcache-Mode": "normal"}))
+            check("record stored it", h.get("x-llmcache") == "HIT", h)
+            s, h, _ = request(p.port, "POST", "/v1/chat/completions", chat("mode " + mode), dict(OA, **{"Cache-Control": "no-store"}))
+            check("no-store in record mode 400", s == 400, s)
+        p.stop()
+
+
+def metric(text, name, **labels):
+    """The value of one sample of the Prometheus text, or None."""
+    for line in text.splitlines():
+        if not line.startswith(name) or line.startswith("#"):
+            continue
+        head, _, value = line.rpartition(" ")
+        if head == name and not labels:
+            return float(value)
+        if head.startswith(name + "{") and all('%s="%s"' % kv in head for kv in labels.items()):
+            return float(value)
+    return None
+
+
+def test_metrics(up, tmp):
+    """/metrics after a scripted sequence: exact counters, money at --prices, promtool."""
+    prices = os.path.join(tmp, "prices.json")
+    with open(prices, "w") as f:
+        json.dump({"gpt-test": {"input": 1000000, "output": 2000000}}, f)
+    p = start_proxy(up, "--prices", prices)
+    body = chat("metrics three words")     # 3 prompt words; the answer "Echo: metrics three words" is 4
+    got = [request(p.port, "POST", "/v1/chat/completions", body, OA)[1].get("x-llmcache") for _ in range(3)]
+    other = dict(chat("another model"), model="gpt-other")
+    got.append(request(p.port, "POST", "/v1/chat/completions", other, OA)[1].get("x-llmcache"))
+    check("metrics: the scripted sequence", got == ["MISS", "HIT", "HIT", "MISS"], got)
+    s, h, b = request(p.port, "GET", "/metrics")
+    text = b.decode()
+    check("metrics 200 text/plain 0.0.4", s == 200 and h.get("content-type", "").startswith("text/plain; version=0.0.4"), (s, h))
+    r = subprocess.run(["promtool", "check", "metrics"], input=b, capture_output=True)
+    check("promtool check metrics", r.returncode == 0, (r.returncode, r.stdout[-300:], r.stderr[-300:]))
+    want = {("llmcache_model_calls_total", "gpt-test"): 3, ("llmcache_model_hits_total", "gpt-test"): 2,
+            ("llmcache_model_misses_total", "gpt-test"): 1, ("llmcache_model_stores_total", "gpt-test"): 1,
+            ("llmcache_model_input_tokens_saved_total", "gpt-test"): 6,
+            ("llmcache_model_output_tokens_saved_total", "gpt-test"): 8,
+            ("llmcache_model_money_saved_microdollars_total", "gpt-test"): 22,
+            ("llmcache_model_calls_total", "gpt-other"): 1, ("llmcache_model_hits_total", "gpt-other"): 0,
+            ("llmcache_model_misses_total", "gpt-other"): 1}
+    for (name, model), v in want.items():
+        check("metrics %s{model=%s} == %d" % (name, model, v), metric(text, name, model=model) == v,
+              metric(text, name, model=model))
+    for name, v in (("llmcache_calls_total", 4), ("llmcache_transport_calls_total", 2), ("llmcache_shared_total", 0),
+                    ("llmcache_money_saved_microdollars_total", 22), ("llmcache_input_tokens_saved_total", 6)):
+        check("metrics %s == %d" % (name, v), metric(text, name) == v, metric(text, name))
+    check("metrics: stops 0", p.stop() == 0)
+    bad = os.path.join(tmp, "bad-prices.json")
+    with open(bad, "w") as f:
+        f.write('{"gpt-test": {"input": -1}}')
+    for path, why in ((bad, "not a price table"), (os.path.join(tmp, "absent.json"), "absent.json")):
+        r = subprocess.run(proxy_args(up, "--prices", path), capture_output=True, text=True, timeout=DEADLINE)
+        check("bad --prices exit 2 (%s)" % why, r.returncode == 2 and why in r.stderr, (r.returncode, r.stderr))
+
+
 def finish(px, up):
     """Stops both servers (the proxy's exit status was checked already) and reports."""
     px.stop(signal.SIGKILL)
@@ -472,6 +580,8 @@ def main():
         test_upstream_failures(up.port, px.port)
         test_abuse(up.port, px.port)
         test_full(up.port)
+        test_modes(up.port, tmp)
+        test_metrics(up.port, tmp)
         test_stampede(up.port, px.port)
         test_sigterm(up.port, tmp)
         test_sigkill(up.port, tmp)

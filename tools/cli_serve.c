@@ -55,6 +55,8 @@ typedef struct serve_opts {
     size_t max_body;
     unsigned max_conn;
     int shared, quiet;
+    int mode;                        /* LLMCACHE_MODE_*: --mode, else LLMCACHE_MODE */
+    const char *prices, *redis;      /* --prices FILE, --redis HOST:PORT */
 } serve_opts;
 
 static const char serve_help[] =
@@ -81,6 +83,9 @@ static const char serve_help[] =
     "  --cache FILE              the cache log (several proxies and programs may share\n"
     "                            it); without it the cache is in memory only\n"
     "  --ns NS                   namespace prefix of every key (default \"\")\n"
+    "  --mode MODE               normal | record | replay | no-store | off (default:\n"
+    "                            $LLMCACHE_MODE, else normal); replay never asks upstream:\n"
+    "                            a request without a recorded answer gets 404 REPLAY-MISS\n"
     "  --ttl DURATION            time to live of stored answers (\"1h\", \"7d\"; default:\n"
     "                            never expire)\n"
     "  --max-body SIZE           largest request body in bytes (default 16777216); more is 413\n"
@@ -89,23 +94,34 @@ static const char serve_help[] =
     "                            connection is closed (default 30s); late bodies get 408\n"
     "  --upstream-timeout DURATION  whole upstream exchange (default 10m)\n"
     "  --shared                  one cache for every credential (a shared team cache)\n"
+    "  --prices FILE             price table (JSON, as `llmcache stats --prices`): the\n"
+    "                            money saved, in /metrics\n"
+    "  --redis HOST:PORT         the library's shared Redis tier below the cache (where\n"
+    "                            built with hiredis): proxies on other hosts share entries\n"
     "  --quiet                   print nothing once listening\n"
-    "  -h, --help                this help\n\n"
+    "  -h, --help                this help\n\n";
+/* the rest of it (one literal would pass the 4095 bytes C99 promises) */
+static const char serve_help_headers[] =
     "per-request headers:\n"
     "  Cache-Control: no-cache   ask upstream and store the fresh answer (REFRESH)\n"
     "  Cache-Control: no-store   may be answered from the cache, never stored\n"
     "  Cache-Control: max-age=N  accept only an entry younger than N seconds\n"
     "  X-Llmcache-Ttl: DURATION  time to live of this answer\n"
     "  X-Llmcache-Namespace: NS  added to (never replacing) the tenant's namespace\n"
+    "  X-Llmcache-Mode: MODE     this request's mode (as --mode)\n"
     "Request headers that change answers (anthropic-version, anthropic-beta,\n"
     "OpenAI-Beta, OpenAI-Organization, OpenAI-Project) are part of the key.\n\n"
     "response headers:\n"
-    "  X-Llmcache: HIT | MISS | REFRESH | SHARED | BYPASS   where the answer came from\n"
+    "  X-Llmcache: HIT | MISS | REFRESH | SHARED | BYPASS | REPLAY-MISS\n"
+    "      where the answer came from; record mode says REFRESH, off BYPASS, and\n"
+    "      REPLAY-MISS is replay mode's 404 for a request it has no answer for\n"
     "  X-Llmcache-Key: the entry's key (64 hex digits); Age: seconds since it was stored\n\n"
-    "GET /healthz answers {\"ok\":true}. SIGTERM or SIGINT: stop accepting, finish the\n"
-    "requests in flight (up to 30 s), close the cache (syncing the log) and exit 0.\n\n"
+    "GET /healthz answers {\"ok\":true}; GET /metrics the cache's counters and what\n"
+    "they saved per model (Prometheus text format). SIGTERM or SIGINT: stop accepting,\n"
+    "finish the requests in flight (up to 30 s), close the cache (syncing the log)\n"
+    "and exit 0.\n\n"
     "exit status:\n  0  stopped by SIGTERM or SIGINT\n"
-    "  2  usage error, cannot listen, cannot open the cache\n";
+    "  2  usage error, cannot listen, cannot open the cache, a bad --prices file\n";
 
 static int serve_parse(int argc, char **argv, serve_opts *o) {
     int i;
@@ -117,10 +133,11 @@ static int serve_parse(int argc, char **argv, serve_opts *o) {
     o->max_conn = 256;
     o->read_timeout_ms = 30000;
     o->upstream_timeout_ms = 600000;
+    if (cli_env_mode(&o->mode)) return -1;
     for (i = 0; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int64_t d;
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) { fputs(serve_help, stdout); return 1; }
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) { fputs(serve_help, stdout); fputs(serve_help_headers, stdout); return 1; }
         if (strcmp(a, "--shared") == 0) { o->shared = 1; continue; }
         if (strcmp(a, "--quiet") == 0) { o->quiet = 1; continue; }
         if (!v) { cli_error("%s: unknown option, or it needs a value (`llmcache serve --help`)", a); return -1; }
@@ -130,6 +147,12 @@ static int serve_parse(int argc, char **argv, serve_opts *o) {
         else if (strcmp(a, "--anthropic-upstream") == 0) o->anthropic_upstream = v;
         else if (strcmp(a, "--cache") == 0) o->cache = v;
         else if (strcmp(a, "--ns") == 0) o->ns = v;
+        else if (strcmp(a, "--prices") == 0) o->prices = v;
+        else if (strcmp(a, "--redis") == 0) o->redis = v;
+        else if (strcmp(a, "--mode") == 0) {
+            o->mode = llmcache_mode_parse(v);
+            if (o->mode < 0) { cli_error("--mode: '%s' is not one of normal, record, replay, no-store, off", v); return -1; }
+        }
         else if (strcmp(a, "--ttl") == 0 || strcmp(a, "--read-timeout") == 0 || strcmp(a, "--upstream-timeout") == 0) {
             if (cli_parse_duration(v, &d) != 0 || d <= 0) { cli_error("%s: bad duration '%s'", a, v); return -1; }
             if (a[2] == 't') o->ttl_ms = d;
@@ -182,7 +205,8 @@ typedef struct sreq {
     llmcache_call_options opts;
     char *endpoint, *ns;
     char *hdr[SERVE_MAX_HEADERS + 1]; size_t n_hdr;
-    const char *label;               /* X-Llmcache for a miss: MISS or REFRESH */
+    const char *label;               /* X-Llmcache for a miss: MISS, REFRESH or BYPASS */
+    int mode;                        /* the call's LLMCACHE_MODE_* */
 } sreq;
 
 static int64_t serve_now_ms(void) {
@@ -215,8 +239,8 @@ static int ieq(const char *a, const char *b) { return strcasecmp(a, b) == 0; }
 
 /* >>answers ------------------------------------------------------------------- */
 /* An error in the provider's own shape, so SDKs raise their usual exceptions. */
-static enum MHD_Result serve_error(struct MHD_Connection *con, int api, unsigned status, const char *type,
-                                   const char *msg) {
+static enum MHD_Result serve_error_as(struct MHD_Connection *con, int api, unsigned status, const char *type,
+                                      const char *msg, const char *label, const char *key_hex) {
     char body[768];
     struct MHD_Response *resp;
     enum MHD_Result ok;
@@ -230,11 +254,17 @@ static enum MHD_Result serve_error(struct MHD_Connection *con, int api, unsigned
     resp = MHD_create_response_from_buffer((size_t)n, body, MHD_RESPMEM_MUST_COPY);
     if (!resp) return MHD_NO;
     MHD_add_response_header(resp, "Content-Type", "application/json");
-    MHD_add_response_header(resp, "X-Llmcache", "BYPASS");
+    MHD_add_response_header(resp, "X-Llmcache", label);
+    if (key_hex && key_hex[0]) MHD_add_response_header(resp, "X-Llmcache-Key", key_hex);
     if (status == 503 || status == 413 || status == 408) MHD_add_response_header(resp, "Connection", "close");
     ok = MHD_queue_response(con, status, resp);
     MHD_destroy_response(resp);
     return ok;
+}
+
+static enum MHD_Result serve_error(struct MHD_Connection *con, int api, unsigned status, const char *type,
+                                   const char *msg) {
+    return serve_error_as(con, api, status, type, msg, "BYPASS", NULL);
 }
 
 static enum MHD_Result serve_text(struct MHD_Connection *con, unsigned status, const char *type, const char *text) {
@@ -371,7 +401,13 @@ static int serve_wants_stream(const char *p, size_t n) {
 static int serve_controls(const serve *sv, struct MHD_Connection *con, sreq *r, const char **bad) {
     const char *cc = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Cache-Control");
     const char *ttl = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "X-Llmcache-Ttl");
-    /* X-Llmcache-Mode (record/replay, issue 13) plugs in here, next to these. */
+    const char *mode = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "X-Llmcache-Mode");
+    r->mode = sv->o.mode;
+    if (mode) {
+        r->mode = llmcache_mode_parse(mode);
+        if (r->mode < 0) { *bad = "X-Llmcache-Mode must be one of normal, record, replay, no-store, off"; return -1; }
+        r->opts.mode = LLMCACHE_CALL_MODE(r->mode);
+    }
     r->opts.ttl_ms = sv->o.ttl_ms ? sv->o.ttl_ms : LLMCACHE_TTL_DEFAULT;
     r->label = "MISS";
     while (cc && *cc) {
@@ -396,6 +432,17 @@ static int serve_controls(const serve *sv, struct MHD_Connection *con, sreq *r, 
         if (cli_parse_duration(ttl, &ms) != 0 || ms <= 0) { *bad = "X-Llmcache-Ttl needs a duration such as 3600 or 1h"; return -1; }
         r->opts.ttl_ms = ms;
     }
+    /* the contradictions llmcache_call refuses, said in the client's terms */
+    if (r->mode == LLMCACHE_MODE_REPLAY && r->opts.refresh) {
+        *bad = "Cache-Control: no-cache (or max-age=0) asks upstream, which replay mode never does";
+        return -1;
+    }
+    if (r->mode == LLMCACHE_MODE_RECORD && r->opts.no_store) {
+        *bad = "Cache-Control: no-store contradicts record mode, which stores every answer";
+        return -1;
+    }
+    if (r->mode == LLMCACHE_MODE_RECORD) r->label = "REFRESH";
+    else if (r->mode == LLMCACHE_MODE_OFF) r->label = "BYPASS";
     return 0;
 }
 
@@ -494,6 +541,14 @@ static enum MHD_Result serve_answer(struct MHD_Connection *con, sreq *r) {
     status = (unsigned)r->resp.status;
     if (rc == LLMCACHE_EINVAL) ok = serve_error(con, r->api, 400, "invalid_request_error",
                                                 "the request body is not valid JSON (RFC 8259, I-JSON)");
+    else if (rc == LLMCACHE_MISS) {                   /* replay mode: not recorded; upstream not asked */
+        char key[65], msg[256];
+        llmcache_key_hex(&r->resp.key, key);
+        snprintf(msg, sizeof msg, "llmcache replay: no recorded answer for this request (key %s); "
+                 "record it first (--mode record, or X-Llmcache-Mode: record)", key);
+        ok = serve_error_as(con, r->api, 404, r->api == API_ANTHROPIC ? "not_found_error" : "invalid_request_error",
+                            msg, "REPLAY-MISS", key);
+    }
     else if ((rc == LLMCACHE_OK || rc == LLMCACHE_EHTTP || rc == LLMCACHE_EREJECTED) && status >= 100 && status <= 999) {
         resp = MHD_create_response_from_buffer(r->resp.len, r->resp.body, MHD_RESPMEM_MUST_COPY);
         if (!resp) ok = MHD_NO;
@@ -587,6 +642,25 @@ static enum MHD_Result serve_call(serve *sv, struct MHD_Connection *con, sreq *r
         return ok;
     }
     return serve_answer(con, r);
+}
+
+/* >>metrics ------------------------------------------------------------------- */
+/* The handle's counters and the accounting rows (llmcache_stats_write), as
+ * Prometheus scrapes them. */
+static enum MHD_Result serve_metrics(serve *sv, struct MHD_Connection *con) {
+    struct MHD_Response *resp;
+    enum MHD_Result ok;
+    char *text;
+    size_t len;
+    if (cli_stats_text(sv->cache, LLMCACHE_STATS_PROMETHEUS, &text, &len) != LLMCACHE_OK)
+        return serve_error(con, API_OPENAI, 500, "api_error", "the statistics could not be written");
+    resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_COPY);
+    free(text);
+    if (!resp) return MHD_NO;
+    MHD_add_response_header(resp, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+    ok = MHD_queue_response(con, MHD_HTTP_OK, resp);
+    MHD_destroy_response(resp);
+    return ok;
 }
 
 /* >>pass-through (uncached) --------------------------------------------------- */
@@ -783,8 +857,7 @@ static enum MHD_Result serve_access(void *cls, struct MHD_Connection *con, const
         return serve_error(con, r->api, 408, "invalid_request_error", "the request body came too slowly (--read-timeout)");
     switch (r->route) {
     case ROUTE_HEALTH: return serve_text(con, 200, "application/json", "{\"ok\":true}\n");
-    case ROUTE_METRICS:   /* issue 14's llmcache_stats_write (Prometheus text) plugs in here */
-        return serve_error(con, API_OPENAI, 404, "invalid_request_error", "/metrics is not in this build yet");
+    case ROUTE_METRICS: return serve_metrics(sv, con);
     case ROUTE_CALL: return serve_call(sv, con, r);
     default: return serve_pass(sv, con, r, method);
     }
@@ -808,9 +881,32 @@ static int serve_listen_addr(const char *s, struct sockaddr_in *sa) {
     return inet_pton(AF_INET, host, &sa->sin_addr) == 1 ? 0 : -1;
 }
 
+/* --redis HOST:PORT (a name or an address; [v6]:PORT too) into *rc. */
+static int serve_redis_addr(const char *s, llmcache_redis_config *rc, char *host, size_t cap) {
+    const char *colon = strrchr(s, ':');
+    char *end;
+    unsigned long port;
+    size_t hl;
+    if (!colon || colon == s || !colon[1]) return -1;
+    hl = (size_t)(colon - s);
+    if (s[0] == '[' && colon[-1] == ']') { s++; hl -= 2; }
+    if (hl == 0 || hl >= cap) return -1;
+    port = strtoul(colon + 1, &end, 10);
+    if (*end || port == 0 || port > 65535) return -1;
+    memcpy(host, s, hl);
+    host[hl] = '\0';
+    memset(rc, 0, sizeof *rc);
+    rc->host = host;
+    rc->port = (int)port;
+    return 0;
+}
+
 int cli_serve_main(int argc, char **argv) {
     serve sv;
     llmcache_config cfg;
+    llmcache_redis_config redis;
+    llmcache_prices *prices = NULL;
+    char redis_host[256];
     struct sockaddr_in sa;
     struct MHD_Daemon *d;
     const union MHD_DaemonInfo *info;
@@ -825,7 +921,22 @@ int cli_serve_main(int argc, char **argv) {
     memset(&cfg, 0, sizeof cfg);
     cfg.path = sv.o.cache;
     cfg.ttl_ms = sv.o.ttl_ms;
+    cfg.mode = sv.o.mode;
+    if (sv.o.redis) {
+        if (serve_redis_addr(sv.o.redis, &redis, redis_host, sizeof redis_host) != 0) {
+            cli_error("--redis: want HOST:PORT, got '%s'", sv.o.redis);
+            return CLI_EXIT_FAIL;
+        }
+        cfg.redis = &redis;
+    }
+    if (sv.o.prices && cli_load_prices(sv.o.prices, &prices)) return CLI_EXIT_FAIL;
+    cfg.prices = prices;
     rc = llmcache_open(&sv.cache, &cfg);
+    llmcache_free(prices);                           /* copied by the open */
+    if (rc == LLMCACHE_EUNSUPPORTED && sv.o.redis) {
+        cli_error("--redis: this build has no Redis tier (it needs hiredis, Debian libhiredis-dev, when it is built)");
+        return CLI_EXIT_FAIL;
+    }
     if (rc != LLMCACHE_OK) { cli_error("%s: %s", sv.o.cache ? sv.o.cache : "(memory)", cli_result(rc)); return CLI_EXIT_FAIL; }
     sv.curl.kind = LLMCACHE_CURL_OPENAI;             /* endpoints are full URLs; credentials are the client's */
     sv.curl.timeout_ms = sv.o.upstream_timeout_ms;
