@@ -534,6 +534,54 @@ def test_metrics(up, tmp):
         check("bad --prices exit 2 (%s)" % why, r.returncode == 2 and why in r.stderr, (r.returncode, r.stderr))
 
 
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def redis_ping(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def test_redis(up, tmp):
+    """--redis: two proxies with their own --cache files share entries through one
+    real redis-server (the library's Redis tier)."""
+    port = free_port()
+    rs = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                           "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        check("redis-server up", wait_until(lambda: redis_ping(port)))
+        addr = "127.0.0.1:%d" % port
+        a = start_proxy(up, "--cache", os.path.join(tmp, "ra.llmc"), "--redis", addr)
+        b = start_proxy(up, "--cache", os.path.join(tmp, "rb.llmc"), "--redis", addr)
+        n0 = upstream_count(up)
+        for stream in (False, True):
+            body = chat("shared through redis %s" % stream, stream)
+            s1, h1, b1 = request(a.port, "POST", "/v1/chat/completions", body, OA)
+            s2, h2, b2 = request(b.port, "POST", "/v1/chat/completions", body, OA)
+            check("redis: A misses (stream %s)" % stream, s1 == 200 and h1.get("x-llmcache") == "MISS", h1)
+            check("redis: B hits A's entry (stream %s)" % stream, s2 == 200 and h2.get("x-llmcache") == "HIT" and b1 == b2, h2)
+        s1, h1, b1 = request(b.port, "POST", "/v1/messages", chat("the other way"), AN)
+        s2, h2, b2 = request(a.port, "POST", "/v1/messages", chat("the other way"), AN)
+        check("redis: A hits B's entry", h1.get("x-llmcache") == "MISS" and h2.get("x-llmcache") == "HIT" and b1 == b2, (h1, h2))
+        check("redis: upstream asked once per request", upstream_count(up) - n0 == 3, upstream_count(up) - n0)
+        check("redis: proxies stop 0", a.stop() == 0 and b.stop() == 0)
+        for bad in ("127.0.0.1", "127.0.0.1:0", ":6379", "h:99999"):
+            r = subprocess.run(proxy_args(up, "--redis", bad), capture_output=True, text=True, timeout=DEADLINE)
+            check("bad --redis %s exit 2" % bad, r.returncode == 2 and "--redis" in r.stderr, (r.returncode, r.stderr))
+    finally:
+        rs.terminate()
+        rs.wait(DEADLINE)
+
+
 def finish(px, up):
     """Stops both servers (the proxy's exit status was checked already) and reports."""
     px.stop(signal.SIGKILL)
@@ -582,6 +630,7 @@ def main():
         test_full(up.port)
         test_modes(up.port, tmp)
         test_metrics(up.port, tmp)
+        test_redis(up.port, tmp)
         test_stampede(up.port, px.port)
         test_sigterm(up.port, tmp)
         test_sigkill(up.port, tmp)
