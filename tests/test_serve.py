@@ -582,6 +582,81 @@ def test_redis(up, tmp):
         rs.wait(DEADLINE)
 
 
+class HeaderUpstream:
+    """A real loopback HTTP server that answers with the headers the forwarding
+    rules are about: GET -> 200, POST -> 503 with Retry-After."""
+    def __init__(self):
+        import http.server
+
+        class H(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def answer(self, status, extra):
+                n = int(self.headers.get("Content-Length") or 0)
+                if n:
+                    self.rfile.read(n)
+                body = b'{"object":"list","data":[]}' if status == 200 else b'{"error":{"message":"busy","type":"server_error"}}'
+                self.send_response(status)
+                for k, v in [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
+                             ("openai-version", "2020-10-01"), ("x-ratelimit-remaining-requests", "0"),
+                             ("anthropic-ratelimit-requests-reset", "2024-01-01T00:00:00Z"),
+                             ("Keep-Alive", "timeout=5"), ("X-Internal-Secret", "1"), ("Set-Cookie", "a=b")] + extra:
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):
+                self.answer(200, [("x-request-id", "req_pass")])
+
+            def do_POST(self):
+                self.answer(503, [("Retry-After", "3"), ("x-request-id", "req_busy"), ("Connection", "close")])
+
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.port = self.srv.server_address[1]
+        self.t = threading.Thread(target=self.srv.serve_forever, daemon=True)
+        self.t.start()
+
+    def stop(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+def test_forward_headers(up, px):
+    """The upstream's end-to-end headers reach the client on misses and pass-through
+    answers (never from the cache); hop-by-hop and other headers do not."""
+    s, h, _ = request(px, "POST", "/v1/chat/completions", chat("forward my headers"), OA)
+    check("miss forwards x-request-id", h.get("x-llmcache") == "MISS" and h.get("x-request-id", "").startswith("req_"), h)
+    check("miss does not forward Server", "server" not in h, h)
+    s, h, _ = request(px, "POST", "/v1/chat/completions", chat("forward my headers"), OA)
+    check("hit has no upstream header (never stored)", h.get("x-llmcache") == "HIT" and "x-request-id" not in h, h)
+    s, h, _ = request(px, "POST", "/v1/chat/completions", chat("forward my headers", True), OA)
+    check("stream miss forwards x-request-id", h.get("x-llmcache") == "MISS" and "x-request-id" in h, h)
+    s, h, _ = request(px, "POST", "/v1/messages", chat("forward anthropic headers"), AN)
+    check("anthropic miss forwards request-id", h.get("x-llmcache") == "MISS" and "request-id" in h, h)
+    s, h, b = request(px, "POST", "/v1/chat/completions", chat("rate limited"),
+                      dict(OA, **{"X-Fake-Behavior": "status=429,retry-after=7"}))
+    check("429 reaches the client with Retry-After", s == 429 and h.get("retry-after") == "7" and "x-request-id" in h, (s, h))
+    hu = HeaderUpstream()
+    p = start_proxy(hu.port)
+    try:
+        s, h, b = request(p.port, "GET", "/v1/models", None, OA)
+        check("pass-through forwards openai-*, x-ratelimit-*, anthropic-*, x-request-id",
+              s == 200 and h.get("openai-version") == "2020-10-01" and h.get("x-ratelimit-remaining-requests") == "0"
+              and "anthropic-ratelimit-requests-reset" in h and h.get("x-request-id") == "req_pass", (s, h))
+        check("pass-through drops hop-by-hop and other headers",
+              "keep-alive" not in h and "x-internal-secret" not in h and "set-cookie" not in h, h)
+        s, h, b = request(p.port, "POST", "/v1/chat/completions", chat("busy upstream"), OA)
+        check("503 reaches the client with Retry-After", s == 503 and h.get("retry-after") == "3"
+              and h.get("x-request-id") == "req_busy" and h.get("x-llmcache") == "BYPASS", (s, h))
+        check("... without the upstream's hop-by-hop or other headers", "keep-alive" not in h and "x-internal-secret" not in h, h)
+        check("forward: proxy stops 0", p.stop() == 0)
+    finally:
+        hu.stop()
+
+
 def finish(px, up):
     """Stops both servers (the proxy's exit status was checked already) and reports."""
     px.stop(signal.SIGKILL)
@@ -631,6 +706,7 @@ def main():
         test_modes(up.port, tmp)
         test_metrics(up.port, tmp)
         test_redis(up.port, tmp)
+        test_forward_headers(up.port, px.port)
         test_stampede(up.port, px.port)
         test_sigterm(up.port, tmp)
         test_sigkill(up.port, tmp)

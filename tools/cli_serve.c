@@ -47,6 +47,7 @@ int cli_serve_main(int argc, char **argv) {
 #define SERVE_NS_MAX      128       /* bytes of X-Llmcache-Namespace */
 #define SERVE_DRAIN_MS    30000     /* SIGTERM: how long requests in flight may take to finish */
 #define SERVE_CONN_SLACK  64        /* connections over the limit that still get their 503 */
+#define SERVE_FWD_MAX     32        /* upstream response headers forwarded to the client */
 
 /* >>options ------------------------------------------------------------------- */
 typedef struct serve_opts {
@@ -179,6 +180,10 @@ typedef struct serve {
     unsigned conns, requests, workers;
 } serve;
 
+/* Upstream response headers for the client ("name\0value" each): the ones clients
+ * rely on (serve_fwd_wanted), on misses and pass-through answers; never stored. */
+typedef struct serve_fwd { char *h[SERVE_FWD_MAX]; size_t n; } serve_fwd;
+
 enum { ROUTE_CALL = 1, ROUTE_PASS, ROUTE_HEALTH, ROUTE_METRICS };
 enum { API_OPENAI = 0, API_ANTHROPIC = 1 };
 
@@ -206,6 +211,7 @@ typedef struct sreq {
     char *endpoint, *ns;
     char *hdr[SERVE_MAX_HEADERS + 1]; size_t n_hdr;
     const char *label;               /* X-Llmcache for a miss: MISS, REFRESH or BYPASS */
+    serve_fwd fwd;                   /* the upstream's headers (the worker's, under mu) */
     int mode;                        /* the call's LLMCACHE_MODE_* */
 } sreq;
 
@@ -219,6 +225,7 @@ static void sreq_free(sreq *r) {
     size_t i;
     if (!r) return;
     for (i = 0; i < r->n_hdr; i++) free(r->hdr[i]);
+    for (i = 0; i < r->fwd.n; i++) free(r->fwd.h[i]);
     free(r->endpoint); free(r->ns); free(r->body); free(r->uri); free(r->q);
     llmcache_response_free(&r->resp);
     pthread_mutex_destroy(&r->mu);
@@ -303,6 +310,37 @@ static int serve_hop(const char *name) {
     size_t i;
     for (i = 0; i < sizeof drop / sizeof drop[0]; i++) if (ieq(name, drop[i])) return 1;
     return strncasecmp(name, "x-llmcache-", 11) == 0;
+}
+
+/* An end-to-end response header that clients rely on: Retry-After, request ids,
+ * the providers' own (openai-*, anthropic-*) and rate limits (x-ratelimit-*).
+ * Hop-by-hop headers, Content-Type/-Length and anything else stay behind. */
+static int serve_fwd_wanted(const char *name, size_t n) {
+    static const char *const exact[] = { "retry-after", "x-request-id", "request-id" };
+    static const char *const prefix[] = { "openai-", "anthropic-", "x-ratelimit-" };
+    size_t i;
+    for (i = 0; i < sizeof exact / sizeof exact[0]; i++)
+        if (n == strlen(exact[i]) && strncasecmp(name, exact[i], n) == 0) return 1;
+    for (i = 0; i < sizeof prefix / sizeof prefix[0]; i++)
+        if (n > strlen(prefix[i]) && strncasecmp(name, prefix[i], strlen(prefix[i])) == 0) return 1;
+    return 0;
+}
+
+/* Keeps name[0..nl) = value[0..vl) when it is wanted (and one line). */
+static void serve_fwd_add(serve_fwd *f, const char *name, size_t nl, const char *value, size_t vl) {
+    char *h;
+    if (f->n >= SERVE_FWD_MAX || !serve_fwd_wanted(name, nl) || memchr(value, '\r', vl) || memchr(value, '\n', vl) ||
+        memchr(name, ' ', nl))
+        return;
+    if (!(h = (char *)malloc(nl + vl + 2))) return;
+    memcpy(h, name, nl); h[nl] = '\0';
+    memcpy(h + nl + 1, value, vl); h[nl + 1 + vl] = '\0';
+    f->h[f->n++] = h;
+}
+
+static void serve_fwd_apply(struct MHD_Response *resp, const serve_fwd *f) {
+    size_t i;
+    for (i = 0; i < f->n; i++) MHD_add_response_header(resp, f->h[i], f->h[i] + strlen(f->h[i]) + 1);
 }
 
 typedef struct hdr_walk { sreq *r; int oom; } hdr_walk;
@@ -456,6 +494,14 @@ static void serve_on_source(void *ctx, int event, const llmcache_response *head)
     pthread_mutex_unlock(&r->mu);
 }
 
+/* The upstream's response headers, as the transport receives them. */
+static void serve_on_header(void *ctx, const char *name, const char *value) {
+    sreq *r = (sreq *)ctx;
+    pthread_mutex_lock(&r->mu);
+    serve_fwd_add(&r->fwd, name, strlen(name), value, strlen(value));
+    pthread_mutex_unlock(&r->mu);
+}
+
 /* Queues one event for the client; never waits for it (a slow client costs memory,
  * at most the answer's size, never the flight's time). */
 static void serve_on_chunk(void *ctx, const llmcache_chunk *ch) {
@@ -554,6 +600,7 @@ static enum MHD_Result serve_answer(struct MHD_Connection *con, sreq *r) {
         if (!resp) ok = MHD_NO;
         else {
             serve_cache_headers(resp, r, rc != LLMCACHE_OK);
+            serve_fwd_apply(resp, &r->fwd);
             MHD_add_response_header(resp, "Content-Type", r->resp.n_chunks ? "text/event-stream" : "application/json");
             ok = MHD_queue_response(con, status, resp);
             MHD_destroy_response(resp);
@@ -595,6 +642,7 @@ static enum MHD_Result serve_call(serve *sv, struct MHD_Connection *con, sreq *r
     r->opts.ns = r->ns;
     r->opts.on_chunk = serve_on_chunk;
     r->opts.on_source = serve_on_source;
+    r->opts.on_header = serve_on_header;
     r->opts.chunk_ctx = r;
 
     if (!r->req.stream) {                             /* nothing to forward early: no hand-off */
@@ -634,6 +682,7 @@ static enum MHD_Result serve_call(serve *sv, struct MHD_Connection *con, sreq *r
         if (!resp) { sreq_unref(r); return MHD_NO; }
         pthread_mutex_lock(&r->mu);
         serve_cache_headers(resp, r, 0);
+        serve_fwd_apply(resp, &r->fwd);
         pthread_mutex_unlock(&r->mu);
         MHD_add_response_header(resp, "Content-Type", "text/event-stream");
         MHD_add_response_header(resp, "Cache-Control", "no-cache");
@@ -664,7 +713,7 @@ static enum MHD_Result serve_metrics(serve *sv, struct MHD_Connection *con) {
 }
 
 /* >>pass-through (uncached) --------------------------------------------------- */
-typedef struct pass_out { char *p; size_t len, cap; int oom; char ctype[128]; } pass_out;
+typedef struct pass_out { char *p; size_t len, cap; int oom; char ctype[128]; serve_fwd fwd; } pass_out;
 
 static size_t pass_body(char *p, size_t size, size_t n, void *ud) {
     pass_out *o = (pass_out *)ud;
@@ -681,14 +730,18 @@ static size_t pass_body(char *p, size_t size, size_t n, void *ud) {
     return len;
 }
 
+/* Content-Type, and the headers clients rely on (serve_fwd_wanted), of the answer. */
 static size_t pass_header(char *p, size_t size, size_t n, void *ud) {
     pass_out *o = (pass_out *)ud;
-    size_t len = size * n, v;
-    if (len > 13 && strncasecmp(p, "content-type:", 13) == 0) {
-        for (v = 13; v < len && p[v] == ' '; v++) {}
-        while (len > v && (p[len - 1] == '\r' || p[len - 1] == '\n')) len--;
+    size_t len = size * n, colon, v;
+    const char *c = (const char *)memchr(p, ':', len);
+    if (!c || (len >= 5 && strncmp(p, "HTTP/", 5) == 0)) return size * n;   /* the status line, the end */
+    colon = (size_t)(c - p);
+    for (v = colon + 1; v < len && (p[v] == ' ' || p[v] == '\t'); v++) {}
+    while (len > v && (p[len - 1] == '\r' || p[len - 1] == '\n' || p[len - 1] == ' ')) len--;
+    if (colon == 12 && strncasecmp(p, "content-type", 12) == 0) {
         if (len - v < sizeof o->ctype) { memcpy(o->ctype, p + v, len - v); o->ctype[len - v] = '\0'; }
-    }
+    } else serve_fwd_add(&o->fwd, p, colon, p + v, len - v);
     return size * n;
 }
 
@@ -743,9 +796,11 @@ static enum MHD_Result serve_pass(serve *sv, struct MHD_Connection *con, sreq *r
     curl_slist_free_all(hl);
     free(line);
     free(url);
-    if (failed) { free(out.p); return serve_error(con, API_OPENAI, 502, "api_error", "the upstream failed"); }
-    resp = MHD_create_response_from_buffer(out.len, out.p ? out.p : (char *)"", MHD_RESPMEM_MUST_COPY);
+    resp = failed ? NULL : MHD_create_response_from_buffer(out.len, out.p ? out.p : (char *)"", MHD_RESPMEM_MUST_COPY);
     free(out.p);
+    if (resp) serve_fwd_apply(resp, &out.fwd);
+    for (i = 0; i < out.fwd.n; i++) free(out.fwd.h[i]);
+    if (failed) return serve_error(con, API_OPENAI, 502, "api_error", "the upstream failed");
     if (!resp) return MHD_NO;
     if (out.ctype[0]) MHD_add_response_header(resp, "Content-Type", out.ctype);
     MHD_add_response_header(resp, "X-Llmcache", "BYPASS");
