@@ -269,6 +269,48 @@ def test_abuse(up, px):
     check("read deadline closes a stalled request", got == b"" or got.startswith(b"HTTP/1.1 408"), got[:60])
 
 
+def slow_client(port, head, drip, limit=DEADLINE):
+    """Sends head, then drip one byte every 0.1 s (as long as the proxy lets it) and
+    returns what the proxy answered once it closed the connection."""
+    sk = socket.create_connection(("127.0.0.1", port), timeout=0.1)
+    sk.sendall(head)
+    got, i, sending = b"", 0, True
+    end = time.monotonic() + limit
+    while time.monotonic() < end:
+        if sending:
+            try:
+                sk.send(drip[i % len(drip):i % len(drip) + 1])
+                i += 1
+            except OSError:
+                sending = False
+        try:
+            d = sk.recv(4096)
+            if not d:
+                break
+            got += d
+            sending = False                  # answered: read the rest
+        except socket.timeout:
+            continue
+        except OSError:
+            break
+    sk.close()
+    return got, i
+
+
+def test_read_deadline(up, px):
+    """--read-timeout (2 s here) is a total deadline: a client that keeps trickling
+    bytes of its headers or of its body is cut off with a 408."""
+    got, n = slow_client(px, b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n", b"X-Slow-Header-Byte-By-Byte: ")
+    check("trickled headers get 408", got.startswith(b"HTTP/1.1 408") and b"read-timeout" in got, (got[:80], n))
+    check("... in the provider's error shape", b'"error"' in got and b"Connection: close" in got, got[-200:])
+    got, n = slow_client(px, b"POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                             b"x-api-key: test-key\r\nanthropic-version: 2023-06-01\r\nContent-Length: 1000\r\n\r\n",
+                         b'{"model":"m","messages":[]}')
+    check("trickled body gets 408 (Anthropic shape)", got.startswith(b"HTTP/1.1 408") and b'"type":"error"' in got, (got[:80], n))
+    s, h, b = request(px, "GET", "/healthz")
+    check("served after the cuts", s == 200, s)
+
+
 def test_full(up):
     p = start_proxy(up, "--max-connections", "2")
     idle = [socket.create_connection(("127.0.0.1", p.port)) for _ in range(2)]
@@ -702,6 +744,7 @@ def main():
         test_tenants_and_controls(up.port, px.port)
         test_upstream_failures(up.port, px.port)
         test_abuse(up.port, px.port)
+        test_read_deadline(up.port, px.port)
         test_full(up.port)
         test_modes(up.port, tmp)
         test_metrics(up.port, tmp)

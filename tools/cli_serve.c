@@ -171,6 +171,18 @@ static int serve_parse(int argc, char **argv, serve_opts *o) {
 }
 
 /* >>server state -------------------------------------------------------------- */
+/* A connection, for the read deadline (--read-timeout): from its start, or from
+ * the request line of a later request, until the request is read. The watchdog
+ * cuts a connection that passes it (408 while a request is being read; a silent
+ * close when idle between requests), however slowly its bytes keep coming. */
+enum { CONN_READING = 1, CONN_ANSWERING, CONN_IDLE, CONN_CUT };
+typedef struct sconn {
+    struct sconn *prev, *next;       /* serve.conn_list, under serve.mu */
+    MHD_socket fd;                   /* MHD's; valid until NOTIFY_CLOSED, which comes before its close */
+    int phase, api;                  /* CONN_*; API_* of the request being read */
+    int64_t deadline_ms;
+} sconn;
+
 typedef struct serve {
     serve_opts o;
     llmcache *cache;
@@ -178,6 +190,8 @@ typedef struct serve {
     pthread_mutex_t mu;
     pthread_cond_t cv;               /* broadcast when requests or workers reach 0 */
     unsigned conns, requests, workers;
+    sconn *conn_list;                /* every open connection (under mu) */
+    int stopping;                    /* the watchdog ends (under mu) */
 } serve;
 
 /* Upstream response headers for the client ("name\0value" each): the ones clients
@@ -245,20 +259,25 @@ static void sreq_unref(sreq *r) {
 static int ieq(const char *a, const char *b) { return strcasecmp(a, b) == 0; }
 
 /* >>answers ------------------------------------------------------------------- */
-/* An error in the provider's own shape, so SDKs raise their usual exceptions. */
+/* An error body in the provider's own shape, so SDKs raise their usual exceptions;
+ * its length (0 when it does not fit). */
+static size_t serve_error_body(int api, const char *type, const char *msg, char *body, size_t cap) {
+    int n;
+    if (api == API_ANTHROPIC)
+        n = snprintf(body, cap, "{\"type\":\"error\",\"error\":{\"type\":\"%s\",\"message\":\"%s\"}}", type, msg);
+    else
+        n = snprintf(body, cap, "{\"error\":{\"message\":\"%s\",\"type\":\"%s\",\"param\":null,\"code\":null}}",
+                     msg, type);
+    return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
+}
+
 static enum MHD_Result serve_error_as(struct MHD_Connection *con, int api, unsigned status, const char *type,
                                       const char *msg, const char *label, const char *key_hex) {
     char body[768];
     struct MHD_Response *resp;
     enum MHD_Result ok;
-    int n;
-    if (api == API_ANTHROPIC)
-        n = snprintf(body, sizeof body, "{\"type\":\"error\",\"error\":{\"type\":\"%s\",\"message\":\"%s\"}}", type, msg);
-    else
-        n = snprintf(body, sizeof body, "{\"error\":{\"message\":\"%s\",\"type\":\"%s\",\"param\":null,\"code\":null}}",
-                     msg, type);
-    if (n < 0 || (size_t)n >= sizeof body) n = 0;
-    resp = MHD_create_response_from_buffer((size_t)n, body, MHD_RESPMEM_MUST_COPY);
+    size_t n = serve_error_body(api, type, msg, body, sizeof body);
+    resp = MHD_create_response_from_buffer(n, body, MHD_RESPMEM_MUST_COPY);
     if (!resp) return MHD_NO;
     MHD_add_response_header(resp, "Content-Type", "application/json");
     MHD_add_response_header(resp, "X-Llmcache", label);
@@ -809,12 +828,78 @@ static enum MHD_Result serve_pass(serve *sv, struct MHD_Connection *con, sreq *r
     return ok;
 }
 
+/* >>read deadline ------------------------------------------------------------- */
+static sconn *serve_sconn(struct MHD_Connection *con) {
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(con, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? (sconn *)ci->socket_context : NULL;
+}
+
+/* Sets a connection's phase (and, READING or IDLE, a fresh deadline); returns 0 when
+ * the watchdog has cut it already (the request must not be answered). */
+static int serve_phase(serve *sv, struct MHD_Connection *con, int phase, int only_from) {
+    sconn *c = serve_sconn(con);
+    int ok = 1;
+    if (!c) return 1;
+    pthread_mutex_lock(&sv->mu);
+    if (c->phase == CONN_CUT) ok = 0;
+    else if (!only_from || c->phase == only_from) {
+        c->phase = phase;
+        if (phase != CONN_ANSWERING) c->deadline_ms = serve_now_ms() + sv->o.read_timeout_ms;
+    }
+    pthread_mutex_unlock(&sv->mu);
+    return ok;
+}
+
+/* Cuts c (caller holds sv->mu): a 408 when a request was being read, then both
+ * directions shut, so MHD's thread sees the end and closes the connection. */
+static void serve_cut_locked(sconn *c) {
+    char body[384], msg[600];
+    size_t n = 0;
+    int m;
+    if (c->phase == CONN_READING) {
+        n = serve_error_body(c->api, "invalid_request_error",
+                             "the request was not read within the proxy's --read-timeout", body, sizeof body);
+        m = snprintf(msg, sizeof msg, "HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\n"
+                     "X-Llmcache: BYPASS\r\nConnection: close\r\nContent-Length: %u\r\n\r\n%.*s",
+                     (unsigned)n, (int)n, body);
+        if (m > 0 && (size_t)m < sizeof msg && send(c->fd, msg, (size_t)m, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {}
+    }
+    shutdown(c->fd, SHUT_RDWR);
+    c->phase = CONN_CUT;
+}
+
+static void *serve_watchdog(void *arg) {
+    serve *sv = (serve *)arg;
+    pthread_mutex_lock(&sv->mu);
+    while (!sv->stopping) {
+        struct timespec ts;
+        int64_t now = serve_now_ms();
+        sconn *c;
+        for (c = sv->conn_list; c; c = c->next)
+            if ((c->phase == CONN_READING || c->phase == CONN_IDLE) && now >= c->deadline_ms) serve_cut_locked(c);
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 100000000;
+        if (ts.tv_nsec >= 1000000000) { ts.tv_sec++; ts.tv_nsec -= 1000000000; }
+        pthread_cond_timedwait(&sv->cv, &sv->mu, &ts);
+    }
+    pthread_mutex_unlock(&sv->mu);
+    return NULL;
+}
+
 /* >>libmicrohttpd callbacks ---------------------------------------------------- */
 /* The first callback of a request: keeps its raw URI (with the query string). */
 static void *serve_uri(void *cls, const char *uri, struct MHD_Connection *con) {
     serve *sv = (serve *)cls;
     sreq *r = (sreq *)calloc(1, sizeof *r);
-    (void)con;
+    sconn *c = serve_sconn(con);
+    int api = API_OPENAI;
+    if (c) {                                          /* a later request's line starts its deadline */
+        serve_phase(sv, con, CONN_READING, CONN_IDLE);
+        if (uri) serve_api_path(uri, &api);
+        pthread_mutex_lock(&sv->mu);
+        c->api = api;
+        pthread_mutex_unlock(&sv->mu);
+    }
     if (!r) return NULL;
     r->sv = sv;
     r->uri = strdup(uri ? uri : "/");
@@ -837,6 +922,7 @@ static void serve_completed(void *cls, struct MHD_Connection *con, void **con_cl
     *con_cls = NULL;
     /* the next request on this connection gets its read deadline again */
     MHD_set_connection_option(con, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned)((sv->o.read_timeout_ms + 999) / 1000));
+    serve_phase(sv, con, CONN_IDLE, 0);
     if (r->counted) {
         pthread_mutex_lock(&sv->mu);
         if (--sv->requests == 0) pthread_cond_broadcast(&sv->cv);
@@ -847,11 +933,29 @@ static void serve_completed(void *cls, struct MHD_Connection *con, void **con_cl
 
 static void serve_conn(void *cls, struct MHD_Connection *con, void **socket_ctx, enum MHD_ConnectionNotificationCode toe) {
     serve *sv = (serve *)cls;
-    (void)con; (void)socket_ctx;
+    sconn *c = NULL;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(con, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (ci && (c = (sconn *)calloc(1, sizeof *c)) != NULL) {
+            c->fd = ci->connect_fd;
+            c->phase = CONN_READING;
+            c->deadline_ms = serve_now_ms() + sv->o.read_timeout_ms;
+        }
+        *socket_ctx = c;
+    } else c = (sconn *)*socket_ctx;
     pthread_mutex_lock(&sv->mu);
-    if (toe == MHD_CONNECTION_NOTIFY_STARTED) sv->conns++;
-    else sv->conns--;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        sv->conns++;
+        if (c) { c->next = sv->conn_list; if (c->next) c->next->prev = c; sv->conn_list = c; }
+    } else {
+        sv->conns--;
+        if (c) {
+            if (c->prev) c->prev->next = c->next; else sv->conn_list = c->next;
+            if (c->next) c->next->prev = c->prev;
+        }
+    }
     pthread_mutex_unlock(&sv->mu);
+    if (toe != MHD_CONNECTION_NOTIFY_STARTED) { free(c); *socket_ctx = NULL; }
 }
 
 static enum MHD_Result serve_access(void *cls, struct MHD_Connection *con, const char *url, const char *method,
@@ -874,13 +978,16 @@ static enum MHD_Result serve_access(void *cls, struct MHD_Connection *con, const
         else r->route = ROUTE_PASS;
         r->api = api;
         if (conns > sv->o.max_conn)
-            return serve_error(con, api, 503, api == API_ANTHROPIC ? "overloaded_error" : "server_error",
+            return !serve_phase(sv, con, CONN_ANSWERING, 0) ? MHD_NO :
+                   serve_error(con, api, 503, api == API_ANTHROPIC ? "overloaded_error" : "server_error",
                                "the proxy is serving its maximum number of connections; retry later");
         if (cl && strtoull(cl, NULL, 10) > sv->o.max_body)
-            return serve_error(con, api, 413, api == API_ANTHROPIC ? "request_too_large" : "invalid_request_error",
+            return !serve_phase(sv, con, CONN_ANSWERING, 0) ? MHD_NO :
+                   serve_error(con, api, 413, api == API_ANTHROPIC ? "request_too_large" : "invalid_request_error",
                                "the request body is larger than the proxy's --max-body");
         if (r->route == ROUTE_CALL && (!ct || strncasecmp(ct, "application/json", 16) != 0))
-            return serve_error(con, api, 415, "invalid_request_error",
+            return !serve_phase(sv, con, CONN_ANSWERING, 0) ? MHD_NO :
+                   serve_error(con, api, 415, "invalid_request_error",
                                "the request body must be JSON (Content-Type: application/json)");
         return MHD_YES;
     }
@@ -903,7 +1010,9 @@ static enum MHD_Result serve_access(void *cls, struct MHD_Connection *con, const
         r->body[r->len] = '\0';
         return MHD_YES;
     }
-    /* the request is read: no idle deadline while the answer is made */
+    /* the request is read: no idle deadline while the answer is made, and the
+       watchdog leaves it alone (unless it cut the connection first) */
+    if (!serve_phase(sv, con, CONN_ANSWERING, 0)) return MHD_NO;
     MHD_set_connection_option(con, MHD_CONNECTION_OPTION_TIMEOUT, 0u);
     if (r->too_big)
         return serve_error(con, r->api, 413, r->api == API_ANTHROPIC ? "request_too_large" : "invalid_request_error",
@@ -966,6 +1075,7 @@ int cli_serve_main(int argc, char **argv) {
     struct MHD_Daemon *d;
     const union MHD_DaemonInfo *info;
     sigset_t sigs;
+    pthread_t watchdog;
     int sig = 0, rc, drained;
     int64_t until;
     cli_cmd = "serve";
@@ -1022,6 +1132,12 @@ int cli_serve_main(int argc, char **argv) {
         llmcache_close(sv.cache);
         return CLI_EXIT_FAIL;
     }
+    if (pthread_create(&watchdog, NULL, serve_watchdog, &sv) != 0) {
+        cli_error("cannot start a thread");
+        MHD_stop_daemon(d);
+        llmcache_close(sv.cache);
+        return CLI_EXIT_FAIL;
+    }
     info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
     if (!sv.o.quiet) {
         char ip[INET_ADDRSTRLEN];
@@ -1049,6 +1165,11 @@ int cli_serve_main(int argc, char **argv) {
     drained = sv.requests == 0 && sv.workers == 0;
     pthread_mutex_unlock(&sv.mu);
     MHD_stop_daemon(d);
+    pthread_mutex_lock(&sv.mu);
+    sv.stopping = 1;
+    pthread_cond_broadcast(&sv.cv);
+    pthread_mutex_unlock(&sv.mu);
+    pthread_join(watchdog, NULL);
     if (drained) llmcache_close(sv.cache);           /* syncs the log */
     curl_global_cleanup();
     if (!sv.o.quiet) { printf("llmcache serve: stopped\n"); fflush(stdout); }
