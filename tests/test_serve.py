@@ -12,8 +12,14 @@ first event while the upstream stream is provably still open: the provider holds
 it until the test releases it); tenant isolation and keyed headers; per-request
 Cache-Control and X-Llmcache-* headers; upstream 429/500/cut/slow; 413, 415, 400,
 503 when full, the read deadline; a client leaving mid-stream; SIGTERM finishing a
-stream in flight; SIGKILL mid-traffic losing no acknowledged entry. Every wait has
-a generous deadline; nothing asserts a duration."""
+stream in flight; SIGKILL mid-traffic losing no acknowledged entry; --mode,
+LLMCACHE_MODE and X-Llmcache-Mode (a replay miss: 404 naming the key, upstream never
+asked); /metrics checked by promtool with exact counters and money at --prices;
+--redis with a real redis-server (two proxies, two cache files, one Redis); the
+upstream's Retry-After, request ids and rate-limit headers forwarded on misses and
+pass-through answers (a real loopback server for the latter), hop-by-hop ones not;
+clients trickling headers or a body cut off by --read-timeout with a 408. Every
+wait has a generous deadline; nothing asserts a duration."""
 
 import http.client
 import json
@@ -95,6 +101,15 @@ def request(port, method, path, body=None, headers=None, timeout=DEADLINE):
     res = (r.status, {k.lower(): v for k, v in r.getheaders()}, out)
     c.close()
     return res
+
+
+def free_port():
+    """A loopback port nobody listens on (now)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
 
 
 def provider_stats(up):
@@ -207,8 +222,7 @@ def test_upstream_failures(up, px):
     s, h, _ = request(px, "POST", "/v1/chat/completions", chat("slow one"), dict(OA, **{"X-Fake-Behavior": "delay=2500"}))
     check("slow upstream answered", s == 200 and h.get("x-llmcache") == "MISS", (s, h))
     # no upstream at all: 502 in the provider's shape
-    dead = socket.socket(); dead.bind(("127.0.0.1", 0)); dport = dead.getsockname()[1]; dead.close()
-    p2 = start_proxy(dport)
+    p2 = start_proxy(free_port())
     s, h, b = request(p2.port, "POST", "/v1/chat/completions", chat("nobody home"), OA)
     check("unreachable upstream 502", s == 502 and "error" in json.loads(b), (s, b))
     s, h, b = request(p2.port, "POST", "/v1/messages", chat("nobody home"), AN)
@@ -574,14 +588,6 @@ def test_metrics(up, tmp):
     for path, why in ((bad, "not a price table"), (os.path.join(tmp, "absent.json"), "absent.json")):
         r = subprocess.run(proxy_args(up, "--prices", path), capture_output=True, text=True, timeout=DEADLINE)
         check("bad --prices exit 2 (%s)" % why, r.returncode == 2 and why in r.stderr, (r.returncode, r.stderr))
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def redis_ping(port):
