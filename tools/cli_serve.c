@@ -178,8 +178,9 @@ static int serve_parse(int argc, char **argv, serve_opts *o) {
  * close when idle between requests), however slowly its bytes keep coming. */
 enum { CONN_READING = 1, CONN_ANSWERING, CONN_IDLE, CONN_CUT };
 typedef struct sconn {
-    struct sconn *prev, *next;       /* serve.conn_list, under serve.mu */
+    struct sconn *prev, *next;       /* serve.conn_list, under serve.conn_mu */
     MHD_socket fd;                   /* MHD's; valid until NOTIFY_CLOSED, which comes before its close */
+    pthread_mutex_t mu;              /* phase, api, deadline_ms: the connection's thread and the watchdog */
     int phase, api;                  /* CONN_*; API_* of the request being read */
     int64_t deadline_ms;
 } sconn;
@@ -191,8 +192,12 @@ typedef struct serve {
     pthread_mutex_t mu;
     pthread_cond_t cv;               /* broadcast when requests or workers reach 0 */
     unsigned conns, requests, workers;
-    sconn *conn_list;                /* every open connection (under mu) */
-    int stopping;                    /* the watchdog ends (under mu) */
+    /* the read deadline's watchdog: its own lock, so that requests never wait for
+       one another on it (each takes only its connection's lock) */
+    pthread_mutex_t conn_mu;
+    pthread_cond_t conn_cv;
+    sconn *conn_list;                /* every open connection (under conn_mu) */
+    int stopping;                    /* the watchdog ends (under conn_mu) */
 } serve;
 
 /* Upstream response headers for the client ("name\0value" each): the ones clients
@@ -841,17 +846,17 @@ static int serve_phase(serve *sv, struct MHD_Connection *con, int phase, int onl
     sconn *c = serve_sconn(con);
     int ok = 1;
     if (!c) return 1;
-    pthread_mutex_lock(&sv->mu);
+    pthread_mutex_lock(&c->mu);
     if (c->phase == CONN_CUT) ok = 0;
     else if (!only_from || c->phase == only_from) {
         c->phase = phase;
         if (phase != CONN_ANSWERING) c->deadline_ms = serve_now_ms() + sv->o.read_timeout_ms;
     }
-    pthread_mutex_unlock(&sv->mu);
+    pthread_mutex_unlock(&c->mu);
     return ok;
 }
 
-/* Cuts c (caller holds sv->mu): a 408 when a request was being read, then both
+/* Cuts c (caller holds c->mu): a 408 when a request was being read, then both
  * directions shut, so MHD's thread sees the end and closes the connection. */
 static void serve_cut_locked(sconn *c) {
     char body[384], msg[600];
@@ -871,19 +876,22 @@ static void serve_cut_locked(sconn *c) {
 
 static void *serve_watchdog(void *arg) {
     serve *sv = (serve *)arg;
-    pthread_mutex_lock(&sv->mu);
+    pthread_mutex_lock(&sv->conn_mu);
     while (!sv->stopping) {
         struct timespec ts;
         int64_t now = serve_now_ms();
         sconn *c;
-        for (c = sv->conn_list; c; c = c->next)
+        for (c = sv->conn_list; c; c = c->next) {
+            pthread_mutex_lock(&c->mu);
             if ((c->phase == CONN_READING || c->phase == CONN_IDLE) && now >= c->deadline_ms) serve_cut_locked(c);
+            pthread_mutex_unlock(&c->mu);
+        }
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_nsec += 100000000;
         if (ts.tv_nsec >= 1000000000) { ts.tv_sec++; ts.tv_nsec -= 1000000000; }
-        pthread_cond_timedwait(&sv->cv, &sv->mu, &ts);
+        pthread_cond_timedwait(&sv->conn_cv, &sv->conn_mu, &ts);
     }
-    pthread_mutex_unlock(&sv->mu);
+    pthread_mutex_unlock(&sv->conn_mu);
     return NULL;
 }
 
@@ -895,11 +903,14 @@ static void *serve_uri(void *cls, const char *uri, struct MHD_Connection *con) {
     sconn *c = serve_sconn(con);
     int api = API_OPENAI;
     if (c) {                                          /* a later request's line starts its deadline */
-        serve_phase(sv, con, CONN_READING, CONN_IDLE);
         if (uri) serve_api_path(uri, &api);
-        pthread_mutex_lock(&sv->mu);
+        pthread_mutex_lock(&c->mu);
+        if (c->phase == CONN_IDLE) {
+            c->phase = CONN_READING;
+            c->deadline_ms = serve_now_ms() + sv->o.read_timeout_ms;
+        }
         c->api = api;
-        pthread_mutex_unlock(&sv->mu);
+        pthread_mutex_unlock(&c->mu);
     }
     if (!r) return NULL;
     r->sv = sv;
@@ -938,6 +949,7 @@ static void serve_conn(void *cls, struct MHD_Connection *con, void **socket_ctx,
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         const union MHD_ConnectionInfo *ci = MHD_get_connection_info(con, MHD_CONNECTION_INFO_CONNECTION_FD);
         if (ci && (c = (sconn *)calloc(1, sizeof *c)) != NULL) {
+            pthread_mutex_init(&c->mu, NULL);
             c->fd = ci->connect_fd;
             c->phase = CONN_READING;
             c->deadline_ms = serve_now_ms() + sv->o.read_timeout_ms;
@@ -945,18 +957,25 @@ static void serve_conn(void *cls, struct MHD_Connection *con, void **socket_ctx,
         *socket_ctx = c;
     } else c = (sconn *)*socket_ctx;
     pthread_mutex_lock(&sv->mu);
-    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-        sv->conns++;
-        if (c) { c->next = sv->conn_list; if (c->next) c->next->prev = c; sv->conn_list = c; }
-    } else {
-        sv->conns--;
-        if (c) {
-            if (c->prev) c->prev->next = c->next; else sv->conn_list = c->next;
-            if (c->next) c->next->prev = c->prev;
-        }
-    }
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) sv->conns++;
+    else sv->conns--;
     pthread_mutex_unlock(&sv->mu);
-    if (toe != MHD_CONNECTION_NOTIFY_STARTED) { free(c); *socket_ctx = NULL; }
+    if (!c) return;
+    pthread_mutex_lock(&sv->conn_mu);
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        c->next = sv->conn_list;
+        if (c->next) c->next->prev = c;
+        sv->conn_list = c;
+    } else {
+        if (c->prev) c->prev->next = c->next; else sv->conn_list = c->next;
+        if (c->next) c->next->prev = c->prev;
+    }
+    pthread_mutex_unlock(&sv->conn_mu);
+    if (toe != MHD_CONNECTION_NOTIFY_STARTED) {
+        pthread_mutex_destroy(&c->mu);
+        free(c);
+        *socket_ctx = NULL;
+    }
 }
 
 static enum MHD_Result serve_access(void *cls, struct MHD_Connection *con, const char *url, const char *method,
@@ -1108,6 +1127,8 @@ int cli_serve_main(int argc, char **argv) {
     sv.curl.timeout_ms = sv.o.upstream_timeout_ms;
     pthread_mutex_init(&sv.mu, NULL);
     pthread_cond_init(&sv.cv, NULL);
+    pthread_mutex_init(&sv.conn_mu, NULL);
+    pthread_cond_init(&sv.conn_cv, NULL);
     curl_global_init(CURL_GLOBAL_DEFAULT);
 
     /* signals are taken by sigwait below, never delivered to a worker */
@@ -1166,10 +1187,10 @@ int cli_serve_main(int argc, char **argv) {
     drained = sv.requests == 0 && sv.workers == 0;
     pthread_mutex_unlock(&sv.mu);
     MHD_stop_daemon(d);
-    pthread_mutex_lock(&sv.mu);
+    pthread_mutex_lock(&sv.conn_mu);
     sv.stopping = 1;
-    pthread_cond_broadcast(&sv.cv);
-    pthread_mutex_unlock(&sv.mu);
+    pthread_cond_broadcast(&sv.conn_cv);
+    pthread_mutex_unlock(&sv.conn_mu);
     pthread_join(watchdog, NULL);
     if (drained) llmcache_close(sv.cache);           /* syncs the log */
     curl_global_cleanup();
