@@ -57,10 +57,12 @@ $(XFORM_PROGS): XLIBS  = -lzstd -lsodium
 $(foreach d,tests asan tsan,$(B)/$(d)/test_transform_redis): XFLAGS = -DLLMCACHE_REDIS
 $(foreach d,tests asan tsan,$(B)/$(d)/test_transform_redis): XLIBS  = -lhiredis
 # The command-line tool loads the reference transforms whose libraries are here
-# (--zstd, --zstd-dict, --key-file, train-dict; tests/need.sh cli-zstd, cli-sodium).
-CLI_CAN   := $(shell CC='$(CC)' sh tests/need.sh --can cli-zstd cli-sodium)
+# (--zstd, --zstd-dict, --key-file, train-dict; tests/need.sh cli-zstd, cli-sodium),
+# and has the Redis tier where hiredis is (serve --redis; cli-redis).
+CLI_CAN   := $(shell CC='$(CC)' sh tests/need.sh --can cli-zstd cli-sodium cli-redis)
 CLI_XFORM  = $(if $(filter cli-zstd,$(CLI_CAN)),-DCLI_ZSTD examples/transform_zstd.c -lzstd) \
-             $(if $(filter cli-sodium,$(CLI_CAN)),-DCLI_SODIUM examples/transform_sodium.c -lsodium)
+             $(if $(filter cli-sodium,$(CLI_CAN)),-DCLI_SODIUM examples/transform_sodium.c -lsodium) \
+             $(if $(filter cli-redis,$(CLI_CAN)),-DLLMCACHE_REDIS -lhiredis)
 
 # the default goal comes before the fragments' rules
 all:

@@ -793,7 +793,7 @@ LLMCACHE_API int llmcache_sink_write(llmcache_sink *sink, const void *data, size
  * "text/event-stream" before the first body byte makes the response a stream even
  * when the request did not set stream; Retry-After (seconds or an HTTP-date) sets
  * the wait before a retry (llmcache_call_options.retries). Names are case-insensitive; nothing is kept
- * after the call. Returns LLMCACHE_OK (LLMCACHE_EINVAL for a NULL argument). Not
+ * after the call. Every header also goes to llmcache_call_options.on_header. Returns LLMCACHE_OK (LLMCACHE_EINVAL for a NULL argument). Not
  * thread-safe: as llmcache_sink_write. */
 LLMCACHE_API int llmcache_sink_header(llmcache_sink *sink, const char *name, const char *value);
 
@@ -902,6 +902,14 @@ typedef struct llmcache_call_options {
        meta, created_ms and expires_ms. Not told when the call fails before (bad
        arguments). Lets a server send its headers before the first event. */
     void  (*on_source)(void *ctx, int event, const llmcache_response *head);
+    /* Told, with chunk_ctx, each response header the transport passes to
+       llmcache_sink_header (name and value valid during the call only), on the
+       thread running the transport: only when this call asks the transport (a
+       miss, a refresh; never a hit or a single-flight follower), before the
+       first on_chunk when the transport gives headers first (the curl transport
+       does); with retries, the headers of every try. Nothing is stored. Lets a
+       server forward the provider's request ids and rate limits. NULL = none. */
+    void  (*on_header)(void *ctx, const char *name, const char *value);
 } llmcache_call_options;
 
 /* llmcache_call_options.mode for a mode (0 there means "the config's"). */
@@ -8232,6 +8240,7 @@ struct llmcache_sink {
     int retry_after;             /* LLMCACHE__RETRY_* : what a Retry-After header said */
     int64_t retry_ms;            /* its delay (ms), or the moment (ms since the epoch) */
     struct llmcache__callstate *fcs; llmcache__flight *flight; /* the leader's flight: events go to its followers */
+    void (*on_header)(void *ctx, const char *name, const char *value); /* opts.on_header, with chunk_ctx */
 };
 
 static int llmcache__line_is(const char *p, size_t n, const char *field, const char *value) {
@@ -8394,6 +8403,7 @@ LLMCACHE_API int llmcache_sink_header(llmcache_sink *s, const char *name, const 
         llmcache__retry_after(value, &s->retry_after, &s->retry_ms);
     if (!s->model && s->buf.len == 0 && strlen(name) == 12 && llmcache__ieq(name, "content-type", 12) &&
         strlen(value) >= sizeof sse - 1 && llmcache__ieq(value, sse, sizeof sse - 1)) s->stream = 1;
+    if (s->on_header) s->on_header(s->chunk_ctx, name, value);
     return LLMCACHE_OK;
 }
 
@@ -8612,6 +8622,7 @@ static void llmcache__fetch(llmcache *c, const llmcache_request *req, llmcache_t
     s.stream = req->stream != 0;
     s.on_chunk = o->on_chunk;
     s.chunk_ctx = o->chunk_ctx;
+    s.on_header = o->on_header;
     s.fcs = cs;
     s.flight = flight;
     memset(res, 0, sizeof *res);

@@ -46,7 +46,9 @@ needs() {
     test_curl|test_replay|openai|replay_test|test_replay_example.sh|cli_batch) lib curl/curl.h libcurl4-openssl-dev ;;
     test_cli_batch.sh)     lib curl/curl.h libcurl4-openssl-dev; cmd curl curl ;;
     serve)                 lib microhttpd.h libmicrohttpd-dev; lib curl/curl.h libcurl4-openssl-dev ;;
-    test_serve.sh)         lib microhttpd.h libmicrohttpd-dev; lib curl/curl.h libcurl4-openssl-dev; cmd curl curl ;;
+    test_serve.sh)         lib microhttpd.h libmicrohttpd-dev; lib curl/curl.h libcurl4-openssl-dev; cmd curl curl
+                           cmd promtool prometheus; lib hiredis/hiredis.h libhiredis-dev; cmd redis-server redis-server ;;
+    cli-redis)             lib hiredis/hiredis.h libhiredis-dev ;;
     test_serve_sdk.sh)     lib microhttpd.h libmicrohttpd-dev; lib curl/curl.h libcurl4-openssl-dev; cmd node nodejs
                            file tests/sdk/node_modules/openai "npm ci in tests/sdk" ;;
     test_redis)            lib hiredis/hiredis.h libhiredis-dev; cmd redis-server redis-server ;;

@@ -12,8 +12,14 @@ first event while the upstream stream is provably still open: the provider holds
 it until the test releases it); tenant isolation and keyed headers; per-request
 Cache-Control and X-Llmcache-* headers; upstream 429/500/cut/slow; 413, 415, 400,
 503 when full, the read deadline; a client leaving mid-stream; SIGTERM finishing a
-stream in flight; SIGKILL mid-traffic losing no acknowledged entry. Every wait has
-a generous deadline; nothing asserts a duration."""
+stream in flight; SIGKILL mid-traffic losing no acknowledged entry; --mode,
+LLMCACHE_MODE and X-Llmcache-Mode (a replay miss: 404 naming the key, upstream never
+asked); /metrics checked by promtool with exact counters and money at --prices;
+--redis with a real redis-server (two proxies, two cache files, one Redis); the
+upstream's Retry-After, request ids and rate-limit headers forwarded on misses and
+pass-through answers (a real loopback server for the latter), hop-by-hop ones not;
+clients trickling headers or a body cut off by --read-timeout with a 408. Every
+wait has a generous deadline; nothing asserts a duration."""
 
 import http.client
 import json
@@ -53,9 +59,10 @@ def wait_until(fn, limit=DEADLINE):
 
 
 class Proc:
-    def __init__(self, args, port_from):
+    def __init__(self, args, port_from, env=None):
         self.out = tempfile.TemporaryFile(mode="w+")
-        self.p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.out, text=True)
+        self.p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.out, text=True,
+                                  env=dict(os.environ, **env) if env else None)
         line = self.p.stdout.readline()
         self.port = port_from(line)
 
@@ -74,10 +81,13 @@ def start_provider():
                 lambda l: int(l.split()[1]))
 
 
-def start_proxy(up, *extra):
-    args = [TOOL, "serve", "--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:%d" % up,
+def proxy_args(up, *extra):
+    return [TOOL, "serve", "--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:%d" % up,
             "--anthropic-upstream", "http://127.0.0.1:%d" % up] + list(extra)
-    return Proc(args, lambda l: int(l.split("127.0.0.1:")[1].split()[0]))
+
+
+def start_proxy(up, *extra, env=None):
+    return Proc(proxy_args(up, *extra), lambda l: int(l.split("127.0.0.1:")[1].split()[0]), env)
 
 
 def request(port, method, path, body=None, headers=None, timeout=DEADLINE):
@@ -91,6 +101,15 @@ def request(port, method, path, body=None, headers=None, timeout=DEADLINE):
     res = (r.status, {k.lower(): v for k, v in r.getheaders()}, out)
     c.close()
     return res
+
+
+def free_port():
+    """A loopback port nobody listens on (now)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
 
 
 def provider_stats(up):
@@ -203,8 +222,7 @@ def test_upstream_failures(up, px):
     s, h, _ = request(px, "POST", "/v1/chat/completions", chat("slow one"), dict(OA, **{"X-Fake-Behavior": "delay=2500"}))
     check("slow upstream answered", s == 200 and h.get("x-llmcache") == "MISS", (s, h))
     # no upstream at all: 502 in the provider's shape
-    dead = socket.socket(); dead.bind(("127.0.0.1", 0)); dport = dead.getsockname()[1]; dead.close()
-    p2 = start_proxy(dport)
+    p2 = start_proxy(free_port())
     s, h, b = request(p2.port, "POST", "/v1/chat/completions", chat("nobody home"), OA)
     check("unreachable upstream 502", s == 502 and "error" in json.loads(b), (s, b))
     s, h, b = request(p2.port, "POST", "/v1/messages", chat("nobody home"), AN)
@@ -263,6 +281,48 @@ def test_abuse(up, px):
         pass
     sk.close()
     check("read deadline closes a stalled request", got == b"" or got.startswith(b"HTTP/1.1 408"), got[:60])
+
+
+def slow_client(port, head, drip, limit=DEADLINE):
+    """Sends head, then drip one byte every 0.1 s (as long as the proxy lets it) and
+    returns what the proxy answered once it closed the connection."""
+    sk = socket.create_connection(("127.0.0.1", port), timeout=0.1)
+    sk.sendall(head)
+    got, i, sending = b"", 0, True
+    end = time.monotonic() + limit
+    while time.monotonic() < end:
+        if sending:
+            try:
+                sk.send(drip[i % len(drip):i % len(drip) + 1])
+                i += 1
+            except OSError:
+                sending = False
+        try:
+            d = sk.recv(4096)
+            if not d:
+                break
+            got += d
+            sending = False                  # answered: read the rest
+        except socket.timeout:
+            continue
+        except OSError:
+            break
+    sk.close()
+    return got, i
+
+
+def test_read_deadline(up, px):
+    """--read-timeout (2 s here) is a total deadline: a client that keeps trickling
+    bytes of its headers or of its body is cut off with a 408."""
+    got, n = slow_client(px, b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n", b"X-Slow-Header-Byte-By-Byte: ")
+    check("trickled headers get 408", got.startswith(b"HTTP/1.1 408") and b"read-timeout" in got, (got[:80], n))
+    check("... in the provider's error shape", b'"error"' in got and b"Connection: close" in got, got[-200:])
+    got, n = slow_client(px, b"POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                             b"x-api-key: test-key\r\nanthropic-version: 2023-06-01\r\nContent-Length: 1000\r\n\r\n",
+                         b'{"model":"m","messages":[]}')
+    check("trickled body gets 408 (Anthropic shape)", got.startswith(b"HTTP/1.1 408") and b'"type":"error"' in got, (got[:80], n))
+    s, h, b = request(px, "GET", "/healthz")
+    check("served after the cuts", s == 200, s)
 
 
 def test_full(up):
@@ -426,6 +486,225 @@ def test_sigkill(up, tmp):
     p2.stop()
 
 
+def test_modes(up, tmp):
+    """--mode, LLMCACHE_MODE and X-Llmcache-Mode; a replay miss never reaches upstream."""
+    p = start_proxy(up, "--cache", os.path.join(tmp, "modes.llmc"), "--mode", "replay")
+    n0 = upstream_count(up)
+    s, h, b = request(p.port, "POST", "/v1/chat/completions", chat("never recorded"), OA)
+    err = json.loads(b).get("error", {})
+    check("replay miss 404 REPLAY-MISS", s == 404 and h.get("x-llmcache") == "REPLAY-MISS", (s, h))
+    check("replay miss names the key", len(h.get("x-llmcache-key", "")) == 64 and h["x-llmcache-key"] in err.get("message", ""),
+          (h, err))
+    s, h, b = request(p.port, "POST", "/v1/chat/completions", chat("never recorded stream", True), OA)
+    check("replay miss (stream) 404", s == 404 and h.get("x-llmcache") == "REPLAY-MISS", (s, h))
+    s, h, b = request(p.port, "POST", "/v1/messages", chat("never recorded"), AN)
+    check("replay miss in Anthropic's shape", s == 404 and json.loads(b).get("error", {}).get("type") == "not_found_error",
+          (s, b))
+    check("replay misses never reach upstream", upstream_count(up) == n0, upstream_count(up) - n0)
+    s, h, b = request(p.port, "POST", "/v1/chat/completions", chat("recorded by header"), dict(OA, **{"X-Llmcache-Mode": "record"}))
+    check("X-Llmcache-Mode: record asks upstream", s == 200 and h.get("x-llmcache") == "REFRESH" and upstream_count(up) == n0 + 1,
+          (s, h))
+    s, h, b = request(p.port, "POST", "/v1/chat/completions", chat("recorded by header"), OA)
+    check("... then replay serves it", s == 200 and h.get("x-llmcache") == "HIT", (s, h))
+    s, h, b = request(p.port, "POST", "/v1/chat/completions", chat("recorded by header"), dict(OA, **{"Cache-Control": "no-cache"}))
+    check("no-cache in replay mode 400", s == 400 and "replay" in json.loads(b)["error"]["message"], (s, b))
+    s, h, b = request(p.port, "POST", "/v1/chat/completions", chat("x"), dict(OA, **{"X-Llmcache-Mode": "sometimes"}))
+    check("bad X-Llmcache-Mode 400", s == 400 and "X-Llmcache-Mode" in json.loads(b)["error"]["message"], (s, b))
+    check("modes: proxy stops 0", p.stop() == 0)
+    check("modes: upstream asked once", upstream_count(up) == n0 + 1, upstream_count(up) - n0)
+    # LLMCACHE_MODE as every tool reads it; --mode wins over it
+    p = start_proxy(up, env={"LLMCACHE_MODE": "replay"})
+    s, h, _ = request(p.port, "POST", "/v1/chat/completions", chat("env mode"), OA)
+    check("LLMCACHE_MODE=replay", s == 404 and h.get("x-llmcache") == "REPLAY-MISS", (s, h))
+    p.stop()
+    p = start_proxy(up, "--mode", "normal", env={"LLMCACHE_MODE": "replay"})
+    s, h, _ = request(p.port, "POST", "/v1/chat/completions", chat("env mode"), OA)
+    check("--mode wins over LLMCACHE_MODE", s == 200 and h.get("x-llmcache") == "MISS", (s, h))
+    p.stop()
+    r = subprocess.run(proxy_args(up), capture_output=True, text=True, env=dict(os.environ, LLMCACHE_MODE="bogus"))
+    check("bad LLMCACHE_MODE exit 2", r.returncode == 2 and "LLMCACHE_MODE" in r.stderr, r.stderr)
+    r = subprocess.run(proxy_args(up, "--mode", "bogus"), capture_output=True, text=True)
+    check("bad --mode exit 2", r.returncode == 2 and "--mode" in r.stderr, r.stderr)
+    for mode, labels, calls in (("off", ["BYPASS", "BYPASS"], 2), ("no-store", ["MISS", "MISS"], 2),
+                                ("record", ["REFRESH", "REFRESH"], 2)):
+        p = start_proxy(up, "--mode", mode)
+        n0 = upstream_count(up)
+        got = [request(p.port, "POST", "/v1/chat/completions", chat("mode " + mode), OA)[1].get("x-llmcache") for _ in range(2)]
+        check("--mode %s" % mode, got == labels and upstream_count(up) - n0 == calls, (got, upstream_count(up) - n0))
+        if mode == "record":
+            s, h, _ = request(p.port, "POST", "/v1/chat/completions", chat("mode " + mode), dict(OA, **{"X-Llmcache-Mode": "normal"}))
+            check("record stored it", h.get("x-llmcache") == "HIT", h)
+            s, h, _ = request(p.port, "POST", "/v1/chat/completions", chat("mode " + mode), dict(OA, **{"Cache-Control": "no-store"}))
+            check("no-store in record mode 400", s == 400, s)
+        p.stop()
+
+
+def metric(text, name, **labels):
+    """The value of one sample of the Prometheus text, or None."""
+    for line in text.splitlines():
+        if not line.startswith(name) or line.startswith("#"):
+            continue
+        head, _, value = line.rpartition(" ")
+        if head == name and not labels:
+            return float(value)
+        if head.startswith(name + "{") and all('%s="%s"' % kv in head for kv in labels.items()):
+            return float(value)
+    return None
+
+
+def test_metrics(up, tmp):
+    """/metrics after a scripted sequence: exact counters, money at --prices, promtool."""
+    prices = os.path.join(tmp, "prices.json")
+    with open(prices, "w") as f:
+        json.dump({"gpt-test": {"input": 1000000, "output": 2000000}}, f)
+    p = start_proxy(up, "--prices", prices)
+    body = chat("metrics three words")     # 3 prompt words; the answer "Echo: metrics three words" is 4
+    got = [request(p.port, "POST", "/v1/chat/completions", body, OA)[1].get("x-llmcache") for _ in range(3)]
+    other = dict(chat("another model"), model="gpt-other")
+    got.append(request(p.port, "POST", "/v1/chat/completions", other, OA)[1].get("x-llmcache"))
+    check("metrics: the scripted sequence", got == ["MISS", "HIT", "HIT", "MISS"], got)
+    s, h, b = request(p.port, "GET", "/metrics")
+    text = b.decode()
+    check("metrics 200 text/plain 0.0.4", s == 200 and h.get("content-type", "").startswith("text/plain; version=0.0.4"), (s, h))
+    r = subprocess.run(["promtool", "check", "metrics"], input=b, capture_output=True)
+    check("promtool check metrics", r.returncode == 0, (r.returncode, r.stdout[-300:], r.stderr[-300:]))
+    want = {("llmcache_model_calls_total", "gpt-test"): 3, ("llmcache_model_hits_total", "gpt-test"): 2,
+            ("llmcache_model_misses_total", "gpt-test"): 1, ("llmcache_model_stores_total", "gpt-test"): 1,
+            ("llmcache_model_input_tokens_saved_total", "gpt-test"): 6,
+            ("llmcache_model_output_tokens_saved_total", "gpt-test"): 8,
+            ("llmcache_model_money_saved_microdollars_total", "gpt-test"): 22,
+            ("llmcache_model_calls_total", "gpt-other"): 1, ("llmcache_model_hits_total", "gpt-other"): 0,
+            ("llmcache_model_misses_total", "gpt-other"): 1}
+    for (name, model), v in want.items():
+        check("metrics %s{model=%s} == %d" % (name, model, v), metric(text, name, model=model) == v,
+              metric(text, name, model=model))
+    for name, v in (("llmcache_calls_total", 4), ("llmcache_transport_calls_total", 2), ("llmcache_shared_total", 0),
+                    ("llmcache_money_saved_microdollars_total", 22), ("llmcache_input_tokens_saved_total", 6)):
+        check("metrics %s == %d" % (name, v), metric(text, name) == v, metric(text, name))
+    check("metrics: stops 0", p.stop() == 0)
+    bad = os.path.join(tmp, "bad-prices.json")
+    with open(bad, "w") as f:
+        f.write('{"gpt-test": {"input": -1}}')
+    for path, why in ((bad, "not a price table"), (os.path.join(tmp, "absent.json"), "absent.json")):
+        r = subprocess.run(proxy_args(up, "--prices", path), capture_output=True, text=True, timeout=DEADLINE)
+        check("bad --prices exit 2 (%s)" % why, r.returncode == 2 and why in r.stderr, (r.returncode, r.stderr))
+
+
+def redis_ping(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def test_redis(up, tmp):
+    """--redis: two proxies with their own --cache files share entries through one
+    real redis-server (the library's Redis tier)."""
+    port = free_port()
+    rs = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                           "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        check("redis-server up", wait_until(lambda: redis_ping(port)))
+        addr = "127.0.0.1:%d" % port
+        a = start_proxy(up, "--cache", os.path.join(tmp, "ra.llmc"), "--redis", addr)
+        b = start_proxy(up, "--cache", os.path.join(tmp, "rb.llmc"), "--redis", addr)
+        n0 = upstream_count(up)
+        for stream in (False, True):
+            body = chat("shared through redis %s" % stream, stream)
+            s1, h1, b1 = request(a.port, "POST", "/v1/chat/completions", body, OA)
+            s2, h2, b2 = request(b.port, "POST", "/v1/chat/completions", body, OA)
+            check("redis: A misses (stream %s)" % stream, s1 == 200 and h1.get("x-llmcache") == "MISS", h1)
+            check("redis: B hits A's entry (stream %s)" % stream, s2 == 200 and h2.get("x-llmcache") == "HIT" and b1 == b2, h2)
+        s1, h1, b1 = request(b.port, "POST", "/v1/messages", chat("the other way"), AN)
+        s2, h2, b2 = request(a.port, "POST", "/v1/messages", chat("the other way"), AN)
+        check("redis: A hits B's entry", h1.get("x-llmcache") == "MISS" and h2.get("x-llmcache") == "HIT" and b1 == b2, (h1, h2))
+        check("redis: upstream asked once per request", upstream_count(up) - n0 == 3, upstream_count(up) - n0)
+        check("redis: proxies stop 0", a.stop() == 0 and b.stop() == 0)
+        for bad in ("127.0.0.1", "127.0.0.1:0", ":6379", "h:99999"):
+            r = subprocess.run(proxy_args(up, "--redis", bad), capture_output=True, text=True, timeout=DEADLINE)
+            check("bad --redis %s exit 2" % bad, r.returncode == 2 and "--redis" in r.stderr, (r.returncode, r.stderr))
+    finally:
+        rs.terminate()
+        rs.wait(DEADLINE)
+
+
+class HeaderUpstream:
+    """A real loopback HTTP server that answers with the headers the forwarding
+    rules are about: GET -> 200, POST -> 503 with Retry-After."""
+    def __init__(self):
+        import http.server
+
+        class H(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def answer(self, status, extra):
+                n = int(self.headers.get("Content-Length") or 0)
+                if n:
+                    self.rfile.read(n)
+                body = b'{"object":"list","data":[]}' if status == 200 else b'{"error":{"message":"busy","type":"server_error"}}'
+                self.send_response(status)
+                for k, v in [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
+                             ("openai-version", "2020-10-01"), ("x-ratelimit-remaining-requests", "0"),
+                             ("anthropic-ratelimit-requests-reset", "2024-01-01T00:00:00Z"),
+                             ("Keep-Alive", "timeout=5"), ("X-Internal-Secret", "1"), ("Set-Cookie", "a=b")] + extra:
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):
+                self.answer(200, [("x-request-id", "req_pass")])
+
+            def do_POST(self):
+                self.answer(503, [("Retry-After", "3"), ("x-request-id", "req_busy"), ("Connection", "close")])
+
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.port = self.srv.server_address[1]
+        self.t = threading.Thread(target=self.srv.serve_forever, daemon=True)
+        self.t.start()
+
+    def stop(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+def test_forward_headers(up, px):
+    """The upstream's end-to-end headers reach the client on misses and pass-through
+    answers (never from the cache); hop-by-hop and other headers do not."""
+    s, h, _ = request(px, "POST", "/v1/chat/completions", chat("forward my headers"), OA)
+    check("miss forwards x-request-id", h.get("x-llmcache") == "MISS" and h.get("x-request-id", "").startswith("req_"), h)
+    check("miss does not forward Server", "server" not in h, h)
+    s, h, _ = request(px, "POST", "/v1/chat/completions", chat("forward my headers"), OA)
+    check("hit has no upstream header (never stored)", h.get("x-llmcache") == "HIT" and "x-request-id" not in h, h)
+    s, h, _ = request(px, "POST", "/v1/chat/completions", chat("forward my headers", True), OA)
+    check("stream miss forwards x-request-id", h.get("x-llmcache") == "MISS" and "x-request-id" in h, h)
+    s, h, _ = request(px, "POST", "/v1/messages", chat("forward anthropic headers"), AN)
+    check("anthropic miss forwards request-id", h.get("x-llmcache") == "MISS" and "request-id" in h, h)
+    s, h, b = request(px, "POST", "/v1/chat/completions", chat("rate limited"),
+                      dict(OA, **{"X-Fake-Behavior": "status=429,retry-after=7"}))
+    check("429 reaches the client with Retry-After", s == 429 and h.get("retry-after") == "7" and "x-request-id" in h, (s, h))
+    hu = HeaderUpstream()
+    p = start_proxy(hu.port)
+    try:
+        s, h, b = request(p.port, "GET", "/v1/models", None, OA)
+        check("pass-through forwards openai-*, x-ratelimit-*, anthropic-*, x-request-id",
+              s == 200 and h.get("openai-version") == "2020-10-01" and h.get("x-ratelimit-remaining-requests") == "0"
+              and "anthropic-ratelimit-requests-reset" in h and h.get("x-request-id") == "req_pass", (s, h))
+        check("pass-through drops hop-by-hop and other headers",
+              "keep-alive" not in h and "x-internal-secret" not in h and "set-cookie" not in h, h)
+        s, h, b = request(p.port, "POST", "/v1/chat/completions", chat("busy upstream"), OA)
+        check("503 reaches the client with Retry-After", s == 503 and h.get("retry-after") == "3"
+              and h.get("x-request-id") == "req_busy" and h.get("x-llmcache") == "BYPASS", (s, h))
+        check("... without the upstream's hop-by-hop or other headers", "keep-alive" not in h and "x-internal-secret" not in h, h)
+        check("forward: proxy stops 0", p.stop() == 0)
+    finally:
+        hu.stop()
+
+
 def finish(px, up):
     """Stops both servers (the proxy's exit status was checked already) and reports."""
     px.stop(signal.SIGKILL)
@@ -471,7 +750,12 @@ def main():
         test_tenants_and_controls(up.port, px.port)
         test_upstream_failures(up.port, px.port)
         test_abuse(up.port, px.port)
+        test_read_deadline(up.port, px.port)
         test_full(up.port)
+        test_modes(up.port, tmp)
+        test_metrics(up.port, tmp)
+        test_redis(up.port, tmp)
+        test_forward_headers(up.port, px.port)
         test_stampede(up.port, px.port)
         test_sigterm(up.port, tmp)
         test_sigkill(up.port, tmp)

@@ -81,6 +81,9 @@ int cli_load_prices(const char *path, llmcache_prices **out);
 /* Writes the stored-entries export of c (format: LLMCACHE_STATS_JSON or
  * _PROMETHEUS) to f, without its last newline when strip_newline. 0, or -1 reported. */
 int cli_stats_export(llmcache *c, const char *path, int format, FILE *f, int strip_newline);
+/* llmcache_stats_write(c, format) into *out (malloc'd, NUL-terminated; NULL after an
+ * error) of *len bytes; returns its result. */
+int cli_stats_text(llmcache *c, int format, char **out, size_t *len);
 /* >>record and replay (cli_replay.c); each returns the exit status. */
 /* explain: the canonical request (after the ignore pointers, NULL-terminated), the
  * parts of its key, the key, and with cache_path whether it is there (1 if not);

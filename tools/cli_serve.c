@@ -47,6 +47,7 @@ int cli_serve_main(int argc, char **argv) {
 #define SERVE_NS_MAX      128       /* bytes of X-Llmcache-Namespace */
 #define SERVE_DRAIN_MS    30000     /* SIGTERM: how long requests in flight may take to finish */
 #define SERVE_CONN_SLACK  64        /* connections over the limit that still get their 503 */
+#define SERVE_FWD_MAX     32        /* upstream response headers forwarded to the client */
 
 /* >>options ------------------------------------------------------------------- */
 typedef struct serve_opts {
@@ -55,6 +56,8 @@ typedef struct serve_opts {
     size_t max_body;
     unsigned max_conn;
     int shared, quiet;
+    int mode;                        /* LLMCACHE_MODE_*: --mode, else LLMCACHE_MODE */
+    const char *prices, *redis;      /* --prices FILE, --redis HOST:PORT */
 } serve_opts;
 
 static const char serve_help[] =
@@ -81,31 +84,46 @@ static const char serve_help[] =
     "  --cache FILE              the cache log (several proxies and programs may share\n"
     "                            it); without it the cache is in memory only\n"
     "  --ns NS                   namespace prefix of every key (default \"\")\n"
+    "  --mode MODE               normal | record | replay | no-store | off (default:\n"
+    "                            $LLMCACHE_MODE, else normal); replay never asks upstream:\n"
+    "                            a request without a recorded answer gets 404 REPLAY-MISS\n"
     "  --ttl DURATION            time to live of stored answers (\"1h\", \"7d\"; default:\n"
     "                            never expire)\n"
     "  --max-body SIZE           largest request body in bytes (default 16777216); more is 413\n"
     "  --max-connections N       connections served at once (default 256); more get 503\n"
-    "  --read-timeout DURATION   deadline for reading a request, and idle time before a\n"
-    "                            connection is closed (default 30s); late bodies get 408\n"
+    "  --read-timeout DURATION   total deadline for reading a request's headers and body,\n"
+    "                            however slowly its bytes come (408), and idle time\n"
+    "                            before a connection is closed (default 30s)\n"
     "  --upstream-timeout DURATION  whole upstream exchange (default 10m)\n"
     "  --shared                  one cache for every credential (a shared team cache)\n"
+    "  --prices FILE             price table (JSON, as `llmcache stats --prices`): the\n"
+    "                            money saved, in /metrics\n"
+    "  --redis HOST:PORT         the library's shared Redis tier below the cache (where\n"
+    "                            built with hiredis): proxies on other hosts share entries\n"
     "  --quiet                   print nothing once listening\n"
-    "  -h, --help                this help\n\n"
+    "  -h, --help                this help\n\n";
+/* the rest of it (one literal would pass the 4095 bytes C99 promises) */
+static const char serve_help_headers[] =
     "per-request headers:\n"
     "  Cache-Control: no-cache   ask upstream and store the fresh answer (REFRESH)\n"
     "  Cache-Control: no-store   may be answered from the cache, never stored\n"
     "  Cache-Control: max-age=N  accept only an entry younger than N seconds\n"
     "  X-Llmcache-Ttl: DURATION  time to live of this answer\n"
     "  X-Llmcache-Namespace: NS  added to (never replacing) the tenant's namespace\n"
+    "  X-Llmcache-Mode: MODE     this request's mode (as --mode)\n"
     "Request headers that change answers (anthropic-version, anthropic-beta,\n"
     "OpenAI-Beta, OpenAI-Organization, OpenAI-Project) are part of the key.\n\n"
     "response headers:\n"
-    "  X-Llmcache: HIT | MISS | REFRESH | SHARED | BYPASS   where the answer came from\n"
+    "  X-Llmcache: HIT | MISS | REFRESH | SHARED | BYPASS | REPLAY-MISS\n"
+    "      where the answer came from; record mode says REFRESH, off BYPASS, and\n"
+    "      REPLAY-MISS is replay mode's 404 for a request it has no answer for\n"
     "  X-Llmcache-Key: the entry's key (64 hex digits); Age: seconds since it was stored\n\n"
-    "GET /healthz answers {\"ok\":true}. SIGTERM or SIGINT: stop accepting, finish the\n"
-    "requests in flight (up to 30 s), close the cache (syncing the log) and exit 0.\n\n"
+    "GET /healthz answers {\"ok\":true}; GET /metrics the cache's counters and what\n"
+    "they saved per model (Prometheus text format). SIGTERM or SIGINT: stop accepting,\n"
+    "finish the requests in flight (up to 30 s), close the cache (syncing the log)\n"
+    "and exit 0.\n\n"
     "exit status:\n  0  stopped by SIGTERM or SIGINT\n"
-    "  2  usage error, cannot listen, cannot open the cache\n";
+    "  2  usage error, cannot listen, cannot open the cache, a bad --prices file\n";
 
 static int serve_parse(int argc, char **argv, serve_opts *o) {
     int i;
@@ -117,10 +135,11 @@ static int serve_parse(int argc, char **argv, serve_opts *o) {
     o->max_conn = 256;
     o->read_timeout_ms = 30000;
     o->upstream_timeout_ms = 600000;
+    if (cli_env_mode(&o->mode)) return -1;
     for (i = 0; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int64_t d;
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) { fputs(serve_help, stdout); return 1; }
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) { fputs(serve_help, stdout); fputs(serve_help_headers, stdout); return 1; }
         if (strcmp(a, "--shared") == 0) { o->shared = 1; continue; }
         if (strcmp(a, "--quiet") == 0) { o->quiet = 1; continue; }
         if (!v) { cli_error("%s: unknown option, or it needs a value (`llmcache serve --help`)", a); return -1; }
@@ -130,6 +149,12 @@ static int serve_parse(int argc, char **argv, serve_opts *o) {
         else if (strcmp(a, "--anthropic-upstream") == 0) o->anthropic_upstream = v;
         else if (strcmp(a, "--cache") == 0) o->cache = v;
         else if (strcmp(a, "--ns") == 0) o->ns = v;
+        else if (strcmp(a, "--prices") == 0) o->prices = v;
+        else if (strcmp(a, "--redis") == 0) o->redis = v;
+        else if (strcmp(a, "--mode") == 0) {
+            o->mode = llmcache_mode_parse(v);
+            if (o->mode < 0) { cli_error("--mode: '%s' is not one of normal, record, replay, no-store, off", v); return -1; }
+        }
         else if (strcmp(a, "--ttl") == 0 || strcmp(a, "--read-timeout") == 0 || strcmp(a, "--upstream-timeout") == 0) {
             if (cli_parse_duration(v, &d) != 0 || d <= 0) { cli_error("%s: bad duration '%s'", a, v); return -1; }
             if (a[2] == 't') o->ttl_ms = d;
@@ -147,6 +172,19 @@ static int serve_parse(int argc, char **argv, serve_opts *o) {
 }
 
 /* >>server state -------------------------------------------------------------- */
+/* A connection, for the read deadline (--read-timeout): from its start, or from
+ * the request line of a later request, until the request is read. The watchdog
+ * cuts a connection that passes it (408 while a request is being read; a silent
+ * close when idle between requests), however slowly its bytes keep coming. */
+enum { CONN_READING = 1, CONN_ANSWERING, CONN_IDLE, CONN_CUT };
+typedef struct sconn {
+    struct sconn *prev, *next;       /* serve.conn_list, under serve.conn_mu */
+    MHD_socket fd;                   /* MHD's; valid until NOTIFY_CLOSED, which comes before its close */
+    pthread_mutex_t mu;              /* phase, api, deadline_ms: the connection's thread and the watchdog */
+    int phase, api;                  /* CONN_*; API_* of the request being read */
+    int64_t deadline_ms;
+} sconn;
+
 typedef struct serve {
     serve_opts o;
     llmcache *cache;
@@ -154,7 +192,17 @@ typedef struct serve {
     pthread_mutex_t mu;
     pthread_cond_t cv;               /* broadcast when requests or workers reach 0 */
     unsigned conns, requests, workers;
+    /* the read deadline's watchdog: its own lock, so that requests never wait for
+       one another on it (each takes only its connection's lock) */
+    pthread_mutex_t conn_mu;
+    pthread_cond_t conn_cv;
+    sconn *conn_list;                /* every open connection (under conn_mu) */
+    int stopping;                    /* the watchdog ends (under conn_mu) */
 } serve;
+
+/* Upstream response headers for the client ("name\0value" each): the ones clients
+ * rely on (serve_fwd_wanted), on misses and pass-through answers; never stored. */
+typedef struct serve_fwd { char *h[SERVE_FWD_MAX]; size_t n; } serve_fwd;
 
 enum { ROUTE_CALL = 1, ROUTE_PASS, ROUTE_HEALTH, ROUTE_METRICS };
 enum { API_OPENAI = 0, API_ANTHROPIC = 1 };
@@ -182,7 +230,9 @@ typedef struct sreq {
     llmcache_call_options opts;
     char *endpoint, *ns;
     char *hdr[SERVE_MAX_HEADERS + 1]; size_t n_hdr;
-    const char *label;               /* X-Llmcache for a miss: MISS or REFRESH */
+    const char *label;               /* X-Llmcache for a miss: MISS, REFRESH or BYPASS */
+    serve_fwd fwd;                   /* the upstream's headers (the worker's, under mu) */
+    int mode;                        /* the call's LLMCACHE_MODE_* */
 } sreq;
 
 static int64_t serve_now_ms(void) {
@@ -195,6 +245,7 @@ static void sreq_free(sreq *r) {
     size_t i;
     if (!r) return;
     for (i = 0; i < r->n_hdr; i++) free(r->hdr[i]);
+    for (i = 0; i < r->fwd.n; i++) free(r->fwd.h[i]);
     free(r->endpoint); free(r->ns); free(r->body); free(r->uri); free(r->q);
     llmcache_response_free(&r->resp);
     pthread_mutex_destroy(&r->mu);
@@ -214,27 +265,38 @@ static void sreq_unref(sreq *r) {
 static int ieq(const char *a, const char *b) { return strcasecmp(a, b) == 0; }
 
 /* >>answers ------------------------------------------------------------------- */
-/* An error in the provider's own shape, so SDKs raise their usual exceptions. */
-static enum MHD_Result serve_error(struct MHD_Connection *con, int api, unsigned status, const char *type,
-                                   const char *msg) {
+/* An error body in the provider's own shape, so SDKs raise their usual exceptions;
+ * its length (0 when it does not fit). */
+static size_t serve_error_body(int api, const char *type, const char *msg, char *body, size_t cap) {
+    int n;
+    if (api == API_ANTHROPIC)
+        n = snprintf(body, cap, "{\"type\":\"error\",\"error\":{\"type\":\"%s\",\"message\":\"%s\"}}", type, msg);
+    else
+        n = snprintf(body, cap, "{\"error\":{\"message\":\"%s\",\"type\":\"%s\",\"param\":null,\"code\":null}}",
+                     msg, type);
+    return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
+}
+
+static enum MHD_Result serve_error_as(struct MHD_Connection *con, int api, unsigned status, const char *type,
+                                      const char *msg, const char *label, const char *key_hex) {
     char body[768];
     struct MHD_Response *resp;
     enum MHD_Result ok;
-    int n;
-    if (api == API_ANTHROPIC)
-        n = snprintf(body, sizeof body, "{\"type\":\"error\",\"error\":{\"type\":\"%s\",\"message\":\"%s\"}}", type, msg);
-    else
-        n = snprintf(body, sizeof body, "{\"error\":{\"message\":\"%s\",\"type\":\"%s\",\"param\":null,\"code\":null}}",
-                     msg, type);
-    if (n < 0 || (size_t)n >= sizeof body) n = 0;
-    resp = MHD_create_response_from_buffer((size_t)n, body, MHD_RESPMEM_MUST_COPY);
+    size_t n = serve_error_body(api, type, msg, body, sizeof body);
+    resp = MHD_create_response_from_buffer(n, body, MHD_RESPMEM_MUST_COPY);
     if (!resp) return MHD_NO;
     MHD_add_response_header(resp, "Content-Type", "application/json");
-    MHD_add_response_header(resp, "X-Llmcache", "BYPASS");
+    MHD_add_response_header(resp, "X-Llmcache", label);
+    if (key_hex && key_hex[0]) MHD_add_response_header(resp, "X-Llmcache-Key", key_hex);
     if (status == 503 || status == 413 || status == 408) MHD_add_response_header(resp, "Connection", "close");
     ok = MHD_queue_response(con, status, resp);
     MHD_destroy_response(resp);
     return ok;
+}
+
+static enum MHD_Result serve_error(struct MHD_Connection *con, int api, unsigned status, const char *type,
+                                   const char *msg) {
+    return serve_error_as(con, api, status, type, msg, "BYPASS", NULL);
 }
 
 static enum MHD_Result serve_text(struct MHD_Connection *con, unsigned status, const char *type, const char *text) {
@@ -273,6 +335,37 @@ static int serve_hop(const char *name) {
     size_t i;
     for (i = 0; i < sizeof drop / sizeof drop[0]; i++) if (ieq(name, drop[i])) return 1;
     return strncasecmp(name, "x-llmcache-", 11) == 0;
+}
+
+/* An end-to-end response header that clients rely on: Retry-After, request ids,
+ * the providers' own (openai-*, anthropic-*) and rate limits (x-ratelimit-*).
+ * Hop-by-hop headers, Content-Type/-Length and anything else stay behind. */
+static int serve_fwd_wanted(const char *name, size_t n) {
+    static const char *const exact[] = { "retry-after", "x-request-id", "request-id" };
+    static const char *const prefix[] = { "openai-", "anthropic-", "x-ratelimit-" };
+    size_t i;
+    for (i = 0; i < sizeof exact / sizeof exact[0]; i++)
+        if (n == strlen(exact[i]) && strncasecmp(name, exact[i], n) == 0) return 1;
+    for (i = 0; i < sizeof prefix / sizeof prefix[0]; i++)
+        if (n > strlen(prefix[i]) && strncasecmp(name, prefix[i], strlen(prefix[i])) == 0) return 1;
+    return 0;
+}
+
+/* Keeps name[0..nl) = value[0..vl) when it is wanted (and one line). */
+static void serve_fwd_add(serve_fwd *f, const char *name, size_t nl, const char *value, size_t vl) {
+    char *h;
+    if (f->n >= SERVE_FWD_MAX || !serve_fwd_wanted(name, nl) || memchr(value, '\r', vl) || memchr(value, '\n', vl) ||
+        memchr(name, ' ', nl))
+        return;
+    if (!(h = (char *)malloc(nl + vl + 2))) return;
+    memcpy(h, name, nl); h[nl] = '\0';
+    memcpy(h + nl + 1, value, vl); h[nl + 1 + vl] = '\0';
+    f->h[f->n++] = h;
+}
+
+static void serve_fwd_apply(struct MHD_Response *resp, const serve_fwd *f) {
+    size_t i;
+    for (i = 0; i < f->n; i++) MHD_add_response_header(resp, f->h[i], f->h[i] + strlen(f->h[i]) + 1);
 }
 
 typedef struct hdr_walk { sreq *r; int oom; } hdr_walk;
@@ -371,7 +464,13 @@ static int serve_wants_stream(const char *p, size_t n) {
 static int serve_controls(const serve *sv, struct MHD_Connection *con, sreq *r, const char **bad) {
     const char *cc = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Cache-Control");
     const char *ttl = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "X-Llmcache-Ttl");
-    /* X-Llmcache-Mode (record/replay, issue 13) plugs in here, next to these. */
+    const char *mode = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "X-Llmcache-Mode");
+    r->mode = sv->o.mode;
+    if (mode) {
+        r->mode = llmcache_mode_parse(mode);
+        if (r->mode < 0) { *bad = "X-Llmcache-Mode must be one of normal, record, replay, no-store, off"; return -1; }
+        r->opts.mode = LLMCACHE_CALL_MODE(r->mode);
+    }
     r->opts.ttl_ms = sv->o.ttl_ms ? sv->o.ttl_ms : LLMCACHE_TTL_DEFAULT;
     r->label = "MISS";
     while (cc && *cc) {
@@ -396,6 +495,17 @@ static int serve_controls(const serve *sv, struct MHD_Connection *con, sreq *r, 
         if (cli_parse_duration(ttl, &ms) != 0 || ms <= 0) { *bad = "X-Llmcache-Ttl needs a duration such as 3600 or 1h"; return -1; }
         r->opts.ttl_ms = ms;
     }
+    /* the contradictions llmcache_call refuses, said in the client's terms */
+    if (r->mode == LLMCACHE_MODE_REPLAY && r->opts.refresh) {
+        *bad = "Cache-Control: no-cache (or max-age=0) asks upstream, which replay mode never does";
+        return -1;
+    }
+    if (r->mode == LLMCACHE_MODE_RECORD && r->opts.no_store) {
+        *bad = "Cache-Control: no-store contradicts record mode, which stores every answer";
+        return -1;
+    }
+    if (r->mode == LLMCACHE_MODE_RECORD) r->label = "REFRESH";
+    else if (r->mode == LLMCACHE_MODE_OFF) r->label = "BYPASS";
     return 0;
 }
 
@@ -406,6 +516,14 @@ static void serve_on_source(void *ctx, int event, const llmcache_response *head)
     r->source = event;
     llmcache_key_hex(&head->key, r->key_hex);
     r->created_ms = event == LLMCACHE_EVENT_HIT ? head->created_ms : 0;
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* The upstream's response headers, as the transport receives them. */
+static void serve_on_header(void *ctx, const char *name, const char *value) {
+    sreq *r = (sreq *)ctx;
+    pthread_mutex_lock(&r->mu);
+    serve_fwd_add(&r->fwd, name, strlen(name), value, strlen(value));
     pthread_mutex_unlock(&r->mu);
 }
 
@@ -494,11 +612,20 @@ static enum MHD_Result serve_answer(struct MHD_Connection *con, sreq *r) {
     status = (unsigned)r->resp.status;
     if (rc == LLMCACHE_EINVAL) ok = serve_error(con, r->api, 400, "invalid_request_error",
                                                 "the request body is not valid JSON (RFC 8259, I-JSON)");
+    else if (rc == LLMCACHE_MISS) {                   /* replay mode: not recorded; upstream not asked */
+        char key[65], msg[256];
+        llmcache_key_hex(&r->resp.key, key);
+        snprintf(msg, sizeof msg, "llmcache replay: no recorded answer for this request (key %s); "
+                 "record it first (--mode record, or X-Llmcache-Mode: record)", key);
+        ok = serve_error_as(con, r->api, 404, r->api == API_ANTHROPIC ? "not_found_error" : "invalid_request_error",
+                            msg, "REPLAY-MISS", key);
+    }
     else if ((rc == LLMCACHE_OK || rc == LLMCACHE_EHTTP || rc == LLMCACHE_EREJECTED) && status >= 100 && status <= 999) {
         resp = MHD_create_response_from_buffer(r->resp.len, r->resp.body, MHD_RESPMEM_MUST_COPY);
         if (!resp) ok = MHD_NO;
         else {
             serve_cache_headers(resp, r, rc != LLMCACHE_OK);
+            serve_fwd_apply(resp, &r->fwd);
             MHD_add_response_header(resp, "Content-Type", r->resp.n_chunks ? "text/event-stream" : "application/json");
             ok = MHD_queue_response(con, status, resp);
             MHD_destroy_response(resp);
@@ -540,6 +667,7 @@ static enum MHD_Result serve_call(serve *sv, struct MHD_Connection *con, sreq *r
     r->opts.ns = r->ns;
     r->opts.on_chunk = serve_on_chunk;
     r->opts.on_source = serve_on_source;
+    r->opts.on_header = serve_on_header;
     r->opts.chunk_ctx = r;
 
     if (!r->req.stream) {                             /* nothing to forward early: no hand-off */
@@ -579,6 +707,7 @@ static enum MHD_Result serve_call(serve *sv, struct MHD_Connection *con, sreq *r
         if (!resp) { sreq_unref(r); return MHD_NO; }
         pthread_mutex_lock(&r->mu);
         serve_cache_headers(resp, r, 0);
+        serve_fwd_apply(resp, &r->fwd);
         pthread_mutex_unlock(&r->mu);
         MHD_add_response_header(resp, "Content-Type", "text/event-stream");
         MHD_add_response_header(resp, "Cache-Control", "no-cache");
@@ -589,8 +718,27 @@ static enum MHD_Result serve_call(serve *sv, struct MHD_Connection *con, sreq *r
     return serve_answer(con, r);
 }
 
+/* >>metrics ------------------------------------------------------------------- */
+/* The handle's counters and the accounting rows (llmcache_stats_write), as
+ * Prometheus scrapes them. */
+static enum MHD_Result serve_metrics(serve *sv, struct MHD_Connection *con) {
+    struct MHD_Response *resp;
+    enum MHD_Result ok;
+    char *text;
+    size_t len;
+    if (cli_stats_text(sv->cache, LLMCACHE_STATS_PROMETHEUS, &text, &len) != LLMCACHE_OK)
+        return serve_error(con, API_OPENAI, 500, "api_error", "the statistics could not be written");
+    resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_COPY);
+    free(text);
+    if (!resp) return MHD_NO;
+    MHD_add_response_header(resp, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+    ok = MHD_queue_response(con, MHD_HTTP_OK, resp);
+    MHD_destroy_response(resp);
+    return ok;
+}
+
 /* >>pass-through (uncached) --------------------------------------------------- */
-typedef struct pass_out { char *p; size_t len, cap; int oom; char ctype[128]; } pass_out;
+typedef struct pass_out { char *p; size_t len, cap; int oom; char ctype[128]; serve_fwd fwd; } pass_out;
 
 static size_t pass_body(char *p, size_t size, size_t n, void *ud) {
     pass_out *o = (pass_out *)ud;
@@ -607,14 +755,18 @@ static size_t pass_body(char *p, size_t size, size_t n, void *ud) {
     return len;
 }
 
+/* Content-Type, and the headers clients rely on (serve_fwd_wanted), of the answer. */
 static size_t pass_header(char *p, size_t size, size_t n, void *ud) {
     pass_out *o = (pass_out *)ud;
-    size_t len = size * n, v;
-    if (len > 13 && strncasecmp(p, "content-type:", 13) == 0) {
-        for (v = 13; v < len && p[v] == ' '; v++) {}
-        while (len > v && (p[len - 1] == '\r' || p[len - 1] == '\n')) len--;
+    size_t len = size * n, colon, v;
+    const char *c = (const char *)memchr(p, ':', len);
+    if (!c || (len >= 5 && strncmp(p, "HTTP/", 5) == 0)) return size * n;   /* the status line, the end */
+    colon = (size_t)(c - p);
+    for (v = colon + 1; v < len && (p[v] == ' ' || p[v] == '\t'); v++) {}
+    while (len > v && (p[len - 1] == '\r' || p[len - 1] == '\n' || p[len - 1] == ' ')) len--;
+    if (colon == 12 && strncasecmp(p, "content-type", 12) == 0) {
         if (len - v < sizeof o->ctype) { memcpy(o->ctype, p + v, len - v); o->ctype[len - v] = '\0'; }
-    }
+    } else serve_fwd_add(&o->fwd, p, colon, p + v, len - v);
     return size * n;
 }
 
@@ -669,9 +821,11 @@ static enum MHD_Result serve_pass(serve *sv, struct MHD_Connection *con, sreq *r
     curl_slist_free_all(hl);
     free(line);
     free(url);
-    if (failed) { free(out.p); return serve_error(con, API_OPENAI, 502, "api_error", "the upstream failed"); }
-    resp = MHD_create_response_from_buffer(out.len, out.p ? out.p : (char *)"", MHD_RESPMEM_MUST_COPY);
+    resp = failed ? NULL : MHD_create_response_from_buffer(out.len, out.p ? out.p : (char *)"", MHD_RESPMEM_MUST_COPY);
     free(out.p);
+    if (resp) serve_fwd_apply(resp, &out.fwd);
+    for (i = 0; i < out.fwd.n; i++) free(out.fwd.h[i]);
+    if (failed) return serve_error(con, API_OPENAI, 502, "api_error", "the upstream failed");
     if (!resp) return MHD_NO;
     if (out.ctype[0]) MHD_add_response_header(resp, "Content-Type", out.ctype);
     MHD_add_response_header(resp, "X-Llmcache", "BYPASS");
@@ -680,12 +834,84 @@ static enum MHD_Result serve_pass(serve *sv, struct MHD_Connection *con, sreq *r
     return ok;
 }
 
+/* >>read deadline ------------------------------------------------------------- */
+static sconn *serve_sconn(struct MHD_Connection *con) {
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(con, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? (sconn *)ci->socket_context : NULL;
+}
+
+/* Sets a connection's phase (and, READING or IDLE, a fresh deadline); returns 0 when
+ * the watchdog has cut it already (the request must not be answered). */
+static int serve_phase(serve *sv, struct MHD_Connection *con, int phase, int only_from) {
+    sconn *c = serve_sconn(con);
+    int ok = 1;
+    if (!c) return 1;
+    pthread_mutex_lock(&c->mu);
+    if (c->phase == CONN_CUT) ok = 0;
+    else if (!only_from || c->phase == only_from) {
+        c->phase = phase;
+        if (phase != CONN_ANSWERING) c->deadline_ms = serve_now_ms() + sv->o.read_timeout_ms;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return ok;
+}
+
+/* Cuts c (caller holds c->mu): a 408 when a request was being read, then both
+ * directions shut, so MHD's thread sees the end and closes the connection. */
+static void serve_cut_locked(sconn *c) {
+    char body[384], msg[600];
+    size_t n = 0;
+    int m;
+    if (c->phase == CONN_READING) {
+        n = serve_error_body(c->api, "invalid_request_error",
+                             "the request was not read within the proxy's --read-timeout", body, sizeof body);
+        m = snprintf(msg, sizeof msg, "HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\n"
+                     "X-Llmcache: BYPASS\r\nConnection: close\r\nContent-Length: %u\r\n\r\n%.*s",
+                     (unsigned)n, (int)n, body);
+        if (m > 0 && (size_t)m < sizeof msg && send(c->fd, msg, (size_t)m, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {}
+    }
+    shutdown(c->fd, SHUT_RDWR);
+    c->phase = CONN_CUT;
+}
+
+static void *serve_watchdog(void *arg) {
+    serve *sv = (serve *)arg;
+    pthread_mutex_lock(&sv->conn_mu);
+    while (!sv->stopping) {
+        struct timespec ts;
+        int64_t now = serve_now_ms();
+        sconn *c;
+        for (c = sv->conn_list; c; c = c->next) {
+            pthread_mutex_lock(&c->mu);
+            if ((c->phase == CONN_READING || c->phase == CONN_IDLE) && now >= c->deadline_ms) serve_cut_locked(c);
+            pthread_mutex_unlock(&c->mu);
+        }
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 100000000;
+        if (ts.tv_nsec >= 1000000000) { ts.tv_sec++; ts.tv_nsec -= 1000000000; }
+        pthread_cond_timedwait(&sv->conn_cv, &sv->conn_mu, &ts);
+    }
+    pthread_mutex_unlock(&sv->conn_mu);
+    return NULL;
+}
+
 /* >>libmicrohttpd callbacks ---------------------------------------------------- */
 /* The first callback of a request: keeps its raw URI (with the query string). */
 static void *serve_uri(void *cls, const char *uri, struct MHD_Connection *con) {
     serve *sv = (serve *)cls;
     sreq *r = (sreq *)calloc(1, sizeof *r);
-    (void)con;
+    sconn *c = serve_sconn(con);
+    int api = API_OPENAI;
+    if (c) {                                          /* a later request's line starts its deadline */
+        if (uri) serve_api_path(uri, &api);
+        pthread_mutex_lock(&c->mu);
+        if (c->phase == CONN_IDLE) {
+            c->phase = CONN_READING;
+            c->deadline_ms = serve_now_ms() + sv->o.read_timeout_ms;
+        }
+        c->api = api;
+        pthread_mutex_unlock(&c->mu);
+    }
     if (!r) return NULL;
     r->sv = sv;
     r->uri = strdup(uri ? uri : "/");
@@ -708,6 +934,7 @@ static void serve_completed(void *cls, struct MHD_Connection *con, void **con_cl
     *con_cls = NULL;
     /* the next request on this connection gets its read deadline again */
     MHD_set_connection_option(con, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned)((sv->o.read_timeout_ms + 999) / 1000));
+    serve_phase(sv, con, CONN_IDLE, 0);
     if (r->counted) {
         pthread_mutex_lock(&sv->mu);
         if (--sv->requests == 0) pthread_cond_broadcast(&sv->cv);
@@ -718,11 +945,37 @@ static void serve_completed(void *cls, struct MHD_Connection *con, void **con_cl
 
 static void serve_conn(void *cls, struct MHD_Connection *con, void **socket_ctx, enum MHD_ConnectionNotificationCode toe) {
     serve *sv = (serve *)cls;
-    (void)con; (void)socket_ctx;
+    sconn *c = NULL;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(con, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (ci && (c = (sconn *)calloc(1, sizeof *c)) != NULL) {
+            pthread_mutex_init(&c->mu, NULL);
+            c->fd = ci->connect_fd;
+            c->phase = CONN_READING;
+            c->deadline_ms = serve_now_ms() + sv->o.read_timeout_ms;
+        }
+        *socket_ctx = c;
+    } else c = (sconn *)*socket_ctx;
     pthread_mutex_lock(&sv->mu);
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) sv->conns++;
     else sv->conns--;
     pthread_mutex_unlock(&sv->mu);
+    if (!c) return;
+    pthread_mutex_lock(&sv->conn_mu);
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        c->next = sv->conn_list;
+        if (c->next) c->next->prev = c;
+        sv->conn_list = c;
+    } else {
+        if (c->prev) c->prev->next = c->next; else sv->conn_list = c->next;
+        if (c->next) c->next->prev = c->prev;
+    }
+    pthread_mutex_unlock(&sv->conn_mu);
+    if (toe != MHD_CONNECTION_NOTIFY_STARTED) {
+        pthread_mutex_destroy(&c->mu);
+        free(c);
+        *socket_ctx = NULL;
+    }
 }
 
 static enum MHD_Result serve_access(void *cls, struct MHD_Connection *con, const char *url, const char *method,
@@ -745,13 +998,16 @@ static enum MHD_Result serve_access(void *cls, struct MHD_Connection *con, const
         else r->route = ROUTE_PASS;
         r->api = api;
         if (conns > sv->o.max_conn)
-            return serve_error(con, api, 503, api == API_ANTHROPIC ? "overloaded_error" : "server_error",
+            return !serve_phase(sv, con, CONN_ANSWERING, 0) ? MHD_NO :
+                   serve_error(con, api, 503, api == API_ANTHROPIC ? "overloaded_error" : "server_error",
                                "the proxy is serving its maximum number of connections; retry later");
         if (cl && strtoull(cl, NULL, 10) > sv->o.max_body)
-            return serve_error(con, api, 413, api == API_ANTHROPIC ? "request_too_large" : "invalid_request_error",
+            return !serve_phase(sv, con, CONN_ANSWERING, 0) ? MHD_NO :
+                   serve_error(con, api, 413, api == API_ANTHROPIC ? "request_too_large" : "invalid_request_error",
                                "the request body is larger than the proxy's --max-body");
         if (r->route == ROUTE_CALL && (!ct || strncasecmp(ct, "application/json", 16) != 0))
-            return serve_error(con, api, 415, "invalid_request_error",
+            return !serve_phase(sv, con, CONN_ANSWERING, 0) ? MHD_NO :
+                   serve_error(con, api, 415, "invalid_request_error",
                                "the request body must be JSON (Content-Type: application/json)");
         return MHD_YES;
     }
@@ -774,7 +1030,9 @@ static enum MHD_Result serve_access(void *cls, struct MHD_Connection *con, const
         r->body[r->len] = '\0';
         return MHD_YES;
     }
-    /* the request is read: no idle deadline while the answer is made */
+    /* the request is read: no idle deadline while the answer is made, and the
+       watchdog leaves it alone (unless it cut the connection first) */
+    if (!serve_phase(sv, con, CONN_ANSWERING, 0)) return MHD_NO;
     MHD_set_connection_option(con, MHD_CONNECTION_OPTION_TIMEOUT, 0u);
     if (r->too_big)
         return serve_error(con, r->api, 413, r->api == API_ANTHROPIC ? "request_too_large" : "invalid_request_error",
@@ -783,8 +1041,7 @@ static enum MHD_Result serve_access(void *cls, struct MHD_Connection *con, const
         return serve_error(con, r->api, 408, "invalid_request_error", "the request body came too slowly (--read-timeout)");
     switch (r->route) {
     case ROUTE_HEALTH: return serve_text(con, 200, "application/json", "{\"ok\":true}\n");
-    case ROUTE_METRICS:   /* issue 14's llmcache_stats_write (Prometheus text) plugs in here */
-        return serve_error(con, API_OPENAI, 404, "invalid_request_error", "/metrics is not in this build yet");
+    case ROUTE_METRICS: return serve_metrics(sv, con);
     case ROUTE_CALL: return serve_call(sv, con, r);
     default: return serve_pass(sv, con, r, method);
     }
@@ -808,13 +1065,37 @@ static int serve_listen_addr(const char *s, struct sockaddr_in *sa) {
     return inet_pton(AF_INET, host, &sa->sin_addr) == 1 ? 0 : -1;
 }
 
+/* --redis HOST:PORT (a name or an address; [v6]:PORT too) into *rc. */
+static int serve_redis_addr(const char *s, llmcache_redis_config *rc, char *host, size_t cap) {
+    const char *colon = strrchr(s, ':');
+    char *end;
+    unsigned long port;
+    size_t hl;
+    if (!colon || colon == s || !colon[1]) return -1;
+    hl = (size_t)(colon - s);
+    if (s[0] == '[' && colon[-1] == ']') { s++; hl -= 2; }
+    if (hl == 0 || hl >= cap) return -1;
+    port = strtoul(colon + 1, &end, 10);
+    if (*end || port == 0 || port > 65535) return -1;
+    memcpy(host, s, hl);
+    host[hl] = '\0';
+    memset(rc, 0, sizeof *rc);
+    rc->host = host;
+    rc->port = (int)port;
+    return 0;
+}
+
 int cli_serve_main(int argc, char **argv) {
     serve sv;
     llmcache_config cfg;
+    llmcache_redis_config redis;
+    llmcache_prices *prices = NULL;
+    char redis_host[256];
     struct sockaddr_in sa;
     struct MHD_Daemon *d;
     const union MHD_DaemonInfo *info;
     sigset_t sigs;
+    pthread_t watchdog;
     int sig = 0, rc, drained;
     int64_t until;
     cli_cmd = "serve";
@@ -825,12 +1106,29 @@ int cli_serve_main(int argc, char **argv) {
     memset(&cfg, 0, sizeof cfg);
     cfg.path = sv.o.cache;
     cfg.ttl_ms = sv.o.ttl_ms;
+    cfg.mode = sv.o.mode;
+    if (sv.o.redis) {
+        if (serve_redis_addr(sv.o.redis, &redis, redis_host, sizeof redis_host) != 0) {
+            cli_error("--redis: want HOST:PORT, got '%s'", sv.o.redis);
+            return CLI_EXIT_FAIL;
+        }
+        cfg.redis = &redis;
+    }
+    if (sv.o.prices && cli_load_prices(sv.o.prices, &prices)) return CLI_EXIT_FAIL;
+    cfg.prices = prices;
     rc = llmcache_open(&sv.cache, &cfg);
+    llmcache_free(prices);                           /* copied by the open */
+    if (rc == LLMCACHE_EUNSUPPORTED && sv.o.redis) {
+        cli_error("--redis: this build has no Redis tier (it needs hiredis, Debian libhiredis-dev, when it is built)");
+        return CLI_EXIT_FAIL;
+    }
     if (rc != LLMCACHE_OK) { cli_error("%s: %s", sv.o.cache ? sv.o.cache : "(memory)", cli_result(rc)); return CLI_EXIT_FAIL; }
     sv.curl.kind = LLMCACHE_CURL_OPENAI;             /* endpoints are full URLs; credentials are the client's */
     sv.curl.timeout_ms = sv.o.upstream_timeout_ms;
     pthread_mutex_init(&sv.mu, NULL);
     pthread_cond_init(&sv.cv, NULL);
+    pthread_mutex_init(&sv.conn_mu, NULL);
+    pthread_cond_init(&sv.conn_cv, NULL);
     curl_global_init(CURL_GLOBAL_DEFAULT);
 
     /* signals are taken by sigwait below, never delivered to a worker */
@@ -853,6 +1151,12 @@ int cli_serve_main(int argc, char **argv) {
                          MHD_OPTION_END);
     if (!d) {
         cli_error("cannot listen on %s", sv.o.listen);
+        llmcache_close(sv.cache);
+        return CLI_EXIT_FAIL;
+    }
+    if (pthread_create(&watchdog, NULL, serve_watchdog, &sv) != 0) {
+        cli_error("cannot start a thread");
+        MHD_stop_daemon(d);
         llmcache_close(sv.cache);
         return CLI_EXIT_FAIL;
     }
@@ -883,6 +1187,11 @@ int cli_serve_main(int argc, char **argv) {
     drained = sv.requests == 0 && sv.workers == 0;
     pthread_mutex_unlock(&sv.mu);
     MHD_stop_daemon(d);
+    pthread_mutex_lock(&sv.conn_mu);
+    sv.stopping = 1;
+    pthread_cond_broadcast(&sv.conn_cv);
+    pthread_mutex_unlock(&sv.conn_mu);
+    pthread_join(watchdog, NULL);
     if (drained) llmcache_close(sv.cache);           /* syncs the log */
     curl_global_cleanup();
     if (!sv.o.quiet) { printf("llmcache serve: stopped\n"); fflush(stdout); }

@@ -35,20 +35,29 @@ static int cli_text_write(void *ctx, const void *data, size_t len) {
     return 0;
 }
 
-int cli_stats_export(llmcache *c, const char *path, int format, FILE *f, int strip_newline) {
+int cli_stats_text(llmcache *c, int format, char **out, size_t *len) {
     cli_text t = { NULL, 0 };
     llmcache_writer w;
     int rc;
     w.write = cli_text_write;
     w.ctx = &t;
-    rc = llmcache_stats_write(c, format | LLMCACHE_STATS_ENTRIES, &w);
+    rc = llmcache_stats_write(c, format, &w);
+    if (rc != LLMCACHE_OK) { free(t.p); t.p = NULL; t.len = 0; }
+    *out = t.p;
+    *len = t.len;
+    return rc;
+}
+
+int cli_stats_export(llmcache *c, const char *path, int format, FILE *f, int strip_newline) {
+    char *text;
+    size_t len;
+    int rc = cli_stats_text(c, format | LLMCACHE_STATS_ENTRIES, &text, &len);
     if (rc != LLMCACHE_OK) {
         cli_error("%s: %s", path, cli_result(rc));
-        free(t.p);
         return -1;
     }
-    if (strip_newline && t.len && t.p[t.len - 1] == '\n') t.len--;
-    if (t.len) fwrite(t.p, 1, t.len, f);
-    free(t.p);
+    if (strip_newline && len && text[len - 1] == '\n') len--;
+    if (len) fwrite(text, 1, len, f);
+    free(text);
     return 0;
 }
