@@ -5,6 +5,8 @@
 #   bench_canon   RFC 8785 canonicalization speed
 #   bench_disk    the log file beside SQLite (set up as python-diskcache does) and LMDB
 #   bench_redis   a hit served by Redis beside a bare hiredis GET (starts redis-server)
+#   bench_scale   10^6 entries: reopen with the index snapshot vs read() vs none, index
+#                 bytes per entry, get_with hit and log put beside LMDB, page faults
 #   bench_python.py  functools.lru_cache, dict, diskcache.Cache, redis-py
 # then prints every RESULT and GOAL line again as one table. A missed goal prints MISS;
 # only a crash fails the target. Needs what .ci/run installs (libsqlite3-dev,
@@ -18,12 +20,16 @@ BENCH_DIR    = build/bench
 BENCH_CFLAGS = -std=c99 -O2 -Wall -Wextra -Wpedantic -Werror -I.
 BENCH_LIBS   = -lpthread -lm
 BENCH_PROGS  = $(BENCH_DIR)/bench_mem $(BENCH_DIR)/bench_call $(BENCH_DIR)/bench_canon \
-               $(BENCH_DIR)/bench_disk $(BENCH_DIR)/bench_redis
+               $(BENCH_DIR)/bench_disk $(BENCH_DIR)/bench_redis $(BENCH_DIR)/bench_scale
 BENCH_PY     = /usr/bin/python3
 
 $(BENCH_DIR)/bench_disk: bench/bench_disk.c bench/bench.h $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(BENCH_CFLAGS) -o $@ bench/bench_disk.c -lsqlite3 -llmdb $(BENCH_LIBS)
+
+$(BENCH_DIR)/bench_scale: bench/bench_scale.c bench/bench.h $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_CFLAGS) -o $@ bench/bench_scale.c -llmdb $(BENCH_LIBS)
 
 $(BENCH_DIR)/bench_redis: bench/bench_redis.c bench/bench.h $(HDRS)
 	@mkdir -p $(@D)

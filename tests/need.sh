@@ -50,6 +50,7 @@ needs() {
     test_fake_provider.sh) cmd curl curl; cmd bash bash ;;
     test_cmake.sh)         cmd cmake cmake; cmd pkg-config pkgconf ;;
     bench_disk)            lib sqlite3.h libsqlite3-dev; lib lmdb.h liblmdb-dev ;;
+    bench_scale)           lib lmdb.h liblmdb-dev ;;
     valgrind-test)         cmd valgrind valgrind ;;
     fuzz-libfuzzer)        libfuzzer ;;
     port-clang)            cmd "${PORT_CLANG:-clang}" clang ;;
