@@ -33,7 +33,8 @@
  * In C++, zero-initialize with llmcache_config cfg{}; and llmcache_request req{};
  * (= {0} warns there under -Wextra), or memset(&cfg, 0, sizeof cfg) in either language.
  * The plain key-value API: llmcache_key_for, llmcache_get, llmcache_put (ttl_ms
- * LLMCACHE_TTL_DEFAULT or LLMCACHE_TTL_NEVER), llmcache_del.
+ * LLMCACHE_TTL_DEFAULT or LLMCACHE_TTL_NEVER), llmcache_del; llmcache_get_with
+ * shows a hit to a callback without copying it.
  *
  * Conventions:
  *     results     LLMCACHE_OK (0), a positive outcome that is not an error
@@ -53,6 +54,8 @@
  *     log file    format version 1 (docs/FORMAT.md); a newer file is LLMCACHE_EVERSION
  *     envelope    version 1, the value llmcache_call stores (docs/ENVELOPE.md)
  *     path-shm    page version 1 (docs/FORMAT.md); machine-local, rebuilt from the log
+ *     path-index  index snapshot version 1 (docs/FORMAT.md); a hint that makes an open
+ *                 read only the log after it, ignored whole when it does not fit the log
  *
  * Compile-time options (define before the implementation include):
  *     LLMCACHE_STATIC        make every function static to the including file
@@ -86,7 +89,8 @@
  * Sections (search for ">>name"):
  *     public part       >>results >>memory >>keys >>cache >>call-through >>curl transport
  *     implementation    >>platform >>files >>bytes >>sha256 >>crc32c >>buffer >>json
- *                       >>impl results >>impl keys >>table >>record >>log >>cache core
+ *                       >>impl results >>impl keys >>table >>record >>log
+ *                       >>index snapshot (inside >>log) >>cache core
  *                       >>redis >>single-flight >>impl cache >>impl call-through
  *                       >>redis single-flight >>impl curl transport
  */
