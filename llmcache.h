@@ -4392,7 +4392,8 @@ static int llmcache__log_lock_out(const char *path, llmcache__fd log_fd, llmcach
  * Header, 80 bytes: "LLMCIDX1", u32 version, u32 header size, u64 log file id,
  * u64 end (records in [64, end) are reflected), u64 offset of the last record before
  * end, u64 its sequence number, u64 intact records in [64, end), u64 entries, u32
- * entry size, u32 CRC-32C of the entries, u32 zero, u32 CRC-32C of bytes 0..75.
+ * entry size, u32 CRC-32C of the entries, u32 the last record's own CRC field, u32
+ * CRC-32C of bytes 0..75.
  * Entry, 64 bytes, least recently used first: key[32], u64 record offset, u32 record
  * length (padding excluded), u32 value length, i64 created ms, i64 expires ms. */
 #define LLMCACHE__INDEX_MAGIC   "LLMCIDX1"
@@ -4403,7 +4404,7 @@ static int llmcache__log_lock_out(const char *path, llmcache__fd log_fd, llmcach
 /* What an index snapshot's header says. */
 typedef struct llmcache__index_hdr {
     uint64_t file_id, end, last_off, last_seq, records, count;
-    uint32_t entries_crc;
+    uint32_t entries_crc, last_crc;
 } llmcache__index_hdr;
 
 static void llmcache__index_hdr_encode(unsigned char *p, const llmcache__index_hdr *h) {
@@ -4419,6 +4420,7 @@ static void llmcache__index_hdr_encode(unsigned char *p, const llmcache__index_h
     llmcache__st64(p + 56, h->count);
     llmcache__st32(p + 64, LLMCACHE__INDEX_ENTRY);
     llmcache__st32(p + 68, h->entries_crc);
+    llmcache__st32(p + 72, h->last_crc);
     llmcache__st32(p + 76, llmcache__crc32c(0, p, 76));
 }
 
@@ -4427,8 +4429,7 @@ static void llmcache__index_hdr_encode(unsigned char *p, const llmcache__index_h
 static int llmcache__index_hdr_check(const unsigned char *p, uint64_t n, llmcache__index_hdr *h) {
     if (n < LLMCACHE__INDEX_HDR || memcmp(p, LLMCACHE__INDEX_MAGIC, 8) != 0 ||
         llmcache__ld32(p + 76) != llmcache__crc32c(0, p, 76) || llmcache__ld32(p + 8) != LLMCACHE__INDEX_VERSION ||
-        llmcache__ld32(p + 12) != LLMCACHE__INDEX_HDR || llmcache__ld32(p + 64) != LLMCACHE__INDEX_ENTRY ||
-        llmcache__ld32(p + 72) != 0)
+        llmcache__ld32(p + 12) != LLMCACHE__INDEX_HDR || llmcache__ld32(p + 64) != LLMCACHE__INDEX_ENTRY)
         return 0;
     h->file_id = llmcache__ld64(p + 16);
     h->end = llmcache__ld64(p + 24);
@@ -4437,6 +4438,7 @@ static int llmcache__index_hdr_check(const unsigned char *p, uint64_t n, llmcach
     h->records = llmcache__ld64(p + 48);
     h->count = llmcache__ld64(p + 56);
     h->entries_crc = llmcache__ld32(p + 68);
+    h->last_crc = llmcache__ld32(p + 72);
     if (h->count > (n - LLMCACHE__INDEX_HDR) / LLMCACHE__INDEX_ENTRY ||
         n != LLMCACHE__INDEX_HDR + h->count * LLMCACHE__INDEX_ENTRY)
         return 0;
@@ -4444,15 +4446,18 @@ static int llmcache__index_hdr_check(const unsigned char *p, uint64_t n, llmcach
 }
 
 /* Whether the snapshot h describes map[0, size), the log whose file id is id: its
- * end a record boundary within the file, the record before it the one it names. */
+ * end a record boundary within the file, the record before it the one it names (its
+ * offset, sequence number and checksum: records rewritten after a power loss that
+ * kept the snapshot but not the log's tail do not pass). */
 static int llmcache__index_fits(const llmcache__index_hdr *h, uint64_t id, const unsigned char *map,
                                 uint64_t size) {
     llmcache__record r;
     if (h->file_id != id || h->end % 8 || h->end < LLMCACHE__HDR_SIZE || h->end > size) return 0;
-    if (h->end == LLMCACHE__HDR_SIZE) return h->count == 0 && h->records == 0 && h->last_seq == 0;
+    if (h->end == LLMCACHE__HDR_SIZE) return h->count == 0 && h->records == 0 && h->last_seq == 0 && h->last_crc == 0;
     return h->last_off % 8 == 0 && h->last_off >= LLMCACHE__HDR_SIZE && h->last_off < h->end &&
            llmcache__rec_check(map + h->last_off, h->end - h->last_off, &r) &&
-           h->last_off + llmcache__pad8(r.len) == h->end && r.seq == h->last_seq && h->records <= h->end / 8;
+           h->last_off + llmcache__pad8(r.len) == h->end && r.seq == h->last_seq &&
+           llmcache__ld32(map + h->last_off + 4) == h->last_crc && h->records <= h->end / 8;
 }
 
 /* Makes room for n entries at once (table, entry array, recency queue), so that a
@@ -4565,6 +4570,7 @@ static void llmcache__index_write_writer(llmcache *c) {
             return;
         h.last_off = off;
         h.last_seq = r.seq;
+        h.last_crc = llmcache__ld32(c->map + off + 4);
         h.records = c->rec_count;
     }
     memset(hdr, 0, sizeof hdr);

@@ -11,8 +11,9 @@
  * Input: one mode byte, then the snapshot's bytes. The log (made once per process,
  * with a random file id) is the same for every input, so the mode byte lets the
  * target make parts of the snapshot right before it is written: bit 0 the log's
- * file id, bit 1 its end, last record and record count, bit 2 the entries' CRC,
- * bit 3 the header's CRC (in that order); bit 4 adds a writable round.
+ * file id, bit 1 its end, last record (offset, seq, CRC) and record count, bit 2
+ * the entries' CRC, bit 3 the header's CRC (in that order); bit 4 adds a writable
+ * round.
  *
  * Checks:
  *  - the open never fails because of the snapshot;
@@ -36,6 +37,7 @@ static char g_log[600];
 static unsigned char *g_log_bytes;     /* the log as made, restored before each input */
 static size_t g_log_len;
 static uint64_t g_id, g_end, g_last_off, g_last_seq, g_records;
+static uint32_t g_last_crc;
 static unsigned char g_val[N_KEYS][48];
 static size_t g_len[N_KEYS];
 static int g_live[N_KEYS];
@@ -85,6 +87,7 @@ static void make_log(void) {
     for (off = 64; off + 80 <= g_log_len && fuzz_ld32(g_log_bytes + off) == FUZZ_REC_MAGIC;) {
         g_last_off = off;
         g_last_seq = fuzz_ld64(g_log_bytes + off + 16);
+        g_last_crc = fuzz_ld32(g_log_bytes + off + 4);
         g_records++;
         off += fuzz_pad8(fuzz_ld32(g_log_bytes + off + 8));
     }
@@ -150,7 +153,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     memcpy(snap, data + 1, n);
     if (n >= 80) {
         if (mode & 1) st64(snap + 16, g_id);
-        if (mode & 2) { st64(snap + 24, g_end); st64(snap + 32, g_last_off); st64(snap + 40, g_last_seq); st64(snap + 48, g_records); }
+        if (mode & 2) { st64(snap + 24, g_end); st64(snap + 32, g_last_off); st64(snap + 40, g_last_seq); st64(snap + 48, g_records); fuzz_st32(snap + 72, g_last_crc); }
         if (mode & 4) fuzz_st32(snap + 68, fuzz_crc32c(snap + 80, n - 80));
         if (mode & 8) fuzz_st32(snap + 76, fuzz_crc32c(snap, 76));
     }
