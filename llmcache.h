@@ -4490,12 +4490,12 @@ static int llmcache__table_reserve(llmcache *c, size_t n) {
 /* Fills the empty index from the snapshot at c->index_path if it describes the log
  * (file id id, mapped up to size); *from: where the walk of the log goes on (the
  * snapshot's end, or the header's end when there is no usable snapshot, the index
- * then still empty). Records recovered count the snapshot's. */
+ * then still empty). An open's records recovered count the snapshot's. */
 static void llmcache__index_load(llmcache *c, uint64_t id, uint64_t size, uint64_t *from) {
     llmcache__fd fd;
     llmcache__index_hdr h;
     unsigned char *m = NULL;
-    uint64_t n = 0, k;
+    uint64_t n = 0, k, taken = 0;
     size_t len = 0;
     int64_t now;
     int ok;
@@ -4528,13 +4528,14 @@ static void llmcache__index_load(llmcache *c, uint64_t id, uint64_t size, uint64
         d = llmcache__value_desc(&key, value_len, rec_len != LLMCACHE__REC_HDR + value_len,
                                  (int64_t)llmcache__ld64(p + 48), expires_ms);
         llmcache__entry_update(c, i, created, &d, off, rec_len);
+        taken++;
     }
     llmcache__f_unmap(m, len);
     if (!ok) { llmcache__clear(c); return; }   /* a full walk instead */
-    c->st.records_recovered += h.records;
+    if (c->loading) c->st.records_recovered += h.records;   /* as the walk counts them */
     c->rec_count = h.records;
     c->last_rec_off = h.last_off;
-    c->st.index_loaded = h.count;
+    c->st.index_loaded = taken;
     c->last_seq_seen = h.last_seq;
     c->index_gen = id;
     c->index_end = h.end;

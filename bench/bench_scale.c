@@ -242,6 +242,11 @@ int main(void) {
     }
     unlink(log);
     unlink(idx);
+    {
+        char shm[4300];
+        snprintf(shm, sizeof shm, "%s-shm", log);
+        unlink(shm);
+    }
 
     /* hits: a memory cache of N values beside LMDB */
     {
