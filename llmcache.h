@@ -837,6 +837,12 @@ LLMCACHE_API int llmcache_curl_transport(void *ctx, const llmcache_request *req,
 #else
 #  define LLMCACHE__MAYBE_UNUSED
 #endif
+/* Starts loading the cache line at p early (a hint; nothing where compilers lack it). */
+#if defined(__GNUC__) || defined(__clang__)
+#  define LLMCACHE__PREFETCH(p) __builtin_prefetch(p)
+#else
+#  define LLMCACHE__PREFETCH(p) ((void)(p))
+#endif
 
 /* A copy of p[0..n) with a NUL after it (n may be 0, p then NULL); NULL when out
  * of memory. Every string or byte copy of the implementation is made here. */
@@ -1433,6 +1439,21 @@ static uint64_t llmcache__f_page_size(void) {
     return n > 0 ? (uint64_t)n : 4096u;
 }
 
+/* Asks for huge pages under a large block of memory that is about to be written
+ * whole (the index's table; its entries when their number is known), so that first
+ * touching it costs one fault per 2 MiB, not per page (Linux with transparent huge
+ * pages in "madvise" mode; elsewhere nothing happens). Not for blocks only partly
+ * used: a huge page is resident whole. */
+static void llmcache__f_advise_huge(void *p, size_t len) {
+#ifdef MADV_HUGEPAGE
+    uintptr_t huge = (uintptr_t)2 << 20, from = ((uintptr_t)p + huge - 1) & ~(huge - 1);
+    uintptr_t to = ((uintptr_t)p + len) & ~(huge - 1);
+    if (to > from) madvise((void *)from, (size_t)(to - from), MADV_HUGEPAGE);
+#else
+    (void)p; (void)len;
+#endif
+}
+
 /* Makes [off, off+len) of a mapping of fd durable. */
 static int llmcache__f_msync(llmcache__fd fd, unsigned char *map, uint64_t off, uint64_t len) {
     uint64_t page = llmcache__f_page_size(), start = off & ~(page - 1);
@@ -1709,6 +1730,7 @@ static int llmcache__f_map(llmcache__fd fd, size_t *len, int writable, unsigned 
 static void llmcache__f_unmap(unsigned char *p, size_t len) { (void)len; if (p) UnmapViewOfFile(p); }
 
 static void llmcache__f_prefault(unsigned char *map, uint64_t off, uint64_t len) { (void)map; (void)off; (void)len; }
+static void llmcache__f_advise_huge(void *p, size_t len) { (void)p; (void)len; }
 
 static uint64_t llmcache__f_page_size(void) {
     SYSTEM_INFO si;
@@ -1893,6 +1915,7 @@ static int llmcache__f_map(llmcache__fd fd, size_t *len, int writable, unsigned 
 }
 static void llmcache__f_unmap(unsigned char *p, size_t len) { (void)p; (void)len; }
 static void llmcache__f_prefault(unsigned char *map, uint64_t off, uint64_t len) { (void)map; (void)off; (void)len; }
+static void llmcache__f_advise_huge(void *p, size_t len) { (void)p; (void)len; }
 static uint64_t llmcache__f_page_size(void) { return 4096u; }
 static int llmcache__f_msync(llmcache__fd fd, unsigned char *map, uint64_t off, uint64_t len) {
     (void)fd; (void)map; (void)off; (void)len;
@@ -3675,6 +3698,7 @@ static int llmcache__table_grow(llmcache *c) {
     size_t old_n = c->slots ? c->slot_mask + 1 : 0;
     llmcache__slot *fresh = (llmcache__slot *)LLMCACHE_MALLOC(n * sizeof(llmcache__slot));
     if (!fresh) return LLMCACHE_ENOMEM;
+    llmcache__f_advise_huge(fresh, n * sizeof(llmcache__slot));   /* all written at once, next */
     memset(fresh, 0, n * sizeof(llmcache__slot));
     c->slots = fresh;
     c->slot_mask = n - 1;
@@ -4424,8 +4448,8 @@ static void llmcache__index_hdr_encode(unsigned char *p, const llmcache__index_h
     llmcache__st32(p + 76, llmcache__crc32c(0, p, 76));
 }
 
-/* Decodes a snapshot of n bytes whose header and entries pass their checks and whose
- * size is what the header says; 0 otherwise. */
+/* Decodes the header p[0, 80) of a snapshot of n bytes if it passes its checks and n
+ * is the size it gives; 0 otherwise (the entries' CRC is checked as they are read). */
 static int llmcache__index_hdr_check(const unsigned char *p, uint64_t n, llmcache__index_hdr *h) {
     if (n < LLMCACHE__INDEX_HDR || memcmp(p, LLMCACHE__INDEX_MAGIC, 8) != 0 ||
         llmcache__ld32(p + 76) != llmcache__crc32c(0, p, 76) || llmcache__ld32(p + 8) != LLMCACHE__INDEX_VERSION ||
@@ -4439,10 +4463,8 @@ static int llmcache__index_hdr_check(const unsigned char *p, uint64_t n, llmcach
     h->count = llmcache__ld64(p + 56);
     h->entries_crc = llmcache__ld32(p + 68);
     h->last_crc = llmcache__ld32(p + 72);
-    if (h->count > (n - LLMCACHE__INDEX_HDR) / LLMCACHE__INDEX_ENTRY ||
-        n != LLMCACHE__INDEX_HDR + h->count * LLMCACHE__INDEX_ENTRY)
-        return 0;
-    return llmcache__crc32c(0, p + LLMCACHE__INDEX_HDR, (size_t)(n - LLMCACHE__INDEX_HDR)) == h->entries_crc;
+    return h->count <= (n - LLMCACHE__INDEX_HDR) / LLMCACHE__INDEX_ENTRY &&
+           n == LLMCACHE__INDEX_HDR + h->count * LLMCACHE__INDEX_ENTRY;
 }
 
 /* Whether the snapshot h describes map[0, size), the log whose file id is id: its
@@ -4472,6 +4494,7 @@ static int llmcache__table_reserve(llmcache *c, size_t n) {
         if (n >= 0x7fffffffu) return LLMCACHE_ENOMEM;
         ne = (llmcache__entry *)LLMCACHE_REALLOC(c->ents, n * sizeof *ne);
         if (!ne) return LLMCACHE_ENOMEM;
+        llmcache__f_advise_huge(ne, n * sizeof *ne);   /* exactly n, all about to be written */
         c->ents = ne;
         c->ents_cap = (uint32_t)n;
     }
@@ -4487,51 +4510,79 @@ static int llmcache__table_reserve(llmcache *c, size_t n) {
     return LLMCACHE_OK;
 }
 
+/* Entries read from a snapshot at a time (one buffer, reused: no page faults per entry). */
+#define LLMCACHE__INDEX_CHUNK 16384u
+
+/* Takes n snapshot entries at p into the index; 0 when one is invalid (its record
+ * not inside [64, end), lengths that do not fit) or out of memory. *taken counts the
+ * entries taken (expired ones are skipped). */
+static int llmcache__index_take(llmcache *c, const unsigned char *p, size_t n, uint64_t end, int64_t now,
+                                uint64_t *taken) {
+    size_t k, ahead = 8;   /* the table slots of the entries this far ahead are fetched early */
+    llmcache_key key;
+    for (k = 0; k < n && k < ahead; k++) {
+        memcpy(key.bytes, p + k * LLMCACHE__INDEX_ENTRY, 32);
+        LLMCACHE__PREFETCH(&c->slots[(size_t)(llmcache__hash(c, &key) >> 32) & c->slot_mask]);
+    }
+    for (k = 0; k < n; k++, p += LLMCACHE__INDEX_ENTRY) {
+        llmcache__blobhdr d;
+        uint64_t off = llmcache__ld64(p + 32);
+        uint32_t rec_len = llmcache__ld32(p + 40), value_len = llmcache__ld32(p + 44), i;
+        int64_t expires_ms = (int64_t)llmcache__ld64(p + 56);
+        int created;
+        if (k + ahead < n) {
+            memcpy(key.bytes, p + ahead * LLMCACHE__INDEX_ENTRY, 32);
+            LLMCACHE__PREFETCH(&c->slots[(size_t)(llmcache__hash(c, &key) >> 32) & c->slot_mask]);
+        }
+        if (off % 8 || off < LLMCACHE__HDR_SIZE || off + llmcache__pad8(rec_len) > end || expires_ms < 0 ||
+            (rec_len != (uint64_t)LLMCACHE__REC_HDR + value_len &&
+             rec_len != (uint64_t)LLMCACHE__REC_HDR + LLMCACHE__META_SIZE + value_len))
+            return 0;
+        if (expires_ms && now >= expires_ms) continue;
+        memcpy(key.bytes, p, 32);
+        i = llmcache__upsert(c, &key, &created);
+        if (i == LLMCACHE__NIL) return 0;
+        d = llmcache__value_desc(&key, value_len, rec_len != LLMCACHE__REC_HDR + value_len,
+                                 (int64_t)llmcache__ld64(p + 48), expires_ms);
+        llmcache__entry_update(c, i, created, &d, off, rec_len);
+        (*taken)++;
+    }
+    return 1;
+}
+
 /* Fills the empty index from the snapshot at c->index_path if it describes the log
  * (file id id, mapped up to size); *from: where the walk of the log goes on (the
  * snapshot's end, or the header's end when there is no usable snapshot, the index
  * then still empty). An open's records recovered count the snapshot's. */
 static void llmcache__index_load(llmcache *c, uint64_t id, uint64_t size, uint64_t *from) {
+    unsigned char hdr[LLMCACHE__INDEX_HDR], *buf = NULL;
     llmcache__fd fd;
     llmcache__index_hdr h;
-    unsigned char *m = NULL;
-    uint64_t n = 0, k, taken = 0;
-    size_t len = 0;
-    int64_t now;
+    uint64_t n = 0, done = 0, taken = 0;
+    uint32_t crc = 0;
+    int64_t now = llmcache__now(c);
     int ok;
     *from = LLMCACHE__HDR_SIZE;
     if (llmcache__f_open(c->index_path, LLMCACHE__F_RDONLY | LLMCACHE__F_NOFOLLOW, 0, &fd) != LLMCACHE_OK) return;
     ok = llmcache__f_regular(fd) && llmcache__f_size(fd, &n) == LLMCACHE_OK && n >= LLMCACHE__INDEX_HDR &&
-         (uint64_t)(size_t)n == n;
-    len = (size_t)n;
-    if (ok) ok = llmcache__f_map(fd, &len, 0, &m) == LLMCACHE_OK;
-    llmcache__f_close(fd);
-    if (!ok) return;
-    ok = llmcache__index_hdr_check(m, n, &h) && llmcache__index_fits(&h, id, c->map, size) &&
+         llmcache__f_pread(fd, hdr, sizeof hdr, 0) == LLMCACHE_OK && llmcache__index_hdr_check(hdr, n, &h) &&
+         llmcache__index_fits(&h, id, c->map, size) && (uint64_t)(size_t)h.count == h.count &&
          llmcache__table_reserve(c, (size_t)h.count) == LLMCACHE_OK;
-    now = llmcache__now(c);
-    for (k = 0; ok && k < h.count; k++) {
-        const unsigned char *p = m + LLMCACHE__INDEX_HDR + k * LLMCACHE__INDEX_ENTRY;
-        llmcache__blobhdr d;
-        llmcache_key key;
-        uint64_t off = llmcache__ld64(p + 32);
-        uint32_t rec_len = llmcache__ld32(p + 40), value_len = llmcache__ld32(p + 44), i;
-        int64_t expires_ms = (int64_t)llmcache__ld64(p + 56);
-        int created;
-        ok = off % 8 == 0 && off >= LLMCACHE__HDR_SIZE && off + llmcache__pad8(rec_len) <= h.end &&
-             (rec_len == (uint64_t)LLMCACHE__REC_HDR + value_len ||
-              rec_len == (uint64_t)LLMCACHE__REC_HDR + LLMCACHE__META_SIZE + value_len) && expires_ms >= 0;
-        if (!ok || (expires_ms && now >= expires_ms)) continue;
-        memcpy(key.bytes, p, 32);
-        i = llmcache__upsert(c, &key, &created);
-        if (i == LLMCACHE__NIL) { ok = 0; continue; }
-        d = llmcache__value_desc(&key, value_len, rec_len != LLMCACHE__REC_HDR + value_len,
-                                 (int64_t)llmcache__ld64(p + 48), expires_ms);
-        llmcache__entry_update(c, i, created, &d, off, rec_len);
-        taken++;
+    if (ok && h.count) ok = (buf = (unsigned char *)LLMCACHE_MALLOC(LLMCACHE__INDEX_CHUNK * LLMCACHE__INDEX_ENTRY)) != NULL;
+    while (ok && done < h.count) {
+        size_t k = h.count - done < LLMCACHE__INDEX_CHUNK ? (size_t)(h.count - done) : LLMCACHE__INDEX_CHUNK;
+        ok = llmcache__f_pread(fd, buf, k * LLMCACHE__INDEX_ENTRY, LLMCACHE__INDEX_HDR + done * LLMCACHE__INDEX_ENTRY) ==
+             LLMCACHE_OK;
+        if (ok) {
+            crc = llmcache__crc32c(crc, buf, k * LLMCACHE__INDEX_ENTRY);
+            ok = llmcache__index_take(c, buf, k, h.end, now, &taken);
+        }
+        done += k;
     }
-    llmcache__f_unmap(m, len);
-    if (!ok) { llmcache__clear(c); return; }   /* a full walk instead */
+    llmcache__f_close(fd);
+    LLMCACHE_FREE(buf);
+    if (ok && crc != h.entries_crc) ok = 0;
+    if (!ok) { if (c->count) llmcache__clear(c); return; }   /* a full walk instead */
     if (c->loading) c->st.records_recovered += h.records;   /* as the walk counts them */
     c->rec_count = h.records;
     c->last_rec_off = h.last_off;
