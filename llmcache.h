@@ -7098,7 +7098,7 @@ static void llmcache__replay(const llmcache_call_options *o, const llmcache_resp
  * an envelope, as opposed to a lookup that failed. */
 /* What llmcache__lookup's view of a stored value needs and gives back. */
 typedef struct llmcache__lookup_view {
-    llmcache *c;
+    int64_t now;                  /* read before c->mu is taken: a clock may call into c */
     const llmcache_call_options *o;
     llmcache__result *res;
     int bad_env, oom;
@@ -7112,7 +7112,7 @@ static int llmcache__lookup_take(void *ctx, const llmcache_entry_info *info) {
     llmcache__env e;
     int rc = llmcache__env_parse((const unsigned char *)info->data, info->len, &e);
     if (rc != LLMCACHE_OK) { lv->bad_env = 1; return rc; }
-    if (lv->o->max_age_ms > 0 && llmcache__now(lv->c) - info->created_ms >= lv->o->max_age_ms) return LLMCACHE_MISS;
+    if (lv->o->max_age_ms > 0 && lv->now - info->created_ms >= lv->o->max_age_ms) return LLMCACHE_MISS;
     res->env = llmcache__memdup_nul(info->data, info->len);
     if (!res->env) { lv->oom = 1; return LLMCACHE_ENOMEM; }
     res->rc = LLMCACHE_OK;
@@ -7130,7 +7130,8 @@ static int llmcache__lookup(llmcache *c, const llmcache_key *key, const llmcache
                             llmcache__result *res, int *missed) {
     llmcache__lookup_view lv;
     int rc, hit;
-    lv.c = c; lv.o = o; lv.res = res; lv.bad_env = lv.oom = 0;
+    lv.now = o->max_age_ms > 0 ? llmcache__now(c) : 0;
+    lv.o = o; lv.res = res; lv.bad_env = lv.oom = 0;
     llmcache__handle_lock(c);
     rc = llmcache__view_locked(c, key, llmcache__lookup_take, &lv, &hit);
     llmcache__handle_unlock(c);
