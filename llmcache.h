@@ -428,8 +428,10 @@ typedef struct llmcache_stats {
                                      (garbage or a torn write; a zero-filled tail is not counted) */
     uint64_t shm_rebuilds;        /* times this handle found the shared page (PATH-shm) not
                                      describing the log and rebuilt it from the file */
-    uint64_t index_loaded;        /* entries the last load of the log took from its index
-                                     snapshot (PATH-index; 0: the whole log was read) */
+    uint64_t index_loaded;        /* bytes of the log the last load took from its index
+                                     snapshot (PATH-index) instead of reading them: the
+                                     snapshot's end less the 64-byte header; 0: the whole
+                                     log was read */
     uint64_t index_writes;        /* index snapshots this handle wrote (compaction, close) */
 } llmcache_stats;
 
@@ -4513,11 +4515,9 @@ static int llmcache__table_reserve(llmcache *c, size_t n) {
 /* Entries read from a snapshot at a time (one buffer, reused: no page faults per entry). */
 #define LLMCACHE__INDEX_CHUNK 16384u
 
-/* Takes n snapshot entries at p into the index; 0 when one is invalid (its record
- * not inside [64, end), lengths that do not fit) or out of memory. *taken counts the
- * entries taken (expired ones are skipped). */
-static int llmcache__index_take(llmcache *c, const unsigned char *p, size_t n, uint64_t end, int64_t now,
-                                uint64_t *taken) {
+/* Takes n snapshot entries at p into the index (expired ones skipped); 0 when one is
+ * invalid (its record not inside [64, end), lengths that do not fit) or out of memory. */
+static int llmcache__index_take(llmcache *c, const unsigned char *p, size_t n, uint64_t end, int64_t now) {
     size_t k, ahead = 8;   /* the table slots of the entries this far ahead are fetched early */
     llmcache_key key;
     for (k = 0; k < n && k < ahead; k++) {
@@ -4545,7 +4545,6 @@ static int llmcache__index_take(llmcache *c, const unsigned char *p, size_t n, u
         d = llmcache__value_desc(&key, value_len, rec_len != LLMCACHE__REC_HDR + value_len,
                                  (int64_t)llmcache__ld64(p + 48), expires_ms);
         llmcache__entry_update(c, i, created, &d, off, rec_len);
-        (*taken)++;
     }
     return 1;
 }
@@ -4558,7 +4557,7 @@ static void llmcache__index_load(llmcache *c, uint64_t id, uint64_t size, uint64
     unsigned char hdr[LLMCACHE__INDEX_HDR], *buf = NULL;
     llmcache__fd fd;
     llmcache__index_hdr h;
-    uint64_t n = 0, done = 0, taken = 0;
+    uint64_t n = 0, done = 0;
     uint32_t crc = 0;
     int64_t now = llmcache__now(c);
     int ok;
@@ -4575,7 +4574,7 @@ static void llmcache__index_load(llmcache *c, uint64_t id, uint64_t size, uint64
              LLMCACHE_OK;
         if (ok) {
             crc = llmcache__crc32c(crc, buf, k * LLMCACHE__INDEX_ENTRY);
-            ok = llmcache__index_take(c, buf, k, h.end, now, &taken);
+            ok = llmcache__index_take(c, buf, k, h.end, now);
         }
         done += k;
     }
@@ -4586,7 +4585,7 @@ static void llmcache__index_load(llmcache *c, uint64_t id, uint64_t size, uint64
     if (c->loading) c->st.records_recovered += h.records;   /* as the walk counts them */
     c->rec_count = h.records;
     c->last_rec_off = h.last_off;
-    c->st.index_loaded = taken;
+    c->st.index_loaded = h.end - LLMCACHE__HDR_SIZE;
     c->last_seq_seen = h.last_seq;
     c->index_gen = id;
     c->index_end = h.end;
