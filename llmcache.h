@@ -36,7 +36,8 @@
  * In C++, zero-initialize with llmcache_config cfg{}; and llmcache_request req{};
  * (= {0} warns there under -Wextra), or memset(&cfg, 0, sizeof cfg) in either language.
  * The plain key-value API: llmcache_key_for, llmcache_get, llmcache_put (ttl_ms
- * LLMCACHE_TTL_DEFAULT or LLMCACHE_TTL_NEVER), llmcache_del.
+ * LLMCACHE_TTL_DEFAULT or LLMCACHE_TTL_NEVER), llmcache_del; llmcache_get_with
+ * shows a hit to a callback without copying it.
  *
  * Conventions:
  *     results     LLMCACHE_OK (0), a positive outcome that is not an error
@@ -58,6 +59,8 @@
  *     envelope    version 1, the value llmcache_call stores (docs/ENVELOPE.md); header
  *                 of 48 + request_len bytes (24-byte ones, written before, still read)
  *     path-shm    page version 1 (docs/FORMAT.md); machine-local, rebuilt from the log
+ *     path-index  index snapshot version 1 (docs/FORMAT.md); a hint that makes an open
+ *                 read only the log after it, ignored whole when it does not fit the log
  *
  * Compile-time options (define before the implementation include):
  *     LLMCACHE_STATIC        make every function static to the including file
@@ -93,9 +96,9 @@
  *                       >>batch >>curl transport
  *     implementation    >>platform >>files >>bytes >>sha256 >>crc32c >>buffer >>json
  *                       >>impl results >>impl keys >>table >>record >>transform >>log
- *                       >>cache core >>redis >>impl accounting >>single-flight >>impl cache
- *                       >>impl call-through >>redis single-flight >>impl stats export
- *                       >>impl batch >>impl curl transport
+ *                       >>index snapshot (inside >>log) >>cache core >>redis >>impl accounting
+ *                       >>single-flight >>impl cache >>impl call-through >>redis single-flight
+ *                       >>impl stats export >>impl batch >>impl curl transport
  */
 /* The implementation uses POSIX 2008 (clock_gettime, pread, mmap, robust mutexes,
  * posix_fallocate), or Win32 on Windows (file handles, file mappings, LockFileEx,
@@ -587,6 +590,11 @@ typedef struct llmcache_stats {
     uint64_t redis_asked;         /* -ASK redirections followed (a slot being migrated) */
     uint64_t redis_topology_refreshes; /* slot maps read (CLUSTER SLOTS) or masters asked of
                                      the sentinels, successfully */
+    uint64_t index_loaded;        /* bytes of the log the last load took from its index
+                                     snapshot (PATH-index) instead of reading them: the
+                                     snapshot's end less the 64-byte header; 0: the whole
+                                     log was read */
+    uint64_t index_writes;        /* index snapshots this handle wrote (compaction, close) */
 } llmcache_stats;
 
 /* Opens a cache. cfg may be NULL (memory only, default bounds); cfg, its strings
@@ -679,6 +687,20 @@ typedef struct llmcache_entry_info {
  * handle's lock throughout: fn must not call back into c, and other calls on c wait. */
 LLMCACHE_API int  llmcache_foreach(llmcache *c, int with_values,
                                    int (*fn)(void *ctx, const llmcache_entry_info *info), void *ctx);
+
+/* Looks key up as llmcache_get does, without copying the value: on a hit, calls
+ * fn(ctx, info) once with info->data pointing at the value's info->len bytes
+ * (followed by a NUL), its times, meta and key (info->seq is 0). The bytes are
+ * the cache's own (pinned: the handle's lock is held during the call), valid only
+ * until fn returns: copy what you keep. fn must not call into c (it would wait for
+ * itself), and other calls on c wait until it returns, so keep it short. A value
+ * read from the log is checksum-verified before fn sees it. Returns LLMCACHE_MISS
+ * (fn not called) when absent or expired, LLMCACHE_OK when fn returned 0, else
+ * what fn returned (use a negative code, or one of your own outside the
+ * LLMCACHE_* range). A hit counts as a use for LRU and in the stats, as with
+ * llmcache_get. Thread-safe. */
+LLMCACHE_API int  llmcache_get_with(llmcache *c, const llmcache_key *key,
+                                    int (*fn)(void *ctx, const llmcache_entry_info *info), void *ctx);
 
 /* What llmcache_verify found in a log file. */
 typedef struct llmcache_verify_report {
@@ -1189,6 +1211,12 @@ LLMCACHE_API int llmcache_curl_transport(void *ctx, const llmcache_request *req,
 #  define LLMCACHE__MAYBE_UNUSED __attribute__((__unused__))
 #else
 #  define LLMCACHE__MAYBE_UNUSED
+#endif
+/* Starts loading the cache line at p early (a hint; nothing where compilers lack it). */
+#if defined(__GNUC__) || defined(__clang__)
+#  define LLMCACHE__PREFETCH(p) __builtin_prefetch(p)
+#else
+#  define LLMCACHE__PREFETCH(p) ((void)(p))
 #endif
 
 /* A copy of p[0..n) with a NUL after it (n may be 0, p then NULL); NULL when out
@@ -1786,6 +1814,21 @@ static uint64_t llmcache__f_page_size(void) {
     return n > 0 ? (uint64_t)n : 4096u;
 }
 
+/* Asks for huge pages under a large block of memory that is about to be written
+ * whole (the index's table; its entries when their number is known), so that first
+ * touching it costs one fault per 2 MiB, not per page (Linux with transparent huge
+ * pages in "madvise" mode; elsewhere nothing happens). Not for blocks only partly
+ * used: a huge page is resident whole. */
+static void llmcache__f_advise_huge(void *p, size_t len) {
+#ifdef MADV_HUGEPAGE
+    uintptr_t huge = (uintptr_t)2 << 20, from = ((uintptr_t)p + huge - 1) & ~(huge - 1);
+    uintptr_t to = ((uintptr_t)p + len) & ~(huge - 1);
+    if (to > from) madvise((void *)from, (size_t)(to - from), MADV_HUGEPAGE);
+#else
+    (void)p; (void)len;
+#endif
+}
+
 /* Makes [off, off+len) of a mapping of fd durable. */
 static int llmcache__f_msync(llmcache__fd fd, unsigned char *map, uint64_t off, uint64_t len) {
     uint64_t page = llmcache__f_page_size(), start = off & ~(page - 1);
@@ -2062,6 +2105,7 @@ static int llmcache__f_map(llmcache__fd fd, size_t *len, int writable, unsigned 
 static void llmcache__f_unmap(unsigned char *p, size_t len) { (void)len; if (p) UnmapViewOfFile(p); }
 
 static void llmcache__f_prefault(unsigned char *map, uint64_t off, uint64_t len) { (void)map; (void)off; (void)len; }
+static void llmcache__f_advise_huge(void *p, size_t len) { (void)p; (void)len; }
 
 static uint64_t llmcache__f_page_size(void) {
     SYSTEM_INFO si;
@@ -2246,6 +2290,7 @@ static int llmcache__f_map(llmcache__fd fd, size_t *len, int writable, unsigned 
 }
 static void llmcache__f_unmap(unsigned char *p, size_t len) { (void)p; (void)len; }
 static void llmcache__f_prefault(unsigned char *map, uint64_t off, uint64_t len) { (void)map; (void)off; (void)len; }
+static void llmcache__f_advise_huge(void *p, size_t len) { (void)p; (void)len; }
 static uint64_t llmcache__f_page_size(void) { return 4096u; }
 static int llmcache__f_msync(llmcache__fd fd, unsigned char *map, uint64_t off, uint64_t len) {
     (void)fd; (void)map; (void)off; (void)len;
@@ -4039,6 +4084,12 @@ struct llmcache {
     llmcache_stats st;
     struct llmcache__acct *acct;  /* accounting rows and prices (>>accounting) */
     llmcache_transform xform;     /* cfg.transform, copied; id 0 = values stored plain */
+    char    *index_path;          /* path + "-index", the index snapshot (>>index snapshot) */
+    uint64_t index_gen, index_end;/* the log generation and end the snapshot on disk covers, as far
+                                     as this handle knows (loaded or written by it); 0 = none */
+    uint64_t rec_count;           /* intact records in the log before c->end */
+    uint64_t last_rec_off;        /* offset of the last of them (0: none) */
+    uint64_t skipped_base;        /* st.records_skipped when the log was last known clean (compaction) */
 };
 
 /* A call's row in the accounting (>>accounting): row index and price index (-1 = none). */
@@ -4143,6 +4194,7 @@ static int llmcache__table_grow(llmcache *c) {
     size_t old_n = c->slots ? c->slot_mask + 1 : 0;
     llmcache__slot *fresh = (llmcache__slot *)LLMCACHE_MALLOC(n * sizeof(llmcache__slot));
     if (!fresh) return LLMCACHE_ENOMEM;
+    llmcache__f_advise_huge(fresh, n * sizeof(llmcache__slot));   /* all written at once, next */
     memset(fresh, 0, n * sizeof(llmcache__slot));
     c->slots = fresh;
     c->slot_mask = n - 1;
@@ -4235,8 +4287,8 @@ static void llmcache__drop_value(llmcache *c, uint32_t i) {
 
 /* Gives entry i (which has none) the value blob made by llmcache__make_blob for
  * the entry's current fields; fills the blob's header from them. */
-static void llmcache__set_value(llmcache *c, uint32_t i, unsigned char *blob) {
-    llmcache__entry *e = &c->ents[i];
+/* Fills the header of a value block from entry e's fields. */
+static void llmcache__blob_fill(const llmcache__entry *e, unsigned char *blob) {
     llmcache__blobhdr h;
     h.key = e->key;
     h.created_ms = e->created_ms;
@@ -4244,6 +4296,11 @@ static void llmcache__set_value(llmcache *c, uint32_t i, unsigned char *blob) {
     h.len = e->len;
     h.flags = e->flags;
     memcpy(blob, &h, sizeof h);
+}
+
+static void llmcache__set_value(llmcache *c, uint32_t i, unsigned char *blob) {
+    llmcache__entry *e = &c->ents[i];
+    llmcache__blob_fill(e, blob);
     e->blob = blob;
     llmcache__slot_of(c, i)->blob = blob;
     c->bytes += llmcache__blob_cost(llmcache__blob_size(e));
@@ -4808,6 +4865,8 @@ static void llmcache__apply(void *ctx, uint64_t off, const llmcache__record *r) 
     int created;
     if (c->loading) c->st.records_recovered++;
     if (r->seq > c->last_seq_seen) c->last_seq_seen = r->seq;
+    c->rec_count++;
+    c->last_rec_off = off;
     if (r->type == LLMCACHE__R_DEL) {
         i = llmcache__find(c, &r->key);
         if (i != LLMCACHE__NIL) llmcache__remove(c, i);
@@ -4855,6 +4914,7 @@ static void llmcache__clear(llmcache *c) {
     c->bytes = 0;
     c->live_bytes = 0;
     c->partial = 0;
+    c->rec_count = c->last_rec_off = 0;
 }
 
 /* Temporary files beside a log (the compacted or repaired copy before it is
@@ -4864,6 +4924,7 @@ static void llmcache__clear(llmcache *c) {
  * behind until llmcache__log_remove_temps. */
 #define LLMCACHE__TEMP_COMPACT ".compact-"
 #define LLMCACHE__TEMP_REPAIR  ".repair-"
+#define LLMCACHE__TEMP_INDEX   ".index-"   /* an index snapshot (>>index snapshot) */
 #define LLMCACHE__TEMP_DIGITS  16
 static int llmcache__temp_create(const char *path, const char *kind, llmcache__fd log_fd, llmcache__fd *fd,
                                  char **name) {
@@ -4887,7 +4948,7 @@ static int llmcache__temp_create(const char *path, const char *kind, llmcache__f
 }
 
 static void llmcache__temp_unlink_stale(void *ctx, const char *file, const char *suffix) {
-    static const char *const kinds[] = {LLMCACHE__TEMP_COMPACT, LLMCACHE__TEMP_REPAIR};
+    static const char *const kinds[] = {LLMCACHE__TEMP_COMPACT, LLMCACHE__TEMP_REPAIR, LLMCACHE__TEMP_INDEX};
     size_t i, k;
     (void)ctx;
     for (i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
@@ -4940,6 +5001,270 @@ static int llmcache__log_lock_out(const char *path, llmcache__fd log_fd, llmcach
         *shm_fd = LLMCACHE__NOFD;
     }
     return rc;
+}
+
+/* >>index snapshot (PATH-index: the index as of a log position, a hint for the next open) ----
+ * Written at compaction and by the last handle to close a log; read at an open or a
+ * reload, which then walks only the log after the position it covers. Nothing in it
+ * is trusted: a file that fails any check (checksums, sizes, the log's file id, an
+ * intact record with the stated sequence number ending exactly at the position it
+ * covers, each entry inside that range) is ignored whole and the log is walked from
+ * its start; values are always read from their records, checksum verified.
+ * Little-endian, docs/FORMAT.md "Index snapshot" is the reference.
+ * Header, 80 bytes: "LLMCIDX1", u32 version, u32 header size, u64 log file id,
+ * u64 end (records in [64, end) are reflected), u64 offset of the last record before
+ * end, u64 its sequence number, u64 intact records in [64, end), u64 entries, u32
+ * entry size, u32 CRC-32C of the entries, u32 the last record's own CRC field, u32
+ * CRC-32C of bytes 0..75.
+ * Entry, 64 bytes, least recently used first: key[32], u64 record offset, u32 record
+ * length (padding excluded), u32 value length, i64 created ms, i64 expires ms. */
+#define LLMCACHE__INDEX_MAGIC   "LLMCIDX1"
+#define LLMCACHE__INDEX_VERSION 1u
+#define LLMCACHE__INDEX_HDR     80u
+#define LLMCACHE__INDEX_ENTRY   64u
+
+/* What an index snapshot's header says. */
+typedef struct llmcache__index_hdr {
+    uint64_t file_id, end, last_off, last_seq, records, count;
+    uint32_t entries_crc, last_crc;
+} llmcache__index_hdr;
+
+static void llmcache__index_hdr_encode(unsigned char *p, const llmcache__index_hdr *h) {
+    memset(p, 0, LLMCACHE__INDEX_HDR);
+    memcpy(p, LLMCACHE__INDEX_MAGIC, 8);
+    llmcache__st32(p + 8, LLMCACHE__INDEX_VERSION);
+    llmcache__st32(p + 12, LLMCACHE__INDEX_HDR);
+    llmcache__st64(p + 16, h->file_id);
+    llmcache__st64(p + 24, h->end);
+    llmcache__st64(p + 32, h->last_off);
+    llmcache__st64(p + 40, h->last_seq);
+    llmcache__st64(p + 48, h->records);
+    llmcache__st64(p + 56, h->count);
+    llmcache__st32(p + 64, LLMCACHE__INDEX_ENTRY);
+    llmcache__st32(p + 68, h->entries_crc);
+    llmcache__st32(p + 72, h->last_crc);
+    llmcache__st32(p + 76, llmcache__crc32c(0, p, 76));
+}
+
+/* Decodes the header p[0, 80) of a snapshot of n bytes if it passes its checks and n
+ * is the size it gives; 0 otherwise (the entries' CRC is checked as they are read). */
+static int llmcache__index_hdr_check(const unsigned char *p, uint64_t n, llmcache__index_hdr *h) {
+    if (n < LLMCACHE__INDEX_HDR || memcmp(p, LLMCACHE__INDEX_MAGIC, 8) != 0 ||
+        llmcache__ld32(p + 76) != llmcache__crc32c(0, p, 76) || llmcache__ld32(p + 8) != LLMCACHE__INDEX_VERSION ||
+        llmcache__ld32(p + 12) != LLMCACHE__INDEX_HDR || llmcache__ld32(p + 64) != LLMCACHE__INDEX_ENTRY)
+        return 0;
+    h->file_id = llmcache__ld64(p + 16);
+    h->end = llmcache__ld64(p + 24);
+    h->last_off = llmcache__ld64(p + 32);
+    h->last_seq = llmcache__ld64(p + 40);
+    h->records = llmcache__ld64(p + 48);
+    h->count = llmcache__ld64(p + 56);
+    h->entries_crc = llmcache__ld32(p + 68);
+    h->last_crc = llmcache__ld32(p + 72);
+    return h->count <= (n - LLMCACHE__INDEX_HDR) / LLMCACHE__INDEX_ENTRY &&
+           n == LLMCACHE__INDEX_HDR + h->count * LLMCACHE__INDEX_ENTRY;
+}
+
+/* Whether the snapshot h describes map[0, size), the log whose file id is id: its
+ * end a record boundary within the file, the record before it the one it names (its
+ * offset, sequence number and checksum: records rewritten after a power loss that
+ * kept the snapshot but not the log's tail do not pass). */
+static int llmcache__index_fits(const llmcache__index_hdr *h, uint64_t id, const unsigned char *map,
+                                uint64_t size) {
+    llmcache__record r;
+    if (h->file_id != id || h->end % 8 || h->end < LLMCACHE__HDR_SIZE || h->end > size) return 0;
+    if (h->end == LLMCACHE__HDR_SIZE) return h->count == 0 && h->records == 0 && h->last_seq == 0 && h->last_crc == 0;
+    return h->last_off % 8 == 0 && h->last_off >= LLMCACHE__HDR_SIZE && h->last_off < h->end &&
+           llmcache__rec_check(map + h->last_off, h->end - h->last_off, &r) &&
+           h->last_off + llmcache__pad8(r.len) == h->end && r.seq == h->last_seq &&
+           llmcache__ld32(map + h->last_off + 4) == h->last_crc && h->records <= h->end / 8;
+}
+
+/* Makes room for n entries at once (table, entry array, recency queue), so that a
+ * load grows nothing entry by entry. */
+static int llmcache__table_reserve(llmcache *c, size_t n) {
+    size_t cap, r, k;
+    uint64_t *q;
+    while (!c->slots || (n + 1) * 2 > c->slot_mask + 1)
+        if (llmcache__table_grow(c) != LLMCACHE_OK) return LLMCACHE_ENOMEM;
+    if (n > c->ents_cap) {
+        llmcache__entry *ne;
+        if (n >= 0x7fffffffu) return LLMCACHE_ENOMEM;
+        ne = (llmcache__entry *)LLMCACHE_REALLOC(c->ents, n * sizeof *ne);
+        if (!ne) return LLMCACHE_ENOMEM;
+        llmcache__f_advise_huge(ne, n * sizeof *ne);   /* exactly n, all about to be written */
+        c->ents = ne;
+        c->ents_cap = (uint32_t)n;
+    }
+    cap = 2 * n + 16;
+    if (c->lru_cap >= cap) return LLMCACHE_OK;
+    q = (uint64_t *)LLMCACHE_MALLOC(cap * sizeof *q);
+    if (!q) return LLMCACHE_ENOMEM;
+    for (k = 0, r = c->lru_head; k < c->lru_len; k++, r = (r + 1) % c->lru_cap) q[k] = c->lru[r];
+    LLMCACHE_FREE(c->lru);
+    c->lru = q;
+    c->lru_cap = cap;
+    c->lru_head = 0;
+    return LLMCACHE_OK;
+}
+
+/* Entries read from a snapshot at a time (one buffer, reused: no page faults per entry). */
+#define LLMCACHE__INDEX_CHUNK 16384u
+
+/* Takes n snapshot entries at p into the index (expired ones skipped); 0 when one is
+ * invalid (its record not inside [64, end), lengths that do not fit) or out of memory. */
+static int llmcache__index_take(llmcache *c, const unsigned char *p, size_t n, uint64_t end, int64_t now) {
+    size_t k, ahead = 8;   /* the table slots of the entries this far ahead are fetched early */
+    llmcache_key key;
+    for (k = 0; k < n && k < ahead; k++) {
+        memcpy(key.bytes, p + k * LLMCACHE__INDEX_ENTRY, 32);
+        LLMCACHE__PREFETCH(&c->slots[(size_t)(llmcache__hash(c, &key) >> 32) & c->slot_mask]);
+    }
+    for (k = 0; k < n; k++, p += LLMCACHE__INDEX_ENTRY) {
+        llmcache__blobhdr d;
+        uint64_t off = llmcache__ld64(p + 32);
+        uint32_t rec_len = llmcache__ld32(p + 40), value_len = llmcache__ld32(p + 44), i;
+        int64_t expires_ms = (int64_t)llmcache__ld64(p + 56);
+        int created;
+        if (k + ahead < n) {
+            memcpy(key.bytes, p + ahead * LLMCACHE__INDEX_ENTRY, 32);
+            LLMCACHE__PREFETCH(&c->slots[(size_t)(llmcache__hash(c, &key) >> 32) & c->slot_mask]);
+        }
+        if (off % 8 || off < LLMCACHE__HDR_SIZE || off + llmcache__pad8(rec_len) > end || expires_ms < 0 ||
+            (rec_len != (uint64_t)LLMCACHE__REC_HDR + value_len &&
+             rec_len != (uint64_t)LLMCACHE__REC_HDR + LLMCACHE__META_SIZE + value_len))
+            return 0;
+        if (expires_ms && now >= expires_ms) continue;
+        memcpy(key.bytes, p, 32);
+        i = llmcache__upsert(c, &key, &created);
+        if (i == LLMCACHE__NIL) return 0;
+        d = llmcache__value_desc(&key, value_len, rec_len != LLMCACHE__REC_HDR + value_len,
+                                 (int64_t)llmcache__ld64(p + 48), expires_ms);
+        llmcache__entry_update(c, i, created, &d, off, rec_len);
+    }
+    return 1;
+}
+
+/* Fills the empty index from the snapshot at c->index_path if it describes the log
+ * (file id id, mapped up to size); *from: where the walk of the log goes on (the
+ * snapshot's end, or the header's end when there is no usable snapshot, the index
+ * then still empty). An open's records recovered count the snapshot's. */
+static void llmcache__index_load(llmcache *c, uint64_t id, uint64_t size, uint64_t *from) {
+    unsigned char hdr[LLMCACHE__INDEX_HDR], *buf = NULL;
+    llmcache__fd fd;
+    llmcache__index_hdr h;
+    uint64_t n = 0, done = 0;
+    uint32_t crc = 0;
+    int64_t now = llmcache__now(c);
+    int ok;
+    *from = LLMCACHE__HDR_SIZE;
+    if (llmcache__f_open(c->index_path, LLMCACHE__F_RDONLY | LLMCACHE__F_NOFOLLOW, 0, &fd) != LLMCACHE_OK) return;
+    ok = llmcache__f_regular(fd) && llmcache__f_size(fd, &n) == LLMCACHE_OK && n >= LLMCACHE__INDEX_HDR &&
+         llmcache__f_pread(fd, hdr, sizeof hdr, 0) == LLMCACHE_OK && llmcache__index_hdr_check(hdr, n, &h) &&
+         llmcache__index_fits(&h, id, c->map, size) && (uint64_t)(size_t)h.count == h.count &&
+         llmcache__table_reserve(c, (size_t)h.count) == LLMCACHE_OK;
+    if (ok && h.count) ok = (buf = (unsigned char *)LLMCACHE_MALLOC(LLMCACHE__INDEX_CHUNK * LLMCACHE__INDEX_ENTRY)) != NULL;
+    while (ok && done < h.count) {
+        size_t k = h.count - done < LLMCACHE__INDEX_CHUNK ? (size_t)(h.count - done) : LLMCACHE__INDEX_CHUNK;
+        ok = llmcache__f_pread(fd, buf, k * LLMCACHE__INDEX_ENTRY, LLMCACHE__INDEX_HDR + done * LLMCACHE__INDEX_ENTRY) ==
+             LLMCACHE_OK;
+        if (ok) {
+            crc = llmcache__crc32c(crc, buf, k * LLMCACHE__INDEX_ENTRY);
+            ok = llmcache__index_take(c, buf, k, h.end, now);
+        }
+        done += k;
+    }
+    llmcache__f_close(fd);
+    LLMCACHE_FREE(buf);
+    if (ok && crc != h.entries_crc) ok = 0;
+    if (!ok) { if (c->count) llmcache__clear(c); return; }   /* a full walk instead */
+    if (c->loading) c->st.records_recovered += h.records;   /* as the walk counts them */
+    c->rec_count = h.records;
+    c->last_rec_off = h.last_off;
+    c->st.index_loaded = h.end - LLMCACHE__HDR_SIZE;
+    c->last_seq_seen = h.last_seq;
+    c->index_gen = id;
+    c->index_end = h.end;
+    *from = h.end;
+}
+
+/* The index snapshot of the index as it is (c->gen, c->end), written beside the log
+ * (temporary file, then rename over c->index_path), unless the file on disk already
+ * covers that. No fsync: a snapshot torn by a crash fails its checksums and is
+ * ignored. The caller holds the writer lock. A failure leaves the old snapshot. */
+static void llmcache__index_write_writer(llmcache *c) {
+    llmcache__buf b = {NULL, 0, 0, 0};
+    llmcache__index_hdr h;
+    unsigned char hdr[LLMCACHE__INDEX_HDR];
+    llmcache__record r;
+    llmcache__fd fd;
+    uint64_t off;
+    size_t q, k;
+    char *tmp;
+    int rc;
+    LLMCACHE_ASSERT(c->writer_held);
+    if (c->partial || !c->gen || (c->index_gen == c->gen && c->index_end == c->end) ||
+        c->st.records_skipped != c->skipped_base ||   /* damage seen: the next open reads it all, and reports it */
+        llmcache__log_map(c, c->end) != LLMCACHE_OK)
+        return;
+    memset(&h, 0, sizeof h);
+    h.file_id = c->gen;
+    h.end = c->end;
+    if (c->end > LLMCACHE__HDR_SIZE) {   /* the last record before the end, as the handle knows it */
+        off = c->last_rec_off;
+        if (off < LLMCACHE__HDR_SIZE || off >= c->end || !llmcache__rec_check(c->map + off, c->end - off, &r) ||
+            off + llmcache__pad8(r.len) != c->end)
+            return;
+        h.last_off = off;
+        h.last_seq = r.seq;
+        h.last_crc = llmcache__ld32(c->map + off + 4);
+        h.records = c->rec_count;
+    }
+    memset(hdr, 0, sizeof hdr);
+    llmcache__buf_put(&b, hdr, sizeof hdr);
+    for (k = 0, q = c->lru_head; k < c->lru_len; k++, q = (q + 1) % c->lru_cap) {
+        unsigned char e[LLMCACHE__INDEX_ENTRY];
+        const llmcache__entry *en;
+        if (!llmcache__lru_current(c, c->lru[q])) continue;
+        en = &c->ents[(uint32_t)(c->lru[q] >> 32)];
+        memcpy(e, en->key.bytes, 32);
+        llmcache__st64(e + 32, en->off);
+        llmcache__st32(e + 40, en->rec_len);
+        llmcache__st32(e + 44, en->len);
+        llmcache__st64(e + 48, (uint64_t)en->created_ms);
+        llmcache__st64(e + 56, (uint64_t)en->expires_ms);
+        llmcache__buf_put(&b, e, sizeof e);
+        h.count++;
+    }
+    if (b.oom) { llmcache__buf_free(&b); return; }
+    h.entries_crc = llmcache__crc32c(0, b.p + LLMCACHE__INDEX_HDR, b.len - LLMCACHE__INDEX_HDR);
+    llmcache__index_hdr_encode((unsigned char *)b.p, &h);
+    if (llmcache__temp_create(c->path, LLMCACHE__TEMP_INDEX, c->fd, &fd, &tmp) != LLMCACHE_OK) {
+        llmcache__buf_free(&b);
+        return;
+    }
+    rc = llmcache__f_pwrite(fd, b.p + LLMCACHE__INDEX_HDR, b.len - LLMCACHE__INDEX_HDR, LLMCACHE__INDEX_HDR);
+    LLMCACHE__TEST_POINT(c, 10);   /* the entries written, not the header */
+    if (rc == LLMCACHE_OK) rc = llmcache__f_pwrite(fd, b.p, LLMCACHE__INDEX_HDR, 0);
+    llmcache__f_close(fd);
+    if (rc == LLMCACHE_OK) rc = llmcache__f_replace(tmp, c->index_path);
+    if (rc != LLMCACHE_OK) llmcache__f_unlink(tmp);
+    else { c->index_gen = c->gen; c->index_end = c->end; c->st.index_writes++; }
+    LLMCACHE__TEST_POINT(c, 11);
+    LLMCACHE_FREE(tmp);
+    llmcache__buf_free(&b);
+}
+
+/* Loads the empty index from the log (file id id) up to `to`: from its index
+ * snapshot when one describes it, then the records after the snapshot's end;
+ * *good: the end of the last intact record. */
+static int llmcache__log_load(llmcache *c, uint64_t id, uint64_t to, uint64_t *good) {
+    uint64_t from;
+    int rc = llmcache__log_map(c, to);
+    if (rc != LLMCACHE_OK) return rc;
+    c->st.index_loaded = 0;
+    llmcache__index_load(c, id, to, &from);
+    return llmcache__log_apply_range(c, from, to, good);
 }
 
 /* Opens path, checks its header and returns the file id. */
@@ -4997,7 +5322,7 @@ static int llmcache__log_reload(llmcache *c, int rebuild) {
     c->fd = fd;
     llmcache__clear(c);
     c->gen = 0;
-    rc = llmcache__log_apply_range(c, LLMCACHE__HDR_SIZE, end, &good);
+    rc = llmcache__log_load(c, id, end, &good);
     if (rc != LLMCACHE_OK) return rc;
     if (rebuild) {
         llmcache__log_set_page(c, id, good, size, LLMCACHE__HDR_SIZE);
@@ -5199,6 +5524,8 @@ static int llmcache__log_append(llmcache *c, uint64_t *wend, unsigned type, unsi
                                     xform);
     LLMCACHE__TEST_RECORD(c, c->map + *wend);
     c->shm->last_seq = c->last_seq_seen = seq;
+    c->rec_count++;
+    c->last_rec_off = *wend;
     *off = *wend;
     *wend = need;
     return LLMCACHE_OK;
@@ -5265,11 +5592,9 @@ static int llmcache__log_bound(llmcache *c, uint64_t *wend, uint32_t keep) {
     return LLMCACHE_OK;
 }
 
-/* Reads entry i's value from its record, checksum verified; on damage the entry
- * is dropped and LLMCACHE_MISS returned. A transformed value is decoded: one this
- * handle cannot decode is counted and its error returned (llmcache__xform_decode),
- * the entry kept. */
-static int llmcache__log_read(llmcache *c, uint32_t i, llmcache_value *out, unsigned char **blob_out) {
+/* Reads entry i's value from its record, checksum verified, into a new value block
+ * (*blob_out, header filled); on damage the entry is dropped and LLMCACHE_MISS returned. */
+static int llmcache__log_read(llmcache *c, uint32_t i, unsigned char **blob_out) {
     llmcache__entry *e = &c->ents[i];
     llmcache__record r;
     llmcache_meta meta;
@@ -5290,20 +5615,9 @@ static int llmcache__log_read(llmcache *c, uint32_t i, llmcache_value *out, unsi
     memset(&meta, 0, sizeof meta);
     if (r.meta) llmcache__meta_decode(r.meta, &meta);
     *blob_out = llmcache__make_blob(val, val_len, r.meta ? &meta : NULL);
-    if (*blob_out && out) {
-        out->data = (char *)LLMCACHE_MALLOC(val_len + 1);
-        if (!out->data) { LLMCACHE_FREE(*blob_out); *blob_out = NULL; }
-        else {
-            memcpy(out->data, val, val_len);
-            out->data[val_len] = 0;
-            out->len = val_len;
-            out->created_ms = r.created_ms;
-            out->expires_ms = r.expires_ms;
-            out->meta = meta;
-        }
-    }
     LLMCACHE_FREE(owned);
     if (!*blob_out) return LLMCACHE_ENOMEM;
+    llmcache__blob_fill(e, *blob_out);
     c->st.cold_reads++;
     return LLMCACHE_OK;
 }
@@ -5316,7 +5630,8 @@ static int llmcache__log_compact_writer(llmcache *c) {
     llmcache__buf b = {NULL, 0, 0, 0};
     llmcache__progress prog;
     llmcache__fd fd;
-    uint64_t *new_off = NULL, id = llmcache__f_random64(), pos = LLMCACHE__HDR_SIZE, wrote = 0;
+    uint64_t *new_off = NULL, id = llmcache__f_random64(), pos = LLMCACHE__HDR_SIZE, wrote = 0, copied = 0;
+    uint64_t last_off = 0;
     unsigned char *m = NULL;
     int64_t now = llmcache__now(c);
     uint32_t i;
@@ -5343,7 +5658,8 @@ static int llmcache__log_compact_writer(llmcache *c) {
             c->st.records_skipped++;
             continue;
         }
-        new_off[i] = pos;
+        new_off[i] = last_off = pos;
+        copied++;
         llmcache__buf_put(&b, c->map + e->off, (size_t)llmcache__pad8(r.len));
         pos += llmcache__pad8(r.len);
         if (b.len >= ((size_t)1 << 20)) {
@@ -5391,7 +5707,11 @@ static int llmcache__log_compact_writer(llmcache *c) {
     llmcache__store_release(&c->shm->end, pos);
     c->gen = id;
     c->end = pos;
+    c->rec_count = copied;
+    c->last_rec_off = last_off;
+    c->skipped_base = c->st.records_skipped;
     c->st.compactions++;
+    llmcache__index_write_writer(c);
     llmcache__progress_end(&prog);
     llmcache__buf_free(&b);
     LLMCACHE_FREE(new_off);
@@ -5487,7 +5807,7 @@ static int llmcache__log_open_alone(llmcache *c, uint64_t size) {
         size = LLMCACHE__HDR_SIZE;
     }
     c->last_seq_seen = 0;   /* the sequence continues from the last intact record */
-    rc = llmcache__log_apply_range(c, LLMCACHE__HDR_SIZE, size, &end);
+    rc = llmcache__log_load(c, id, size, &end);
     if (rc != LLMCACHE_OK) return rc;
     if (end < size) {
         c->st.bytes_truncated = size - end;
@@ -5570,7 +5890,7 @@ static int llmcache__log_open_readonly(llmcache *c) {
         c->shm = (llmcache__shm *)LLMCACHE_MALLOC(sizeof *c->shm);
         if (!c->shm) return LLMCACHE_ENOMEM;
         memset(c->shm, 0, sizeof *c->shm);
-        rc = llmcache__log_apply_range(c, LLMCACHE__HDR_SIZE, size, &end);
+        rc = llmcache__log_load(c, id, size, &end);
         if (rc != LLMCACHE_OK) return rc;
         if (end < size && !llmcache__all_zero(c->map + end, size - end)) c->st.torn_bytes = size - end;
         c->shm->gen = c->gen = id;
@@ -5590,7 +5910,9 @@ static int llmcache__log_open(llmcache *c, const char *path) {
        target, where every opener meets them and compaction replaces the target */
     c->page_size = llmcache__f_page_size();
     c->path = llmcache__f_resolve(path);
-    if (!c->path || !(c->shm_path = llmcache__concat(c->path, strlen(c->path), "-shm"))) return LLMCACHE_ENOMEM;
+    if (!c->path || !(c->shm_path = llmcache__concat(c->path, strlen(c->path), "-shm")) ||
+        !(c->index_path = llmcache__concat(c->path, strlen(c->path), "-index")))
+        return LLMCACHE_ENOMEM;
     if (c->read_only) return llmcache__log_open_readonly(c);
     rc = llmcache__f_open(c->path, LLMCACHE__F_CREATE | LLMCACHE__F_NOFOLLOW, c->file_mode, &c->fd);
     if (rc == LLMCACHE_OK && !llmcache__f_regular(c->fd)) rc = LLMCACHE_ENOTFILE;
@@ -5666,6 +5988,7 @@ static void llmcache__log_close(llmcache *c) {
             if (llmcache__f_lock(c->shm_fd, LLMCACHE__BYTE_LIVE, LLMCACHE__EXCLUSIVE, LLMCACHE__NOWAIT) == LLMCACHE_OK &&
                 c->shm->gen == c->gen &&
                 llmcache__log_lock(c) == LLMCACHE_OK) {
+                llmcache__index_write_writer(c);
                 llmcache__f_unmap(c->map, c->map_len);
                 c->map = NULL;
                 if (c->shm->alloc > c->end && llmcache__f_truncate(c->fd, c->end) == LLMCACHE_OK)
@@ -5690,24 +6013,28 @@ static int llmcache__refresh(llmcache *c) {
     return c->path ? llmcache__log_refresh(c) : LLMCACHE_OK;
 }
 
-/* Looks key up in memory and in the log (out zeroed by the caller), counting
- * nothing; the caller holds c->mu. */
-static int llmcache__get_local_locked(llmcache *c, const llmcache_key *key, llmcache_value *out) {
-    unsigned char *blob = NULL;
+/* Finds key's live value in memory or, checksum verified, in the log, counting
+ * nothing; the caller holds c->mu. LLMCACHE_OK sets *blob to its value block
+ * (llmcache__blobhdr, [meta], bytes, NUL), valid while c->mu is held; *owned: the
+ * block was read from the log and memory did not keep it (the caller frees it). */
+static int llmcache__pin_locked(llmcache *c, const llmcache_key *key, unsigned char **blob, int *owned) {
     uint32_t i;
     int rc = llmcache__refresh(c);
     LLMCACHE_ASSERT(c->mu_held);
-    i = rc == LLMCACHE_OK ? llmcache__find_value(c, key, &blob) : LLMCACHE__NIL;
+    *blob = NULL;
+    *owned = 0;
+    i = rc == LLMCACHE_OK ? llmcache__find_value(c, key, blob) : LLMCACHE__NIL;
     if (rc == LLMCACHE_OK) rc = LLMCACHE_MISS;
-    if (i != LLMCACHE__NIL && blob) {   /* the hot path: the slot and the value block only */
+    if (i != LLMCACHE__NIL && *blob) {   /* the hot path: the slot and the value block only */
         int64_t expires_ms;
-        memcpy(&expires_ms, blob + offsetof(llmcache__blobhdr, expires_ms), sizeof expires_ms);
+        memcpy(&expires_ms, *blob + offsetof(llmcache__blobhdr, expires_ms), sizeof expires_ms);
         if (expires_ms && llmcache__now(c) >= expires_ms) {   /* no clock read without a TTL */
             llmcache__remove(c, i);
             c->st.expirations++;
+            *blob = NULL;
         } else {
-            rc = llmcache__copy_out(blob, out);
-            if (rc == LLMCACHE_OK) llmcache__touch(c, i);
+            llmcache__touch(c, i);
+            rc = LLMCACHE_OK;
         }
     } else if (i != LLMCACHE__NIL) {
         llmcache__entry *e = &c->ents[i];
@@ -5715,19 +6042,29 @@ static int llmcache__get_local_locked(llmcache *c, const llmcache_key *key, llmc
             llmcache__remove(c, i);
             c->st.expirations++;
         } else {
-            rc = llmcache__log_read(c, i, out, &blob);
+            rc = llmcache__log_read(c, i, blob);
             if (rc == LLMCACHE_OK) {
                 llmcache__touch(c, i);
                 if (llmcache__value_fits(c, llmcache__blob_size(e))) {
-                    llmcache__set_value(c, i, blob);
-                    blob = NULL;
+                    llmcache__set_value(c, i, *blob);
                     while (c->bytes > c->max_bytes && c->val_tail != LLMCACHE__NIL && c->val_tail != i)
                         llmcache__drop_value(c, c->val_tail);
+                } else {
+                    *owned = 1;
                 }
-                LLMCACHE_FREE(blob);
             }
         }
     }
+    return rc;
+}
+
+/* Looks key up in memory and in the log (out zeroed by the caller), counting
+ * nothing; the caller holds c->mu. */
+static int llmcache__get_local_locked(llmcache *c, const llmcache_key *key, llmcache_value *out) {
+    unsigned char *blob;
+    int owned, rc = llmcache__pin_locked(c, key, &blob, &owned);
+    if (rc == LLMCACHE_OK) rc = llmcache__copy_out(blob, out);
+    if (owned) LLMCACHE_FREE(blob);
     return rc;
 }
 
@@ -7554,6 +7891,7 @@ LLMCACHE_API void llmcache_close(llmcache *c) {
     LLMCACHE_FREE(c->key_ignore);
     LLMCACHE_FREE(c->path);
     LLMCACHE_FREE(c->shm_path);
+    LLMCACHE_FREE(c->index_path);
     llmcache__mutex_destroy(&c->mu);
     LLMCACHE_FREE(c);
 }
@@ -7641,9 +7979,9 @@ LLMCACHE_API int llmcache_open(llmcache **out, const llmcache_config *cfg) {
     return LLMCACHE_OK;
 }
 
-/* The lookup of llmcache_get and llmcache_call, which count its outcome themselves
- * (out zeroed by the caller): memory and the log, then Redis; the caller holds c->mu,
- * which a local miss that asks Redis drops meanwhile. */
+/* The lookup of llmcache_get, which counts its outcome itself (out zeroed by the
+ * caller): memory and the log, then Redis; the caller holds c->mu, which a local
+ * miss that asks Redis drops meanwhile. */
 static int llmcache__get_locked(llmcache *c, const llmcache_key *key, llmcache_value *out) {
     int rc = llmcache__get_local_locked(c, key, out);
     if (rc == LLMCACHE_MISS) rc = llmcache__redis_get(c, key, out);
@@ -7669,6 +8007,69 @@ LLMCACHE_API int llmcache_get(llmcache *c, const llmcache_key *key, llmcache_val
         llmcache__emit(c, LLMCACHE_EVENT_ERROR, key, why, llmcache__xform_why(why));
     }
     return rc;
+}
+
+/* Shows a value block (llmcache__blobhdr, [meta], bytes, NUL) to a get_with callback. */
+static int llmcache__blob_show(const unsigned char *blob, int (*fn)(void *ctx, const llmcache_entry_info *info),
+                               void *ctx) {
+    llmcache__blobhdr h;
+    llmcache_entry_info info;
+    size_t meta_size;
+    memcpy(&h, blob, sizeof h);
+    meta_size = h.flags & LLMCACHE__E_META ? sizeof(llmcache_meta) : 0;
+    memset(&info, 0, sizeof info);
+    info.key = h.key;
+    info.len = h.len;
+    info.created_ms = h.created_ms;
+    info.expires_ms = h.expires_ms;
+    if (meta_size) memcpy(&info.meta, blob + LLMCACHE__BLOB_HDR, sizeof info.meta);
+    info.data = (const char *)blob + LLMCACHE__BLOB_HDR + meta_size;
+    return fn(ctx, &info);
+}
+
+/* llmcache_get_with under c->mu, counting nothing: the local tiers pinned, else
+ * Redis's copy (shown, then freed). *hit: fn was called. */
+static int llmcache__view_locked(llmcache *c, const llmcache_key *key,
+                                 int (*fn)(void *ctx, const llmcache_entry_info *info), void *ctx, int *hit) {
+    unsigned char *blob;
+    int owned, rc = llmcache__pin_locked(c, key, &blob, &owned);
+    *hit = 0;
+    if (rc == LLMCACHE_MISS) {
+        llmcache_value v;
+        memset(&v, 0, sizeof v);
+        rc = llmcache__redis_get(c, key, &v);
+        if (rc == LLMCACHE_OK) {
+            llmcache_entry_info info;
+            memset(&info, 0, sizeof info);
+            info.key = *key;
+            info.len = v.len;
+            info.created_ms = v.created_ms;
+            info.expires_ms = v.expires_ms;
+            info.meta = v.meta;
+            info.data = v.data;
+            *hit = 1;
+            rc = fn(ctx, &info);
+            llmcache_value_free(&v);
+        }
+        return rc;
+    }
+    if (rc != LLMCACHE_OK) return rc;
+    *hit = 1;
+    rc = llmcache__blob_show(blob, fn, ctx);
+    if (owned) LLMCACHE_FREE(blob);
+    return rc;
+}
+
+LLMCACHE_API int llmcache_get_with(llmcache *c, const llmcache_key *key,
+                                   int (*fn)(void *ctx, const llmcache_entry_info *info), void *ctx) {
+    int rc, hit;
+    if (!c || !key || !fn) return LLMCACHE_EINVAL;
+    llmcache__handle_lock(c);
+    rc = llmcache__view_locked(c, key, fn, ctx, &hit);
+    if (hit) c->st.hits++;
+    else if (rc == LLMCACHE_MISS) c->st.misses++;
+    llmcache__handle_unlock(c);
+    return hit && rc == 0 ? LLMCACHE_OK : rc;
 }
 
 /* llmcache_put_at with the clock already read (puts read it once). */
@@ -7816,7 +8217,7 @@ LLMCACHE_API int llmcache_foreach(llmcache *c, int with_values,
         info.expires_ms = e->expires_ms;
         if (c->path && e->off + LLMCACHE__REC_HDR <= c->end) info.seq = llmcache__ld64(c->map + e->off + 16);
         if (!e->blob && c->path && ((e->flags & LLMCACHE__E_META) || with_values)) {
-            int r2 = llmcache__log_read(c, i, NULL, &blob);
+            int r2 = llmcache__log_read(c, i, &blob);
             if (r2 == LLMCACHE_MISS) continue;   /* damaged: dropped */
             if (r2 == LLMCACHE_ETOOBIG && !with_values) r2 = LLMCACHE_OK;   /* listed without its meta */
             if (r2 == LLMCACHE_ETRANSFORM || r2 == LLMCACHE_ECORRUPT) {   /* its transform's decode */
@@ -8551,42 +8952,51 @@ static void llmcache__replay(const llmcache_call_options *o, const llmcache_resp
  * (reported here: the call fails open and goes on as a miss). *missed (if missed is
  * not NULL) tells whether the cache held no usable answer: absent, too old or not
  * an envelope, as opposed to a lookup that failed. */
-static int llmcache__lookup(llmcache *c, const llmcache_key *key, const llmcache_call_options *o,
-                            llmcache__result *res, int *missed) {
-    llmcache_value v;
+/* What llmcache__lookup's view of a stored value needs and gives back. */
+typedef struct llmcache__lookup_view {
+    int64_t now;                  /* read before c->mu is taken: a clock may call into c */
+    const llmcache_call_options *o;
+    llmcache__result *res;
+    int bad_env, oom;
+} llmcache__lookup_view;
+
+/* Checks a stored value in place (an envelope, not older than max_age) and copies
+ * it into the result only then: a refused value is never copied. */
+static int llmcache__lookup_take(void *ctx, const llmcache_entry_info *info) {
+    llmcache__lookup_view *lv = (llmcache__lookup_view *)ctx;
+    llmcache__result *res = lv->res;
     llmcache__env e;
-    const char *why = NULL;
-    int rc;
-    memset(&v, 0, sizeof v);
-    llmcache__handle_lock(c);
-    rc = llmcache__get_locked(c, key, &v);
-    llmcache__handle_unlock(c);
-    if (missed) *missed = rc == LLMCACHE_OK || rc == LLMCACHE_MISS;
-    if (rc == LLMCACHE_MISS) return LLMCACHE_MISS;
-    if (rc != LLMCACHE_OK) {
-        llmcache__store_error(c, key, rc, "llmcache_call: lookup failed; calling the provider");
-        llmcache__acct_inc(c, res->acct, LLMCACHE__A_ERRORS);
-        return rc;
-    }
-    rc = llmcache__env_parse((const unsigned char *)v.data, v.len, &e);
-    if (rc != LLMCACHE_OK) why = "llmcache_call: stored value is not a valid envelope; calling the provider";
-    else if (o->max_age_ms > 0 && llmcache__now(c) - v.created_ms >= o->max_age_ms) rc = LLMCACHE_MISS;
-    if (rc != LLMCACHE_OK) {
-        llmcache_value_free(&v);
-        if (why) llmcache__store_error(c, key, rc, why);
-        if (why) llmcache__acct_inc(c, res->acct, LLMCACHE__A_ERRORS);
-        return rc;
-    }
+    int rc = llmcache__env_parse((const unsigned char *)info->data, info->len, &e);
+    if (rc != LLMCACHE_OK) { lv->bad_env = 1; return rc; }
+    if (lv->o->max_age_ms > 0 && lv->now - info->created_ms >= lv->o->max_age_ms) return LLMCACHE_MISS;
+    res->env = llmcache__memdup_nul(info->data, info->len);
+    if (!res->env) { lv->oom = 1; return LLMCACHE_ENOMEM; }
     res->rc = LLMCACHE_OK;
-    res->env = v.data;
-    res->env_len = v.len;
-    res->meta = v.meta;
+    res->env_len = info->len;
+    res->meta = info->meta;
     res->meta.status = e.status;
     res->from_cache = 1;
     res->stored = 0;
-    res->created_ms = v.created_ms;
-    res->expires_ms = v.expires_ms;
+    res->created_ms = info->created_ms;
+    res->expires_ms = info->expires_ms;
     return LLMCACHE_OK;
+}
+
+static int llmcache__lookup(llmcache *c, const llmcache_key *key, const llmcache_call_options *o,
+                            llmcache__result *res, int *missed) {
+    llmcache__lookup_view lv;
+    int rc, hit;
+    lv.now = o->max_age_ms > 0 ? llmcache__now(c) : 0;
+    lv.o = o; lv.res = res; lv.bad_env = lv.oom = 0;
+    llmcache__handle_lock(c);
+    rc = llmcache__view_locked(c, key, llmcache__lookup_take, &lv, &hit);
+    llmcache__handle_unlock(c);
+    if (missed) *missed = (hit && !lv.oom) || rc == LLMCACHE_MISS;
+    if (rc == LLMCACHE_OK || rc == LLMCACHE_MISS) return rc;
+    llmcache__store_error(c, key, rc, lv.bad_env ? "llmcache_call: stored value is not a valid envelope; calling the provider"
+                                                 : "llmcache_call: lookup failed; calling the provider");
+    llmcache__acct_inc(c, res->acct, LLMCACHE__A_ERRORS);
+    return rc;
 }
 
 /* Runs the parse callback on r; on success *model holds what it wrote (NUL-terminated). */

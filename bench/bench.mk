@@ -9,6 +9,8 @@
 #                 provider (libcurl, a local libmicrohttpd server), then all hits
 #   bench_xform   values at rest: stored bytes, put, cold get and hit, plain / zstd /
 #                 zstd with a dictionary / XChaCha20-Poly1305 (libzstd, libsodium)
+#   bench_scale   10^6 entries: reopen with the index snapshot vs read() vs none, index
+#                 bytes per entry, get_with hit and log put beside LMDB, page faults
 #   bench_python.py  functools.lru_cache, dict, diskcache.Cache, redis-py
 #   bench_serve.py   `llmcache serve` under wrk beside nginx proxy_cache and the fake
 #                    provider (BENCH_SERVE_SECONDS per run, default 5; needs wrk, nginx)
@@ -24,12 +26,17 @@ BENCH_DIR    = build/bench
 BENCH_CFLAGS = -std=c99 -O2 -Wall -Wextra -Wpedantic -Werror -I.
 BENCH_LIBS   = -lpthread -lm
 BENCH_PROGS  = $(BENCH_DIR)/bench_mem $(BENCH_DIR)/bench_call $(BENCH_DIR)/bench_canon \
-               $(BENCH_DIR)/bench_disk $(BENCH_DIR)/bench_redis $(BENCH_DIR)/bench_batch $(BENCH_DIR)/bench_xform
+               $(BENCH_DIR)/bench_disk $(BENCH_DIR)/bench_redis $(BENCH_DIR)/bench_batch $(BENCH_DIR)/bench_xform \
+               $(BENCH_DIR)/bench_scale
 BENCH_PY     = /usr/bin/python3
 
 $(BENCH_DIR)/bench_disk: bench/bench_disk.c bench/bench.h $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(BENCH_CFLAGS) -o $@ bench/bench_disk.c -lsqlite3 -llmdb $(BENCH_LIBS)
+
+$(BENCH_DIR)/bench_scale: bench/bench_scale.c bench/bench.h $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_CFLAGS) -o $@ bench/bench_scale.c -llmdb $(BENCH_LIBS)
 
 $(BENCH_DIR)/bench_redis: bench/bench_redis.c bench/bench.h $(HDRS)
 	@mkdir -p $(@D)

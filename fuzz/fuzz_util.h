@@ -129,7 +129,7 @@ static LLMCACHE__MAYBE_UNUSED int fuzz_exists(const char *path) { struct stat st
 
 /* Removes a log and every file the library puts beside it. */
 static LLMCACHE__MAYBE_UNUSED void fuzz_rm_log(const char *path) {
-    static const char *const side[] = { "-shm", ".compact", ".repair" };
+    static const char *const side[] = { "-shm", "-index", ".compact", ".repair" };
     char p[700];
     size_t i;
     unlink(path);

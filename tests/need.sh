@@ -66,6 +66,7 @@ needs() {
     cli-zstd)              lib zstd.h libzstd-dev ;;
     test_cli_transform.sh) lib zstd.h libzstd-dev; lib sodium.h libsodium-dev ;;
     cli-sodium)            lib sodium.h libsodium-dev ;;
+    bench_scale)           lib lmdb.h liblmdb-dev ;;
     valgrind-test)         cmd valgrind valgrind ;;
     fuzz-libfuzzer)        libfuzzer ;;
     port-clang)            cmd "${PORT_CLANG:-clang}" clang ;;
