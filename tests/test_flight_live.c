@@ -2,7 +2,9 @@
  * the leader's events live (issue 16): a follower's first event arrives while the
  * leader's transport is still inside its stream; a late joiner gets the events so
  * far, then the rest live; a follower whose callback blocks does not hold the
- * leader up; a leader cut mid-stream ends its followers' calls with the same error.
+ * leader up; a leader cut mid-stream ends its followers' calls with the same error;
+ * a leader that retries (opts.retries) a cut stream does so only while no follower
+ * has joined, and then its followers see the new try's events only.
  * The transport is scripted with gates the test opens, so nothing depends on timing
  * (every wait has a generous deadline, only to fail instead of hanging).
  * Also run under ThreadSanitizer (make build/tsan/test_flight_live). */
@@ -26,6 +28,7 @@ typedef struct script {
     int opened;          /* gates opened by the test */
     int written;         /* events the transport has written (or is writing) */
     int cut_after;       /* > 0: fail (a cut transfer) after this many events */
+    int cut_calls;       /* with cut_after: only the first cut_calls calls are cut; 0 = all */
     int calls;
 } script;
 
@@ -53,18 +56,18 @@ static int script_written(script *s) {
 static int scripted(void *ctx, const llmcache_request *req, llmcache_sink *sink) {
     script *s = (script *)ctx;
     const char *evs[3];
-    int i;
+    int i, me;
     (void)req;
     evs[0] = EV1; evs[1] = EV2; evs[2] = EV3;
     pthread_mutex_lock(&s->mu);
-    s->calls++;
+    me = ++s->calls;
     pthread_mutex_unlock(&s->mu);
     llmcache_sink_header(sink, "Content-Type", "text/event-stream");
     for (i = 0; i < 3; i++) {
         pthread_mutex_lock(&s->mu);
         while (s->opened <= i) pthread_cond_wait(&s->cv, &s->mu);
         pthread_mutex_unlock(&s->mu);
-        if (s->cut_after && i == s->cut_after) return LLMCACHE_ETRANSPORT;
+        if (s->cut_after && i == s->cut_after && (!s->cut_calls || me <= s->cut_calls)) return LLMCACHE_ETRANSPORT;
         pthread_mutex_lock(&s->mu);
         s->written++;                    /* counted first: followers may see the event at once */
         pthread_cond_broadcast(&s->cv);
@@ -86,6 +89,8 @@ typedef struct caller {
     int written_at_first;    /* the leader's events written when our first one came */
     int block_in_callback;   /* 1: the first on_chunk waits until unblocked */
     int unblocked;
+    int retries;             /* opts.retries of its call */
+    int no_chunks;           /* 1: no on_chunk (nothing is told to the caller live) */
     size_t body_len;
     char body[512];
 } caller;
@@ -123,8 +128,10 @@ static void *run_caller(void *arg) {
     req.body = REQ; req.body_len = strlen(REQ);
     req.stream = 1;
     memset(&o, 0, sizeof o);
-    o.on_chunk = on_chunk;
+    o.on_chunk = k->no_chunks ? NULL : on_chunk;
     o.on_source = on_source;
+    o.retries = k->retries;
+    o.retry_base_ms = 1;
     o.chunk_ctx = k;
     k->rc = llmcache_call(k->c, &req, scripted, k->s, &o, &r);
     pthread_mutex_lock(&k->mu);
@@ -137,13 +144,17 @@ static void *run_caller(void *arg) {
     return NULL;
 }
 
-static void caller_start(caller *k, llmcache *c, script *s) {
+static void caller_start_ex(caller *k, llmcache *c, script *s, int retries, int no_chunks) {
     memset(k, 0, sizeof *k);
     k->c = c; k->s = s;
+    k->retries = retries;
+    k->no_chunks = no_chunks;
     pthread_mutex_init(&k->mu, NULL);
     pthread_cond_init(&k->cv, NULL);
     CHECK_EQ(pthread_create(&k->th, NULL, run_caller, k), 0);
 }
+
+static void caller_start(caller *k, llmcache *c, script *s) { caller_start_ex(k, c, s, 0, 0); }
 
 static void caller_end(caller *k) {
     pthread_join(k->th, NULL);
@@ -286,6 +297,75 @@ static void test_leader_cut(void) {
     llmcache_close(c);
 }
 
+/* A leader that may retry is cut after one event while a follower has joined (and
+ * got that event): it must not try again (the follower would see the stream twice);
+ * both end with the error, after one transport call. */
+static void test_retry_refused_with_follower(void) {
+    llmcache *c = open_mem();
+    script s;
+    caller lead, fol;
+    llmcache_stats st;
+    script_init(&s);
+    s.cut_after = 1;
+    caller_start_ex(&lead, c, &s, 2, 1);
+    CHECK(wait_for(&lead, &lead.source, LLMCACHE_EVENT_MISS));
+    caller_start(&fol, c, &s);
+    CHECK(wait_for(&fol, &fol.source, LLMCACHE_EVENT_SHARED));
+    script_open(&s);
+    CHECK(wait_for(&fol, &fol.n_events, 1));
+    script_open(&s);                                   /* the cut */
+    caller_end(&lead);
+    caller_end(&fol);
+    CHECK_EQ(lead.rc, LLMCACHE_ETRANSPORT);
+    CHECK_EQ(fol.rc, LLMCACHE_ETRANSPORT);
+    CHECK_EQ(s.calls, 1);
+    CHECK_MEM(fol.got, fol.got_len, EV1, strlen(EV1));
+    llmcache_stats_get(c, &st);
+    CHECK_EQ(st.retries, 0);
+    CHECK_EQ(st.puts, 0);
+    llmcache_close(c);
+}
+
+/* A leader alone is cut after one event and tries again: a follower that joins
+ * during the second try gets that try's events (so far, then live), never the
+ * first try's: the stream exactly once. */
+static void test_retry_rewinds_events(void) {
+    llmcache *c = open_mem();
+    script s;
+    caller lead, fol;
+    llmcache_stats st;
+    char whole[256];
+    size_t n = 0;
+    script_init(&s);
+    s.cut_after = 1;
+    s.cut_calls = 1;
+    caller_start_ex(&lead, c, &s, 1, 1);
+    CHECK(wait_for(&lead, &lead.source, LLMCACHE_EVENT_MISS));
+    script_open(&s);                                   /* try 1: EV1 */
+    CHECK(wait_written(&s, 1));
+    script_open(&s);                                   /* try 1 cut; try 2 writes EV1, EV2 */
+    CHECK(wait_written(&s, 3));
+    caller_start(&fol, c, &s);
+    CHECK(wait_for(&fol, &fol.source, LLMCACHE_EVENT_SHARED));
+    CHECK(wait_for(&fol, &fol.n_events, 2));
+    script_open(&s);                                   /* try 2: EV3, the end */
+    caller_end(&lead);
+    caller_end(&fol);
+    memcpy(whole, EV1, strlen(EV1)); n += strlen(EV1);
+    memcpy(whole + n, EV2, strlen(EV2)); n += strlen(EV2);
+    memcpy(whole + n, EV3, strlen(EV3)); n += strlen(EV3);
+    CHECK_EQ(lead.rc, LLMCACHE_OK);
+    CHECK_EQ(fol.rc, LLMCACHE_OK);
+    CHECK_EQ(s.calls, 2);
+    CHECK_EQ(fol.n_events, 3);
+    CHECK_MEM(fol.got, fol.got_len, whole, n);
+    CHECK_MEM(fol.body, fol.body_len, whole, n);
+    llmcache_stats_get(c, &st);
+    CHECK_EQ(st.retries, 1);
+    CHECK_EQ(st.puts, 1);
+    llmcache_close(c);
+}
+
 /* Many followers at once, each with every event exactly once, in order. */
 static void test_many_followers(void) {
     enum { N = 16 };
@@ -356,5 +436,7 @@ int main(void) {
     test_leader_cut();
     test_many_followers();
     test_call_ns();
+    test_retry_refused_with_follower();
+    test_retry_rewinds_events();
     return TEST_REPORT();
 }
