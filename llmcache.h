@@ -3957,9 +3957,8 @@ enum { LLMCACHE__E_USED = 1, LLMCACHE__E_META = 2 };
 
 typedef struct llmcache__entry {
     llmcache_key key;
-    uint32_t stamp;               /* stamp of the last use (see the recency queue) */
-    uint32_t vprev, vnext;        /* LRU of values held in memory (log mode); vnext
-                                     doubles as the free-list link */
+    uint32_t stamp;               /* stamp of the last use (see the recency queue); the
+                                     free-list link of an unused entry */
     uint32_t len;                 /* value length */
     uint32_t flags;               /* LLMCACHE__E_* */
     int64_t  created_ms, expires_ms;
@@ -3972,9 +3971,10 @@ typedef struct llmcache__entry {
  * [llmcache_meta if E_META], the value bytes, a NUL. The entry points at it, so a
  * hit reads the slot, the entry and this block, and writes the entry (its stamp). */
 typedef struct llmcache__blobhdr {
-    llmcache_key key;             /* first: the probe compares these 32 bytes */
+    llmcache_key key;
     int64_t  created_ms, expires_ms;
     uint32_t len, flags;
+    uint32_t vprev, vnext;        /* LRU of values held in memory (log mode): entry indexes */
 } llmcache__blobhdr;
 #define LLMCACHE__BLOB_HDR sizeof(llmcache__blobhdr)
 
@@ -4210,17 +4210,27 @@ static int llmcache__table_grow(llmcache *c) {
     return LLMCACHE_OK;
 }
 
-/* The list of entries whose value is held in memory (log mode), most recent first. */
+/* The list of entries whose value is held in memory (log mode), most recent first;
+ * its links are in the value blocks' headers, so an entry on disk only has none. */
+#define LLMCACHE__VPREV offsetof(llmcache__blobhdr, vprev)
+#define LLMCACHE__VNEXT offsetof(llmcache__blobhdr, vnext)
+static uint32_t llmcache__vlink(const llmcache *c, uint32_t i, size_t which) {
+    uint32_t v;
+    memcpy(&v, c->ents[i].blob + which, sizeof v);
+    return v;
+}
+static void llmcache__vlink_set(llmcache *c, uint32_t i, size_t which, uint32_t v) {
+    memcpy(c->ents[i].blob + which, &v, sizeof v);
+}
 static void llmcache__vlist_unlink(llmcache *c, uint32_t i) {
-    llmcache__entry *e = &c->ents[i];
-    if (e->vprev != LLMCACHE__NIL) c->ents[e->vprev].vnext = e->vnext; else c->val_head = e->vnext;
-    if (e->vnext != LLMCACHE__NIL) c->ents[e->vnext].vprev = e->vprev; else c->val_tail = e->vprev;
+    uint32_t prev = llmcache__vlink(c, i, LLMCACHE__VPREV), next = llmcache__vlink(c, i, LLMCACHE__VNEXT);
+    if (prev != LLMCACHE__NIL) llmcache__vlink_set(c, prev, LLMCACHE__VNEXT, next); else c->val_head = next;
+    if (next != LLMCACHE__NIL) llmcache__vlink_set(c, next, LLMCACHE__VPREV, prev); else c->val_tail = prev;
 }
 static void llmcache__vlist_push(llmcache *c, uint32_t i) {
-    llmcache__entry *e = &c->ents[i];
-    e->vprev = LLMCACHE__NIL;
-    e->vnext = c->val_head;
-    if (c->val_head != LLMCACHE__NIL) c->ents[c->val_head].vprev = i; else c->val_tail = i;
+    llmcache__vlink_set(c, i, LLMCACHE__VPREV, LLMCACHE__NIL);
+    llmcache__vlink_set(c, i, LLMCACHE__VNEXT, c->val_head);
+    if (c->val_head != LLMCACHE__NIL) llmcache__vlink_set(c, c->val_head, LLMCACHE__VPREV, i); else c->val_tail = i;
     c->val_head = i;
 }
 
@@ -4294,6 +4304,7 @@ static void llmcache__blob_fill(const llmcache__entry *e, unsigned char *blob) {
     h.expires_ms = e->expires_ms;
     h.len = e->len;
     h.flags = e->flags;
+    h.vprev = h.vnext = LLMCACHE__NIL;
     memcpy(blob, &h, sizeof h);
 }
 
@@ -4341,7 +4352,7 @@ static void llmcache__remove(llmcache *c, uint32_t i) {
     c->bytes -= LLMCACHE__ENTRY_CHARGE(c);
     if (c->path) c->live_bytes -= llmcache__pad8(e->rec_len);
     e->flags = 0;
-    e->vnext = c->free_head;
+    e->stamp = c->free_head;
     c->free_head = i;
     c->count--;
 }
@@ -4355,7 +4366,7 @@ static uint32_t llmcache__alloc_entry(llmcache *c) {
     uint32_t i;
     if (c->free_head != LLMCACHE__NIL) {
         i = c->free_head;
-        c->free_head = c->ents[i].vnext;
+        c->free_head = c->ents[i].stamp;
         return i;
     }
     if (c->ents_top == c->ents_cap) {
@@ -4408,6 +4419,7 @@ static llmcache__blobhdr llmcache__value_desc(const llmcache_key *key, size_t le
     d.flags = LLMCACHE__E_USED | (has_meta ? LLMCACHE__E_META : 0);
     d.created_ms = created_ms;
     d.expires_ms = expires_ms;
+    d.vprev = d.vnext = LLMCACHE__NIL;
     return d;
 }
 
