@@ -3961,10 +3961,10 @@ typedef struct llmcache__entry {
                                      free-list link of an unused entry */
     uint32_t len;                 /* value length */
     uint32_t flags;               /* LLMCACHE__E_* */
+    uint32_t rec_len;             /* length of the entry's record in the log, padding excluded */
     int64_t  created_ms, expires_ms;
     unsigned char *blob;          /* the value in memory (see llmcache__blobhdr); NULL = on disk only */
     uint64_t off;                 /* offset of the entry's record in the log */
-    uint32_t rec_len;             /* length of that record, padding excluded */
 } llmcache__entry;
 
 /* A value held in memory: a header repeating what a hit needs from the entry, then
