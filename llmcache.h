@@ -3984,8 +3984,8 @@ typedef struct llmcache__slot {
 
 /* Bytes charged against max_bytes: a value held in memory (its allocation rounded
  * up as malloc does, plus malloc's own header) and, in a memory-only cache, its
- * entry (the array slot, two table slots with the table at most half full, two
- * recency-queue slots). With a log file the entries are the index of the file,
+ * entry (the array slot, two 8-byte table slots with the table at most half full,
+ * two recency-queue slots: 112 bytes on 64-bit machines). With a log file the entries are the index of the file,
  * bounded by max_entries; max_bytes bounds the values kept in memory. */
 #define LLMCACHE__ENTRY_COST (sizeof(llmcache__entry) + 2 * sizeof(llmcache__slot) + 2 * sizeof(uint64_t))
 #define LLMCACHE__ENTRY_CHARGE(c) ((c)->path ? 0 : LLMCACHE__ENTRY_COST)
