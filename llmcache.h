@@ -3941,9 +3941,10 @@ LLMCACHE_API int llmcache_key_parse(llmcache_key *out, const char *hex, size_t l
 /* >>table (hash table + LRU lists + TTL) -------------------------------------------
  * Entries live in one array and are named by index, so links are 4 bytes and the
  * array can grow by realloc. The table is open addressing with linear probing; a
- * slot holds (32-bit hash tag << 32 | index + 1), 0 = empty; the tag's low bits
- * name the home slot, so probes, growth and deletion never touch the entries.
- * Deletion shifts the cluster back (no tombstones).
+ * slot is 8 bytes, (32-bit hash tag << 32 | index + 1), 0 = empty; the tag's low
+ * bits name the home slot, so growth and deletion never touch the entries, and a
+ * probe reads an entry's key only when the tags match. Deletion shifts the cluster
+ * back (no tombstones).
  * Recency of entries (for max_entries) is a queue of (index, stamp) records, one
  * appended per use; an entry's current record is the one whose stamp matches the
  * entry's, older ones are skipped when they reach the front. So a hit writes only
@@ -3956,37 +3957,35 @@ enum { LLMCACHE__E_USED = 1, LLMCACHE__E_META = 2 };
 
 typedef struct llmcache__entry {
     llmcache_key key;
-    uint32_t stamp;               /* stamp of the last use (see the recency queue) */
-    uint32_t vprev, vnext;        /* LRU of values held in memory (log mode); vnext
-                                     doubles as the free-list link */
+    uint32_t stamp;               /* stamp of the last use (see the recency queue); the
+                                     free-list link of an unused entry */
     uint32_t len;                 /* value length */
     uint32_t flags;               /* LLMCACHE__E_* */
+    uint32_t rec_len;             /* length of the entry's record in the log, padding excluded */
     int64_t  created_ms, expires_ms;
     unsigned char *blob;          /* the value in memory (see llmcache__blobhdr); NULL = on disk only */
     uint64_t off;                 /* offset of the entry's record in the log */
-    uint32_t rec_len;             /* length of that record, padding excluded */
-    uint32_t slot;                /* where the entry sits in the table (kept when slots move) */
 } llmcache__entry;
 
 /* A value held in memory: a header repeating what a hit needs from the entry, then
- * [llmcache_meta if E_META], the value bytes, a NUL. The table slot points at it,
- * so a hit reads the slot and this block, and only writes the entry (its stamp). */
+ * [llmcache_meta if E_META], the value bytes, a NUL. The entry points at it, so a
+ * hit reads the slot, the entry and this block, and writes the entry (its stamp). */
 typedef struct llmcache__blobhdr {
-    llmcache_key key;             /* first: the probe compares these 32 bytes */
+    llmcache_key key;
     int64_t  created_ms, expires_ms;
     uint32_t len, flags;
+    uint32_t vprev, vnext;        /* LRU of values held in memory (log mode): entry indexes */
 } llmcache__blobhdr;
 #define LLMCACHE__BLOB_HDR sizeof(llmcache__blobhdr)
 
 typedef struct llmcache__slot {
     uint64_t tag_idx;             /* 32-bit hash tag << 32 | entry index + 1; 0 = empty */
-    unsigned char *blob;          /* the entry's value in memory, or NULL */
 } llmcache__slot;
 
 /* Bytes charged against max_bytes: a value held in memory (its allocation rounded
  * up as malloc does, plus malloc's own header) and, in a memory-only cache, its
- * entry (the array slot, two table slots with the table at most half full, two
- * recency-queue slots). With a log file the entries are the index of the file,
+ * entry (the array slot, two 8-byte table slots with the table at most half full,
+ * two recency-queue slots: 112 bytes on 64-bit machines). With a log file the entries are the index of the file,
  * bounded by max_entries; max_bytes bounds the values kept in memory. */
 #define LLMCACHE__ENTRY_COST (sizeof(llmcache__entry) + 2 * sizeof(llmcache__slot) + 2 * sizeof(uint64_t))
 #define LLMCACHE__ENTRY_CHARGE(c) ((c)->path ? 0 : LLMCACHE__ENTRY_COST)
@@ -4158,7 +4157,7 @@ static size_t llmcache__probe(const llmcache *c, const llmcache_key *k, uint64_t
         const llmcache__slot *s = &c->slots[i];
         if (!s->tag_idx) { *found = 0; return i; }
         if ((uint32_t)(s->tag_idx >> 32) == tag &&
-            memcmp(s->blob ? s->blob : c->ents[(uint32_t)s->tag_idx - 1].key.bytes, k->bytes, 32) == 0) {
+            memcmp(c->ents[(uint32_t)s->tag_idx - 1].key.bytes, k->bytes, 32) == 0) {
             *found = 1;
             return i;
         }
@@ -4173,7 +4172,7 @@ static uint32_t llmcache__find_value(const llmcache *c, const llmcache_key *k, u
     if (!c->count) return LLMCACHE__NIL;
     i = llmcache__probe(c, k, llmcache__hash(c, k), &found);
     if (!found) return LLMCACHE__NIL;
-    *blob = c->slots[i].blob;
+    *blob = c->ents[(uint32_t)c->slots[i].tag_idx - 1].blob;
     return (uint32_t)c->slots[i].tag_idx - 1;
 }
 
@@ -4182,10 +4181,12 @@ static uint32_t llmcache__find(const llmcache *c, const llmcache_key *k) {
     return llmcache__find_value(c, k, &blob);
 }
 
-/* The slot of entry i (which is in the table). */
-static llmcache__slot *llmcache__slot_of(llmcache *c, uint32_t i) {
-    LLMCACHE_ASSERT((uint32_t)c->slots[c->ents[i].slot].tag_idx - 1 == i);
-    return &c->slots[c->ents[i].slot];
+/* The slot of entry i (which is in the table): probed again from its key. */
+static size_t llmcache__slot_of(const llmcache *c, uint32_t i) {
+    int found;
+    size_t j = llmcache__probe(c, &c->ents[i].key, llmcache__hash(c, &c->ents[i].key), &found);
+    LLMCACHE_ASSERT(found && (uint32_t)c->slots[j].tag_idx - 1 == i);
+    return j;
 }
 
 static int llmcache__table_grow(llmcache *c) {
@@ -4204,23 +4205,32 @@ static int llmcache__table_grow(llmcache *c) {
         j = (size_t)(old[i].tag_idx >> 32) & c->slot_mask;
         while (fresh[j].tag_idx) j = (j + 1) & c->slot_mask;
         fresh[j] = old[i];
-        c->ents[(uint32_t)old[i].tag_idx - 1].slot = (uint32_t)j;
     }
     LLMCACHE_FREE(old);
     return LLMCACHE_OK;
 }
 
-/* The list of entries whose value is held in memory (log mode), most recent first. */
+/* The list of entries whose value is held in memory (log mode), most recent first;
+ * its links are in the value blocks' headers, so an entry on disk only has none. */
+#define LLMCACHE__VPREV offsetof(llmcache__blobhdr, vprev)
+#define LLMCACHE__VNEXT offsetof(llmcache__blobhdr, vnext)
+static uint32_t llmcache__vlink(const llmcache *c, uint32_t i, size_t which) {
+    uint32_t v;
+    memcpy(&v, c->ents[i].blob + which, sizeof v);
+    return v;
+}
+static void llmcache__vlink_set(llmcache *c, uint32_t i, size_t which, uint32_t v) {
+    memcpy(c->ents[i].blob + which, &v, sizeof v);
+}
 static void llmcache__vlist_unlink(llmcache *c, uint32_t i) {
-    llmcache__entry *e = &c->ents[i];
-    if (e->vprev != LLMCACHE__NIL) c->ents[e->vprev].vnext = e->vnext; else c->val_head = e->vnext;
-    if (e->vnext != LLMCACHE__NIL) c->ents[e->vnext].vprev = e->vprev; else c->val_tail = e->vprev;
+    uint32_t prev = llmcache__vlink(c, i, LLMCACHE__VPREV), next = llmcache__vlink(c, i, LLMCACHE__VNEXT);
+    if (prev != LLMCACHE__NIL) llmcache__vlink_set(c, prev, LLMCACHE__VNEXT, next); else c->val_head = next;
+    if (next != LLMCACHE__NIL) llmcache__vlink_set(c, next, LLMCACHE__VPREV, prev); else c->val_tail = prev;
 }
 static void llmcache__vlist_push(llmcache *c, uint32_t i) {
-    llmcache__entry *e = &c->ents[i];
-    e->vprev = LLMCACHE__NIL;
-    e->vnext = c->val_head;
-    if (c->val_head != LLMCACHE__NIL) c->ents[c->val_head].vprev = i; else c->val_tail = i;
+    llmcache__vlink_set(c, i, LLMCACHE__VPREV, LLMCACHE__NIL);
+    llmcache__vlink_set(c, i, LLMCACHE__VNEXT, c->val_head);
+    if (c->val_head != LLMCACHE__NIL) llmcache__vlink_set(c, c->val_head, LLMCACHE__VPREV, i); else c->val_tail = i;
     c->val_head = i;
 }
 
@@ -4278,7 +4288,6 @@ static size_t llmcache__blob_size(const llmcache__entry *e) {
 static void llmcache__drop_value(llmcache *c, uint32_t i) {
     llmcache__entry *e = &c->ents[i];
     if (!e->blob) return;
-    llmcache__slot_of(c, i)->blob = NULL;
     if (c->path) llmcache__vlist_unlink(c, i);
     c->bytes -= llmcache__blob_cost(llmcache__blob_size(e));
     LLMCACHE_FREE(e->blob);
@@ -4295,6 +4304,7 @@ static void llmcache__blob_fill(const llmcache__entry *e, unsigned char *blob) {
     h.expires_ms = e->expires_ms;
     h.len = e->len;
     h.flags = e->flags;
+    h.vprev = h.vnext = LLMCACHE__NIL;
     memcpy(blob, &h, sizeof h);
 }
 
@@ -4302,7 +4312,6 @@ static void llmcache__set_value(llmcache *c, uint32_t i, unsigned char *blob) {
     llmcache__entry *e = &c->ents[i];
     llmcache__blob_fill(e, blob);
     e->blob = blob;
-    llmcache__slot_of(c, i)->blob = blob;
     c->bytes += llmcache__blob_cost(llmcache__blob_size(e));
     if (c->path) llmcache__vlist_push(c, i);
 }
@@ -4329,23 +4338,21 @@ static void llmcache__remove(llmcache *c, uint32_t i) {
     llmcache__entry *e = &c->ents[i];
     size_t hole, j;
     llmcache__drop_value(c, i);
-    hole = (size_t)(llmcache__slot_of(c, i) - c->slots);
+    hole = llmcache__slot_of(c, i);
     /* backward-shift deletion: pull later members of the cluster into the hole */
     for (j = (hole + 1) & c->slot_mask; c->slots[j].tag_idx; j = (j + 1) & c->slot_mask) {
         size_t home = (size_t)(c->slots[j].tag_idx >> 32) & c->slot_mask;
         /* move j to hole unless its home lies cyclically in (hole, j] */
         if (((j - home) & c->slot_mask) >= ((j - hole) & c->slot_mask)) {
             c->slots[hole] = c->slots[j];
-            c->ents[(uint32_t)c->slots[hole].tag_idx - 1].slot = (uint32_t)hole;
             hole = j;
         }
     }
     c->slots[hole].tag_idx = 0;
-    c->slots[hole].blob = NULL;
     c->bytes -= LLMCACHE__ENTRY_CHARGE(c);
     if (c->path) c->live_bytes -= llmcache__pad8(e->rec_len);
     e->flags = 0;
-    e->vnext = c->free_head;
+    e->stamp = c->free_head;
     c->free_head = i;
     c->count--;
 }
@@ -4359,7 +4366,7 @@ static uint32_t llmcache__alloc_entry(llmcache *c) {
     uint32_t i;
     if (c->free_head != LLMCACHE__NIL) {
         i = c->free_head;
-        c->free_head = c->ents[i].vnext;
+        c->free_head = c->ents[i].stamp;
         return i;
     }
     if (c->ents_top == c->ents_cap) {
@@ -4395,8 +4402,6 @@ static uint32_t llmcache__upsert(llmcache *c, const llmcache_key *key, int *crea
     h = llmcache__hash(c, key);
     slot = llmcache__probe(c, key, h, &found);
     c->slots[slot].tag_idx = (uint64_t)(uint32_t)(h >> 32) << 32 | ((uint64_t)i + 1);
-    c->slots[slot].blob = NULL;
-    c->ents[i].slot = (uint32_t)slot;
     c->count++;
     llmcache__touch(c, i);
     c->bytes += LLMCACHE__ENTRY_CHARGE(c);
@@ -4414,6 +4419,7 @@ static llmcache__blobhdr llmcache__value_desc(const llmcache_key *key, size_t le
     d.flags = LLMCACHE__E_USED | (has_meta ? LLMCACHE__E_META : 0);
     d.created_ms = created_ms;
     d.expires_ms = expires_ms;
+    d.vprev = d.vnext = LLMCACHE__NIL;
     return d;
 }
 
@@ -6025,7 +6031,7 @@ static int llmcache__pin_locked(llmcache *c, const llmcache_key *key, unsigned c
     *owned = 0;
     i = rc == LLMCACHE_OK ? llmcache__find_value(c, key, blob) : LLMCACHE__NIL;
     if (rc == LLMCACHE_OK) rc = LLMCACHE_MISS;
-    if (i != LLMCACHE__NIL && *blob) {   /* the hot path: the slot and the value block only */
+    if (i != LLMCACHE__NIL && *blob) {   /* the hot path: the slot, the entry, the value block */
         int64_t expires_ms;
         memcpy(&expires_ms, *blob + offsetof(llmcache__blobhdr, expires_ms), sizeof expires_ms);
         if (expires_ms && llmcache__now(c) >= expires_ms) {   /* no clock read without a TTL */

@@ -1828,6 +1828,65 @@ static int ensure_helper(const char *bin, const char *cmd, const char *src1, con
     return realpath(bin, abs) != NULL;
 }
 
+/* Cold reads made by a get of k[n] (-1: the get failed). */
+static long cold_after_get(llmcache *c, const llmcache_key *k, int n) {
+    llmcache_stats st;
+    llmcache_value v;
+    uint64_t cold;
+    int rc;
+    llmcache_stats_get(c, &st);
+    cold = st.cold_reads;
+    rc = llmcache_get(c, &k[n], &v);
+    if (rc != LLMCACHE_OK) return -1;
+    llmcache_value_free(&v);
+    llmcache_stats_get(c, &st);
+    return (long)(st.cold_reads - cold);
+}
+
+/* The values held in memory beside a log form their own LRU (max_bytes): room for
+ * exactly four here. A put writes to the file only; a get of a value on disk reads it
+ * (a cold read) and holds it, dropping the least recently used value held; a hit
+ * moves a value to the front. */
+static void test_value_lru(void) {
+    char path[300];
+    llmcache *c;
+    llmcache_key k[6];
+    char val[100];
+    int i;
+    size_t one = llmcache__blob_cost(LLMCACHE__BLOB_HDR + sizeof val + 1);
+    pathf(path, sizeof path, "value_lru.log");
+    rm_log(path);
+    c = open_log(path, LLMCACHE_FSYNC_NEVER, 0, 4 * one, NULL);
+    if (!c) return;
+    memset(k, 0, sizeof k);
+    for (i = 0; i < 6; i++) {
+        k[i].bytes[0] = (unsigned char)(0xa0 + i);
+        memset(val, 'a' + i, sizeof val);
+        if (i < 5) CHECK_EQ(llmcache_put(c, &k[i], val, sizeof val, 0), LLMCACHE_OK);   /* A..E */
+    }
+    /* values enter memory when read: none is held yet */
+    CHECK_EQ(cold_after_get(c, k, 0), 1);   /* held: A */
+    CHECK_EQ(cold_after_get(c, k, 2), 1);   /* C A */
+    CHECK_EQ(cold_after_get(c, k, 4), 1);   /* E C A */
+    CHECK_EQ(cold_after_get(c, k, 1), 1);   /* B E C A */
+    CHECK_EQ(cold_after_get(c, k, 0), 0);   /* A B E C */
+    CHECK_EQ(cold_after_get(c, k, 3), 1);   /* D A B E, C dropped */
+    CHECK_EQ(cold_after_get(c, k, 2), 1);   /* C D A B, E dropped */
+    CHECK_EQ(cold_after_get(c, k, 1), 0);   /* B C D A */
+    memset(val, 'a', sizeof val);
+    CHECK_EQ(llmcache_put(c, &k[0], val, sizeof val, 0), LLMCACHE_OK);   /* A rewritten: not held; B C D */
+    CHECK_EQ(cold_after_get(c, k, 4), 1);   /* E B C D */
+    CHECK_EQ(cold_after_get(c, k, 0), 1);   /* A E B C, D dropped */
+    CHECK_EQ(cold_after_get(c, k, 3), 1);   /* D A E B, C dropped */
+    CHECK_EQ(cold_after_get(c, k, 1), 0);   /* B D A E */
+    CHECK_EQ(cold_after_get(c, k, 2), 1);   /* C B D A, E dropped */
+    CHECK_EQ(cold_after_get(c, k, 4), 1);   /* E C B D, A dropped */
+    CHECK_EQ(cold_after_get(c, k, 3), 0);   /* D E C B */
+    CHECK_EQ(cold_after_get(c, k, 5), -1);   /* never written */
+    llmcache_close(c);
+    rm_log(path);
+}
+
 int main(void) {
     const char *seed = getenv("LLMCACHE_TEST_SEED");
     char cmd[400];
@@ -1861,6 +1920,7 @@ int main(void) {
     RUN(test_visibility);
     if (robust) RUN(test_compaction_crash);
     RUN(test_max_entries);
+    RUN(test_value_lru);
     RUN(test_ttl_evictions_agree);
     RUN(test_model);
     RUN(test_verify_repair);
