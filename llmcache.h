@@ -3870,20 +3870,20 @@ static int llmcache__key_pruned(llmcache_key *out, const char *ns, const char *e
     return LLMCACHE_OK;
 }
 
-/* The key of a request whose schema hash is already known. */
-static int llmcache__key_with_schema_hash(llmcache_key *out, const char *ns, const char *endpoint,
-                                          const unsigned char schema_hash[32], const char *body,
-                                          size_t body_len) {
-    return llmcache__key_pruned(out, ns, endpoint, schema_hash, body, body_len, NULL, NULL);
+/* The key of a request: its schema's hash into sh, then the key of the body less the
+ * ignore pointers (NULL = none), its canonical form into *canon when not NULL. The
+ * one derivation behind llmcache_key_for(_ex), llmcache_call and llmcache_call_many. */
+static int llmcache__req_key(llmcache_key *out, const char *ns, const llmcache_request *req,
+                             const char *const *ignore, unsigned char sh[32], llmcache__buf *canon) {
+    int rc = llmcache_schema_hash(req->schema, req->schema_len, sh);
+    if (rc != LLMCACHE_OK) return rc;
+    return llmcache__key_pruned(out, ns, req->endpoint, sh, req->body, req->body_len, ignore, canon);
 }
 
 LLMCACHE_API int llmcache_key_for(llmcache_key *out, const char *ns, const llmcache_request *req) {
     unsigned char sh[32];
-    int rc;
     if (!out || !req) return LLMCACHE_EINVAL;
-    rc = llmcache_schema_hash(req->schema, req->schema_len, sh);
-    if (rc != LLMCACHE_OK) return rc;
-    return llmcache__key_with_schema_hash(out, ns, req->endpoint, sh, req->body, req->body_len);
+    return llmcache__req_key(out, ns, req, NULL, sh, NULL);
 }
 
 LLMCACHE_API int llmcache_key_for_ex(llmcache_key *out, const char *ns, const llmcache_request *req,
@@ -3897,10 +3897,7 @@ LLMCACHE_API int llmcache_key_for_ex(llmcache_key *out, const char *ns, const ll
     if (!out || !req) return LLMCACHE_EINVAL;
     for (ptr = ignore; ptr && *ptr; ptr++)
         if (!llmcache__pointer_ok(*ptr)) return LLMCACHE_EINVAL;
-    rc = llmcache_schema_hash(req->schema, req->schema_len, sh);
-    if (rc == LLMCACHE_OK)
-        rc = llmcache__key_pruned(out, ns, req->endpoint, sh, req->body, req->body_len, ignore,
-                                  canonical ? &b : NULL);
+    rc = llmcache__req_key(out, ns, req, ignore, sh, canonical ? &b : NULL);
     if (rc == LLMCACHE_OK && canonical) {
         *canonical = b.p;
         if (canonical_len) *canonical_len = b.len;
@@ -9404,10 +9401,7 @@ LLMCACHE_API int llmcache_call(llmcache *c, const llmcache_request *req, llmcach
     if (!opts) { memset(&defaults, 0, sizeof defaults); opts = &defaults; }
     if (llmcache__mode_apply(c, opts, &eff, &mode) != LLMCACHE_OK) return LLMCACHE_EINVAL;
     opts = &eff;
-    rc = llmcache_schema_hash(req->schema, req->schema_len, sh);
-    if (rc == LLMCACHE_OK)
-        rc = llmcache__key_pruned(&key, opts->ns ? opts->ns : c->ns, req->endpoint, sh, req->body, req->body_len,
-                                  (const char *const *)c->key_ignore, &canon);
+    rc = llmcache__req_key(&key, opts->ns ? opts->ns : c->ns, req, (const char *const *)c->key_ignore, sh, &canon);
     if (rc != LLMCACHE_OK) return rc;
     out->key = key;
     llmcache__stat_inc(&c->mu, &c->st.calls);
@@ -9598,6 +9592,9 @@ static const llmcache__metric llmcache__totals_calls[] = {
     { "shared", "llmcache_shared_total", "Calls answered by a concurrent identical call (single-flight followers).", 1, LLMCACHE__STAT(shared) },
     { "refreshes", "llmcache_refreshes_total", "Refresh calls that called the provider.", 1, LLMCACHE__STAT(refreshes) },
     { "replay_misses", "llmcache_replay_misses_total", "Replay-mode calls the cache could not answer (the transport was not called).", 1, LLMCACHE__STAT(replay_misses) },
+    { "retries", "llmcache_retries_total", "Transport calls repeated after a 429, a 5xx or a transport failure.", 1, LLMCACHE__STAT(retries) },
+    { "transform_unknown", "llmcache_transform_unknown_total", "Reads of a record written with a transform this handle lacks.", 1, LLMCACHE__STAT(transform_unknown) },
+    { "transform_failed", "llmcache_transform_failed_total", "Reads whose transform decode failed (authentication, damage).", 1, LLMCACHE__STAT(transform_failed) },
     { "evictions", "llmcache_evictions_total", "Entries evicted by the bounds.", 1, LLMCACHE__STAT(evictions) },
     { "expirations", "llmcache_expirations_total", "Entries dropped after their time to live.", 1, LLMCACHE__STAT(expirations) },
     { "time_saved_ms", "llmcache_time_saved_seconds_total", "Recorded provider latency of the answers served from the cache.", 1, LLMCACHE__STAT(time_saved_ms) },
@@ -10048,10 +10045,8 @@ LLMCACHE_API int llmcache_call_many(llmcache *c, const llmcache_request *reqs, s
         unsigned char sh[32];
         b.dup[i] = n;
         b.follower[i] = 0;
-        if (llmcache_schema_hash(reqs[i].schema, reqs[i].schema_len, sh) == LLMCACHE_OK &&
-            llmcache__key_pruned(&keyed[nkeyed].key, opts->call.ns ? opts->call.ns : c->ns, reqs[i].endpoint, sh,
-                                 reqs[i].body, reqs[i].body_len, (const char *const *)c->key_ignore,
-                                 NULL) == LLMCACHE_OK)
+        if (llmcache__req_key(&keyed[nkeyed].key, opts->call.ns ? opts->call.ns : c->ns, &reqs[i],
+                              (const char *const *)c->key_ignore, sh, NULL) == LLMCACHE_OK)
             keyed[nkeyed++].idx = i;
     }
     if (nkeyed > 1) qsort(keyed, nkeyed, sizeof *keyed, llmcache__keyed_order);

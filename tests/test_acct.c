@@ -310,6 +310,9 @@ static void test_scenario(const char *dir) {
     CHECK(strstr(s, "# TYPE llmcache_model_money_saved_microdollars_total counter\n") != NULL);
     CHECK(strstr(s, "\nllmcache_model_money_saved_microdollars_total{namespace=\"teamA\",model=\"gpt-4o\"} 28008\n") != NULL);
     CHECK(strstr(s, "\nllmcache_money_saved_microdollars_total 37188\n") != NULL);
+    CHECK(strstr(s, "\nllmcache_replay_misses_total 0\n") != NULL);   /* every llmcache_stats counter of calls */
+    CHECK(strstr(s, "\nllmcache_retries_total 0\n") != NULL);
+    CHECK(strstr(s, "\nllmcache_transform_failed_total 0\n") != NULL);
     CHECK(strstr(s, "\nllmcache_model_shared_total{namespace=\"teamA\",model=\"gpt-4o\"} 3\n") != NULL);
     if (dir) save_text(dir, "calls.prom", s);
     free(s);
