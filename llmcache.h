@@ -5019,7 +5019,8 @@ static int llmcache__log_lock_out(const char *path, llmcache__fd log_fd, llmcach
  * end, u64 its sequence number, u64 intact records in [64, end), u64 entries, u32
  * entry size, u32 CRC-32C of the entries, u32 the last record's own CRC field, u32
  * CRC-32C of bytes 0..75.
- * Entry, 64 bytes, least recently used first: key[32], u64 record offset, u32 record
+ * Entry, 64 bytes, in the order of their records (so that an open from it has the
+ * recency a full read gives): key[32], u64 record offset, u32 record
  * length (padding excluded), u32 value length, i64 created ms, i64 expires ms. */
 #define LLMCACHE__INDEX_MAGIC   "LLMCIDX1"
 #define LLMCACHE__INDEX_VERSION 1u
@@ -5191,6 +5192,22 @@ static void llmcache__index_load(llmcache *c, uint64_t id, uint64_t size, uint64
     *from = h.end;
 }
 
+/* Sorts the n entry indexes v[] by their records' offsets, all below `end` (least
+ * significant digit first, 11 bits a pass; tmp[] holds n more). */
+static void llmcache__sort_by_off(const llmcache *c, uint32_t *v, uint32_t *tmp, size_t n, uint64_t end) {
+    size_t count[2048], k, d, sum;
+    unsigned shift;
+    for (shift = 3; shift < 64 && (end >> shift); shift += 11) {   /* offsets are 8-aligned */
+        uint32_t *t;
+        memset(count, 0, sizeof count);
+        for (k = 0; k < n; k++) count[(c->ents[v[k]].off >> shift) & 2047u]++;
+        for (d = 0, sum = 0; d < 2048; d++) { size_t x = count[d]; count[d] = sum; sum += x; }
+        for (k = 0; k < n; k++) tmp[count[(c->ents[v[k]].off >> shift) & 2047u]++] = v[k];
+        t = v; v = tmp; tmp = t;
+    }
+    if (shift > 3 && ((shift - 3) / 11) % 2) memcpy(tmp, v, n * sizeof *v);   /* back where it started */
+}
+
 /* The index snapshot of the index as it is (c->gen, c->end), written beside the log
  * (temporary file, then rename over c->index_path), unless the file on disk already
  * covers that. No fsync: a snapshot torn by a crash fails its checksums and is
@@ -5202,7 +5219,8 @@ static void llmcache__index_write_writer(llmcache *c) {
     llmcache__record r;
     llmcache__fd fd;
     uint64_t off;
-    size_t q, k;
+    size_t q, k, n;
+    uint32_t *order;
     char *tmp;
     int rc;
     LLMCACHE_ASSERT(c->writer_held);
@@ -5223,13 +5241,16 @@ static void llmcache__index_write_writer(llmcache *c) {
         h.last_crc = llmcache__ld32(c->map + off + 4);
         h.records = c->rec_count;
     }
+    if (!c->count) order = NULL;   /* nothing to sort */
+    else if (!(order = (uint32_t *)LLMCACHE_MALLOC(2 * c->count * sizeof *order))) return;
+    for (k = 0, n = 0, q = c->lru_head; k < c->lru_len; k++, q = (q + 1) % c->lru_cap)
+        if (llmcache__lru_current(c, c->lru[q]) && n < c->count) order[n++] = (uint32_t)(c->lru[q] >> 32);
+    llmcache__sort_by_off(c, order, order + c->count, n, c->end);
     memset(hdr, 0, sizeof hdr);
     llmcache__buf_put(&b, hdr, sizeof hdr);
-    for (k = 0, q = c->lru_head; k < c->lru_len; k++, q = (q + 1) % c->lru_cap) {
+    for (k = 0; k < n; k++) {
         unsigned char e[LLMCACHE__INDEX_ENTRY];
-        const llmcache__entry *en;
-        if (!llmcache__lru_current(c, c->lru[q])) continue;
-        en = &c->ents[(uint32_t)(c->lru[q] >> 32)];
+        const llmcache__entry *en = &c->ents[order[k]];
         memcpy(e, en->key.bytes, 32);
         llmcache__st64(e + 32, en->off);
         llmcache__st32(e + 40, en->rec_len);
@@ -5239,6 +5260,7 @@ static void llmcache__index_write_writer(llmcache *c) {
         llmcache__buf_put(&b, e, sizeof e);
         h.count++;
     }
+    LLMCACHE_FREE(order);
     if (b.oom) { llmcache__buf_free(&b); return; }
     h.entries_crc = llmcache__crc32c(0, b.p + LLMCACHE__INDEX_HDR, b.len - LLMCACHE__INDEX_HDR);
     llmcache__index_hdr_encode((unsigned char *)b.p, &h);
@@ -7464,8 +7486,9 @@ static void llmcache__acct_split(const llmcache_meta *m, int64_t cached, int64_t
     int64_t in = m->prompt_tokens > 0 ? m->prompt_tokens : 0;
     cached = cached > 0 ? cached : 0;
     write = write > 0 ? write : 0;
-    in -= cached + write;
-    tok[0] = (uint64_t)(in > 0 ? in : 0);
+    in = cached >= in ? 0 : in - cached;   /* never cached + write: both may be near INT64_MAX */
+    in = write >= in ? 0 : in - write;
+    tok[0] = (uint64_t)in;
     tok[1] = (uint64_t)(m->completion_tokens > 0 ? m->completion_tokens : 0);
     tok[2] = (uint64_t)cached;
     tok[3] = (uint64_t)write;

@@ -501,6 +501,95 @@ static void test_snapshot_crash(void) {
     }
 }
 
+/* ---- an open from the snapshot gives the index a full read gives ---------------- */
+
+/* Which of keys 0..n-1 a handle on path with max_entries n holds after one more put
+ * (key 100): the put evicts the least recently used, a bit set per key still held. */
+static unsigned survivors(const char *path, unsigned n, int *how) {
+    llmcache_config cfg;
+    llmcache *c = NULL;
+    llmcache_key k = key_n(100);
+    unsigned i, held = 0;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.path = path;
+    cfg.fsync = LLMCACHE_FSYNC_NEVER;
+    cfg.max_entries = n;
+    CHECK_EQ(llmcache_open(&c, &cfg), LLMCACHE_OK);
+    *how = loaded(c);
+    CHECK_EQ(llmcache_put(c, &k, "x", 1, 0), LLMCACHE_OK);
+    for (i = 0; i < n; i++) {
+        llmcache_key ki = key_n(i);
+        llmcache_value v;
+        if (llmcache_get(c, &ki, &v) == LLMCACHE_OK) held |= 1u << i;
+        llmcache_value_free(&v);
+    }
+    llmcache_close(c);
+    return held;
+}
+
+/* The recency after a reopen is the order of the records in the log, whether the
+ * open used the snapshot or read the whole log (the snapshot is an optimisation and
+ * must not change what the cache holds): hits before the close do not reorder it. */
+static void test_snapshot_same_recency(void) {
+    char path[512], copy[512];
+    llmcache *c;
+    llmcache_value v;
+    llmcache_key k0 = key_n(0);
+    unsigned with, without;
+    int how_with, how_without;
+    pathf(path, sizeof path, "recency.log");
+    pathf(copy, sizeof copy, "recency-copy.log");
+    rm_log(path);
+    rm_log(copy);
+    c = open_at(path, 0);
+    put_range(c, 0, 4);
+    CHECK_EQ(llmcache_get(c, &k0, &v), LLMCACHE_OK);   /* key 0 most recently used now */
+    llmcache_value_free(&v);
+    llmcache_close(c);                                  /* writes the snapshot */
+    CHECK(copy_file(path, copy));                       /* the same log, no snapshot */
+    with = survivors(path, 4, &how_with);
+    without = survivors(copy, 4, &how_without);
+    CHECK_EQ(how_with, 2);
+    CHECK_EQ(how_without, 0);
+    CHECK_MSG(with == without, "held after the eviction: %#x from the snapshot, %#x from the log", with, without);
+    CHECK_EQ(without, 0xeu);                            /* key 0, first in the log, went */
+    rm_log(path);
+    rm_log(copy);
+    /* 3000 entries (a log of several sort passes), hits in a scrambled order, keys
+       3000.. rewritten in the middle, then 1000 new ones: the 1000 oldest records go */
+    c = open_at(path, 0);
+    put_range(c, 0, 3000);
+    {
+        unsigned i, bad = 0, held;
+        llmcache_config cfg;
+        for (i = 0; i < 3000; i++) {
+            llmcache_key k = key_n((i * 7919u) % 3000u);
+            CHECK_EQ(llmcache_get(c, &k, &v), LLMCACHE_OK);
+            llmcache_value_free(&v);
+        }
+        put_range(c, 500, 600);                         /* their records move to the end */
+        llmcache_close(c);
+        memset(&cfg, 0, sizeof cfg);
+        cfg.path = path;
+        cfg.fsync = LLMCACHE_FSYNC_NEVER;
+        cfg.max_entries = 3000;
+        CHECK_EQ(llmcache_open(&c, &cfg), LLMCACHE_OK);
+        CHECK_EQ(loaded(c), 2);
+        put_range(c, 10000, 11000);
+        for (i = 0, held = 0; i < 3000; i++) {
+            llmcache_key k = key_n(i);
+            int want = i >= 1100 || (i >= 500 && i < 600);   /* 0..499 and 600..1099 were the oldest */
+            int rc = llmcache_get(c, &k, &v);
+            llmcache_value_free(&v);
+            if ((rc == LLMCACHE_OK) != want) bad++;
+            held += rc == LLMCACHE_OK;
+        }
+        CHECK_MSG(bad == 0, "%u keys held or evicted out of log order (%u held)", bad, held);
+        llmcache_close(c);
+    }
+    rm_log(path);
+}
+
 int main(void) {
     snprintf(g_dir, sizeof g_dir, "/tmp/llmcache-index-%ld", (long)getpid());
     if (mkdir(g_dir, 0700) != 0) { perror("mkdir"); return 1; }
@@ -510,6 +599,7 @@ int main(void) {
     test_snapshot_ignored();
     test_snapshot_lies();
     test_snapshot_crash();
+    test_snapshot_same_recency();
     rmdir(g_dir);
     return TEST_REPORT();
 }
