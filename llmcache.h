@@ -5245,7 +5245,7 @@ static void llmcache__index_write_writer(llmcache *c) {
     else if (!(order = (uint32_t *)LLMCACHE_MALLOC(2 * c->count * sizeof *order))) return;
     for (k = 0, n = 0, q = c->lru_head; k < c->lru_len; k++, q = (q + 1) % c->lru_cap)
         if (llmcache__lru_current(c, c->lru[q]) && n < c->count) order[n++] = (uint32_t)(c->lru[q] >> 32);
-    llmcache__sort_by_off(c, order, order + c->count, n, c->end);
+    if (n > 1) llmcache__sort_by_off(c, order, order + c->count, n, c->end);
     memset(hdr, 0, sizeof hdr);
     llmcache__buf_put(&b, hdr, sizeof hdr);
     for (k = 0; k < n; k++) {
