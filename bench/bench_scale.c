@@ -10,6 +10,10 @@
  *            transaction per put) into empty stores; SQLite as diskcache configures
  *            it is in bench_disk (10^5 puts: 10^6 would take minutes)
  * Page faults (getrusage, minor + major) are printed beside each time.
+ *   10^7     the index of a log of LLMCACHE_BENCH_SCALE_BIG entries (10,000,000; 0
+ *            skips it) of 16-byte values: bytes per entry after an open with the
+ *            snapshot and after a full read, and the open beside read() of the log
+ *            (about 1 GB of disk, 1.5 GB of memory, 40 s)
  * N = 1,000,000, or LLMCACHE_BENCH_SCALE_N from the environment (10000000 needs
  * about 12 GB of disk and 25 GB of memory). Files in a mkdtemp directory under
  * /tmp, removed at the end. */
@@ -67,18 +71,19 @@ static void span_start(span *sp) { sp->f0 = bench_faults(); sp->t0 = bench_cpu_s
 static void span_stop(span *sp) { sp->s = bench_cpu_s() - sp->t0; sp->faults = bench_faults() - sp->f0; }
 static void span_best(span *best, const span *sp) { if (best->s <= 0 || sp->s < best->s) *best = *sp; }
 
-static int lc_open_log(llmcache **c, const char *path) {
+static int lc_open_log_n(llmcache **c, const char *path, size_t n) {
     llmcache_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.path = path;
     cfg.fsync = LLMCACHE_FSYNC_NEVER;
-    cfg.max_entries = 2 * g_n;
+    cfg.max_entries = 2 * n;
     return llmcache_open(c, &cfg);
 }
+static int lc_open_log(llmcache **c, const char *path) { return lc_open_log_n(c, path, g_n); }
 
 /* Anonymous memory (KiB) an open of the log adds, measured in a fresh child process
  * (the parent's heap keeps what earlier handles freed); -1 on failure. */
-static long open_anon_kib(const char *path) {
+static long open_anon_kib_n(const char *path, size_t n) {
     int fds[2];
     long kib = -1;
     pid_t pid;
@@ -87,7 +92,7 @@ static long open_anon_kib(const char *path) {
     if (pid == 0) {
         llmcache *c = NULL;
         long a0 = bench_rss_anon_kib(), d = -1;
-        if (lc_open_log(&c, path) == LLMCACHE_OK) d = bench_rss_anon_kib() - a0;
+        if (lc_open_log_n(&c, path, n) == LLMCACHE_OK) d = bench_rss_anon_kib() - a0;
         if (write(fds[1], &d, sizeof d) != (ssize_t)sizeof d) _exit(1);
         _exit(0);   /* no close: the snapshot on disk stays as it is */
     }
@@ -96,6 +101,61 @@ static long open_anon_kib(const char *path) {
     close(fds[0]);
     if (pid > 0) waitpid(pid, NULL, 0);
     return kib;
+}
+static long open_anon_kib(const char *path) { return open_anon_kib_n(path, g_n); }
+
+/* ---- the index at 10^7 (LLMCACHE_BENCH_SCALE_BIG entries; 0 skips it): values of 16
+ * bytes, since what the index costs does not depend on them; the keys made on the fly.
+ * Fills *snap_b / *full_b with the bytes per entry after an open with the snapshot and
+ * after a full read, *open_s with the CPU seconds of the open with the snapshot and
+ * *read_s with read() of the log; 0 on success. */
+static int big_index(const char *root, size_t n, double *snap_b, double *full_b, double *open_s, double *read_s) {
+    char log[4200], idx[4300], shm[4300];
+    llmcache_config cfg;
+    llmcache *c = NULL;
+    uint64_t s = 11, k[4];
+    size_t i;
+    span sp;
+    char *buf;
+    int fd, j;
+    ssize_t got;
+    snprintf(log, sizeof log, "%s/big.llc", root);
+    snprintf(idx, sizeof idx, "%s-index", log);
+    snprintf(shm, sizeof shm, "%s-shm", log);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.path = log;
+    cfg.fsync = LLMCACHE_FSYNC_NEVER;
+    cfg.max_entries = 2 * n;
+    if (llmcache_open(&c, &cfg) != LLMCACHE_OK) return -1;
+    for (i = 0; i < n; i++) {
+        for (j = 0; j < 4; j++) k[j] = bench_splitmix64(&s);
+        if (llmcache_put(c, (const llmcache_key *)(const void *)k, g_val, 16, 0) != LLMCACHE_OK) return -1;
+    }
+    llmcache_close(c);   /* writes the snapshot */
+    *open_s = *read_s = 0;
+    buf = (char *)malloc((size_t)1 << 20);
+    if (!buf) return -1;
+    for (j = 0; j < 2; j++) {   /* the first round warms the page cache */
+        if ((fd = open(log, O_RDONLY)) < 0) { free(buf); return -1; }
+        span_start(&sp);
+        while ((got = read(fd, buf, (size_t)1 << 20)) > 0) g_sink += (unsigned char)buf[got - 1];
+        span_stop(&sp);
+        close(fd);
+        *read_s = sp.s;
+    }
+    free(buf);
+    span_start(&sp);
+    if (llmcache_open(&c, &cfg) != LLMCACHE_OK) return -1;
+    span_stop(&sp);
+    *open_s = sp.s;
+    llmcache_close(c);
+    *snap_b = open_anon_kib_n(log, n) * 1024.0 / (double)n;
+    unlink(idx);
+    *full_b = open_anon_kib_n(log, n) * 1024.0 / (double)n;
+    unlink(log);
+    unlink(idx);
+    unlink(shm);
+    return 0;
 }
 
 /* ---- LMDB ---- */
@@ -158,7 +218,9 @@ static void result(const char *what, const span *ours, const char *peer_name, co
 
 int main(void) {
     char tmpl[] = "/tmp/llmcache-bench-scale-XXXXXX", log[4200], idx[4300], mdb[4200];
-    const char *env = getenv("LLMCACHE_BENCH_SCALE_N");
+    const char *env = getenv("LLMCACHE_BENCH_SCALE_N"), *big_env = getenv("LLMCACHE_BENCH_SCALE_BIG");
+    size_t big_n = big_env ? (size_t)atol(big_env) : 10000000;
+    double big_snap = 0, big_full = 0, big_open = 0, big_read = 0;
     span put_lc = {0, 0, 0, 0}, put_lm = {0, 0, 0, 0}, rd = {0, 0, 0, 0}, snap = {0, 0, 0, 0},
          full = {0, 0, 0, 0}, hw = {0, 0, 0, 0}, hg = {0, 0, 0, 0}, hl = {0, 0, 0, 0}, sp;
     long long log_bytes;
@@ -293,6 +355,10 @@ int main(void) {
         snprintf(lock, sizeof lock, "%s-lock", mdb);
         unlink(lock);
     }
+    if (big_n && big_index(root, big_n, &big_snap, &big_full, &big_open, &big_read) != 0) {
+        fprintf(stderr, "the index at %zu entries failed\n", big_n);
+        return 1;
+    }
     rmdir(root);
 
     printf("\n");
@@ -301,6 +367,12 @@ int main(void) {
     printf("RESULT  %-40s %10.1f bytes/entry (with snapshot), %.1f (full read); %lld-byte log\n",
            "index memory after open (RssAnon)", anon_snap * 1024.0 / (double)g_n, anon_full * 1024.0 / (double)g_n,
            log_bytes);
+    if (big_n) {
+        printf("RESULT  %-40s %10.1f bytes/entry (with snapshot), %.1f (full read)\n", "index memory at 10^7 (RssAnon)",
+               big_snap, big_full);
+        printf("RESULT  %-40s %10.3f ms   read() %10.3f   ratio %.2fx\n", "reopen 10^7 with snapshot vs read()",
+               big_open * 1e3, big_read * 1e3, big_open > 0 ? big_read / big_open : 0.0);
+    }
     result("memory hit: get_with vs lmdb get+copy", &hw, "lmdb", &hl, 1e6 / (double)g_n);
     result("memory hit: get (copy) vs lmdb get+copy", &hg, "lmdb", &hl, 1e6 / (double)g_n);
     result("log put (FSYNC_NEVER) vs lmdb (NOSYNC)", &put_lc, "lmdb", &put_lm, 1e6 / (double)g_n);
@@ -309,6 +381,9 @@ int main(void) {
     bench_goal("reopen 10^6: snapshot vs no snapshot", snap.s, full.s, 1.0);
     printf("GOAL  %-44s %9.1fB   goal <= %6.0fB   %s\n", "index bytes/entry (values on disk)",
            anon_snap * 1024.0 / (double)g_n, 64.0, anon_snap * 1024.0 / (double)g_n <= 64.0 ? "PASS" : "MISS");
+    if (big_n)
+        printf("GOAL  %-44s %9.1fB   goal <= %6.0fB   %s\n", "index bytes/entry at 10^7",
+               big_snap, 64.0, big_snap <= 64.0 ? "PASS" : "MISS");
     bench_goal("hit 10^6: get_with vs lmdb get+copy", hw.s, hl.s, 4.0);
     printf("GOAL  %-44s %9.3fus  goal <  %6.2fus  %s\n", "hit 10^6: get_with time", hw.s * 1e6 / (double)g_n, 0.3,
            hw.s * 1e6 / (double)g_n < 0.3 ? "PASS" : "MISS");
