@@ -5363,6 +5363,24 @@ static int llmcache__log_reload(llmcache *c, int rebuild) {
     return LLMCACHE_OK;
 }
 
+/* After records of other processes: entries leave a follower's index only through
+ * delete records, except expired ones, which a writer drops without one (they are
+ * dead for everyone). So when the index holds more than max_entries, the expired
+ * entries it still has go: the least recently used first, then a bounded sweep
+ * (further ones go with the next catch-ups, a sweep or a write). */
+static void llmcache__drop_expired_over(llmcache *c) {
+    int64_t now;
+    if (c->count <= c->max_entries) return;
+    now = llmcache__now(c);
+    while (c->count > c->max_entries) {
+        uint32_t i = llmcache__lru_oldest(c, LLMCACHE__NIL);
+        if (i == LLMCACHE__NIL || !llmcache__expired(&c->ents[i], now)) break;
+        llmcache__remove(c, i);
+        c->st.expirations++;
+    }
+    if (c->count > c->max_entries) llmcache__sweep_some(c, now, 256);
+}
+
 /* Applies what other processes committed up to end, an end read from the shared
  * page, if it fits the file and ends the intact records that follow c->end (one
  * fstat, only when the end moved). LLMCACHE_MISS when it does not (the index may
@@ -5378,6 +5396,7 @@ static int llmcache__log_advance(llmcache *c, uint64_t end) {
     if (rc != LLMCACHE_OK) return rc;
     if (good != end) return LLMCACHE_MISS;
     c->end = end;
+    llmcache__drop_expired_over(c);
     return LLMCACHE_OK;
 }
 

@@ -1887,6 +1887,35 @@ static void test_value_lru(void) {
     rm_log(path);
 }
 
+/* A writer drops an expired entry without a delete record (it is dead for everyone):
+ * a follower that still holds it and then takes the writer's put must not hold more
+ * than max_entries (fuzz_ops found two in a cache of one). */
+static void test_follower_bound_expired(void) {
+    char path[512];
+    fclock clk;
+    llmcache *a, *b;
+    llmcache_stats st;
+    llmcache_key k6 = lc_key(6), k0 = lc_key(0);
+    unsigned char buf[LC_VALUE_MAX];
+    size_t len = lc_value(6, buf);
+    clk.now = 1700000000000;
+    pathf(path, sizeof path, "follower-bound.log");
+    rm_log(path);
+    a = open_log(path, LLMCACHE_FSYNC_NEVER, 1, 0, &clk);
+    b = open_log(path, LLMCACHE_FSYNC_NEVER, 1, 0, &clk);
+    CHECK_EQ(llmcache_put(b, &k6, buf, len, 50), LLMCACHE_OK);   /* expires in 50 ms */
+    clk.now += 100;
+    len = lc_value(0, buf);
+    CHECK_EQ(llmcache_put(a, &k0, buf, len, -1), LLMCACHE_OK);   /* k6 goes, no record */
+    llmcache_stats_get(b, &st);                                   /* b takes a's put */
+    CHECK_MSG(st.entries <= 1, "the follower holds %llu entries, max_entries 1", (unsigned long long)st.entries);
+    CHECK(lc_is(b, 0));
+    CHECK(lc_absent(b, 6));
+    llmcache_close(a);
+    llmcache_close(b);
+    rm_log(path);
+}
+
 int main(void) {
     const char *seed = getenv("LLMCACHE_TEST_SEED");
     char cmd[400];
@@ -1922,6 +1951,7 @@ int main(void) {
     RUN(test_max_entries);
     RUN(test_value_lru);
     RUN(test_ttl_evictions_agree);
+    RUN(test_follower_bound_expired);
     RUN(test_model);
     RUN(test_verify_repair);
     printf("  total %lld ms\n", (long long)(mono_ms() - t0));
