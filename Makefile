@@ -201,11 +201,14 @@ chaos-long: $(B)/tests/test_chaos
 # mapped (256 MiB, mostly past the end of the file), which the checker scans page
 # by page for minutes; test_files and test_alloc check the log code for leaks.
 # test_chaos runs its main run for 5 s there (its workers are checked too).
+# test_index runs without its crash test (LLMCACHE_TEST_NO_FORK): the children it
+# kills at a test point would be leak-checked with the log mapped, for minutes.
 VALGRIND = valgrind -q --error-exitcode=9
 valgrind-test: $(TEST_BINS) $(TEST_HELPERS)
 	@p=0; f=0; for t in $(TEST_BINS); do \
 	  case $$t in */test_log|*/test_shm) v="$(VALGRIND) --leak-check=no";; \
 	               */test_chaos) v="env CHAOS_SECONDS=5 $(VALGRIND) --leak-check=full --errors-for-leak-kinds=definite";; \
+	               */test_index) v="env LLMCACHE_TEST_NO_FORK=1 $(VALGRIND) --leak-check=full --errors-for-leak-kinds=definite";; \
 	                       *) v="$(VALGRIND) --leak-check=full --errors-for-leak-kinds=definite";; esac; \
 	  if $$v $$t > $(B)/valgrind.log 2>&1; then p=$$((p + 1)); echo "$$t: clean"; \
 	  else f=$$((f + 1)); tail -n 40 $(B)/valgrind.log; echo "$$t: FAILED under valgrind"; fi; done; \
