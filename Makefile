@@ -196,8 +196,8 @@ CHAOS_LONG = 120
 chaos-long: $(B)/tests/test_chaos
 	CHAOS_SECONDS=$(CHAOS_LONG) ./$(B)/tests/test_chaos
 
-# Any memcheck error, or a block definitely lost, fails a program. test_log and
-# test_shm run without the leak check: its forked children exit with the parent's log still
+# Any memcheck error, or a block definitely lost, fails a program. test_log,
+# test_shm and test_repair run without the leak check: their forked children exit with the parent's log still
 # mapped (256 MiB, mostly past the end of the file), which the checker scans page
 # by page for minutes; test_files and test_alloc check the log code for leaks.
 # test_chaos runs its main run for 5 s there (its workers are checked too).
@@ -206,7 +206,7 @@ chaos-long: $(B)/tests/test_chaos
 VALGRIND = valgrind -q --error-exitcode=9
 valgrind-test: $(TEST_BINS) $(TEST_HELPERS)
 	@p=0; f=0; for t in $(TEST_BINS); do \
-	  case $$t in */test_log|*/test_shm) v="$(VALGRIND) --leak-check=no";; \
+	  case $$t in */test_log|*/test_shm|*/test_repair) v="$(VALGRIND) --leak-check=no";; \
 	               */test_chaos) v="env CHAOS_SECONDS=5 $(VALGRIND) --leak-check=full --errors-for-leak-kinds=definite";; \
 	               */test_index) v="env LLMCACHE_TEST_NO_FORK=1 $(VALGRIND) --leak-check=full --errors-for-leak-kinds=definite";; \
 	                       *) v="$(VALGRIND) --leak-check=full --errors-for-leak-kinds=definite";; esac; \
