@@ -1175,8 +1175,18 @@ LLMCACHE_API int llmcache_curl_transport(void *ctx, const llmcache_request *req,
 #  define LLMCACHE_MALLOC(sz)    malloc(sz)
 #  define LLMCACHE_REALLOC(p,sz) realloc(p,sz)
 #  define LLMCACHE_FREE(p)       free(p)
+#  define LLMCACHE__CALLOC(sz)   calloc(1, sz)   /* fresh pages come zeroed: no memset */
 #else
 #  error "define all of LLMCACHE_MALLOC, LLMCACHE_REALLOC and LLMCACHE_FREE, or none"
+#endif
+
+#ifndef LLMCACHE__CALLOC   /* the caller's allocator */
+#  define LLMCACHE__CALLOC(sz) llmcache__zalloc(sz)
+static void *llmcache__zalloc(size_t sz) {
+    void *p = LLMCACHE_MALLOC(sz);
+    if (p) memset(p, 0, sz);
+    return p;
+}
 #endif
 
 #ifndef LLMCACHE_ASSERT
@@ -4186,14 +4196,14 @@ static size_t llmcache__slot_of(const llmcache *c, uint32_t i) {
     return j;
 }
 
-static int llmcache__table_grow(llmcache *c) {
-    size_t n = c->slots ? (c->slot_mask + 1) * 2 : 16, i;
+static int llmcache__table_grow_to(llmcache *c, size_t n) {
     llmcache__slot *old = c->slots;
-    size_t old_n = c->slots ? c->slot_mask + 1 : 0;
-    llmcache__slot *fresh = (llmcache__slot *)LLMCACHE_MALLOC(n * sizeof(llmcache__slot));
+    size_t old_n = c->slots ? c->slot_mask + 1 : 0, i;
+    llmcache__slot *fresh;
+    if (n > (size_t)-1 / sizeof(llmcache__slot)) return LLMCACHE_ENOMEM;
+    fresh = (llmcache__slot *)LLMCACHE__CALLOC(n * sizeof(llmcache__slot));
     if (!fresh) return LLMCACHE_ENOMEM;
-    llmcache__f_advise_huge(fresh, n * sizeof(llmcache__slot));   /* all written at once, next */
-    memset(fresh, 0, n * sizeof(llmcache__slot));
+    llmcache__f_advise_huge(fresh, n * sizeof(llmcache__slot));
     c->slots = fresh;
     c->slot_mask = n - 1;
     for (i = 0; i < old_n; i++) {
@@ -4206,6 +4216,7 @@ static int llmcache__table_grow(llmcache *c) {
     LLMCACHE_FREE(old);
     return LLMCACHE_OK;
 }
+static int llmcache__table_grow(llmcache *c) { return llmcache__table_grow_to(c, c->slots ? (c->slot_mask + 1) * 2 : 16); }
 
 /* The list of entries whose value is held in memory (log mode), most recent first;
  * its links are in the value blocks' headers, so an entry on disk only has none. */
@@ -5089,11 +5100,14 @@ static int llmcache__index_fits(const llmcache__index_hdr *h, uint64_t id, const
 static int llmcache__table_reserve(llmcache *c, size_t n) {
     size_t cap, r, k;
     uint64_t *q;
-    while (!c->slots || (n + 1) * 2 > c->slot_mask + 1)
-        if (llmcache__table_grow(c) != LLMCACHE_OK) return LLMCACHE_ENOMEM;
+    if (n >= 0x7fffffffu) return LLMCACHE_ENOMEM;
+    if (!c->slots || (n + 1) * 2 > c->slot_mask + 1) {   /* one table of the final size */
+        size_t slots = c->slots ? c->slot_mask + 1 : 16;
+        while ((n + 1) * 2 > slots) slots *= 2;
+        if (llmcache__table_grow_to(c, slots) != LLMCACHE_OK) return LLMCACHE_ENOMEM;
+    }
     if (n > c->ents_cap) {
         llmcache__entry *ne;
-        if (n >= 0x7fffffffu) return LLMCACHE_ENOMEM;
         ne = (llmcache__entry *)LLMCACHE_REALLOC(c->ents, n * sizeof *ne);
         if (!ne) return LLMCACHE_ENOMEM;
         llmcache__f_advise_huge(ne, n * sizeof *ne);   /* exactly n, all about to be written */
