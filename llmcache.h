@@ -1175,18 +1175,8 @@ LLMCACHE_API int llmcache_curl_transport(void *ctx, const llmcache_request *req,
 #  define LLMCACHE_MALLOC(sz)    malloc(sz)
 #  define LLMCACHE_REALLOC(p,sz) realloc(p,sz)
 #  define LLMCACHE_FREE(p)       free(p)
-#  define LLMCACHE__CALLOC(sz)   calloc(1, sz)   /* fresh pages come zeroed: no memset */
 #else
 #  error "define all of LLMCACHE_MALLOC, LLMCACHE_REALLOC and LLMCACHE_FREE, or none"
-#endif
-
-#ifndef LLMCACHE__CALLOC   /* the caller's allocator */
-#  define LLMCACHE__CALLOC(sz) llmcache__zalloc(sz)
-static void *llmcache__zalloc(size_t sz) {
-    void *p = LLMCACHE_MALLOC(sz);
-    if (p) memset(p, 0, sz);
-    return p;
-}
 #endif
 
 #ifndef LLMCACHE_ASSERT
@@ -4201,9 +4191,10 @@ static int llmcache__table_grow_to(llmcache *c, size_t n) {
     size_t old_n = c->slots ? c->slot_mask + 1 : 0, i;
     llmcache__slot *fresh;
     if (n > (size_t)-1 / sizeof(llmcache__slot)) return LLMCACHE_ENOMEM;
-    fresh = (llmcache__slot *)LLMCACHE__CALLOC(n * sizeof(llmcache__slot));
+    fresh = (llmcache__slot *)LLMCACHE_MALLOC(n * sizeof(llmcache__slot));
     if (!fresh) return LLMCACHE_ENOMEM;
-    llmcache__f_advise_huge(fresh, n * sizeof(llmcache__slot));
+    llmcache__f_advise_huge(fresh, n * sizeof(llmcache__slot));   /* before the first touch: huge pages */
+    memset(fresh, 0, n * sizeof(llmcache__slot));
     c->slots = fresh;
     c->slot_mask = n - 1;
     for (i = 0; i < old_n; i++) {
