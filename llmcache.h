@@ -5201,8 +5201,8 @@ static void llmcache__index_load(llmcache *c, uint64_t id, uint64_t size, uint64
  * significant digit first, 11 bits a pass; tmp[] holds n more). */
 static void llmcache__sort_by_off(const llmcache *c, uint32_t *v, uint32_t *tmp, size_t n, uint64_t end) {
     size_t count[2048], k, d, sum;
-    unsigned shift;
-    for (shift = 3; shift < 64 && (end >> shift); shift += 11) {   /* offsets are 8-aligned */
+    unsigned shift, passes = 0;
+    for (shift = 3; shift < 64 && (end >> shift); shift += 11, passes++) {   /* offsets are 8-aligned */
         uint32_t *t;
         memset(count, 0, sizeof count);
         for (k = 0; k < n; k++) count[(c->ents[v[k]].off >> shift) & 2047u]++;
@@ -5210,7 +5210,7 @@ static void llmcache__sort_by_off(const llmcache *c, uint32_t *v, uint32_t *tmp,
         for (k = 0; k < n; k++) tmp[count[(c->ents[v[k]].off >> shift) & 2047u]++] = v[k];
         t = v; v = tmp; tmp = t;
     }
-    if (shift > 3 && ((shift - 3) / 11) % 2) memcpy(tmp, v, n * sizeof *v);   /* back where it started */
+    if (passes % 2) memcpy(tmp, v, n * sizeof *v);   /* the result back where it started */
 }
 
 /* The index snapshot of the index as it is (c->gen, c->end), written beside the log
@@ -5224,8 +5224,8 @@ static void llmcache__index_write_writer(llmcache *c) {
     llmcache__record r;
     llmcache__fd fd;
     uint64_t off;
-    size_t q, k, n;
-    uint32_t *order;
+    size_t k, n;
+    uint32_t *order, i;
     char *tmp;
     int rc;
     LLMCACHE_ASSERT(c->writer_held);
@@ -5248,8 +5248,8 @@ static void llmcache__index_write_writer(llmcache *c) {
     }
     if (!c->count) order = NULL;   /* nothing to sort */
     else if (!(order = (uint32_t *)LLMCACHE_MALLOC(2 * c->count * sizeof *order))) return;
-    for (k = 0, n = 0, q = c->lru_head; k < c->lru_len; k++, q = (q + 1) % c->lru_cap)
-        if (llmcache__lru_current(c, c->lru[q]) && n < c->count) order[n++] = (uint32_t)(c->lru[q] >> 32);
+    for (i = 0, n = 0; i < c->ents_top && n < c->count; i++)
+        if (c->ents[i].flags & LLMCACHE__E_USED) order[n++] = i;
     if (n > 1) llmcache__sort_by_off(c, order, order + c->count, n, c->end);
     memset(hdr, 0, sizeof hdr);
     llmcache__buf_put(&b, hdr, sizeof hdr);

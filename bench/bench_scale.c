@@ -71,6 +71,19 @@ static void span_start(span *sp) { sp->f0 = bench_faults(); sp->t0 = bench_cpu_s
 static void span_stop(span *sp) { sp->s = bench_cpu_s() - sp->t0; sp->faults = bench_faults() - sp->f0; }
 static void span_best(span *best, const span *sp) { if (best->s <= 0 || sp->s < best->s) *best = *sp; }
 
+/* read() of the whole file at path into a 1 MiB buffer, timed into *sp; 0 on success. */
+static int read_file(const char *path, span *sp) {
+    static char buf[(size_t)1 << 20];
+    ssize_t got;
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) { perror(path); return -1; }
+    span_start(sp);
+    while ((got = read(fd, buf, sizeof buf)) > 0) g_sink += (unsigned char)buf[got - 1];
+    span_stop(sp);
+    close(fd);
+    return 0;
+}
+
 static int lc_open_log_n(llmcache **c, const char *path, size_t n) {
     llmcache_config cfg;
     memset(&cfg, 0, sizeof cfg);
@@ -111,41 +124,25 @@ static long open_anon_kib(const char *path) { return open_anon_kib_n(path, g_n);
  * *read_s with read() of the log; 0 on success. */
 static int big_index(const char *root, size_t n, double *snap_b, double *full_b, double *open_s, double *read_s) {
     char log[4200], idx[4300], shm[4300];
-    llmcache_config cfg;
     llmcache *c = NULL;
     uint64_t s = 11, k[4];
     size_t i;
     span sp;
-    char *buf;
-    int fd, j;
-    ssize_t got;
+    int j;
     snprintf(log, sizeof log, "%s/big.llc", root);
     snprintf(idx, sizeof idx, "%s-index", log);
     snprintf(shm, sizeof shm, "%s-shm", log);
-    memset(&cfg, 0, sizeof cfg);
-    cfg.path = log;
-    cfg.fsync = LLMCACHE_FSYNC_NEVER;
-    cfg.max_entries = 2 * n;
-    if (llmcache_open(&c, &cfg) != LLMCACHE_OK) return -1;
+    if (lc_open_log_n(&c, log, n) != LLMCACHE_OK) return -1;
     for (i = 0; i < n; i++) {
         for (j = 0; j < 4; j++) k[j] = bench_splitmix64(&s);
         if (llmcache_put(c, (const llmcache_key *)(const void *)k, g_val, 16, 0) != LLMCACHE_OK) return -1;
     }
     llmcache_close(c);   /* writes the snapshot */
-    *open_s = *read_s = 0;
-    buf = (char *)malloc((size_t)1 << 20);
-    if (!buf) return -1;
-    for (j = 0; j < 2; j++) {   /* the first round warms the page cache */
-        if ((fd = open(log, O_RDONLY)) < 0) { free(buf); return -1; }
-        span_start(&sp);
-        while ((got = read(fd, buf, (size_t)1 << 20)) > 0) g_sink += (unsigned char)buf[got - 1];
-        span_stop(&sp);
-        close(fd);
-        *read_s = sp.s;
-    }
-    free(buf);
+    for (j = 0; j < 2; j++)   /* the first round warms the page cache */
+        if (read_file(log, &sp) != 0) return -1;
+    *read_s = sp.s;
     span_start(&sp);
-    if (llmcache_open(&c, &cfg) != LLMCACHE_OK) return -1;
+    if (lc_open_log_n(&c, log, n) != LLMCACHE_OK) return -1;
     span_stop(&sp);
     *open_s = sp.s;
     llmcache_close(c);
@@ -225,7 +222,7 @@ int main(void) {
          full = {0, 0, 0, 0}, hw = {0, 0, 0, 0}, hg = {0, 0, 0, 0}, hl = {0, 0, 0, 0}, sp;
     long long log_bytes;
     long anon_snap = -1, anon_full = -1;
-    char *root, *buf;
+    char *root;
     llmcache *c = NULL;
     llmcache_stats st;
     lm m;
@@ -264,20 +261,10 @@ int main(void) {
         struct stat s;
         if (stat(log, &s) == 0) log_bytes = (long long)s.st_size;
     }
-    buf = (char *)malloc((size_t)1 << 20);
-    if (!buf) return 1;
-    memset(buf, 1, (size_t)1 << 20);
-    for (r = 0; r <= ROUNDS; r++) {   /* the first round only warms the page cache */
-        int fd = open(log, O_RDONLY);
-        ssize_t got;
-        if (fd < 0) { perror(log); return 1; }
-        span_start(&sp);
-        while ((got = read(fd, buf, (size_t)1 << 20)) > 0) g_sink += (unsigned char)buf[got - 1];
-        span_stop(&sp);
-        close(fd);
+    for (r = 0; r <= ROUNDS; r++) {   /* the first round only warms the page cache (and the buffer) */
+        if (read_file(log, &sp) != 0) return 1;
         if (r) span_best(&rd, &sp);
     }
-    free(buf);
     anon_snap = open_anon_kib(log);
     for (r = 0; r < ROUNDS; r++) {
         span_start(&sp);
@@ -379,11 +366,14 @@ int main(void) {
     printf("\n");
     bench_goal("reopen 10^6: snapshot vs read() of the log", snap.s, rd.s, 1.0);
     bench_goal("reopen 10^6: snapshot vs no snapshot", snap.s, full.s, 1.0);
-    printf("GOAL  %-44s %9.1fB   goal <= %6.0fB   %s\n", "index bytes/entry (values on disk)",
-           anon_snap * 1024.0 / (double)g_n, 64.0, anon_snap * 1024.0 / (double)g_n <= 64.0 ? "PASS" : "MISS");
+    {
+        double per = anon_snap * 1024.0 / (double)g_n;   /* anon_snap -1: not measured, a MISS */
+        printf("GOAL  %-44s %9.1fB   goal <= %6.0fB   %s\n", "index bytes/entry (values on disk)", per, 64.0,
+               per > 0 && per <= 64.0 ? "PASS" : "MISS");
+    }
     if (big_n)
         printf("GOAL  %-44s %9.1fB   goal <= %6.0fB   %s\n", "index bytes/entry at 10^7",
-               big_snap, 64.0, big_snap <= 64.0 ? "PASS" : "MISS");
+               big_snap, 64.0, big_snap > 0 && big_snap <= 64.0 ? "PASS" : "MISS");
     bench_goal("hit 10^6: get_with vs lmdb get+copy", hw.s, hl.s, 4.0);
     printf("GOAL  %-44s %9.3fus  goal <  %6.2fus  %s\n", "hit 10^6: get_with time", hw.s * 1e6 / (double)g_n, 0.3,
            hw.s * 1e6 / (double)g_n < 0.3 ? "PASS" : "MISS");

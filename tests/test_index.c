@@ -32,16 +32,19 @@ static llmcache_key key_n(unsigned n) {
 
 static size_t value_n(unsigned n, char *out) { return (size_t)sprintf(out, "value %u of the index test", n); }
 
-static llmcache *open_at(const char *path, size_t max_bytes) {
+static llmcache *open_bounded(const char *path, size_t max_bytes, size_t max_entries) {
     llmcache_config cfg;
     llmcache *c = NULL;
     memset(&cfg, 0, sizeof cfg);
     cfg.path = path;
     cfg.fsync = LLMCACHE_FSYNC_NEVER;
     cfg.max_bytes = max_bytes;
+    cfg.max_entries = max_entries;
     CHECK_EQ(llmcache_open(&c, &cfg), LLMCACHE_OK);
     return c;
 }
+
+static llmcache *open_at(const char *path, size_t max_bytes) { return open_bounded(path, max_bytes, 0); }
 
 static void rm_log(const char *path) {
     char p[512];
@@ -506,15 +509,10 @@ static void test_snapshot_crash(void) {
 /* Which of keys 0..n-1 a handle on path with max_entries n holds after one more put
  * (key 100): the put evicts the least recently used, a bit set per key still held. */
 static unsigned survivors(const char *path, unsigned n, int *how) {
-    llmcache_config cfg;
-    llmcache *c = NULL;
+    llmcache *c = open_bounded(path, 0, n);
     llmcache_key k = key_n(100);
     unsigned i, held = 0;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.path = path;
-    cfg.fsync = LLMCACHE_FSYNC_NEVER;
-    cfg.max_entries = n;
-    CHECK_EQ(llmcache_open(&c, &cfg), LLMCACHE_OK);
+    if (!c) return ~0u;
     *how = loaded(c);
     CHECK_EQ(llmcache_put(c, &k, "x", 1, 0), LLMCACHE_OK);
     for (i = 0; i < n; i++) {
@@ -561,7 +559,6 @@ static void test_snapshot_same_recency(void) {
     put_range(c, 0, 3000);
     {
         unsigned i, bad = 0, held;
-        llmcache_config cfg;
         for (i = 0; i < 3000; i++) {
             llmcache_key k = key_n((i * 7919u) % 3000u);
             CHECK_EQ(llmcache_get(c, &k, &v), LLMCACHE_OK);
@@ -569,11 +566,8 @@ static void test_snapshot_same_recency(void) {
         }
         put_range(c, 500, 600);                         /* their records move to the end */
         llmcache_close(c);
-        memset(&cfg, 0, sizeof cfg);
-        cfg.path = path;
-        cfg.fsync = LLMCACHE_FSYNC_NEVER;
-        cfg.max_entries = 3000;
-        CHECK_EQ(llmcache_open(&c, &cfg), LLMCACHE_OK);
+        c = open_bounded(path, 0, 3000);
+        if (!c) return;
         CHECK_EQ(loaded(c), 2);
         put_range(c, 10000, 11000);
         for (i = 0, held = 0; i < 3000; i++) {
