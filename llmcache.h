@@ -3936,40 +3936,48 @@ LLMCACHE_API int llmcache_key_parse(llmcache_key *out, const char *hex, size_t l
 }
 
 /* >>table (hash table + LRU lists + TTL) -------------------------------------------
- * Entries live in one array and are named by index, so links are 4 bytes and the
- * array can grow by realloc. The table is open addressing with linear probing; a
- * slot is 8 bytes, (32-bit hash tag << 32 | index + 1), 0 = empty; the tag's low
+ * Entries live in an array of chunks and are named by index, so links are 4 bytes
+ * and the array grows without moving or copying an entry (the first chunk grows by
+ * doubling up to its full size). An entry keeps the 64-bit table hash of its key,
+ * not the key itself: the key is in the entry's value block when its value is held
+ * in memory, else in the entry's record in the log; a probe whose hash matches
+ * compares the key there (a hit reads that block or record anyway). The table is
+ * open addressing with linear probing, at most 3/4 full; a slot is 8 bytes, (32-bit
+ * hash tag << 32 | index + 1), 0 = empty; the tag is the hash's high half, its low
  * bits name the home slot, so growth and deletion never touch the entries, and a
- * probe reads an entry's key only when the tags match. Deletion shifts the cluster
- * back (no tombstones).
- * Recency of entries (for max_entries) is a queue of (index, stamp) records, one
- * appended per use; an entry's current record is the one whose stamp matches the
- * entry's, older ones are skipped when they reach the front. So a hit writes only
- * the entry it already has in cache and the queue's tail (exact LRU without
- * touching list neighbours). With a log file, the entries whose value is held in
- * memory also form a doubly linked list, most recent first (for max_bytes). */
+ * probe reads an entry only when the tags match. Deletion shifts the cluster back
+ * (no tombstones).
+ * Recency (for max_entries) is a doubly linked list through the entries, most
+ * recently used first: exact LRU. With a log file, the entries whose value is held
+ * in memory also form a doubly linked list, most recent first (for max_bytes),
+ * through their value blocks. */
 #define LLMCACHE__NIL 0xffffffffu
+#define LLMCACHE__CHUNK_BITS 16u
+#define LLMCACHE__CHUNK ((size_t)1 << LLMCACHE__CHUNK_BITS)   /* entries in a full chunk */
+#define LLMCACHE__ENTS_MAX 0x7fff0000u                         /* entry indexes stay below this */
 
-enum { LLMCACHE__E_USED = 1, LLMCACHE__E_META = 2 };
+enum { LLMCACHE__E_USED = 1, LLMCACHE__E_META = 2, LLMCACHE__E_MEM = 4 };
 
 typedef struct llmcache__entry {
-    llmcache_key key;
-    uint32_t stamp;               /* stamp of the last use (see the recency queue); the
-                                     free-list link of an unused entry */
-    uint32_t len;                 /* value length */
-    uint32_t flags;               /* LLMCACHE__E_* */
+    uint64_t h;                   /* llmcache__hash of the key */
+    union {
+        uint64_t off;             /* no E_MEM: offset of the entry's record in the log */
+        unsigned char *blob;      /* E_MEM: the value in memory (llmcache__blobhdr), which holds
+                                     the record's offset */
+    } at;
+    int64_t  expires_ms;          /* 0 = never */
+    uint32_t prev, next;          /* recency list; next also links the unused entries */
     uint32_t rec_len;             /* length of the entry's record in the log, padding excluded */
-    int64_t  created_ms, expires_ms;
-    unsigned char *blob;          /* the value in memory (see llmcache__blobhdr); NULL = on disk only */
-    uint64_t off;                 /* offset of the entry's record in the log */
+    uint32_t flags;               /* LLMCACHE__E_* */
 } llmcache__entry;
 
-/* A value held in memory: a header repeating what a hit needs from the entry, then
+/* A value held in memory: a header with the entry's key and what a hit needs, then
  * [llmcache_meta if E_META], the value bytes, a NUL. The entry points at it, so a
- * hit reads the slot, the entry and this block, and writes the entry (its stamp). */
+ * hit reads the slot, the entry and this block, and writes the recency list. */
 typedef struct llmcache__blobhdr {
     llmcache_key key;
     int64_t  created_ms, expires_ms;
+    uint64_t off;                 /* log mode: offset of the entry's record */
     uint32_t len, flags;
     uint32_t vprev, vnext;        /* LRU of values held in memory (log mode): entry indexes */
 } llmcache__blobhdr;
@@ -3981,10 +3989,10 @@ typedef struct llmcache__slot {
 
 /* Bytes charged against max_bytes: a value held in memory (its allocation rounded
  * up as malloc does, plus malloc's own header) and, in a memory-only cache, its
- * entry (the array slot, two 8-byte table slots with the table at most half full,
- * two recency-queue slots: 112 bytes on 64-bit machines). With a log file the entries are the index of the file,
- * bounded by max_entries; max_bytes bounds the values kept in memory. */
-#define LLMCACHE__ENTRY_COST (sizeof(llmcache__entry) + 2 * sizeof(llmcache__slot) + 2 * sizeof(uint64_t))
+ * entry (the array slot and two 8-byte table slots, the table being between 3/8 and
+ * 3/4 full: 56 bytes on 64-bit machines). With a log file the entries are the index
+ * of the file, bounded by max_entries; max_bytes bounds the values kept in memory. */
+#define LLMCACHE__ENTRY_COST (sizeof(llmcache__entry) + 2 * sizeof(llmcache__slot))
 #define LLMCACHE__ENTRY_CHARGE(c) ((c)->path ? 0 : LLMCACHE__ENTRY_COST)
 static size_t llmcache__blob_cost(size_t blob_size) { return ((blob_size + 15) & ~(size_t)15) + 16; }
 
@@ -4027,14 +4035,13 @@ struct llmcache {
     char   **key_ignore;          /* cfg.key_ignore copied, NULL-terminated, in one block; NULL = none */
     int      omit_request;        /* cfg.omit_request */
 
-    llmcache__entry *ents;
-    uint32_t ents_cap, ents_top, free_head;
+    llmcache__entry **chunks;     /* the entry array: n_chunks chunks (>>table) */
+    uint32_t n_chunks;
+    uint32_t ents_cap, ents_top, free_head;   /* entries allocated, ever used, the first unused */
     llmcache__slot *slots;
     size_t   slot_mask;
     size_t   count, bytes;
-    uint64_t *lru;                /* recency queue: ring of (index << 32 | stamp) */
-    size_t   lru_cap, lru_head, lru_len;
-    uint32_t stamp;               /* last stamp given out */
+    uint32_t lru_head, lru_tail;  /* recency list: the most and the least recently used entry */
     uint32_t val_head, val_tail;
     uint32_t sweep_cursor;
     uint64_t seed;
@@ -4083,6 +4090,9 @@ struct llmcache {
     char    *index_path;          /* path + "-index", the index snapshot (>>index snapshot) */
     uint64_t index_gen, index_end;/* the log generation and end the snapshot on disk covers, as far
                                      as this handle knows (loaded or written by it); 0 = none */
+    llmcache__fd index_fd;        /* the snapshot this handle loaded or wrote last, kept open: the
+                                     keys of the entries it lists, for the next snapshot; NOFD = none */
+    uint64_t index_fd_gen, index_fd_end, index_fd_count;   /* its log generation, end and entries */
     uint64_t rec_count;           /* intact records in the log before c->end */
     uint64_t last_rec_off;        /* offset of the last of them (0: none) */
     uint64_t skipped_base;        /* st.records_skipped when the log was last known clean (compaction) */
@@ -4146,15 +4156,45 @@ static uint64_t llmcache__hash(const llmcache *c, const llmcache_key *k) {
     return h;
 }
 
-/* Slot index holding key, or the empty slot where it would go. */
+/* Entry i of the array. */
+static llmcache__entry *llmcache__ent(const llmcache *c, uint32_t i) {
+    return &c->chunks[i >> LLMCACHE__CHUNK_BITS][i & (LLMCACHE__CHUNK - 1)];
+}
+
+/* The offset of entry e's record in the log (log mode). */
+static uint64_t llmcache__ent_off(const llmcache__entry *e) {
+    uint64_t off;
+    if (!(e->flags & LLMCACHE__E_MEM)) return e->at.off;
+    memcpy(&off, e->at.blob + offsetof(llmcache__blobhdr, off), sizeof off);
+    return off;
+}
+
+static void llmcache__ent_set_off(llmcache__entry *e, uint64_t off) {
+    if (e->flags & LLMCACHE__E_MEM) memcpy(e->at.blob + offsetof(llmcache__blobhdr, off), &off, sizeof off);
+    else e->at.off = off;
+}
+
+static const unsigned char *llmcache__rec_key(const llmcache *c, uint64_t off);   /* >>record */
+
+/* Entry e's key (32 bytes): in its value block, else in its record in the log;
+ * NULL when that record is not in the mapped log. */
+static const unsigned char *llmcache__ent_key(const llmcache *c, const llmcache__entry *e) {
+    if (e->flags & LLMCACHE__E_MEM) return e->at.blob;   /* the block starts with the key */
+    return llmcache__rec_key(c, e->at.off);
+}
+
+/* Slot index holding key (whose hash is h), or the empty slot where it would go. */
 static size_t llmcache__probe(const llmcache *c, const llmcache_key *k, uint64_t h, int *found) {
     uint32_t tag = (uint32_t)(h >> 32);
     size_t i = (size_t)tag & c->slot_mask;
     for (;; i = (i + 1) & c->slot_mask) {
         const llmcache__slot *s = &c->slots[i];
+        const llmcache__entry *e;
+        const unsigned char *key;
         if (!s->tag_idx) { *found = 0; return i; }
-        if ((uint32_t)(s->tag_idx >> 32) == tag &&
-            memcmp(c->ents[(uint32_t)s->tag_idx - 1].key.bytes, k->bytes, 32) == 0) {
+        if ((uint32_t)(s->tag_idx >> 32) != tag) continue;
+        e = llmcache__ent(c, (uint32_t)s->tag_idx - 1);
+        if (e->h == h && (key = llmcache__ent_key(c, e)) != NULL && memcmp(key, k->bytes, 32) == 0) {
             *found = 1;
             return i;
         }
@@ -4163,14 +4203,18 @@ static size_t llmcache__probe(const llmcache *c, const llmcache_key *k, uint64_t
 
 /* The entry holding key (NIL if none) and, in *blob, its value in memory or NULL. */
 static uint32_t llmcache__find_value(const llmcache *c, const llmcache_key *k, unsigned char **blob) {
+    const llmcache__entry *e;
+    uint32_t i;
     int found;
-    size_t i;
+    size_t s;
     *blob = NULL;
     if (!c->count) return LLMCACHE__NIL;
-    i = llmcache__probe(c, k, llmcache__hash(c, k), &found);
+    s = llmcache__probe(c, k, llmcache__hash(c, k), &found);
     if (!found) return LLMCACHE__NIL;
-    *blob = c->ents[(uint32_t)c->slots[i].tag_idx - 1].blob;
-    return (uint32_t)c->slots[i].tag_idx - 1;
+    i = (uint32_t)c->slots[s].tag_idx - 1;
+    e = llmcache__ent(c, i);
+    if (e->flags & LLMCACHE__E_MEM) *blob = e->at.blob;
+    return i;
 }
 
 static uint32_t llmcache__find(const llmcache *c, const llmcache_key *k) {
@@ -4178,13 +4222,19 @@ static uint32_t llmcache__find(const llmcache *c, const llmcache_key *k) {
     return llmcache__find_value(c, k, &blob);
 }
 
-/* The slot of entry i (which is in the table): probed again from its key. */
+/* The slot of entry i (which is in the table): found from its hash's tag. */
 static size_t llmcache__slot_of(const llmcache *c, uint32_t i) {
-    int found;
-    size_t j = llmcache__probe(c, &c->ents[i].key, llmcache__hash(c, &c->ents[i].key), &found);
-    LLMCACHE_ASSERT(found && (uint32_t)c->slots[j].tag_idx - 1 == i);
+    uint64_t want = (llmcache__ent(c, i)->h >> 32) << 32 | ((uint64_t)i + 1);
+    size_t j = (size_t)(want >> 32) & c->slot_mask;
+    while (c->slots[j].tag_idx != want) {
+        LLMCACHE_ASSERT(c->slots[j].tag_idx != 0);
+        j = (j + 1) & c->slot_mask;
+    }
     return j;
 }
+
+/* Whether a table of `slots` slots may hold n entries (at most 3/4 full). */
+static int llmcache__table_room(size_t slots, size_t n) { return n <= slots / 4 * 3; }
 
 static int llmcache__table_grow_to(llmcache *c, size_t n) {
     llmcache__slot *old = c->slots;
@@ -4207,7 +4257,57 @@ static int llmcache__table_grow_to(llmcache *c, size_t n) {
     LLMCACHE_FREE(old);
     return LLMCACHE_OK;
 }
-static int llmcache__table_grow(llmcache *c) { return llmcache__table_grow_to(c, c->slots ? (c->slot_mask + 1) * 2 : 16); }
+
+/* Room in the table for n entries: one table of the final size. */
+static int llmcache__table_fit(llmcache *c, size_t n) {
+    size_t slots = c->slots ? c->slot_mask + 1 : 16;
+    if (c->slots && llmcache__table_room(slots, n)) return LLMCACHE_OK;
+    while (!llmcache__table_room(slots, n)) {
+        if (slots > (size_t)-1 / 2) return LLMCACHE_ENOMEM;
+        slots *= 2;
+    }
+    return llmcache__table_grow_to(c, slots);
+}
+
+/* Room in the entry array for n entries (fewer than LLMCACHE__ENTS_MAX): the first
+ * chunk grows to min(n, a full chunk) by realloc, then whole chunks are added. */
+static int llmcache__ents_fit(llmcache *c, size_t n) {
+    if (n <= c->ents_cap) return LLMCACHE_OK;
+    if (n >= LLMCACHE__ENTS_MAX) return LLMCACHE_ENOMEM;
+    if (c->ents_cap < LLMCACHE__CHUNK) {   /* the first chunk, not full yet */
+        size_t cap = c->ents_cap ? (size_t)c->ents_cap * 2 : 16;
+        llmcache__entry *first;
+        if (cap < n) cap = n;
+        if (cap > LLMCACHE__CHUNK) cap = LLMCACHE__CHUNK;
+        if (!c->chunks && !(c->chunks = (llmcache__entry **)LLMCACHE_MALLOC(sizeof *c->chunks))) return LLMCACHE_ENOMEM;
+        first = (llmcache__entry *)LLMCACHE_REALLOC(c->n_chunks ? c->chunks[0] : NULL, cap * sizeof *first);
+        if (!first) return LLMCACHE_ENOMEM;
+        c->chunks[0] = first;
+        c->n_chunks = 1;
+        c->ents_cap = (uint32_t)cap;
+    }
+    while (n > c->ents_cap) {
+        llmcache__entry **cs, *chunk;
+        cs = (llmcache__entry **)LLMCACHE_REALLOC(c->chunks, ((size_t)c->n_chunks + 1) * sizeof *cs);
+        if (!cs) return LLMCACHE_ENOMEM;
+        c->chunks = cs;
+        chunk = (llmcache__entry *)LLMCACHE_MALLOC(LLMCACHE__CHUNK * sizeof *chunk);
+        if (!chunk) return LLMCACHE_ENOMEM;
+        llmcache__f_advise_huge(chunk, LLMCACHE__CHUNK * sizeof *chunk);
+        c->chunks[c->n_chunks++] = chunk;
+        c->ents_cap += (uint32_t)LLMCACHE__CHUNK;
+    }
+    return LLMCACHE_OK;
+}
+
+/* Frees the entry array (the values first: llmcache__free_values). */
+static void llmcache__ents_free(llmcache *c) {
+    uint32_t k;
+    for (k = 0; k < c->n_chunks; k++) LLMCACHE_FREE(c->chunks[k]);
+    LLMCACHE_FREE(c->chunks);
+    c->chunks = NULL;
+    c->n_chunks = c->ents_cap = c->ents_top = 0;
+}
 
 /* The list of entries whose value is held in memory (log mode), most recent first;
  * its links are in the value blocks' headers, so an entry on disk only has none. */
@@ -4215,11 +4315,11 @@ static int llmcache__table_grow(llmcache *c) { return llmcache__table_grow_to(c,
 #define LLMCACHE__VNEXT offsetof(llmcache__blobhdr, vnext)
 static uint32_t llmcache__vlink(const llmcache *c, uint32_t i, size_t which) {
     uint32_t v;
-    memcpy(&v, c->ents[i].blob + which, sizeof v);
+    memcpy(&v, llmcache__ent(c, i)->at.blob + which, sizeof v);
     return v;
 }
 static void llmcache__vlink_set(llmcache *c, uint32_t i, size_t which, uint32_t v) {
-    memcpy(c->ents[i].blob + which, &v, sizeof v);
+    memcpy(llmcache__ent(c, i)->at.blob + which, &v, sizeof v);
 }
 static void llmcache__vlist_unlink(llmcache *c, uint32_t i) {
     uint32_t prev = llmcache__vlink(c, i, LLMCACHE__VPREV), next = llmcache__vlink(c, i, LLMCACHE__VNEXT);
@@ -4233,108 +4333,75 @@ static void llmcache__vlist_push(llmcache *c, uint32_t i) {
     c->val_head = i;
 }
 
-static int llmcache__lru_current(const llmcache *c, uint64_t rec) {
-    const llmcache__entry *e = &c->ents[(uint32_t)(rec >> 32)];
-    return (e->flags & LLMCACHE__E_USED) && e->stamp == (uint32_t)rec;
+/* The recency list: entries in the table, most recently used first. */
+static void llmcache__lru_unlink(llmcache *c, uint32_t i) {
+    llmcache__entry *e = llmcache__ent(c, i);
+    if (e->prev != LLMCACHE__NIL) llmcache__ent(c, e->prev)->next = e->next; else c->lru_head = e->next;
+    if (e->next != LLMCACHE__NIL) llmcache__ent(c, e->next)->prev = e->prev; else c->lru_tail = e->prev;
 }
-
-/* Drops the stale records from the queue, in place, keeping their order. */
-static void llmcache__lru_squeeze(llmcache *c) {
-    size_t r, w = c->lru_head, kept = 0, n;
-    for (n = 0, r = c->lru_head; n < c->lru_len; n++, r = (r + 1) % c->lru_cap) {
-        if (!llmcache__lru_current(c, c->lru[r])) continue;
-        c->lru[w] = c->lru[r];
-        w = (w + 1) % c->lru_cap;
-        kept++;
-    }
-    c->lru_len = kept;
-}
-
-/* Room for the records of one more entry: the queue keeps at least twice as many
- * slots as entries, so squeezing always frees half of it and a use never allocates. */
-static int llmcache__lru_reserve(llmcache *c) {
-    size_t need = 2 * (c->count + 1) + 16, cap, n, r;
-    uint64_t *q;
-    if (c->lru_cap >= need) return LLMCACHE_OK;
-    cap = c->lru_cap ? c->lru_cap * 2 : 64;
-    while (cap < need) cap *= 2;
-    q = (uint64_t *)LLMCACHE_MALLOC(cap * sizeof *q);
-    if (!q) return LLMCACHE_ENOMEM;
-    for (n = 0, r = c->lru_head; n < c->lru_len; n++, r = (r + 1) % c->lru_cap) q[n] = c->lru[r];
-    LLMCACHE_FREE(c->lru);
-    c->lru = q;
-    c->lru_cap = cap;
-    c->lru_head = 0;
-    return LLMCACHE_OK;
+static void llmcache__lru_push(llmcache *c, uint32_t i) {
+    llmcache__entry *e = llmcache__ent(c, i);
+    e->prev = LLMCACHE__NIL;
+    e->next = c->lru_head;
+    if (c->lru_head != LLMCACHE__NIL) llmcache__ent(c, c->lru_head)->prev = i; else c->lru_tail = i;
+    c->lru_head = i;
 }
 
 /* Marks entry i as the most recently used. */
 static void llmcache__touch(llmcache *c, uint32_t i) {
-    if (c->lru_len == c->lru_cap) llmcache__lru_squeeze(c);
-    c->ents[i].stamp = ++c->stamp;
-    c->lru[(c->lru_head + c->lru_len++) % c->lru_cap] = (uint64_t)i << 32 | c->stamp;
-    if (c->path && c->ents[i].blob && c->val_head != i) {
+    if (c->lru_head != i) {
+        llmcache__lru_unlink(c, i);
+        llmcache__lru_push(c, i);
+    }
+    if (c->path && (llmcache__ent(c, i)->flags & LLMCACHE__E_MEM) && c->val_head != i) {
         llmcache__vlist_unlink(c, i);
         llmcache__vlist_push(c, i);
     }
 }
 
-static size_t llmcache__blob_size(const llmcache__entry *e) {
-    return LLMCACHE__BLOB_HDR + (e->flags & LLMCACHE__E_META ? sizeof(llmcache_meta) : 0) + e->len + 1;
+/* The size of a value block, from its header. */
+static size_t llmcache__blob_size(const unsigned char *blob) {
+    uint32_t len, flags;
+    memcpy(&len, blob + offsetof(llmcache__blobhdr, len), sizeof len);
+    memcpy(&flags, blob + offsetof(llmcache__blobhdr, flags), sizeof flags);
+    return LLMCACHE__BLOB_HDR + (flags & LLMCACHE__E_META ? sizeof(llmcache_meta) : 0) + len + 1;
 }
 
 /* Frees entry i's value held in memory (the record stays on disk). */
 static void llmcache__drop_value(llmcache *c, uint32_t i) {
-    llmcache__entry *e = &c->ents[i];
-    if (!e->blob) return;
+    llmcache__entry *e = llmcache__ent(c, i);
+    unsigned char *blob = e->at.blob;
+    if (!(e->flags & LLMCACHE__E_MEM)) return;
     if (c->path) llmcache__vlist_unlink(c, i);
-    c->bytes -= llmcache__blob_cost(llmcache__blob_size(e));
-    LLMCACHE_FREE(e->blob);
-    e->blob = NULL;
+    c->bytes -= llmcache__blob_cost(llmcache__blob_size(blob));
+    e->at.off = llmcache__ent_off(e);
+    e->flags &= ~(uint32_t)LLMCACHE__E_MEM;
+    LLMCACHE_FREE(blob);
 }
 
-/* Gives entry i (which has none) the value blob made by llmcache__make_blob for
- * the entry's current fields; fills the blob's header from them. */
-/* Fills the header of a value block from entry e's fields. */
-static void llmcache__blob_fill(const llmcache__entry *e, unsigned char *blob) {
-    llmcache__blobhdr h;
-    h.key = e->key;
-    h.created_ms = e->created_ms;
-    h.expires_ms = e->expires_ms;
-    h.len = e->len;
-    h.flags = e->flags;
-    h.vprev = h.vnext = LLMCACHE__NIL;
-    memcpy(blob, &h, sizeof h);
-}
-
+/* Gives entry i (which has none) the value block made by llmcache__make_blob; the
+ * block takes the entry's record offset. */
 static void llmcache__set_value(llmcache *c, uint32_t i, unsigned char *blob) {
-    llmcache__entry *e = &c->ents[i];
-    llmcache__blob_fill(e, blob);
-    e->blob = blob;
-    c->bytes += llmcache__blob_cost(llmcache__blob_size(e));
+    llmcache__entry *e = llmcache__ent(c, i);
+    uint64_t off = e->at.off;
+    LLMCACHE_ASSERT(!(e->flags & LLMCACHE__E_MEM));
+    memcpy(blob + offsetof(llmcache__blobhdr, off), &off, sizeof off);
+    e->at.blob = blob;
+    e->flags |= LLMCACHE__E_MEM;
+    c->bytes += llmcache__blob_cost(llmcache__blob_size(blob));
     if (c->path) llmcache__vlist_push(c, i);
 }
 
 static uint64_t llmcache__pad8(uint64_t n) { return (n + 7) & ~(uint64_t)7; }
 
-/* The least recently used entry other than keep (NIL if none); stale records at
- * the front of the queue are dropped on the way. */
-static uint32_t llmcache__lru_oldest(llmcache *c, uint32_t keep) {
-    while (c->lru_len) {
-        uint64_t rec = c->lru[c->lru_head];
-        if (llmcache__lru_current(c, rec)) {
-            uint32_t i = (uint32_t)(rec >> 32);
-            return i == keep ? LLMCACHE__NIL : i;   /* keep is the newest: it is alone */
-        }
-        c->lru_head = (c->lru_head + 1) % c->lru_cap;
-        c->lru_len--;
-    }
-    return LLMCACHE__NIL;
+/* The least recently used entry other than keep (NIL if none). */
+static uint32_t llmcache__lru_oldest(const llmcache *c, uint32_t keep) {
+    return c->lru_tail == keep ? LLMCACHE__NIL : c->lru_tail;   /* keep is the newest: it is alone */
 }
 
 /* Removes entry i from the table and the lists; frees its value. */
 static void llmcache__remove(llmcache *c, uint32_t i) {
-    llmcache__entry *e = &c->ents[i];
+    llmcache__entry *e = llmcache__ent(c, i);
     size_t hole, j;
     llmcache__drop_value(c, i);
     hole = llmcache__slot_of(c, i);
@@ -4348,10 +4415,11 @@ static void llmcache__remove(llmcache *c, uint32_t i) {
         }
     }
     c->slots[hole].tag_idx = 0;
+    llmcache__lru_unlink(c, i);
     c->bytes -= LLMCACHE__ENTRY_CHARGE(c);
     if (c->path) c->live_bytes -= llmcache__pad8(e->rec_len);
     e->flags = 0;
-    e->stamp = c->free_head;
+    e->next = c->free_head;
     c->free_head = i;
     c->count--;
 }
@@ -4365,51 +4433,44 @@ static uint32_t llmcache__alloc_entry(llmcache *c) {
     uint32_t i;
     if (c->free_head != LLMCACHE__NIL) {
         i = c->free_head;
-        c->free_head = c->ents[i].stamp;
+        c->free_head = llmcache__ent(c, i)->next;
         return i;
     }
-    if (c->ents_top == c->ents_cap) {
-        uint32_t cap = c->ents_cap ? c->ents_cap * 2 : 16;
-        llmcache__entry *ne;
-        if (c->ents_cap >= 0x7fffffffu) return LLMCACHE__NIL;
-        ne = (llmcache__entry *)LLMCACHE_REALLOC(c->ents, (size_t)cap * sizeof *ne);
-        if (!ne) return LLMCACHE__NIL;
-        c->ents = ne;
-        c->ents_cap = cap;
-    }
+    if (llmcache__ents_fit(c, (size_t)c->ents_top + 1) != LLMCACHE_OK) return LLMCACHE__NIL;
     return c->ents_top++;
 }
 
 /* The entry for key, created (most recently used, no value) when absent; NIL when
  * out of memory. *created tells which. */
 static uint32_t llmcache__upsert(llmcache *c, const llmcache_key *key, int *created) {
-    uint32_t i = llmcache__find(c, key);
-    uint64_t h;
+    uint64_t h = llmcache__hash(c, key);
+    llmcache__entry *e;
+    uint32_t i;
     size_t slot;
-    int found;
+    int found = 0;
     *created = 0;
-    if (i != LLMCACHE__NIL) return i;
-    if ((c->count + 1) * 2 > c->slot_mask + 1 || !c->slots) {
-        if (llmcache__table_grow(c) != LLMCACHE_OK) return LLMCACHE__NIL;
+    if (c->count) {
+        slot = llmcache__probe(c, key, h, &found);
+        if (found) return (uint32_t)c->slots[slot].tag_idx - 1;
     }
-    if (llmcache__lru_reserve(c) != LLMCACHE_OK) return LLMCACHE__NIL;
+    if (llmcache__table_fit(c, c->count + 1) != LLMCACHE_OK) return LLMCACHE__NIL;
     i = llmcache__alloc_entry(c);
     if (i == LLMCACHE__NIL) return LLMCACHE__NIL;
-    memset(&c->ents[i], 0, sizeof c->ents[i]);
-    c->ents[i].key = *key;
-    c->ents[i].flags = LLMCACHE__E_USED;
-    h = llmcache__hash(c, key);
-    slot = llmcache__probe(c, key, h, &found);
-    c->slots[slot].tag_idx = (uint64_t)(uint32_t)(h >> 32) << 32 | ((uint64_t)i + 1);
+    e = llmcache__ent(c, i);
+    memset(e, 0, sizeof *e);
+    e->h = h;
+    e->flags = LLMCACHE__E_USED;
+    for (slot = (size_t)(h >> 32) & c->slot_mask; c->slots[slot].tag_idx; slot = (slot + 1) & c->slot_mask) {}
+    c->slots[slot].tag_idx = (h >> 32) << 32 | ((uint64_t)i + 1);
     c->count++;
-    llmcache__touch(c, i);
+    llmcache__lru_push(c, i);
     c->bytes += LLMCACHE__ENTRY_CHARGE(c);
     *created = 1;
     return i;
 }
 
-/* What the index keeps of a value: its length, whether a meta block comes with it,
- * its times (the fields of a value block's header, llmcache__blobhdr). */
+/* What a value block's header says of a value: its key, length, whether a meta
+ * block comes with it, its times. */
 static llmcache__blobhdr llmcache__value_desc(const llmcache_key *key, size_t len, int has_meta, int64_t created_ms,
                                               int64_t expires_ms) {
     llmcache__blobhdr d;
@@ -4418,6 +4479,7 @@ static llmcache__blobhdr llmcache__value_desc(const llmcache_key *key, size_t le
     d.flags = LLMCACHE__E_USED | (has_meta ? LLMCACHE__E_META : 0);
     d.created_ms = created_ms;
     d.expires_ms = expires_ms;
+    d.off = 0;
     d.vprev = d.vnext = LLMCACHE__NIL;
     return d;
 }
@@ -4427,30 +4489,32 @@ static llmcache__blobhdr llmcache__value_desc(const llmcache_key *key, size_t le
  * most recently used. With a log, the record at off (rec_len bytes) holds the value. */
 static void llmcache__entry_update(llmcache *c, uint32_t i, int created, const llmcache__blobhdr *d, uint64_t off,
                                    uint32_t rec_len) {
-    llmcache__entry *e = &c->ents[i];
+    llmcache__entry *e = llmcache__ent(c, i);
     if (!created) {
         llmcache__drop_value(c, i);
         if (c->path) c->live_bytes -= llmcache__pad8(e->rec_len);
         llmcache__touch(c, i);
     }
-    e->off = off;
+    e->at.off = off;
     e->rec_len = rec_len;
     if (c->path) c->live_bytes += llmcache__pad8(rec_len);
-    e->len = d->len;
-    e->flags = d->flags;
-    e->created_ms = d->created_ms;
+    e->flags = d->flags & (LLMCACHE__E_USED | LLMCACHE__E_META);
     e->expires_ms = d->expires_ms;
 }
 
-/* A value blob: header (filled by llmcache__set_value), [meta], bytes, NUL. NULL
- * when out of memory. */
-static unsigned char *llmcache__make_blob(const void *data, size_t len, const llmcache_meta *meta) {
+/* A value block for the value described by d: header, [meta], bytes, NUL (the
+ * record offset is set by llmcache__set_value). NULL when out of memory. */
+static unsigned char *llmcache__make_blob(const llmcache__blobhdr *d, const void *data, const llmcache_meta *meta) {
     size_t at = LLMCACHE__BLOB_HDR + (meta ? sizeof(llmcache_meta) : 0);
-    unsigned char *blob = (unsigned char *)LLMCACHE_MALLOC(at + len + 1);
+    unsigned char *blob = (unsigned char *)LLMCACHE_MALLOC(at + d->len + 1);
+    llmcache__blobhdr h = *d;
     if (!blob) return NULL;
+    h.flags = LLMCACHE__E_USED | (meta ? LLMCACHE__E_META : 0);
+    h.vprev = h.vnext = LLMCACHE__NIL;
+    memcpy(blob, &h, sizeof h);
     if (meta) memcpy(blob + LLMCACHE__BLOB_HDR, meta, sizeof *meta);
-    if (len) memcpy(blob + at, data, len);
-    blob[at + len] = 0;
+    if (d->len) memcpy(blob + at, data, d->len);
+    blob[at + d->len] = 0;
     return blob;
 }
 
@@ -4476,7 +4540,7 @@ static int64_t llmcache__expiry(const llmcache *c, int64_t now, int64_t ttl_ms) 
 static void llmcache__sweep_some(llmcache *c, int64_t now, uint32_t n) {
     while (n-- && c->ents_top) {
         uint32_t i = c->sweep_cursor++ % c->ents_top;
-        llmcache__entry *e = &c->ents[i];
+        llmcache__entry *e = llmcache__ent(c, i);
         if ((e->flags & LLMCACHE__E_USED) && llmcache__expired(e, now)) {
             llmcache__remove(c, i);
             c->st.expirations++;
@@ -4615,6 +4679,39 @@ static int llmcache__rec_check(const unsigned char *p, uint64_t avail, llmcache_
     r->expires_ms = (int64_t)llmcache__ld64(p + 64);
     r->meta = r->meta_len ? p + LLMCACHE__REC_HDR : NULL;
     r->value = p + LLMCACHE__REC_HDR + r->meta_len;
+    return 1;
+}
+
+/* The key of the record at off in the mapped log (>>table); NULL when the log is not
+ * mapped that far. The record was intact when the index took it; a value is returned
+ * only after llmcache__rec_check. */
+static const unsigned char *llmcache__rec_key(const llmcache *c, uint64_t off) {
+    if (!c->map || off > c->map_len || c->map_len - off < LLMCACHE__REC_HDR) return NULL;
+    return c->map + off + 24;
+}
+
+/* What entry e's value block or record header says of it (key, plain value length,
+ * times, meta flag), for listings and the index snapshot, not for a value returned
+ * (the record's checksum is not read); 0 when its record is not in the mapped log. */
+static int llmcache__ent_desc(const llmcache *c, const llmcache__entry *e, llmcache__blobhdr *d) {
+    const unsigned char *p;
+    uint32_t meta_len, value_len;
+    if (e->flags & LLMCACHE__E_MEM) { memcpy(d, e->at.blob, sizeof *d); return 1; }
+    if (!c->map || e->at.off > c->map_len || c->map_len - e->at.off < e->rec_len || e->rec_len < LLMCACHE__REC_HDR)
+        return 0;
+    p = c->map + e->at.off;
+    meta_len = llmcache__ld32(p + 76);
+    value_len = llmcache__ld32(p + 72);
+    if ((meta_len != 0 && meta_len != LLMCACHE__META_SIZE) || (uint64_t)LLMCACHE__REC_HDR + meta_len + value_len != e->rec_len)
+        return 0;
+    if (p[15] && value_len < 4) return 0;
+    memcpy(d->key.bytes, p + 24, 32);
+    d->created_ms = (int64_t)llmcache__ld64(p + 56);
+    d->expires_ms = (int64_t)llmcache__ld64(p + 64);
+    d->off = e->at.off;
+    d->len = p[15] ? llmcache__ld32(p + LLMCACHE__REC_HDR + meta_len) : value_len;   /* a transform's plain length */
+    d->flags = LLMCACHE__E_USED | (meta_len ? LLMCACHE__E_META : 0);
+    d->vprev = d->vnext = LLMCACHE__NIL;
     return 1;
 }
 
@@ -4907,13 +5004,22 @@ static int llmcache__log_apply_range(llmcache *c, uint64_t from, uint64_t to, ui
     return LLMCACHE_OK;
 }
 
+/* Frees the values held in memory (the entries stay as they are). */
+static void llmcache__free_values(llmcache *c) {
+    uint32_t i;
+    for (i = 0; i < c->ents_top; i++) {
+        llmcache__entry *e = llmcache__ent(c, i);
+        if (e->flags & LLMCACHE__E_MEM) LLMCACHE_FREE(e->at.blob);
+        e->flags = 0;
+    }
+}
+
 /* Forgets every entry (before a reload). */
 static void llmcache__clear(llmcache *c) {
-    uint32_t i;
-    for (i = 0; i < c->ents_top; i++) LLMCACHE_FREE(c->ents[i].blob);
+    llmcache__free_values(c);
     c->ents_top = 0;
     c->free_head = c->val_head = c->val_tail = LLMCACHE__NIL;
-    c->lru_head = c->lru_len = 0;
+    c->lru_head = c->lru_tail = LLMCACHE__NIL;
     if (c->slots) memset(c->slots, 0, (c->slot_mask + 1) * sizeof(llmcache__slot));
     c->count = 0;
     c->bytes = 0;
@@ -5086,35 +5192,12 @@ static int llmcache__index_fits(const llmcache__index_hdr *h, uint64_t id, const
            llmcache__ld32(map + h->last_off + 4) == h->last_crc && h->records <= h->end / 8;
 }
 
-/* Makes room for n entries at once (table, entry array, recency queue), so that a
- * load grows nothing entry by entry. */
+/* Makes room for n entries at once (table and entry array), so that a load grows
+ * nothing entry by entry. */
 static int llmcache__table_reserve(llmcache *c, size_t n) {
-    size_t cap, r, k;
-    uint64_t *q;
-    if (n >= 0x7fffffffu) return LLMCACHE_ENOMEM;
-    if (!c->slots || (n + 1) * 2 > c->slot_mask + 1) {   /* one table of the final size */
-        size_t slots = c->slots ? c->slot_mask + 1 : 16;
-        while ((n + 1) * 2 > slots) slots *= 2;
-        if (llmcache__table_grow_to(c, slots) != LLMCACHE_OK) return LLMCACHE_ENOMEM;
-    }
-    if (n > c->ents_cap) {
-        llmcache__entry *ne;
-        ne = (llmcache__entry *)LLMCACHE_REALLOC(c->ents, n * sizeof *ne);
-        if (!ne) return LLMCACHE_ENOMEM;
-        llmcache__f_advise_huge(ne, n * sizeof *ne);   /* exactly n, all about to be written */
-        c->ents = ne;
-        c->ents_cap = (uint32_t)n;
-    }
-    cap = 2 * n + 16;
-    if (c->lru_cap >= cap) return LLMCACHE_OK;
-    q = (uint64_t *)LLMCACHE_MALLOC(cap * sizeof *q);
-    if (!q) return LLMCACHE_ENOMEM;
-    for (k = 0, r = c->lru_head; k < c->lru_len; k++, r = (r + 1) % c->lru_cap) q[k] = c->lru[r];
-    LLMCACHE_FREE(c->lru);
-    c->lru = q;
-    c->lru_cap = cap;
-    c->lru_head = 0;
-    return LLMCACHE_OK;
+    if (n >= LLMCACHE__ENTS_MAX) return LLMCACHE_ENOMEM;
+    if (llmcache__table_fit(c, n) != LLMCACHE_OK) return LLMCACHE_ENOMEM;
+    return llmcache__ents_fit(c, n);
 }
 
 /* Entries read from a snapshot at a time (one buffer, reused: no page faults per entry). */
@@ -5154,6 +5237,53 @@ static int llmcache__index_take(llmcache *c, const unsigned char *p, size_t n, u
     return 1;
 }
 
+/* Keeps fd, a snapshot of log generation gen up to end listing count entries (loaded
+ * or just written), open as the source of keys for the next snapshot (the index keeps
+ * only their hashes). */
+static void llmcache__index_keep(llmcache *c, llmcache__fd fd, uint64_t gen, uint64_t end, uint64_t count) {
+    llmcache__f_close(c->index_fd);
+    c->index_fd = fd;
+    c->index_fd_gen = gen;
+    c->index_fd_end = end;
+    c->index_fd_count = count;
+}
+
+/* Reads the entries of the kept snapshot (c->index_fd) forward, a chunk at a time. */
+typedef struct llmcache__index_src {
+    llmcache__fd fd;
+    uint64_t count, next;         /* entries in the file, the next one to read from it */
+    unsigned char *buf;           /* LLMCACHE__INDEX_CHUNK entries; NULL = no source */
+    size_t have, at;              /* entries in buf, the next one to look at */
+} llmcache__index_src;
+
+/* The kept snapshot's entry for the record at off, or NULL. Its entries are in the
+ * order of their records, so the reader only moves forward (an older file in another
+ * order just finds fewer: their keys then come from the log). */
+static const unsigned char *llmcache__index_src_find(llmcache__index_src *s, uint64_t off) {
+    for (;;) {
+        const unsigned char *p;
+        uint64_t at;
+        if (s->at == s->have) {
+            size_t k;
+            if (!s->buf || s->next == s->count) return NULL;
+            k = s->count - s->next < LLMCACHE__INDEX_CHUNK ? (size_t)(s->count - s->next) : LLMCACHE__INDEX_CHUNK;
+            if (llmcache__f_pread(s->fd, s->buf, k * LLMCACHE__INDEX_ENTRY,
+                                  LLMCACHE__INDEX_HDR + s->next * LLMCACHE__INDEX_ENTRY) != LLMCACHE_OK) {
+                s->count = s->next;   /* read no further */
+                return NULL;
+            }
+            s->have = k;
+            s->at = 0;
+            s->next += k;
+        }
+        p = s->buf + s->at * LLMCACHE__INDEX_ENTRY;
+        at = llmcache__ld64(p + 32);
+        if (at > off) return NULL;
+        s->at++;
+        if (at == off) return p;
+    }
+}
+
 /* Fills the empty index from the snapshot at c->index_path if it describes the log
  * (file id id, mapped up to size); *from: where the walk of the log goes on (the
  * snapshot's end, or the header's end when there is no usable snapshot, the index
@@ -5183,10 +5313,14 @@ static void llmcache__index_load(llmcache *c, uint64_t id, uint64_t size, uint64
         }
         done += k;
     }
-    llmcache__f_close(fd);
     LLMCACHE_FREE(buf);
     if (ok && crc != h.entries_crc) ok = 0;
-    if (!ok) { if (c->count) llmcache__clear(c); return; }   /* a full walk instead */
+    if (!ok) {   /* a full walk instead */
+        llmcache__f_close(fd);
+        if (c->count) llmcache__clear(c);
+        return;
+    }
+    llmcache__index_keep(c, fd, id, h.end, h.count);
     if (c->loading) c->st.records_recovered += h.records;   /* as the walk counts them */
     c->rec_count = h.records;
     c->last_rec_off = h.last_off;
@@ -5205,9 +5339,9 @@ static void llmcache__sort_by_off(const llmcache *c, uint32_t *v, uint32_t *tmp,
     for (shift = 3; shift < 64 && (end >> shift); shift += 11, passes++) {   /* offsets are 8-aligned */
         uint32_t *t;
         memset(count, 0, sizeof count);
-        for (k = 0; k < n; k++) count[(c->ents[v[k]].off >> shift) & 2047u]++;
+        for (k = 0; k < n; k++) count[(llmcache__ent_off(llmcache__ent(c, v[k])) >> shift) & 2047u]++;
         for (d = 0, sum = 0; d < 2048; d++) { size_t x = count[d]; count[d] = sum; sum += x; }
-        for (k = 0; k < n; k++) tmp[count[(c->ents[v[k]].off >> shift) & 2047u]++] = v[k];
+        for (k = 0; k < n; k++) tmp[count[(llmcache__ent_off(llmcache__ent(c, v[k])) >> shift) & 2047u]++] = v[k];
         t = v; v = tmp; tmp = t;
     }
     if (passes % 2) memcpy(tmp, v, n * sizeof *v);   /* the result back where it started */
@@ -5221,6 +5355,7 @@ static void llmcache__index_write_writer(llmcache *c) {
     llmcache__buf b = {NULL, 0, 0, 0};
     llmcache__index_hdr h;
     unsigned char hdr[LLMCACHE__INDEX_HDR];
+    llmcache__index_src src;
     llmcache__record r;
     llmcache__fd fd;
     uint64_t off;
@@ -5249,22 +5384,45 @@ static void llmcache__index_write_writer(llmcache *c) {
     if (!c->count) order = NULL;   /* nothing to sort */
     else if (!(order = (uint32_t *)LLMCACHE_MALLOC(2 * c->count * sizeof *order))) return;
     for (i = 0, n = 0; i < c->ents_top && n < c->count; i++)
-        if (c->ents[i].flags & LLMCACHE__E_USED) order[n++] = i;
+        if (llmcache__ent(c, i)->flags & LLMCACHE__E_USED) order[n++] = i;
     if (n > 1) llmcache__sort_by_off(c, order, order + c->count, n, c->end);
+    memset(&src, 0, sizeof src);
+    src.fd = c->index_fd;
+    if (n && c->index_fd != LLMCACHE__NOFD && c->index_fd_gen == c->gen) {
+        src.count = c->index_fd_count;
+        src.buf = (unsigned char *)LLMCACHE_MALLOC(LLMCACHE__INDEX_CHUNK * LLMCACHE__INDEX_ENTRY);
+    }
     memset(hdr, 0, sizeof hdr);
     llmcache__buf_put(&b, hdr, sizeof hdr);
-    for (k = 0; k < n; k++) {
+    for (k = 0; k < n && !b.oom; k++) {
         unsigned char e[LLMCACHE__INDEX_ENTRY];
-        const llmcache__entry *en = &c->ents[order[k]];
-        memcpy(e, en->key.bytes, 32);
-        llmcache__st64(e + 32, en->off);
-        llmcache__st32(e + 40, en->rec_len);
-        llmcache__st32(e + 44, en->len);
-        llmcache__st64(e + 48, (uint64_t)en->created_ms);
-        llmcache__st64(e + 56, (uint64_t)en->expires_ms);
+        const llmcache__entry *en = llmcache__ent(c, order[k]);
+        const unsigned char *old = NULL;
+        llmcache__blobhdr d;
+        llmcache_key key;
+        off = llmcache__ent_off(en);
+        /* the key: from the kept snapshot when it lists this very record, else from the
+           value block or the record; either way it must hash to what the index holds */
+        if (off < c->index_fd_end) old = llmcache__index_src_find(&src, off);
+        if (old) memcpy(key.bytes, old, 32);
+        if (old && llmcache__ld32(old + 40) == en->rec_len && (int64_t)llmcache__ld64(old + 56) == en->expires_ms &&
+            llmcache__hash(c, &key) == en->h) {
+            memcpy(e, old, sizeof e);
+        } else if (llmcache__ent_desc(c, en, &d) && llmcache__hash(c, &d.key) == en->h) {
+            memcpy(e, d.key.bytes, 32);
+            llmcache__st64(e + 32, off);
+            llmcache__st32(e + 40, en->rec_len);
+            llmcache__st32(e + 44, d.len);
+            llmcache__st64(e + 48, (uint64_t)d.created_ms);
+            llmcache__st64(e + 56, (uint64_t)en->expires_ms);
+        } else {
+            b.oom = 1;   /* a key not found: no snapshot (the next open reads the log) */
+            break;
+        }
         llmcache__buf_put(&b, e, sizeof e);
         h.count++;
     }
+    LLMCACHE_FREE(src.buf);
     LLMCACHE_FREE(order);
     if (b.oom) { llmcache__buf_free(&b); return; }
     h.entries_crc = llmcache__crc32c(0, b.p + LLMCACHE__INDEX_HDR, b.len - LLMCACHE__INDEX_HDR);
@@ -5276,10 +5434,16 @@ static void llmcache__index_write_writer(llmcache *c) {
     rc = llmcache__f_pwrite(fd, b.p + LLMCACHE__INDEX_HDR, b.len - LLMCACHE__INDEX_HDR, LLMCACHE__INDEX_HDR);
     LLMCACHE__TEST_POINT(c, 10);   /* the entries written, not the header */
     if (rc == LLMCACHE_OK) rc = llmcache__f_pwrite(fd, b.p, LLMCACHE__INDEX_HDR, 0);
-    llmcache__f_close(fd);
     if (rc == LLMCACHE_OK) rc = llmcache__f_replace(tmp, c->index_path);
-    if (rc != LLMCACHE_OK) llmcache__f_unlink(tmp);
-    else { c->index_gen = c->gen; c->index_end = c->end; c->st.index_writes++; }
+    if (rc != LLMCACHE_OK) {
+        llmcache__f_close(fd);
+        llmcache__f_unlink(tmp);
+    } else {
+        llmcache__index_keep(c, fd, c->gen, c->end, h.count);
+        c->index_gen = c->gen;
+        c->index_end = c->end;
+        c->st.index_writes++;
+    }
     LLMCACHE__TEST_POINT(c, 11);
     LLMCACHE_FREE(tmp);
     llmcache__buf_free(&b);
@@ -5379,7 +5543,7 @@ static void llmcache__drop_expired_over(llmcache *c) {
     now = llmcache__now(c);
     while (c->count > c->max_entries) {
         uint32_t i = llmcache__lru_oldest(c, LLMCACHE__NIL);
-        if (i == LLMCACHE__NIL || !llmcache__expired(&c->ents[i], now)) break;
+        if (i == LLMCACHE__NIL || !llmcache__expired(llmcache__ent(c, i), now)) break;
         llmcache__remove(c, i);
         c->st.expirations++;
     }
@@ -5621,18 +5785,22 @@ static int llmcache__log_bound(llmcache *c, uint64_t *wend, uint32_t keep) {
     while (c->count > c->max_entries) {
         uint32_t victim = llmcache__lru_oldest(c, keep);
         llmcache__entry *e;
+        const unsigned char *k;
+        llmcache_key key;
         uint64_t off;
         uint32_t rl;
         int rc;
         if (victim == LLMCACHE__NIL) break;
-        e = &c->ents[victim];
+        e = llmcache__ent(c, victim);
         if (!now) now = llmcache__now(c);
-        if (llmcache__expired(e, now)) {
+        k = llmcache__ent_key(c, e);
+        if (llmcache__expired(e, now) || !k) {   /* (no key: a record gone from the mapped log, dead) */
             llmcache__remove(c, victim);
             c->st.expirations++;
             continue;
         }
-        rc = llmcache__log_append(c, wend, LLMCACHE__R_DEL, LLMCACHE__WHY_EVICT, &e->key, now, 0, NULL, NULL, 0, 0,
+        memcpy(key.bytes, k, 32);   /* the append may move the mapping */
+        rc = llmcache__log_append(c, wend, LLMCACHE__R_DEL, LLMCACHE__WHY_EVICT, &key, now, 0, NULL, NULL, 0, 0,
                                   &off, &rl);
         if (rc != LLMCACHE_OK) return rc;
         llmcache__remove(c, victim);
@@ -5644,16 +5812,18 @@ static int llmcache__log_bound(llmcache *c, uint64_t *wend, uint32_t keep) {
 /* Reads entry i's value from its record, checksum verified, into a new value block
  * (*blob_out, header filled); on damage the entry is dropped and LLMCACHE_MISS returned. */
 static int llmcache__log_read(llmcache *c, uint32_t i, unsigned char **blob_out) {
-    llmcache__entry *e = &c->ents[i];
+    llmcache__entry *e = llmcache__ent(c, i);
+    llmcache__blobhdr d;
     llmcache__record r;
     llmcache_meta meta;
     const unsigned char *val;
     unsigned char *owned;
     size_t val_len;
+    uint64_t off = llmcache__ent_off(e);
     int rc;
-    if (e->off + llmcache__pad8(e->rec_len) > c->end ||
-        !llmcache__rec_check(c->map + e->off, c->end - e->off, &r) || r.len != e->rec_len ||
-        r.type != LLMCACHE__R_PUT || memcmp(r.key.bytes, e->key.bytes, 32) != 0) {
+    if (off + llmcache__pad8(e->rec_len) > c->end ||
+        !llmcache__rec_check(c->map + off, c->end - off, &r) || r.len != e->rec_len ||
+        r.type != LLMCACHE__R_PUT || llmcache__hash(c, &r.key) != e->h) {
         llmcache__remove(c, i);
         c->st.records_skipped++;
         return LLMCACHE_MISS;
@@ -5663,10 +5833,10 @@ static int llmcache__log_read(llmcache *c, uint32_t i, unsigned char **blob_out)
     if (rc != LLMCACHE_OK) { llmcache__xform_count(c, rc); return rc; }
     memset(&meta, 0, sizeof meta);
     if (r.meta) llmcache__meta_decode(r.meta, &meta);
-    *blob_out = llmcache__make_blob(val, val_len, r.meta ? &meta : NULL);
+    d = llmcache__value_desc(&r.key, val_len, r.meta != NULL, r.created_ms, r.expires_ms);
+    *blob_out = llmcache__make_blob(&d, val, r.meta ? &meta : NULL);
     LLMCACHE_FREE(owned);
     if (!*blob_out) return LLMCACHE_ENOMEM;
-    llmcache__blob_fill(e, *blob_out);
     c->st.cold_reads++;
     return LLMCACHE_OK;
 }
@@ -5683,8 +5853,8 @@ static int llmcache__log_compact_writer(llmcache *c) {
     uint64_t last_off = 0;
     unsigned char *m = NULL;
     int64_t now = llmcache__now(c);
-    uint32_t i;
-    size_t n, q, m_len = 0;
+    uint32_t i, older;
+    size_t m_len = 0;
     char *tmp;
     int rc;
     if (c->partial) return LLMCACHE_ENOMEM;
@@ -5695,21 +5865,21 @@ static int llmcache__log_compact_writer(llmcache *c) {
     if (!new_off) { rc = LLMCACHE_ENOMEM; goto fail; }
     llmcache__hdr_encode(hdr, id, now);
     llmcache__buf_put(&b, hdr, sizeof hdr);
-    for (n = 0, q = c->lru_head; n < c->lru_len; n++, q = (q + 1) % c->lru_cap) {
-        llmcache__entry *e;
+    for (i = c->lru_tail; i != LLMCACHE__NIL; i = older) {   /* least recently used first */
+        llmcache__entry *e = llmcache__ent(c, i);
         llmcache__record r;
-        if (!llmcache__lru_current(c, c->lru[q])) continue;
-        i = (uint32_t)(c->lru[q] >> 32);
-        e = &c->ents[i];
+        uint64_t off = llmcache__ent_off(e);
+        older = e->prev;
         if (llmcache__expired(e, now)) { llmcache__remove(c, i); c->st.expirations++; continue; }
-        if (!llmcache__rec_check(c->map + e->off, c->end - e->off, &r) || r.len != e->rec_len) {
+        if (!llmcache__rec_check(c->map + off, c->end - off, &r) || r.len != e->rec_len ||
+            llmcache__hash(c, &r.key) != e->h) {
             llmcache__remove(c, i);
             c->st.records_skipped++;
             continue;
         }
         new_off[i] = last_off = pos;
         copied++;
-        llmcache__buf_put(&b, c->map + e->off, (size_t)llmcache__pad8(r.len));
+        llmcache__buf_put(&b, c->map + off, (size_t)llmcache__pad8(r.len));
         pos += llmcache__pad8(r.len);
         if (b.len >= ((size_t)1 << 20)) {
             if (b.oom) { rc = LLMCACHE_ENOMEM; goto fail; }
@@ -5747,7 +5917,8 @@ static int llmcache__log_compact_writer(llmcache *c) {
     c->fd = fd;
     c->map = m;
     c->map_len = m_len;
-    for (i = 0; i < c->ents_top; i++) if (c->ents[i].flags & LLMCACHE__E_USED) c->ents[i].off = new_off[i];
+    for (i = 0; i < c->ents_top; i++)
+        if (llmcache__ent(c, i)->flags & LLMCACHE__E_USED) llmcache__ent_set_off(llmcache__ent(c, i), new_off[i]);
     c->live_bytes = pos - LLMCACHE__HDR_SIZE;
     c->shm->alloc = c->shm->synced_end = pos;
     c->shm->last_sync_ms = llmcache__system_clock_ms();
@@ -6086,7 +6257,7 @@ static int llmcache__pin_locked(llmcache *c, const llmcache_key *key, unsigned c
             rc = LLMCACHE_OK;
         }
     } else if (i != LLMCACHE__NIL) {
-        llmcache__entry *e = &c->ents[i];
+        llmcache__entry *e = llmcache__ent(c, i);
         if (e->expires_ms && llmcache__expired(e, llmcache__now(c))) {
             llmcache__remove(c, i);
             c->st.expirations++;
@@ -6094,7 +6265,7 @@ static int llmcache__pin_locked(llmcache *c, const llmcache_key *key, unsigned c
             rc = llmcache__log_read(c, i, blob);
             if (rc == LLMCACHE_OK) {
                 llmcache__touch(c, i);
-                if (llmcache__value_fits(c, llmcache__blob_size(e))) {
+                if (llmcache__value_fits(c, llmcache__blob_size(*blob))) {
                     llmcache__set_value(c, i, *blob);
                     while (c->bytes > c->max_bytes && c->val_tail != LLMCACHE__NIL && c->val_tail != i)
                         llmcache__drop_value(c, c->val_tail);
@@ -6128,7 +6299,7 @@ static int llmcache__put_locked(llmcache *c, const llmcache_key *key, const void
     uint32_t i;
     LLMCACHE_ASSERT(c->mu_held);
     if (!c->path && !fits) return LLMCACHE_ETOOBIG;
-    if (fits && !(blob = llmcache__make_blob(data, len, meta))) return LLMCACHE_ENOMEM;
+    if (fits && !(blob = llmcache__make_blob(&d, data, meta))) return LLMCACHE_ENOMEM;
     if (c->path) {
         llmcache__buf enc = {NULL, 0, 0, 0};
         const void *stored;
@@ -6182,7 +6353,7 @@ static int llmcache__delete_locked(llmcache *c, const llmcache_key *key, unsigne
         int rc = llmcache__log_lock(c);
         if (rc != LLMCACHE_OK) return rc;
         i = llmcache__find(c, key);
-        if (i == LLMCACHE__NIL || llmcache__expired(&c->ents[i], llmcache__now(c))) {
+        if (i == LLMCACHE__NIL || llmcache__expired(llmcache__ent(c, i), llmcache__now(c))) {
             llmcache__log_unlock(c);
             if (i != LLMCACHE__NIL) { llmcache__remove(c, i); c->st.expirations++; }
             return LLMCACHE_MISS;
@@ -6204,7 +6375,7 @@ static int llmcache__delete_locked(llmcache *c, const llmcache_key *key, unsigne
     }
     i = llmcache__find(c, key);
     if (i == LLMCACHE__NIL) return LLMCACHE_MISS;
-    if (llmcache__expired(&c->ents[i], llmcache__now(c))) {
+    if (llmcache__expired(llmcache__ent(c, i), llmcache__now(c))) {
         llmcache__remove(c, i);
         c->st.expirations++;
         return LLMCACHE_MISS;
@@ -7078,9 +7249,11 @@ static int llmcache__redis_load(llmcache *c, const llmcache_key *key, llmcache_v
             out->meta = meta;
         }
         if (rc == LLMCACHE_OK && llmcache__refresh(c) == LLMCACHE_OK) {
+            llmcache__blobhdr have;
             i = llmcache__find(c, key);
-            if (i == LLMCACHE__NIL || llmcache__expired(&c->ents[i], llmcache__now(c)) ||
-                c->ents[i].created_ms < rec.created_ms)   /* a put may have raced us: keep the newer */
+            if (i == LLMCACHE__NIL || llmcache__expired(llmcache__ent(c, i), llmcache__now(c)) ||
+                !llmcache__ent_desc(c, llmcache__ent(c, i), &have) ||
+                have.created_ms < rec.created_ms)   /* a put may have raced us: keep the newer */
                 (void)llmcache__put_locked(c, key, val, val_len, rec.created_ms, rec.expires_ms,
                                            rec.meta ? &meta : NULL);
         }
@@ -7927,16 +8100,15 @@ static void llmcache__flight_wait(struct llmcache__callstate *s, llmcache__fligh
 
 /* >>impl cache (open, close, get, put, del, stats, foreach, verify, repair) ------------ */
 LLMCACHE_API void llmcache_close(llmcache *c) {
-    uint32_t i;
     if (!c) return;
     llmcache__callstate_free(c->calls);
     llmcache__redis_free(c->redis);
     llmcache__acct_free(c);
     if (c->path) llmcache__log_close(c);
-    for (i = 0; i < c->ents_top; i++) LLMCACHE_FREE(c->ents[i].blob);
-    LLMCACHE_FREE(c->ents);
+    llmcache__free_values(c);
+    llmcache__ents_free(c);
     LLMCACHE_FREE(c->slots);
-    LLMCACHE_FREE(c->lru);
+    llmcache__f_close(c->index_fd);
     LLMCACHE_FREE(c->ns);
     LLMCACHE_FREE(c->key_ignore);
     LLMCACHE_FREE(c->path);
@@ -8007,8 +8179,8 @@ LLMCACHE_API int llmcache_open(llmcache **out, const llmcache_config *cfg) {
         }
         c->xform = *cfg->transform;
     }
-    c->free_head = c->val_head = c->val_tail = LLMCACHE__NIL;
-    c->fd = c->shm_fd = LLMCACHE__NOFD;
+    c->free_head = c->val_head = c->val_tail = c->lru_head = c->lru_tail = LLMCACHE__NIL;
+    c->fd = c->shm_fd = c->index_fd = LLMCACHE__NOFD;
     c->seed = llmcache__handle_seed(c);
     c->mode = cfg->mode;
     c->omit_request = cfg->omit_request != 0;
@@ -8256,23 +8428,26 @@ LLMCACHE_API int llmcache_foreach(llmcache *c, int with_values,
     rc = llmcache__refresh(c);
     now = llmcache__now(c);
     for (i = 0; rc == LLMCACHE_OK && !stop && i < c->ents_top; i++) {
-        llmcache__entry *e = &c->ents[i];
+        llmcache__entry *e = llmcache__ent(c, i);
         llmcache_entry_info info;
+        llmcache__blobhdr d;
         unsigned char *blob = NULL;
-        if (!(e->flags & LLMCACHE__E_USED) || llmcache__expired(e, now)) continue;
+        uint64_t off;
+        if (!(e->flags & LLMCACHE__E_USED) || llmcache__expired(e, now) || !llmcache__ent_desc(c, e, &d)) continue;
+        off = llmcache__ent_off(e);
         memset(&info, 0, sizeof info);
-        info.key = e->key;
-        info.len = e->len;
-        info.created_ms = e->created_ms;
+        info.key = d.key;
+        info.len = d.len;
+        info.created_ms = d.created_ms;
         info.expires_ms = e->expires_ms;
-        if (c->path && e->off + LLMCACHE__REC_HDR <= c->end) info.seq = llmcache__ld64(c->map + e->off + 16);
-        if (!e->blob && c->path && ((e->flags & LLMCACHE__E_META) || with_values)) {
+        if (c->path && off + LLMCACHE__REC_HDR <= c->end) info.seq = llmcache__ld64(c->map + off + 16);
+        if (!(e->flags & LLMCACHE__E_MEM) && c->path && ((e->flags & LLMCACHE__E_META) || with_values)) {
             int r2 = llmcache__log_read(c, i, &blob);
             if (r2 == LLMCACHE_MISS) continue;   /* damaged: dropped */
             if (r2 == LLMCACHE_ETOOBIG && !with_values) r2 = LLMCACHE_OK;   /* listed without its meta */
             if (r2 == LLMCACHE_ETRANSFORM || r2 == LLMCACHE_ECORRUPT) {   /* its transform's decode */
                 if (!with_values) {   /* listed; the meta is read from the record as it is */
-                    if (e->flags & LLMCACHE__E_META) llmcache__meta_decode(c->map + e->off + LLMCACHE__REC_HDR, &info.meta);
+                    if (e->flags & LLMCACHE__E_META) llmcache__meta_decode(c->map + off + LLMCACHE__REC_HDR, &info.meta);
                     stop = fn(ctx, &info);
                 } else if (!xform_rc) xform_rc = r2;   /* skipped (counted); said at the end */
                 continue;
@@ -8280,7 +8455,7 @@ LLMCACHE_API int llmcache_foreach(llmcache *c, int with_values,
             if (r2 != LLMCACHE_OK) { rc = r2; break; }
         }
         {
-            const unsigned char *b = e->blob ? e->blob : blob;
+            const unsigned char *b = e->flags & LLMCACHE__E_MEM ? e->at.blob : blob;
             size_t ms = e->flags & LLMCACHE__E_META ? sizeof(llmcache_meta) : 0;
             if (b && ms) memcpy(&info.meta, b + LLMCACHE__BLOB_HDR, sizeof info.meta);
             if (b && with_values) info.data = (const char *)b + LLMCACHE__BLOB_HDR + ms;
@@ -8302,13 +8477,14 @@ typedef struct llmcache__scan {
 } llmcache__scan;
 
 static void llmcache__scan_record(void *ctx, uint64_t off, const llmcache__record *r) {
-    llmcache__scan *s = (llmcache__scan *)ctx;
+    llmcache__scan *s = (llmcache__scan *)ctx;   /* s->index maps the log (its entries' keys) */
     int created;
     s->rep->records++;
     if (r->seq > s->rep->last_seq) s->rep->last_seq = r->seq;
     if (r->type == LLMCACHE__R_PUT) {
+        uint32_t i = llmcache__upsert(s->index, &r->key, &created);
         s->rep->puts++;
-        llmcache__upsert(s->index, &r->key, &created);
+        if (i != LLMCACHE__NIL) llmcache__ent(s->index, i)->at.off = off;   /* its key: in the record */
     } else {
         uint32_t i = llmcache__find(s->index, &r->key);
         s->rep->deletes++;
@@ -8376,8 +8552,12 @@ static int llmcache__scan_file(const char *path, llmcache_verify_report *rep, co
     s.rep = rep; s.opts = opts; s.copy = copy;
     llmcache__progress_start(&s.progress, opts->on_progress, opts->ctx, rep->file_bytes);
     w.on_record = llmcache__scan_record; w.on_damage = llmcache__scan_damage; w.ctx = &s;
+    s.index->map = m;   /* lent: the index's entries read their keys from the records */
+    s.index->map_len = (size_t)size;
     if (m) rep->tail_bytes = size - llmcache__walk(m, LLMCACHE__HDR_SIZE, size, &w);
     rep->live = s.index->count;
+    s.index->map = NULL;
+    s.index->map_len = 0;
     llmcache_close(s.index);
     llmcache__f_unmap(m, (size_t)size);
     if (copy && copy->oom) return LLMCACHE_ENOMEM;

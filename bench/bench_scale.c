@@ -94,26 +94,43 @@ static int lc_open_log_n(llmcache **c, const char *path, size_t n) {
 }
 static int lc_open_log(llmcache **c, const char *path) { return lc_open_log_n(c, path, g_n); }
 
-/* Anonymous memory (KiB) an open of the log adds, measured in a fresh child process
- * (the parent's heap keeps what earlier handles freed); -1 on failure. */
+/* Anonymous memory (KiB) an open of the log adds, measured in a new process (this
+ * program run again with --open-anon: a forked child would reuse the heap that
+ * earlier handles freed, and count nothing for it); -1 on failure. */
 static long open_anon_kib_n(const char *path, size_t n) {
+    char num[32], line[64];
     int fds[2];
     long kib = -1;
+    ssize_t got;
     pid_t pid;
+    snprintf(num, sizeof num, "%zu", n);
     if (pipe(fds) != 0) return -1;
     pid = fork();
     if (pid == 0) {
-        llmcache *c = NULL;
-        long a0 = bench_rss_anon_kib(), d = -1;
-        if (lc_open_log_n(&c, path, n) == LLMCACHE_OK) d = bench_rss_anon_kib() - a0;
-        if (write(fds[1], &d, sizeof d) != (ssize_t)sizeof d) _exit(1);
-        _exit(0);   /* no close: the snapshot on disk stays as it is */
+        dup2(fds[1], 1);
+        close(fds[0]);
+        close(fds[1]);
+        execl("/proc/self/exe", "bench_scale", "--open-anon", path, num, (char *)NULL);
+        _exit(127);
     }
     close(fds[1]);
-    if (pid > 0 && read(fds[0], &kib, sizeof kib) != (ssize_t)sizeof kib) kib = -1;
+    if (pid > 0 && (got = read(fds[0], line, sizeof line - 1)) > 0) {
+        line[got] = '\0';
+        kib = atol(line);
+    }
     close(fds[0]);
     if (pid > 0) waitpid(pid, NULL, 0);
     return kib;
+}
+
+/* --open-anon PATH N: prints the KiB of anonymous memory an open of PATH adds. */
+static int open_anon_main(const char *path, const char *num) {
+    llmcache *c = NULL;
+    long a0 = bench_rss_anon_kib(), d = -1;
+    if (lc_open_log_n(&c, path, (size_t)atol(num)) == LLMCACHE_OK) d = bench_rss_anon_kib() - a0;
+    printf("%ld\n", d);
+    fflush(stdout);
+    _exit(0);   /* no close: the snapshot on disk stays as it is */
 }
 static long open_anon_kib(const char *path) { return open_anon_kib_n(path, g_n); }
 
@@ -213,7 +230,7 @@ static void result(const char *what, const span *ours, const char *peer_name, co
            ours->s > 0 ? peer->s / ours->s : 0.0);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
     char tmpl[] = "/tmp/llmcache-bench-scale-XXXXXX", log[4200], idx[4300], mdb[4200];
     const char *env = getenv("LLMCACHE_BENCH_SCALE_N"), *big_env = getenv("LLMCACHE_BENCH_SCALE_BIG");
     size_t big_n = big_env ? (size_t)atol(big_env) : 10000000;
@@ -229,6 +246,7 @@ int main(void) {
     size_t i;
     int r;
 
+    if (argc == 4 && strcmp(argv[1], "--open-anon") == 0) return open_anon_main(argv[2], argv[3]);
     setvbuf(stdout, NULL, _IOLBF, 0);
     g_n = env && atol(env) > 0 ? (size_t)atol(env) : 1000000;
     make_data();
