@@ -4144,6 +4144,10 @@ static uint64_t llmcache__handle_seed(const llmcache *c) {
  * that keys chosen to collide (counters from llmcache_key_parse, a crafted import)
  * cannot pile up in one cluster. Each step is a bijection of h for a fixed word, so
  * keys differing in one word never collide in all 64 bits. */
+#ifdef LLMCACHE_TEST_HOOKS
+/* Tests make keys collide: every table hash is and-ed with this (0: all equal). */
+static uint64_t llmcache__test_hash_mask = ~(uint64_t)0;
+#endif
 static uint64_t llmcache__hash(const llmcache *c, const llmcache_key *k) {
     uint64_t h = c->seed;
     int i;
@@ -4153,6 +4157,9 @@ static uint64_t llmcache__hash(const llmcache *c, const llmcache_key *k) {
     }
     h *= 0xbf58476d1ce4e5b9ull;
     h ^= h >> 32;
+#ifdef LLMCACHE_TEST_HOOKS
+    h &= llmcache__test_hash_mask;
+#endif
     return h;
 }
 

@@ -584,6 +584,195 @@ static void test_snapshot_same_recency(void) {
     rm_log(path);
 }
 
+/* ---- the index keeps hashes, not keys ---------------------------------------- */
+
+#define COLLIDE_KEYS 48
+
+/* Checks every key against the model (version of each key's value, 0 = absent). */
+static unsigned collide_check(llmcache *c, const unsigned *model) {
+    unsigned i, bad = 0;
+    for (i = 0; i < COLLIDE_KEYS; i++) {
+        llmcache_key k = key_n(i);
+        llmcache_value got;
+        char v[64];
+        int rc = llmcache_get(c, &k, &got);
+        size_t len = value_n(i * 1000 + model[i], v);
+        if (!model[i]) { if (rc != LLMCACHE_MISS) bad++; }
+        else if (rc != LLMCACHE_OK || got.len != len || memcmp(got.data, v, len) != 0) bad++;
+        llmcache_value_free(&got);
+    }
+    return bad;
+}
+
+static int count_entry(void *ctx, const llmcache_entry_info *info) { (void)info; ++*(unsigned *)ctx; return 0; }
+
+/* One run with every table hash equal (path NULL: memory only; max_bytes 64: values
+ * on disk only): puts, overwrites, deletes and gets against a model, then a reopen
+ * from the snapshot, one reading the log, a compaction, the listing and verify;
+ * then the eviction order. Each lookup has to find its key among 48 entries that
+ * all have the same hash. */
+static void collide_run(const char *path, size_t max_bytes) {
+    unsigned model[COLLIDE_KEYS], i, n, bad = 0, live, listed;
+    uint64_t s = 7;
+    llmcache_config cfg;
+    llmcache *c = NULL;
+    memset(model, 0, sizeof model);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.path = path;
+    cfg.fsync = LLMCACHE_FSYNC_NEVER;
+    cfg.max_bytes = max_bytes;
+    if (path) rm_log(path);
+    CHECK_EQ(llmcache_open(&c, &cfg), LLMCACHE_OK);
+    if (!c) return;
+    for (n = 0; n < 3000; n++) {
+        unsigned k, op;
+        llmcache_key key;
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        k = (unsigned)(s >> 33) % COLLIDE_KEYS;
+        op = (unsigned)(s >> 20) % 4;
+        key = key_n(k);
+        if (op <= 1) {
+            char v[64];
+            size_t len = value_n(k * 1000 + n % 997 + 1, v);
+            if (llmcache_put(c, &key, v, len, 0) != LLMCACHE_OK) bad++;
+            model[k] = n % 997 + 1;
+        } else if (op == 2) {
+            int rc = llmcache_del(c, &key);
+            if (rc != (model[k] ? LLMCACHE_OK : LLMCACHE_MISS)) bad++;
+            model[k] = 0;
+        } else if (n % 50 == 0) {
+            bad += collide_check(c, model);
+        }
+    }
+    CHECK_EQ(bad, 0);
+    CHECK_EQ(collide_check(c, model), 0);
+    for (i = 0, live = 0; i < COLLIDE_KEYS; i++) live += model[i] != 0;
+    listed = 0;
+    CHECK_EQ(llmcache_foreach(c, 0, count_entry, &listed), LLMCACHE_OK);
+    CHECK_EQ(listed, live);
+    if (path) {
+        char idx[320];
+        llmcache_verify_report rep;
+        llmcache_close(c);
+        CHECK_EQ(llmcache_verify(path, &rep, NULL, NULL), LLMCACHE_OK);
+        CHECK_EQ(rep.live, live);
+        c = open_at(path, max_bytes);   /* from the snapshot */
+        if (!c) return;
+        CHECK_EQ(loaded(c), 2);
+        CHECK_EQ(collide_check(c, model), 0);
+        {   /* a put, so that the next close writes a snapshot from this one's keys */
+            llmcache_key key = key_n(0);
+            char v[64];
+            model[0] = 999;
+            CHECK_EQ(llmcache_put(c, &key, v, value_n(999, v), 0), LLMCACHE_OK);
+        }
+        llmcache_close(c);
+        c = open_at(path, max_bytes);
+        if (!c) return;
+        CHECK_EQ(loaded(c), 2);
+        CHECK_EQ(collide_check(c, model), 0);
+        CHECK_EQ(llmcache_compact(c), LLMCACHE_OK);
+        CHECK_EQ(collide_check(c, model), 0);
+        llmcache_close(c);
+        snprintf(idx, sizeof idx, "%s-index", path);
+        unlink(idx);
+        c = open_at(path, max_bytes);   /* reading every record */
+        if (!c) return;
+        CHECK_EQ(loaded(c), 0);
+        CHECK_EQ(collide_check(c, model), 0);
+    }
+    llmcache_close(c);
+    /* eviction: 10 entries at most; key 0 used before the overflow stays, 1..3 go */
+    cfg.max_entries = 10;
+    if (path) rm_log(path);
+    CHECK_EQ(llmcache_open(&c, &cfg), LLMCACHE_OK);
+    if (!c) return;
+    memset(model, 0, sizeof model);
+    for (i = 0; i < 10; i++) {
+        llmcache_key key = key_n(i);
+        char v[64];
+        CHECK_EQ(llmcache_put(c, &key, v, value_n(i * 1000 + 1, v), 0), LLMCACHE_OK);
+        model[i] = 1;
+    }
+    {
+        llmcache_key key = key_n(0);
+        llmcache_value got;
+        CHECK_EQ(llmcache_get(c, &key, &got), LLMCACHE_OK);
+        llmcache_value_free(&got);
+    }
+    for (i = 10; i < 13; i++) {
+        llmcache_key key = key_n(i);
+        char v[64];
+        CHECK_EQ(llmcache_put(c, &key, v, value_n(i * 1000 + 1, v), 0), LLMCACHE_OK);
+        model[i] = 1;
+        model[i - 9] = 0;
+    }
+    CHECK_EQ(collide_check(c, model), 0);
+    llmcache_close(c);
+    if (path) {
+        c = open_at(path, max_bytes);
+        if (c) { CHECK_EQ(collide_check(c, model), 0); llmcache_close(c); }
+        rm_log(path);
+    }
+}
+
+static void test_hash_collisions(void) {
+    char path[300];
+    pathf(path, sizeof path, "collide.log");
+    llmcache__test_hash_mask = 0;   /* every key's table hash is 0 */
+    collide_run(NULL, 0);
+    collide_run(path, 0);           /* values read into memory */
+    collide_run(path, 64);          /* values on disk only: keys compared in the records */
+    llmcache__test_hash_mask = 0xffff0000ffff0000ull;   /* some collide, others share tags or homes */
+    collide_run(NULL, 0);
+    collide_run(path, 64);
+    llmcache__test_hash_mask = ~(uint64_t)0;
+}
+
+/* The index keeps the keys of the entries it loaded from a snapshot in that file
+ * (kept open) and takes them from it for the next snapshot. A snapshot changed in
+ * place meanwhile (the same file) must not pass its changes on: each key taken
+ * from it has to hash to what the index holds, else it comes from the record. */
+static void test_snapshot_keys_kept(void) {
+    char path[300], idx[320];
+    llmcache *c;
+    FILE *f;
+    unsigned i;
+    pathf(path, sizeof path, "kept.log");
+    snprintf(idx, sizeof idx, "%s-index", path);
+    rm_log(path);
+    c = open_at(path, 64);   /* values on disk only: nothing read into memory */
+    if (!c) return;
+    put_range(c, 0, 300);
+    llmcache_close(c);
+    c = open_at(path, 64);
+    if (!c) return;
+    CHECK_EQ(loaded(c), 2);
+    f = fopen(idx, "r+b");   /* the same file the handle keeps open */
+    CHECK(f != NULL);
+    if (f) {
+        for (i = 0; i < 300; i += 3) {   /* every third entry's key: that of key 100000 + i */
+            llmcache_key k = key_n(100000 + i);
+            fseek(f, 80 + (long)i * 64, SEEK_SET);
+            fwrite(k.bytes, 1, 32, f);
+        }
+        fclose(f);
+    }
+    put_range(c, 300, 310);
+    llmcache_close(c);   /* a new snapshot, its keys from the changed one where they hash right */
+    c = open_at(path, 64);
+    if (!c) return;
+    CHECK_EQ(loaded(c), 2);
+    CHECK(all_there(c, 310, ~0u));
+    {
+        llmcache_key k = key_n(100000 + 3);
+        llmcache_value got;
+        CHECK_EQ(llmcache_get(c, &k, &got), LLMCACHE_MISS);
+    }
+    llmcache_close(c);
+    rm_log(path);
+}
+
 int main(void) {
     snprintf(g_dir, sizeof g_dir, "/tmp/llmcache-index-%ld", (long)getpid());
     if (mkdir(g_dir, 0700) != 0) { perror("mkdir"); return 1; }
@@ -594,6 +783,8 @@ int main(void) {
     test_snapshot_lies();
     if (!getenv("LLMCACHE_TEST_NO_FORK")) test_snapshot_crash();   /* see valgrind-test */
     test_snapshot_same_recency();
+    test_hash_collisions();
+    test_snapshot_keys_kept();
     rmdir(g_dir);
     return TEST_REPORT();
 }
