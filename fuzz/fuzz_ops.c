@@ -17,7 +17,9 @@
  *
  * Input: byte 0 the configuration (bit 0: max_entries 1..7; bit 1: a small
  * max_bytes, so values are read back from the file; bit 2: two handles on the
- * log; bit 3: memory only; bit 4: LLMCACHE_FSYNC_ALWAYS; bit 5: a default TTL),
+ * log; bit 3: memory only; bit 4: LLMCACHE_FSYNC_ALWAYS; bit 5: a default TTL; bit 6:
+ * every key's table hash the same, so each lookup compares keys in value blocks and
+ * records (LLMCACHE_TEST_HOOKS' llmcache__test_hash_mask)),
  * byte 1 a parameter, then operations of one to four bytes each (see run_op);
  * keys come from a set of 8, values have input-chosen lengths (0 to 48 KiB).
  *
@@ -30,6 +32,7 @@
  * never stale or deleted bytes. The log verifies clean at every step and after
  * the last close; no leak, no allocation beyond 16 MiB. */
 #define FUZZ_NAME "fuzz_ops"
+#define LLMCACHE_TEST_HOOKS
 #include "fuzz_util.h"
 
 #define N_KEYS 8
@@ -310,6 +313,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     s.two = !s.memory && (data[0] >> 2 & 1);
     s.always = data[0] >> 4 & 1;
     s.ttl = data[0] >> 5 & 1;
+    llmcache__test_hash_mask = data[0] >> 6 & 1 ? 0 : ~(uint64_t)0;
     s.max_entries = s.small_entries ? 1 + data[1] % 7u : LLMCACHE_DEFAULT_MAX_ENTRIES;
     s.max_bytes = s.small_bytes ? 1024 + (size_t)(data[1] >> 4) * 512 : LLMCACHE_DEFAULT_MAX_BYTES;
     for (k = 0; k < N_KEYS; k++) {
