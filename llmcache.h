@@ -5369,7 +5369,7 @@ static void llmcache__index_write_writer(llmcache *c) {
     size_t k, n;
     uint32_t *order, i;
     char *tmp;
-    int rc;
+    int rc, lost = 0;
     LLMCACHE_ASSERT(c->writer_held);
     if (c->partial || !c->gen || (c->index_gen == c->gen && c->index_end == c->end) ||
         c->st.records_skipped != c->skipped_base ||   /* damage seen: the next open reads it all, and reports it */
@@ -5423,7 +5423,7 @@ static void llmcache__index_write_writer(llmcache *c) {
             llmcache__st64(e + 48, (uint64_t)d.created_ms);
             llmcache__st64(e + 56, (uint64_t)en->expires_ms);
         } else {
-            b.oom = 1;   /* a key not found: no snapshot (the next open reads the log) */
+            lost = 1;   /* a key not found: no snapshot (the next open reads the log) */
             break;
         }
         llmcache__buf_put(&b, e, sizeof e);
@@ -5431,7 +5431,7 @@ static void llmcache__index_write_writer(llmcache *c) {
     }
     LLMCACHE_FREE(src.buf);
     LLMCACHE_FREE(order);
-    if (b.oom) { llmcache__buf_free(&b); return; }
+    if (b.oom || lost) { llmcache__buf_free(&b); return; }
     h.entries_crc = llmcache__crc32c(0, b.p + LLMCACHE__INDEX_HDR, b.len - LLMCACHE__INDEX_HDR);
     llmcache__index_hdr_encode((unsigned char *)b.p, &h);
     if (llmcache__temp_create(c->path, LLMCACHE__TEMP_INDEX, c->fd, &fd, &tmp) != LLMCACHE_OK) {
