@@ -4082,6 +4082,7 @@ struct llmcache {
     void   (*test_point)(void *ctx, int n);   /* tests crash the process here */
     void   (*test_record)(void *ctx, const unsigned char *rec);  /* told each record appended, uncommitted yet */
     void    *test_ctx;
+    uint64_t test_hash_clear;     /* bits cleared from every table hash (llmcache__test_collide) */
 #endif
 
     llmcache_stats st;
@@ -4144,10 +4145,6 @@ static uint64_t llmcache__handle_seed(const llmcache *c) {
  * that keys chosen to collide (counters from llmcache_key_parse, a crafted import)
  * cannot pile up in one cluster. Each step is a bijection of h for a fixed word, so
  * keys differing in one word never collide in all 64 bits. */
-#ifdef LLMCACHE_TEST_HOOKS
-/* Tests make keys collide: every table hash is and-ed with this (0: all equal). */
-static uint64_t llmcache__test_hash_mask = ~(uint64_t)0;
-#endif
 static uint64_t llmcache__hash(const llmcache *c, const llmcache_key *k) {
     uint64_t h = c->seed;
     int i;
@@ -4158,7 +4155,7 @@ static uint64_t llmcache__hash(const llmcache *c, const llmcache_key *k) {
     h *= 0xbf58476d1ce4e5b9ull;
     h ^= h >> 32;
 #ifdef LLMCACHE_TEST_HOOKS
-    h &= llmcache__test_hash_mask;
+    h &= ~c->test_hash_clear;
 #endif
     return h;
 }
@@ -4447,6 +4444,14 @@ static uint32_t llmcache__alloc_entry(llmcache *c) {
     return c->ents_top++;
 }
 
+/* Puts entry i, whose key hashes to h and is not in the table, in the first empty
+ * slot from its home. */
+static void llmcache__slot_put(llmcache *c, uint64_t h, uint32_t i) {
+    size_t slot = (size_t)(h >> 32) & c->slot_mask;
+    while (c->slots[slot].tag_idx) slot = (slot + 1) & c->slot_mask;
+    c->slots[slot].tag_idx = (h >> 32) << 32 | ((uint64_t)i + 1);
+}
+
 /* The entry for key, created (most recently used, no value) when absent; NIL when
  * out of memory. *created tells which. */
 static uint32_t llmcache__upsert(llmcache *c, const llmcache_key *key, int *created) {
@@ -4467,8 +4472,7 @@ static uint32_t llmcache__upsert(llmcache *c, const llmcache_key *key, int *crea
     memset(e, 0, sizeof *e);
     e->h = h;
     e->flags = LLMCACHE__E_USED;
-    for (slot = (size_t)(h >> 32) & c->slot_mask; c->slots[slot].tag_idx; slot = (slot + 1) & c->slot_mask) {}
-    c->slots[slot].tag_idx = (h >> 32) << 32 | ((uint64_t)i + 1);
+    llmcache__slot_put(c, h, i);
     c->count++;
     llmcache__lru_push(c, i);
     c->bytes += LLMCACHE__ENTRY_CHARGE(c);
@@ -4554,6 +4558,27 @@ static void llmcache__sweep_some(llmcache *c, int64_t now, uint32_t n) {
         }
     }
 }
+
+#ifdef LLMCACHE_TEST_HOOKS
+/* Tests make keys collide: clears these bits from every table hash of c from now on
+ * (all of them: every key hashes alike), and rehashes the entries c holds. */
+static LLMCACHE__MAYBE_UNUSED void llmcache__test_collide(llmcache *c, uint64_t clear) {
+    uint32_t i;
+    llmcache__handle_lock(c);
+    c->test_hash_clear = clear;
+    if (c->slots) memset(c->slots, 0, (c->slot_mask + 1) * sizeof *c->slots);
+    for (i = 0; i < c->ents_top; i++) {
+        llmcache__entry *e = llmcache__ent(c, i);
+        const unsigned char *k = llmcache__ent_key(c, e);
+        llmcache_key key;
+        if (!(e->flags & LLMCACHE__E_USED) || !k) continue;
+        memcpy(key.bytes, k, 32);
+        e->h = llmcache__hash(c, &key);
+        llmcache__slot_put(c, e->h, i);
+    }
+    llmcache__handle_unlock(c);
+}
+#endif
 
 /* Fills out with a copy of a value held in memory. */
 static int llmcache__copy_out(const unsigned char *blob, llmcache_value *out) {

@@ -19,7 +19,7 @@
  * max_bytes, so values are read back from the file; bit 2: two handles on the
  * log; bit 3: memory only; bit 4: LLMCACHE_FSYNC_ALWAYS; bit 5: a default TTL; bit 6:
  * every key's table hash the same, so each lookup compares keys in value blocks and
- * records (LLMCACHE_TEST_HOOKS' llmcache__test_hash_mask)),
+ * records: LLMCACHE_TEST_HOOKS' llmcache__test_collide),
  * byte 1 a parameter, then operations of one to four bytes each (see run_op);
  * keys come from a set of 8, values have input-chosen lengths (0 to 48 KiB).
  *
@@ -55,7 +55,7 @@ static uint64_t stamp_ctr, rank_ctr;
 static int trace;
 
 typedef struct setup {
-    int small_entries, small_bytes, two, memory, always, ttl;
+    int small_entries, small_bytes, two, memory, always, ttl, collide;
     size_t max_entries, max_bytes;
     int ttl_used;                  /* an entry that expires was ever stored */
     int loose;                     /* the model has not known the exact set since */
@@ -167,6 +167,7 @@ static void open_handle(setup *s, int h) {
     int rc = llmcache_open(&s->h[h], &s->cfg);
     if (rc != LLMCACHE_OK) fprintf(stderr, "fuzz_ops: open: %s\n", llmcache_result_string(rc));
     FUZZ_ASSERT(rc == LLMCACHE_OK);
+    if (s->collide) llmcache__test_collide(s->h[h], ~(uint64_t)0);   /* every key hashes alike */
 }
 
 static void check_get(setup *s, int h, int k) {
@@ -313,7 +314,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     s.two = !s.memory && (data[0] >> 2 & 1);
     s.always = data[0] >> 4 & 1;
     s.ttl = data[0] >> 5 & 1;
-    llmcache__test_hash_mask = data[0] >> 6 & 1 ? 0 : ~(uint64_t)0;
+    s.collide = data[0] >> 6 & 1;
     s.max_entries = s.small_entries ? 1 + data[1] % 7u : LLMCACHE_DEFAULT_MAX_ENTRIES;
     s.max_bytes = s.small_bytes ? 1024 + (size_t)(data[1] >> 4) * 512 : LLMCACHE_DEFAULT_MAX_BYTES;
     for (k = 0; k < N_KEYS; k++) {

@@ -606,12 +606,12 @@ static unsigned collide_check(llmcache *c, const unsigned *model) {
 
 static int count_entry(void *ctx, const llmcache_entry_info *info) { (void)info; ++*(unsigned *)ctx; return 0; }
 
-/* One run with every table hash equal (path NULL: memory only; max_bytes 64: values
- * on disk only): puts, overwrites, deletes and gets against a model, then a reopen
+/* One run with the bits `clear` cleared from every table hash (all: every hash equal;
+ * path NULL: memory only; max_bytes 64: values on disk only): puts, overwrites, deletes and gets against a model, then a reopen
  * from the snapshot, one reading the log, a compaction, the listing and verify;
  * then the eviction order. Each lookup has to find its key among 48 entries that
  * all have the same hash. */
-static void collide_run(const char *path, size_t max_bytes) {
+static void collide_run(const char *path, size_t max_bytes, uint64_t clear) {
     unsigned model[COLLIDE_KEYS], i, n, bad = 0, live, listed;
     uint64_t s = 7;
     llmcache_config cfg;
@@ -624,6 +624,7 @@ static void collide_run(const char *path, size_t max_bytes) {
     if (path) rm_log(path);
     CHECK_EQ(llmcache_open(&c, &cfg), LLMCACHE_OK);
     if (!c) return;
+    llmcache__test_collide(c, clear);
     for (n = 0; n < 3000; n++) {
         unsigned k, op;
         llmcache_key key;
@@ -658,6 +659,7 @@ static void collide_run(const char *path, size_t max_bytes) {
         CHECK_EQ(rep.live, live);
         c = open_at(path, max_bytes);   /* from the snapshot */
         if (!c) return;
+        llmcache__test_collide(c, clear);
         CHECK_EQ(loaded(c), 2);
         CHECK_EQ(collide_check(c, model), 0);
         {   /* a put, so that the next close writes a snapshot from this one's keys */
@@ -669,6 +671,7 @@ static void collide_run(const char *path, size_t max_bytes) {
         llmcache_close(c);
         c = open_at(path, max_bytes);
         if (!c) return;
+        llmcache__test_collide(c, clear);
         CHECK_EQ(loaded(c), 2);
         CHECK_EQ(collide_check(c, model), 0);
         CHECK_EQ(llmcache_compact(c), LLMCACHE_OK);
@@ -678,6 +681,7 @@ static void collide_run(const char *path, size_t max_bytes) {
         unlink(idx);
         c = open_at(path, max_bytes);   /* reading every record */
         if (!c) return;
+        llmcache__test_collide(c, clear);
         CHECK_EQ(loaded(c), 0);
         CHECK_EQ(collide_check(c, model), 0);
     }
@@ -687,6 +691,7 @@ static void collide_run(const char *path, size_t max_bytes) {
     if (path) rm_log(path);
     CHECK_EQ(llmcache_open(&c, &cfg), LLMCACHE_OK);
     if (!c) return;
+    llmcache__test_collide(c, clear);
     memset(model, 0, sizeof model);
     for (i = 0; i < 10; i++) {
         llmcache_key key = key_n(i);
@@ -711,7 +716,7 @@ static void collide_run(const char *path, size_t max_bytes) {
     llmcache_close(c);
     if (path) {
         c = open_at(path, max_bytes);
-        if (c) { CHECK_EQ(collide_check(c, model), 0); llmcache_close(c); }
+        if (c) { llmcache__test_collide(c, clear); CHECK_EQ(collide_check(c, model), 0); llmcache_close(c); }
         rm_log(path);
     }
 }
@@ -719,14 +724,12 @@ static void collide_run(const char *path, size_t max_bytes) {
 static void test_hash_collisions(void) {
     char path[300];
     pathf(path, sizeof path, "collide.log");
-    llmcache__test_hash_mask = 0;   /* every key's table hash is 0 */
-    collide_run(NULL, 0);
-    collide_run(path, 0);           /* values read into memory */
-    collide_run(path, 64);          /* values on disk only: keys compared in the records */
-    llmcache__test_hash_mask = 0xffff0000ffff0000ull;   /* some collide, others share tags or homes */
-    collide_run(NULL, 0);
-    collide_run(path, 64);
-    llmcache__test_hash_mask = ~(uint64_t)0;
+    uint64_t all = ~(uint64_t)0, half = 0x0000ffff0000ffffull;   /* every hash 0; some collide, others share tags or homes */
+    collide_run(NULL, 0, all);
+    collide_run(path, 0, all);     /* values read into memory */
+    collide_run(path, 64, all);    /* values on disk only: keys compared in the records */
+    collide_run(NULL, 0, half);
+    collide_run(path, 64, half);
 }
 
 /* The index keeps the keys of the entries it loaded from a snapshot in that file
