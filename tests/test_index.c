@@ -776,6 +776,54 @@ static void test_snapshot_keys_kept(void) {
     rm_log(path);
 }
 
+/* More entries than one chunk of the entry array (65,536): the first chunk grows to
+ * its full size and whole chunks follow, in a memory cache and a log, at open from
+ * the snapshot (reserved at once), reading the log, and after deletes and reuse. */
+static void test_many_entries(void) {
+    char path[300], idx[320];
+    const unsigned n = 70000;
+    llmcache *c, *m;
+    llmcache_config cfg;
+    unsigned i;
+    pathf(path, sizeof path, "many.log");
+    snprintf(idx, sizeof idx, "%s-index", path);
+    rm_log(path);
+    memset(&cfg, 0, sizeof cfg);
+    m = NULL;
+    CHECK_EQ(llmcache_open(&m, &cfg), LLMCACHE_OK);
+    c = open_at(path, 64);
+    if (!c || !m) return;
+    put_range(c, 0, n);
+    put_range(m, 0, n);
+    CHECK(all_there(m, n, ~0u));
+    for (i = 0; i < n; i += 3) {   /* a third deleted, then put again: entries reused */
+        llmcache_key k = key_n(i);
+        CHECK_EQ(llmcache_del(m, &k), LLMCACHE_OK);
+    }
+    put_range(m, 0, n);
+    CHECK(all_there(m, n, ~0u));
+    llmcache_close(m);
+    llmcache_close(c);
+    c = open_at(path, 64);   /* from the snapshot */
+    if (!c) return;
+    CHECK_EQ(loaded(c), 2);
+    CHECK(all_there(c, n, ~0u));
+    {
+        llmcache_key k = key_n(n - 1);
+        CHECK_EQ(llmcache_del(c, &k), LLMCACHE_OK);
+    }
+    put_range(c, n, n + 100);
+    CHECK_EQ(llmcache_compact(c), LLMCACHE_OK);
+    llmcache_close(c);
+    unlink(idx);
+    c = open_at(path, 64);   /* reading every record */
+    if (!c) return;
+    CHECK_EQ(loaded(c), 0);
+    CHECK(all_there(c, n + 100, n - 1));
+    llmcache_close(c);
+    rm_log(path);
+}
+
 int main(void) {
     snprintf(g_dir, sizeof g_dir, "/tmp/llmcache-index-%ld", (long)getpid());
     if (mkdir(g_dir, 0700) != 0) { perror("mkdir"); return 1; }
@@ -788,6 +836,7 @@ int main(void) {
     test_snapshot_same_recency();
     test_hash_collisions();
     test_snapshot_keys_kept();
+    test_many_entries();
     rmdir(g_dir);
     return TEST_REPORT();
 }
