@@ -1212,12 +1212,6 @@ LLMCACHE_API int llmcache_curl_transport(void *ctx, const llmcache_request *req,
 #else
 #  define LLMCACHE__MAYBE_UNUSED
 #endif
-/* Starts loading the cache line at p early (a hint; nothing where compilers lack it). */
-#if defined(__GNUC__) || defined(__clang__)
-#  define LLMCACHE__PREFETCH(p) __builtin_prefetch(p)
-#else
-#  define LLMCACHE__PREFETCH(p) ((void)(p))
-#endif
 
 /* A copy of p[0..n) with a NUL after it (n may be 0, p then NULL); NULL when out
  * of memory. Every string or byte copy of the implementation is made here. */
@@ -1819,9 +1813,12 @@ static uint64_t llmcache__f_page_size(void) {
  * touching it costs one fault per 2 MiB, not per page (Linux with transparent huge
  * pages in "madvise" mode; elsewhere nothing happens). Not for blocks only partly
  * used: a huge page is resident whole. */
+#ifdef MADV_HUGEPAGE
+#  define LLMCACHE__HUGE ((size_t)2 << 20)   /* a huge page: a block meant for them may start on one */
+#endif
 static void llmcache__f_advise_huge(void *p, size_t len) {
 #ifdef MADV_HUGEPAGE
-    uintptr_t huge = (uintptr_t)2 << 20, from = ((uintptr_t)p + huge - 1) & ~(huge - 1);
+    uintptr_t huge = (uintptr_t)LLMCACHE__HUGE, from = ((uintptr_t)p + huge - 1) & ~(huge - 1);
     uintptr_t to = ((uintptr_t)p + len) & ~(huge - 1);
     if (to > from) madvise((void *)from, (size_t)(to - from), MADV_HUGEPAGE);
 #else
@@ -3955,6 +3952,9 @@ LLMCACHE_API int llmcache_key_parse(llmcache_key *out, const char *hex, size_t l
 #define LLMCACHE__CHUNK_BITS 16u
 #define LLMCACHE__CHUNK ((size_t)1 << LLMCACHE__CHUNK_BITS)   /* entries in a full chunk */
 #define LLMCACHE__ENTS_MAX 0x7fff0000u                         /* entry indexes stay below this */
+#ifndef LLMCACHE__HUGE
+#  define LLMCACHE__HUGE ((size_t)0)   /* no huge pages to align blocks for (platform layer) */
+#endif
 
 enum { LLMCACHE__E_USED = 1, LLMCACHE__E_META = 2, LLMCACHE__E_MEM = 4 };
 
@@ -3982,6 +3982,13 @@ typedef struct llmcache__blobhdr {
     uint32_t vprev, vnext;        /* LRU of values held in memory (log mode): entry indexes */
 } llmcache__blobhdr;
 #define LLMCACHE__BLOB_HDR sizeof(llmcache__blobhdr)
+
+/* A chunk of the entry array: its entries, and the allocation they are in (a full
+ * chunk starts on a huge page boundary inside a larger block, LLMCACHE__HUGE). */
+typedef struct llmcache__chunk {
+    llmcache__entry *e;
+    void *mem;
+} llmcache__chunk;
 
 typedef struct llmcache__slot {
     uint64_t tag_idx;             /* 32-bit hash tag << 32 | entry index + 1; 0 = empty */
@@ -4035,7 +4042,7 @@ struct llmcache {
     char   **key_ignore;          /* cfg.key_ignore copied, NULL-terminated, in one block; NULL = none */
     int      omit_request;        /* cfg.omit_request */
 
-    llmcache__entry **chunks;     /* the entry array: n_chunks chunks (>>table) */
+    struct llmcache__chunk *chunks;   /* the entry array: n_chunks chunks (>>table) */
     uint32_t n_chunks;
     uint32_t ents_cap, ents_top, free_head;   /* entries allocated, ever used, the first unused */
     llmcache__slot *slots;
@@ -4162,7 +4169,7 @@ static uint64_t llmcache__hash(const llmcache *c, const llmcache_key *k) {
 
 /* Entry i of the array. */
 static llmcache__entry *llmcache__ent(const llmcache *c, uint32_t i) {
-    return &c->chunks[i >> LLMCACHE__CHUNK_BITS][i & (LLMCACHE__CHUNK - 1)];
+    return &c->chunks[i >> LLMCACHE__CHUNK_BITS].e[i & (LLMCACHE__CHUNK - 1)];
 }
 
 /* The offset of entry e's record in the log (log mode). */
@@ -4283,22 +4290,28 @@ static int llmcache__ents_fit(llmcache *c, size_t n) {
         llmcache__entry *first;
         if (cap < n) cap = n;
         if (cap > LLMCACHE__CHUNK) cap = LLMCACHE__CHUNK;
-        if (!c->chunks && !(c->chunks = (llmcache__entry **)LLMCACHE_MALLOC(sizeof *c->chunks))) return LLMCACHE_ENOMEM;
-        first = (llmcache__entry *)LLMCACHE_REALLOC(c->n_chunks ? c->chunks[0] : NULL, cap * sizeof *first);
+        if (!c->chunks && !(c->chunks = (llmcache__chunk *)LLMCACHE_MALLOC(sizeof *c->chunks))) return LLMCACHE_ENOMEM;
+        first = (llmcache__entry *)LLMCACHE_REALLOC(c->n_chunks ? c->chunks[0].e : NULL, cap * sizeof *first);
         if (!first) return LLMCACHE_ENOMEM;
-        c->chunks[0] = first;
+        c->chunks[0].e = first;
+        c->chunks[0].mem = first;
         c->n_chunks = 1;
         c->ents_cap = (uint32_t)cap;
     }
-    while (n > c->ents_cap) {
-        llmcache__entry **cs, *chunk;
-        cs = (llmcache__entry **)LLMCACHE_REALLOC(c->chunks, ((size_t)c->n_chunks + 1) * sizeof *cs);
+    while (n > c->ents_cap) {   /* whole chunks, each from a huge page boundary (the slack is never touched) */
+        size_t bytes = LLMCACHE__CHUNK * sizeof(llmcache__entry);
+        llmcache__chunk *cs;
+        uintptr_t at;
+        void *mem;
+        cs = (llmcache__chunk *)LLMCACHE_REALLOC(c->chunks, ((size_t)c->n_chunks + 1) * sizeof *cs);
         if (!cs) return LLMCACHE_ENOMEM;
         c->chunks = cs;
-        chunk = (llmcache__entry *)LLMCACHE_MALLOC(LLMCACHE__CHUNK * sizeof *chunk);
-        if (!chunk) return LLMCACHE_ENOMEM;
-        llmcache__f_advise_huge(chunk, LLMCACHE__CHUNK * sizeof *chunk);
-        c->chunks[c->n_chunks++] = chunk;
+        mem = LLMCACHE_MALLOC(bytes + LLMCACHE__HUGE);
+        if (!mem) return LLMCACHE_ENOMEM;
+        at = LLMCACHE__HUGE ? ((uintptr_t)mem + LLMCACHE__HUGE - 1) & ~(uintptr_t)(LLMCACHE__HUGE - 1) : (uintptr_t)mem;
+        llmcache__f_advise_huge((void *)at, bytes);
+        c->chunks[c->n_chunks].e = (llmcache__entry *)at;
+        c->chunks[c->n_chunks++].mem = mem;
         c->ents_cap += (uint32_t)LLMCACHE__CHUNK;
     }
     return LLMCACHE_OK;
@@ -4307,7 +4320,7 @@ static int llmcache__ents_fit(llmcache *c, size_t n) {
 /* Frees the entry array (the values first: llmcache__free_values). */
 static void llmcache__ents_free(llmcache *c) {
     uint32_t k;
-    for (k = 0; k < c->n_chunks; k++) LLMCACHE_FREE(c->chunks[k]);
+    for (k = 0; k < c->n_chunks; k++) LLMCACHE_FREE(c->chunks[k].mem);
     LLMCACHE_FREE(c->chunks);
     c->chunks = NULL;
     c->n_chunks = c->ents_cap = c->ents_top = 0;
@@ -5235,36 +5248,75 @@ static int llmcache__table_reserve(llmcache *c, size_t n) {
 /* Entries read from a snapshot at a time (one buffer, reused: no page faults per entry). */
 #define LLMCACHE__INDEX_CHUNK 16384u
 
-/* Takes n snapshot entries at p into the index (expired ones skipped); 0 when one is
- * invalid (its record not inside [64, end), lengths that do not fit) or out of memory. */
-static int llmcache__index_take(llmcache *c, const unsigned char *p, size_t n, uint64_t end, int64_t now) {
-    size_t k, ahead = 8;   /* the table slots of the entries this far ahead are fetched early */
-    llmcache_key key;
-    for (k = 0; k < n && k < ahead; k++) {
-        memcpy(key.bytes, p + k * LLMCACHE__INDEX_ENTRY, 32);
-        LLMCACHE__PREFETCH(&c->slots[(size_t)(llmcache__hash(c, &key) >> 32) & c->slot_mask]);
-    }
+/* Takes n snapshot entries at p into the entry array and the recency list, in their
+ * order (expired ones skipped), and appends (hash tag << 32 | entry index) of each to
+ * pairs[*np]; their table slots come after (llmcache__index_slots). 0 when one is
+ * invalid (its record not inside [64, end), lengths that do not fit). The index was
+ * empty and has room for them all (llmcache__table_reserve). */
+static int llmcache__index_take(llmcache *c, const unsigned char *p, size_t n, uint64_t end, int64_t now,
+                                uint64_t *pairs, size_t *np) {
+    size_t k;
     for (k = 0; k < n; k++, p += LLMCACHE__INDEX_ENTRY) {
-        llmcache__blobhdr d;
         uint64_t off = llmcache__ld64(p + 32);
         uint32_t rec_len = llmcache__ld32(p + 40), value_len = llmcache__ld32(p + 44), i;
         int64_t expires_ms = (int64_t)llmcache__ld64(p + 56);
-        int created;
-        if (k + ahead < n) {
-            memcpy(key.bytes, p + ahead * LLMCACHE__INDEX_ENTRY, 32);
-            LLMCACHE__PREFETCH(&c->slots[(size_t)(llmcache__hash(c, &key) >> 32) & c->slot_mask]);
-        }
+        llmcache__entry *e;
+        llmcache_key key;
         if (off % 8 || off < LLMCACHE__HDR_SIZE || off + llmcache__pad8(rec_len) > end || expires_ms < 0 ||
             (rec_len != (uint64_t)LLMCACHE__REC_HDR + value_len &&
              rec_len != (uint64_t)LLMCACHE__REC_HDR + LLMCACHE__META_SIZE + value_len))
             return 0;
         if (expires_ms && now >= expires_ms) continue;
+        LLMCACHE_ASSERT(c->ents_top < c->ents_cap);
+        i = c->ents_top++;
+        e = llmcache__ent(c, i);
         memcpy(key.bytes, p, 32);
-        i = llmcache__upsert(c, &key, &created);
-        if (i == LLMCACHE__NIL) return 0;
-        d = llmcache__value_desc(&key, value_len, rec_len != LLMCACHE__REC_HDR + value_len,
-                                 (int64_t)llmcache__ld64(p + 48), expires_ms);
-        llmcache__entry_update(c, i, created, &d, off, rec_len);
+        e->h = llmcache__hash(c, &key);
+        e->at.off = off;
+        e->expires_ms = expires_ms;
+        e->rec_len = rec_len;
+        e->flags = LLMCACHE__E_USED | (rec_len != LLMCACHE__REC_HDR + value_len ? LLMCACHE__E_META : 0);
+        llmcache__lru_push(c, i);
+        c->count++;
+        c->live_bytes += llmcache__pad8(rec_len);
+        pairs[(*np)++] = (e->h >> 32) << 32 | i;
+    }
+    return 1;
+}
+
+/* Puts the entries named in pairs[0..n) (from llmcache__index_take) in the empty
+ * table, in the order of their home slots (a counting sort on the home's top 16 bits,
+ * through tmp[]), so that the table is written front to back, not at random. 0 when
+ * two have the same key (a snapshot that lists a key twice is not used) or out of
+ * memory. */
+static int llmcache__index_slots(llmcache *c, const uint64_t *pairs, uint64_t *tmp, size_t n) {
+    unsigned bits = 0, shift;
+    size_t k, b, sum, buckets;
+    uint32_t *count;
+    while (((size_t)1 << bits) <= c->slot_mask) bits++;   /* the table has 2^bits slots */
+    shift = bits > 16 ? bits - 16 : 0;
+    buckets = (size_t)1 << (bits - shift);
+    count = (uint32_t *)LLMCACHE_MALLOC(buckets * sizeof *count);
+    if (!count) return 0;
+    memset(count, 0, buckets * sizeof *count);
+    for (k = 0; k < n; k++) count[((size_t)(pairs[k] >> 32) & c->slot_mask) >> shift]++;
+    for (b = 0, sum = 0; b < buckets; b++) { size_t x = count[b]; count[b] = (uint32_t)sum; sum += x; }
+    for (k = 0; k < n; k++) tmp[count[((size_t)(pairs[k] >> 32) & c->slot_mask) >> shift]++] = pairs[k];
+    LLMCACHE_FREE(count);
+    for (k = 0; k < n; k++) {
+        uint64_t t = tmp[k];
+        size_t j = (size_t)(t >> 32) & c->slot_mask;
+        for (; c->slots[j].tag_idx; j = (j + 1) & c->slot_mask) {
+            const llmcache__entry *x, *y;
+            const unsigned char *kx, *ky;
+            if (c->slots[j].tag_idx >> 32 != t >> 32) continue;
+            x = llmcache__ent(c, (uint32_t)t);
+            y = llmcache__ent(c, (uint32_t)c->slots[j].tag_idx - 1);
+            kx = llmcache__ent_key(c, x);
+            ky = llmcache__ent_key(c, y);
+            if (x->h == y->h && (!kx || !ky || memcmp(kx, ky, 32) == 0)) return 0;
+        }
+        c->slots[j].tag_idx = t + 1;   /* tag << 32 | index + 1 */
     }
     return 1;
 }
@@ -5324,29 +5376,38 @@ static void llmcache__index_load(llmcache *c, uint64_t id, uint64_t size, uint64
     unsigned char hdr[LLMCACHE__INDEX_HDR], *buf = NULL;
     llmcache__fd fd;
     llmcache__index_hdr h;
-    uint64_t n = 0, done = 0;
+    uint64_t n = 0, done = 0, *pairs = NULL;
+    size_t np = 0;
     uint32_t crc = 0;
     int64_t now = llmcache__now(c);
     int ok;
+    LLMCACHE_ASSERT(c->count == 0 && c->ents_top == 0);
     *from = LLMCACHE__HDR_SIZE;
     if (llmcache__f_open(c->index_path, LLMCACHE__F_RDONLY | LLMCACHE__F_NOFOLLOW, 0, &fd) != LLMCACHE_OK) return;
     ok = llmcache__f_regular(fd) && llmcache__f_size(fd, &n) == LLMCACHE_OK && n >= LLMCACHE__INDEX_HDR &&
          llmcache__f_pread(fd, hdr, sizeof hdr, 0) == LLMCACHE_OK && llmcache__index_hdr_check(hdr, n, &h) &&
          llmcache__index_fits(&h, id, c->map, size) && (uint64_t)(size_t)h.count == h.count &&
          llmcache__table_reserve(c, (size_t)h.count) == LLMCACHE_OK;
-    if (ok && h.count) ok = (buf = (unsigned char *)LLMCACHE_MALLOC(LLMCACHE__INDEX_CHUNK * LLMCACHE__INDEX_ENTRY)) != NULL;
+    if (ok && h.count) {   /* pairs: two arrays of h.count (llmcache__index_slots sorts into the second) */
+        buf = (unsigned char *)LLMCACHE_MALLOC(LLMCACHE__INDEX_CHUNK * LLMCACHE__INDEX_ENTRY);
+        ok = buf && h.count <= (size_t)-1 / (2 * sizeof *pairs) &&
+             (pairs = (uint64_t *)LLMCACHE_MALLOC(2 * (size_t)h.count * sizeof *pairs)) != NULL;
+        if (ok) llmcache__f_advise_huge(pairs, 2 * (size_t)h.count * sizeof *pairs);
+    }
     while (ok && done < h.count) {
         size_t k = h.count - done < LLMCACHE__INDEX_CHUNK ? (size_t)(h.count - done) : LLMCACHE__INDEX_CHUNK;
         ok = llmcache__f_pread(fd, buf, k * LLMCACHE__INDEX_ENTRY, LLMCACHE__INDEX_HDR + done * LLMCACHE__INDEX_ENTRY) ==
              LLMCACHE_OK;
         if (ok) {
             crc = llmcache__crc32c(crc, buf, k * LLMCACHE__INDEX_ENTRY);
-            ok = llmcache__index_take(c, buf, k, h.end, now);
+            ok = llmcache__index_take(c, buf, k, h.end, now, pairs, &np);
         }
         done += k;
     }
     LLMCACHE_FREE(buf);
     if (ok && crc != h.entries_crc) ok = 0;
+    if (ok) ok = llmcache__index_slots(c, pairs, pairs + h.count, np);
+    LLMCACHE_FREE(pairs);
     if (!ok) {   /* a full walk instead */
         llmcache__f_close(fd);
         if (c->count) llmcache__clear(c);
