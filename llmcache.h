@@ -5164,8 +5164,9 @@ static int llmcache__log_lock_out(const char *path, llmcache__fd log_fd, llmcach
  * reload, which then walks only the log after the position it covers. Nothing in it
  * is trusted: a file that fails any check (checksums, sizes, the log's file id, an
  * intact record with the stated sequence number ending exactly at the position it
- * covers, each entry inside that range) is ignored whole and the log is walked from
- * its start; values are always read from their records, checksum verified.
+ * covers, each entry inside that range, no key twice) is ignored whole and the log
+ * is walked from its start; values are always read from their records, checksum
+ * verified.
  * Little-endian, docs/FORMAT.md "Index snapshot" is the reference.
  * Header, 80 bytes: "LLMCIDX1", u32 version, u32 header size, u64 log file id,
  * u64 end (records in [64, end) are reflected), u64 offset of the last record before
@@ -5406,7 +5407,7 @@ static void llmcache__index_load(llmcache *c, uint64_t id, uint64_t size, uint64
     }
     LLMCACHE_FREE(buf);
     if (ok && crc != h.entries_crc) ok = 0;
-    if (ok) ok = llmcache__index_slots(c, pairs, pairs + h.count, np);
+    if (ok && np) ok = llmcache__index_slots(c, pairs, pairs + h.count, np);   /* (pairs is NULL for none) */
     LLMCACHE_FREE(pairs);
     if (!ok) {   /* a full walk instead */
         llmcache__f_close(fd);

@@ -460,6 +460,37 @@ static void test_snapshot_lies(void) {
     rm_log(path);
 }
 
+/* A snapshot that passes its checksums but lists one key twice (entry 1 a copy of
+ * entry 0) is not used: the open reads the log, and every key is there. */
+static void test_snapshot_twice(void) {
+    char path[300], idx[320];
+    unsigned char buf[80 + 3 * 64];
+    FILE *f;
+    llmcache *c;
+    pathf(path, sizeof path, "twice.log");
+    snprintf(idx, sizeof idx, "%s-index", path);
+    rm_log(path);
+    c = open_at(path, 0);
+    if (!c) return;
+    put_range(c, 0, 3);
+    llmcache_close(c);
+    f = fopen(idx, "rb");
+    CHECK(f && fread(buf, 1, sizeof buf, f) == sizeof buf);
+    if (f) fclose(f);
+    memcpy(buf + 80 + 64, buf + 80, 64);
+    llmcache__st32(buf + 68, llmcache__crc32c(0, buf + 80, sizeof buf - 80));
+    llmcache__st32(buf + 76, llmcache__crc32c(0, buf, 76));
+    f = fopen(idx, "wb");
+    CHECK(f && fwrite(buf, 1, sizeof buf, f) == sizeof buf);
+    if (f) fclose(f);
+    c = open_at(path, 0);
+    if (!c) return;
+    CHECK_EQ(loaded(c), 0);
+    CHECK(all_there(c, 3, ~0u));
+    llmcache_close(c);
+    rm_log(path);
+}
+
 /* Killed while writing the snapshot (hook 10: the entries written, not the header;
  * hook 11: renamed in place): the next open is right either way, and finds no
  * temporary file left. */
@@ -832,6 +863,7 @@ int main(void) {
     test_snapshot_behind();
     test_snapshot_ignored();
     test_snapshot_lies();
+    test_snapshot_twice();
     if (!getenv("LLMCACHE_TEST_NO_FORK")) test_snapshot_crash();   /* see valgrind-test */
     test_snapshot_same_recency();
     test_hash_collisions();
