@@ -8550,7 +8550,10 @@ LLMCACHE_API int llmcache_foreach(llmcache *c, int with_values,
         }
         {
             const unsigned char *b = e->flags & LLMCACHE__E_MEM ? e->at.blob : blob;
-            size_t ms = e->flags & LLMCACHE__E_META ? sizeof(llmcache_meta) : 0;
+            uint32_t bf = 0;   /* the block's own flags: the layout is the record's, whatever a snapshot said */
+            size_t ms;
+            if (b) memcpy(&bf, b + offsetof(llmcache__blobhdr, flags), sizeof bf);
+            ms = bf & LLMCACHE__E_META ? sizeof(llmcache_meta) : 0;
             if (b && ms) memcpy(&info.meta, b + LLMCACHE__BLOB_HDR, sizeof info.meta);
             if (b && with_values) info.data = (const char *)b + LLMCACHE__BLOB_HDR + ms;
         }

@@ -491,6 +491,51 @@ static void test_snapshot_twice(void) {
     rm_log(path);
 }
 
+/* A snapshot (right checksums) that says a record has no meta block when it has one:
+ * the value is laid out as the record says, so a listing with values gives the
+ * value's bytes, not the meta block's. */
+static int g_meta_bad;
+static int check_listed(void *ctx, const llmcache_entry_info *info) {
+    (void)ctx;
+    if (!info->data || info->len != 5 || memcmp(info->data, "hello", 5) != 0) g_meta_bad++;
+    return 0;
+}
+
+static void test_snapshot_meta_lie(void) {
+    char path[300], idx[320];
+    unsigned char buf[80 + 64];
+    FILE *f;
+    llmcache *c;
+    llmcache_meta meta;
+    llmcache_key k = key_n(1);
+    pathf(path, sizeof path, "metalie.log");
+    snprintf(idx, sizeof idx, "%s-index", path);
+    rm_log(path);
+    c = open_at(path, 64);   /* values on disk only: read from the record when listed */
+    if (!c) return;
+    memset(&meta, 0, sizeof meta);
+    meta.status = 200;
+    CHECK_EQ(llmcache_put_ex(c, &k, "hello", 5, -1, &meta), LLMCACHE_OK);
+    llmcache_close(c);
+    f = fopen(idx, "rb");
+    CHECK(f && fread(buf, 1, sizeof buf, f) == sizeof buf);
+    if (f) fclose(f);
+    llmcache__st32(buf + 80 + 44, llmcache__ld32(buf + 80 + 40) - 80);   /* value length: "no meta" */
+    llmcache__st32(buf + 68, llmcache__crc32c(0, buf + 80, sizeof buf - 80));
+    llmcache__st32(buf + 76, llmcache__crc32c(0, buf, 76));
+    f = fopen(idx, "wb");
+    CHECK(f && fwrite(buf, 1, sizeof buf, f) == sizeof buf);
+    if (f) fclose(f);
+    c = open_at(path, 64);
+    if (!c) return;
+    CHECK_EQ(loaded(c), 2);
+    g_meta_bad = 0;
+    CHECK_EQ(llmcache_foreach(c, 1, check_listed, NULL), LLMCACHE_OK);
+    CHECK_EQ(g_meta_bad, 0);
+    llmcache_close(c);
+    rm_log(path);
+}
+
 /* Killed while writing the snapshot (hook 10: the entries written, not the header;
  * hook 11: renamed in place): the next open is right either way, and finds no
  * temporary file left. */
@@ -864,6 +909,7 @@ int main(void) {
     test_snapshot_ignored();
     test_snapshot_lies();
     test_snapshot_twice();
+    test_snapshot_meta_lie();
     if (!getenv("LLMCACHE_TEST_NO_FORK")) test_snapshot_crash();   /* see valgrind-test */
     test_snapshot_same_recency();
     test_hash_collisions();
