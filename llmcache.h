@@ -4699,9 +4699,10 @@ static uint32_t llmcache__rec_encode(unsigned char *p, unsigned type, unsigned r
     return len;
 }
 
-/* Decodes the record at p if it is intact and fits in avail bytes (padding
- * included); returns 1 and fills r, else 0. Never reads past p + avail. */
-static int llmcache__rec_check(const unsigned char *p, uint64_t avail, llmcache__record *r) {
+/* Decodes the record at p if its header is well formed and it fits in avail bytes
+ * (padding included); returns 1 and fills r, else 0. Reads no byte past the header
+ * and does not check the CRC (llmcache__rec_check does). */
+static int llmcache__rec_head(const unsigned char *p, uint64_t avail, llmcache__record *r) {
     uint32_t len;
     if (avail < LLMCACHE__REC_HDR || llmcache__ld32(p) != LLMCACHE__REC_MAGIC) return 0;
     len = llmcache__ld32(p + 8);
@@ -4716,7 +4717,6 @@ static int llmcache__rec_check(const unsigned char *p, uint64_t avail, llmcache_
         return 0;
     r->xform = r->flags >> 8;
     if (r->xform && (r->type != LLMCACHE__R_PUT || r->value_len < 4)) return 0;
-    if (llmcache__ld32(p + 4) != llmcache__crc32c(0, p + 8, len - 8)) return 0;
     r->len = len;
     r->seq = llmcache__ld64(p + 16);
     memcpy(r->key.bytes, p + 24, 32);
@@ -4727,37 +4727,19 @@ static int llmcache__rec_check(const unsigned char *p, uint64_t avail, llmcache_
     return 1;
 }
 
+/* Decodes the record at p if it is intact (well formed, its CRC right) and fits in
+ * avail bytes (padding included); returns 1 and fills r, else 0. Never reads past
+ * p + avail. */
+static int llmcache__rec_check(const unsigned char *p, uint64_t avail, llmcache__record *r) {
+    return llmcache__rec_head(p, avail, r) && llmcache__ld32(p + 4) == llmcache__crc32c(0, p + 8, r->len - 8);
+}
+
 /* The key of the record at off in the mapped log (>>table); NULL when the log is not
  * mapped that far. The record was intact when the index took it; a value is returned
  * only after llmcache__rec_check. */
 static const unsigned char *llmcache__rec_key(const llmcache *c, uint64_t off) {
     if (!c->map || off > c->map_len || c->map_len - off < LLMCACHE__REC_HDR) return NULL;
     return c->map + off + 24;
-}
-
-/* What entry e's value block or record header says of it (key, plain value length,
- * times, meta flag), for listings and the index snapshot, not for a value returned
- * (the record's checksum is not read); 0 when its record is not in the mapped log. */
-static int llmcache__ent_desc(const llmcache *c, const llmcache__entry *e, llmcache__blobhdr *d) {
-    const unsigned char *p;
-    uint32_t meta_len, value_len;
-    if (e->flags & LLMCACHE__E_MEM) { memcpy(d, e->at.blob, sizeof *d); return 1; }
-    if (!c->map || e->at.off > c->map_len || c->map_len - e->at.off < e->rec_len || e->rec_len < LLMCACHE__REC_HDR)
-        return 0;
-    p = c->map + e->at.off;
-    meta_len = llmcache__ld32(p + 76);
-    value_len = llmcache__ld32(p + 72);
-    if ((meta_len != 0 && meta_len != LLMCACHE__META_SIZE) || (uint64_t)LLMCACHE__REC_HDR + meta_len + value_len != e->rec_len)
-        return 0;
-    if (p[15] && value_len < 4) return 0;
-    memcpy(d->key.bytes, p + 24, 32);
-    d->created_ms = (int64_t)llmcache__ld64(p + 56);
-    d->expires_ms = (int64_t)llmcache__ld64(p + 64);
-    d->off = e->at.off;
-    d->len = p[15] ? llmcache__ld32(p + LLMCACHE__REC_HDR + meta_len) : value_len;   /* a transform's plain length */
-    d->flags = LLMCACHE__E_USED | (meta_len ? LLMCACHE__E_META : 0);
-    d->vprev = d->vnext = LLMCACHE__NIL;
-    return 1;
 }
 
 static void llmcache__hdr_encode(unsigned char *p, uint64_t file_id, int64_t created_ms) {
@@ -4926,6 +4908,21 @@ static int llmcache__xform_decode(const llmcache_transform *t, const llmcache__r
 /* The length of the plain value of the intact put record r, without decoding. */
 static size_t llmcache__xform_plain_len(const llmcache__record *r) {
     return r->xform ? llmcache__ld32(r->value) : r->value_len;
+}
+
+/* What entry e's value block or record header says of it (key, plain value length,
+ * times, meta flag), for listings and the index snapshot, not for a value returned
+ * (the record's CRC is not read); 0 when its record is not in the mapped log. */
+static int llmcache__ent_desc(const llmcache *c, const llmcache__entry *e, llmcache__blobhdr *d) {
+    llmcache__record r;
+    if (e->flags & LLMCACHE__E_MEM) { memcpy(d, e->at.blob, sizeof *d); return 1; }
+    if (!c->map || e->at.off > c->map_len ||
+        !llmcache__rec_head(c->map + e->at.off, c->map_len - e->at.off, &r) || r.len != e->rec_len ||
+        r.type != LLMCACHE__R_PUT)
+        return 0;
+    *d = llmcache__value_desc(&r.key, llmcache__xform_plain_len(&r), r.meta != NULL, r.created_ms, r.expires_ms);
+    d->off = e->at.off;
+    return 1;
 }
 
 /* Counts a failed decode (rc from llmcache__xform_decode); the caller holds c->mu. */
@@ -5888,9 +5885,14 @@ static int llmcache__log_bound(llmcache *c, uint64_t *wend, uint32_t keep) {
         e = llmcache__ent(c, victim);
         if (!now) now = llmcache__now(c);
         k = llmcache__ent_key(c, e);
-        if (llmcache__expired(e, now) || !k) {   /* (no key: a record gone from the mapped log, dead) */
+        if (llmcache__expired(e, now)) {
             llmcache__remove(c, victim);
             c->st.expirations++;
+            continue;
+        }
+        if (!k) {   /* its record is not in the mapped log: damage */
+            llmcache__remove(c, victim);
+            c->st.records_skipped++;
             continue;
         }
         memcpy(key.bytes, k, 32);   /* the append may move the mapping */

@@ -424,13 +424,30 @@ static void test_snapshot_ignored(void) {
     rm_log(other);
 }
 
+/* Reads the snapshot at idx (n bytes: the header and its entries), lets edit change
+ * it, and writes it back with both checksums right: a snapshot that lies, not a
+ * damaged one. */
+static void snapshot_forge(const char *idx, size_t n, void (*edit)(unsigned char *buf)) {
+    unsigned char buf[80 + 3 * 64];
+    FILE *f = fopen(idx, "rb");
+    CHECK(n <= sizeof buf && f && fread(buf, 1, n, f) == n);
+    if (f) fclose(f);
+    if (n > sizeof buf) return;
+    edit(buf);
+    llmcache__st32(buf + 68, llmcache__crc32c(0, buf + 80, n - 80));
+    llmcache__st32(buf + 76, llmcache__crc32c(0, buf, 76));
+    f = fopen(idx, "wb");
+    CHECK(f && fwrite(buf, 1, n, f) == n);
+    if (f) fclose(f);
+}
+
+static void offset_of_next(unsigned char *buf) { memcpy(buf + 80 + 32, buf + 80 + 64 + 32, 8); }
+
 /* A snapshot that passes every checksum but points a key at another key's record:
  * the read checks the record's key and checksum, so that key is a miss, never the
  * other's value. */
 static void test_snapshot_lies(void) {
     char path[300], idx[320];
-    unsigned char buf[80 + 3 * 64];
-    FILE *f;
     llmcache *c;
     llmcache_key k0 = key_n(0);
     llmcache_value v;
@@ -441,16 +458,7 @@ static void test_snapshot_lies(void) {
     if (!c) return;
     put_range(c, 0, 3);
     llmcache_close(c);
-    f = fopen(idx, "rb");
-    CHECK(f && fread(buf, 1, sizeof buf, f) == sizeof buf);
-    if (f) fclose(f);
-    /* entry 0 (key 0) takes entry 1's offset */
-    memcpy(buf + 80 + 32, buf + 80 + 64 + 32, 8);
-    llmcache__st32(buf + 68, llmcache__crc32c(0, buf + 80, sizeof buf - 80));
-    llmcache__st32(buf + 76, llmcache__crc32c(0, buf, 76));
-    f = fopen(idx, "wb");
-    CHECK(f && fwrite(buf, 1, sizeof buf, f) == sizeof buf);
-    if (f) fclose(f);
+    snapshot_forge(idx, 80 + 3 * 64, offset_of_next);   /* entry 0 (key 0) takes entry 1's offset */
     c = open_at(path, 0);
     if (!c) return;
     CHECK_EQ(loaded(c), 2);
@@ -462,10 +470,10 @@ static void test_snapshot_lies(void) {
 
 /* A snapshot that passes its checksums but lists one key twice (entry 1 a copy of
  * entry 0) is not used: the open reads the log, and every key is there. */
+static void first_twice(unsigned char *buf) { memcpy(buf + 80 + 64, buf + 80, 64); }
+
 static void test_snapshot_twice(void) {
     char path[300], idx[320];
-    unsigned char buf[80 + 3 * 64];
-    FILE *f;
     llmcache *c;
     pathf(path, sizeof path, "twice.log");
     snprintf(idx, sizeof idx, "%s-index", path);
@@ -474,15 +482,7 @@ static void test_snapshot_twice(void) {
     if (!c) return;
     put_range(c, 0, 3);
     llmcache_close(c);
-    f = fopen(idx, "rb");
-    CHECK(f && fread(buf, 1, sizeof buf, f) == sizeof buf);
-    if (f) fclose(f);
-    memcpy(buf + 80 + 64, buf + 80, 64);
-    llmcache__st32(buf + 68, llmcache__crc32c(0, buf + 80, sizeof buf - 80));
-    llmcache__st32(buf + 76, llmcache__crc32c(0, buf, 76));
-    f = fopen(idx, "wb");
-    CHECK(f && fwrite(buf, 1, sizeof buf, f) == sizeof buf);
-    if (f) fclose(f);
+    snapshot_forge(idx, 80 + 3 * 64, first_twice);
     c = open_at(path, 0);
     if (!c) return;
     CHECK_EQ(loaded(c), 0);
@@ -501,10 +501,12 @@ static int check_listed(void *ctx, const llmcache_entry_info *info) {
     return 0;
 }
 
+static void no_meta(unsigned char *buf) {   /* value length = record length - header: "no meta" */
+    llmcache__st32(buf + 80 + 44, llmcache__ld32(buf + 80 + 40) - 80);
+}
+
 static void test_snapshot_meta_lie(void) {
     char path[300], idx[320];
-    unsigned char buf[80 + 64];
-    FILE *f;
     llmcache *c;
     llmcache_meta meta;
     llmcache_key k = key_n(1);
@@ -517,15 +519,7 @@ static void test_snapshot_meta_lie(void) {
     meta.status = 200;
     CHECK_EQ(llmcache_put_ex(c, &k, "hello", 5, -1, &meta), LLMCACHE_OK);
     llmcache_close(c);
-    f = fopen(idx, "rb");
-    CHECK(f && fread(buf, 1, sizeof buf, f) == sizeof buf);
-    if (f) fclose(f);
-    llmcache__st32(buf + 80 + 44, llmcache__ld32(buf + 80 + 40) - 80);   /* value length: "no meta" */
-    llmcache__st32(buf + 68, llmcache__crc32c(0, buf + 80, sizeof buf - 80));
-    llmcache__st32(buf + 76, llmcache__crc32c(0, buf, 76));
-    f = fopen(idx, "wb");
-    CHECK(f && fwrite(buf, 1, sizeof buf, f) == sizeof buf);
-    if (f) fclose(f);
+    snapshot_forge(idx, 80 + 64, no_meta);
     c = open_at(path, 64);
     if (!c) return;
     CHECK_EQ(loaded(c), 2);
