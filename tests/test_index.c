@@ -441,25 +441,32 @@ static void snapshot_forge(const char *idx, size_t n, void (*edit)(unsigned char
     if (f) fclose(f);
 }
 
+/* A log of keys 0..2 at path (under name), its snapshot forged by edit, opened again. */
+static llmcache *reopen_forged(char *path, size_t path_size, const char *name, void (*edit)(unsigned char *buf)) {
+    char idx[320];
+    llmcache *c;
+    pathf(path, path_size, name);
+    snprintf(idx, sizeof idx, "%s-index", path);
+    rm_log(path);
+    c = open_at(path, 0);
+    if (!c) return NULL;
+    put_range(c, 0, 3);
+    llmcache_close(c);
+    snapshot_forge(idx, 80 + 3 * 64, edit);
+    return open_at(path, 0);
+}
+
 static void offset_of_next(unsigned char *buf) { memcpy(buf + 80 + 32, buf + 80 + 64 + 32, 8); }
 
 /* A snapshot that passes every checksum but points a key at another key's record:
  * the read checks the record's key and checksum, so that key is a miss, never the
  * other's value. */
 static void test_snapshot_lies(void) {
-    char path[300], idx[320];
-    llmcache *c;
+    char path[300];
     llmcache_key k0 = key_n(0);
     llmcache_value v;
-    pathf(path, sizeof path, "lies.log");
-    snprintf(idx, sizeof idx, "%s-index", path);
-    rm_log(path);
-    c = open_at(path, 0);
-    if (!c) return;
-    put_range(c, 0, 3);
-    llmcache_close(c);
-    snapshot_forge(idx, 80 + 3 * 64, offset_of_next);   /* entry 0 (key 0) takes entry 1's offset */
-    c = open_at(path, 0);
+    /* entry 0 (key 0) takes entry 1's offset */
+    llmcache *c = reopen_forged(path, sizeof path, "lies.log", offset_of_next);
     if (!c) return;
     CHECK_EQ(loaded(c), 2);
     CHECK_EQ(llmcache_get(c, &k0, &v), LLMCACHE_MISS);
@@ -473,17 +480,8 @@ static void test_snapshot_lies(void) {
 static void first_twice(unsigned char *buf) { memcpy(buf + 80 + 64, buf + 80, 64); }
 
 static void test_snapshot_twice(void) {
-    char path[300], idx[320];
-    llmcache *c;
-    pathf(path, sizeof path, "twice.log");
-    snprintf(idx, sizeof idx, "%s-index", path);
-    rm_log(path);
-    c = open_at(path, 0);
-    if (!c) return;
-    put_range(c, 0, 3);
-    llmcache_close(c);
-    snapshot_forge(idx, 80 + 3 * 64, first_twice);
-    c = open_at(path, 0);
+    char path[300];
+    llmcache *c = reopen_forged(path, sizeof path, "twice.log", first_twice);
     if (!c) return;
     CHECK_EQ(loaded(c), 0);
     CHECK(all_there(c, 3, ~0u));
